@@ -1,0 +1,176 @@
+// Package codes holds the InstantVoice platform's return codes and turns the
+// non-zero ones into typed errors.
+//
+// Every method of the platform answers with a return code: 0 is success, any
+// other value is a failure that the SDK returns as a *Error. Match a failure
+// with errors.Is against one of the sentinels:
+//
+//	if errors.Is(err, codes.ErrNotFound) { ... }
+//
+// or read the code itself with errors.As:
+//
+//	var e *codes.Error
+//	if errors.As(err, &e) { log.Println(e.Code, e.Method) }
+package codes
+
+import "strconv"
+
+// Code is a return code of the InstantVoice platform; 0 is success.
+type Code int
+
+// The platform's return codes, as its integration reference lists them.
+const (
+	OK               Code = 0    // success
+	MissingArgs      Code = 1    // RESPONSE_MISSING_ARGS
+	NoMemory         Code = 2    // RESPONSE_NO_MEMORY
+	NotFound         Code = 3    // RESPONSE_NOT_FOUND
+	Duplicate        Code = 4    // RESPONSE_DUPLICATE
+	Invalid          Code = 5    // RESPONSE_INVALID
+	NotEmpty         Code = 6    // RESPONSE_NOTEMPTY
+	ItemFull         Code = 7    // RESPONSE_ITEM_FULL
+	ItemEmpty        Code = 8    // RESPONSE_ITEM_EMPTY
+	Unauthorized     Code = 9    // RESPONSE_UNAUTHORIZED
+	NotAllowed       Code = 10   // RESPONSE_NOT_ALLOWED
+	Disabled         Code = 11   // RESPONSE_DISABLED
+	NoLicense        Code = 12   // RESPONSE_NO_LICENSE
+	Undefined        Code = 1000 // RESPONSE_UNDEFINED
+	InternalError    Code = 9999 // RESPONSE_INTERNAL_ERROR
+	DACOffline       Code = -1   // DAC_OFFLINE
+	PermissionDenied Code = -2   // PERMISSION_DENIED
+)
+
+var names = map[Code]string{
+	OK:               "OK",
+	MissingArgs:      "RESPONSE_MISSING_ARGS",
+	NoMemory:         "RESPONSE_NO_MEMORY",
+	NotFound:         "RESPONSE_NOT_FOUND",
+	Duplicate:        "RESPONSE_DUPLICATE",
+	Invalid:          "RESPONSE_INVALID",
+	NotEmpty:         "RESPONSE_NOTEMPTY",
+	ItemFull:         "RESPONSE_ITEM_FULL",
+	ItemEmpty:        "RESPONSE_ITEM_EMPTY",
+	Unauthorized:     "RESPONSE_UNAUTHORIZED",
+	NotAllowed:       "RESPONSE_NOT_ALLOWED",
+	Disabled:         "RESPONSE_DISABLED",
+	NoLicense:        "RESPONSE_NO_LICENSE",
+	Undefined:        "RESPONSE_UNDEFINED",
+	InternalError:    "RESPONSE_INTERNAL_ERROR",
+	DACOffline:       "DAC_OFFLINE",
+	PermissionDenied: "PERMISSION_DENIED",
+}
+
+var descriptions = map[Code]string{
+	OK:               "success",
+	MissingArgs:      "there are mandatory arguments which were not filled",
+	NoMemory:         "the server has run out of memory",
+	NotFound:         "the target of the request was not found",
+	Duplicate:        "the request duplicates a previous one and was not acted on",
+	Invalid:          "the request does not make sense to the server",
+	NotEmpty:         "the target must be empty but is not",
+	ItemFull:         "the target cannot accept more requests of this kind now",
+	ItemEmpty:        "the target is empty",
+	Unauthorized:     "the request does not carry the correct password for the target",
+	NotAllowed:       "the server is not allowed to perform the operation",
+	Disabled:         "the target is disabled",
+	NoLicense:        "the number of licensed agents was exceeded",
+	Undefined:        "the IVACD is currently disabled",
+	InternalError:    "an unexpected behaviour stopped the request",
+	DACOffline:       "IVWS could not communicate with IVACD",
+	PermissionDenied: "the key has no permission for this request",
+}
+
+// String returns the platform's name of the code, such as
+// "RESPONSE_NOT_FOUND"; a code the platform does not define prints as
+// "CODE(n)".
+func (c Code) String() string {
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return "CODE(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Description returns the reference's one-line meaning of the code, or ""
+// for a code the platform does not define.
+func (c Code) Description() string { return descriptions[c] }
+
+// Known reports whether the platform defines the code.
+func (c Code) Known() bool { _, ok := names[c]; return ok }
+
+// Parse returns the code named by s: a name such as "RESPONSE_NOT_FOUND" or
+// "PERMISSION_DENIED", or a decimal number such as "3" or "-2".
+func Parse(s string) (Code, bool) {
+	for c, n := range names {
+		if n == s {
+			return c, true
+		}
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return Code(n), true
+	}
+	return 0, false
+}
+
+// Error is a non-zero return code from the platform.
+type Error struct {
+	Code        Code
+	Method      string // the platform method that failed, e.g. "QueueAdd"
+	Description string // the platform's text, when it sent one
+}
+
+// Error returns "instantvoice: QueueAdd: RESPONSE_DUPLICATE (4): <text>".
+func (e *Error) Error() string {
+	s := "instantvoice: "
+	if e.Method != "" {
+		s += e.Method + ": "
+	}
+	s += e.Code.String() + " (" + strconv.Itoa(int(e.Code)) + ")"
+	d := e.Description
+	if d == "" {
+		d = e.Code.Description()
+	}
+	if d != "" {
+		s += ": " + d
+	}
+	return s
+}
+
+// Is reports whether target is the sentinel of the same code, or an *Error
+// with the same code (and, if it names one, the same method).
+func (e *Error) Is(target error) bool {
+	switch t := target.(type) {
+	case *sentinel:
+		return t.code == e.Code
+	case *Error:
+		return t.Code == e.Code && (t.Method == "" || t.Method == e.Method)
+	}
+	return false
+}
+
+// sentinel is the comparable value behind the Err* variables.
+type sentinel struct{ code Code }
+
+func (s *sentinel) Error() string { return "instantvoice: " + s.code.String() }
+
+// Code returns the code the sentinel stands for.
+func (s *sentinel) Code() Code { return s.code }
+
+// Sentinels, one per code, for errors.Is. A *Error matches the sentinel of
+// its own code.
+var (
+	ErrMissingArgs      error = &sentinel{MissingArgs}
+	ErrNoMemory         error = &sentinel{NoMemory}
+	ErrNotFound         error = &sentinel{NotFound}
+	ErrDuplicate        error = &sentinel{Duplicate}
+	ErrInvalid          error = &sentinel{Invalid}
+	ErrNotEmpty         error = &sentinel{NotEmpty}
+	ErrItemFull         error = &sentinel{ItemFull}
+	ErrItemEmpty        error = &sentinel{ItemEmpty}
+	ErrUnauthorized     error = &sentinel{Unauthorized}
+	ErrNotAllowed       error = &sentinel{NotAllowed}
+	ErrDisabled         error = &sentinel{Disabled}
+	ErrNoLicense        error = &sentinel{NoLicense}
+	ErrUndefined        error = &sentinel{Undefined}
+	ErrInternal         error = &sentinel{InternalError}
+	ErrDACOffline       error = &sentinel{DACOffline}
+	ErrPermissionDenied error = &sentinel{PermissionDenied}
+)

@@ -1,0 +1,429 @@
+package ivclient
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/instantvoice/instantvoice-go/internal/wire"
+)
+
+// Bodies: what the Add and Modify methods send. Every field carries its wire
+// names: the json tag is the STOMP name, the xml tag the IVWS (SOAP) name.
+// Optional fields are left out when empty (strings) or nil (pointers); with
+// the Modify methods, a field left out is left unchanged by the platform.
+
+// Agent is the body of AgentAdd and AgentModify.
+type Agent struct {
+	Accountcode string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
+	User        string `json:"user,omitempty" xml:"user,omitempty" iv:"required,digits"` // the agent number, e.g. "1001"
+	Pass        string `json:"pass,omitempty" xml:"passwd,omitempty" iv:"digits"`        // optional, digits only
+	Name        string `json:"name,omitempty" xml:"name,omitempty"`                      // optional, informational
+}
+
+// Queue is the body of QueueAdd and QueueModify. The platform's defaults
+// apply to the fields left out.
+type Queue struct {
+	Accountcode string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
+	Name        string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"` // the queue's extension, e.g. "7015"
+	Description string `json:"description,omitempty" xml:"description,omitempty"`        // optional, informational
+	// Service-level intervals in seconds (defaults 30, 60, 60; the first below 300, the others below 900).
+	SLAnsweredBefore1 *int   `json:"sl_answeredbefore_1,omitempty" xml:"sl_answeredbefore_1,omitempty"`
+	SLAnsweredBefore2 *int   `json:"sl_answeredbefore_2,omitempty" xml:"sl_answeredbefore_2,omitempty"`
+	SLAnsweredBefore3 *int   `json:"sl_answeredbefore_3,omitempty" xml:"sl_answeredbefore_3,omitempty"`
+	JoinEmpty         string `json:"joinempty,omitempty" xml:"joinempty,omitempty"`             // "yes" (default) or "no"
+	RequireSendInfo   string `json:"requiresendinfo,omitempty" xml:"requiresendinfo,omitempty"` // "yes" (default) or "no"
+	Timeout           *int   `json:"timeout,omitempty" xml:"timeout,omitempty"`                 // seconds a caller may wait; 0 (default) forever
+	DialTimeout       *int   `json:"dialtimeout,omitempty" xml:"dialtimeout,omitempty"`         // seconds per dial attempt (default 10; 0 none)
+	MaxLen            *int   `json:"maxlen,omitempty" xml:"maxlen,omitempty"`                   // maximum callers waiting; 0 (default) no limit
+	WrapupTime        *int   `json:"wrapuptime,omitempty" xml:"wrapuptime,omitempty"`           // seconds between an agent's calls (default 0)
+	QuarantineTime    *int   `json:"quarantinetime,omitempty" xml:"quarantinetime,omitempty"`   // seconds of quarantine after an unanswered call
+	Announce          string `json:"announce,omitempty" xml:"announce,omitempty"`               // sound file played to the agent
+	MusicOnHold       string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`         // music-on-hold class
+}
+
+// SipUser is the body of SipUserAdd and SipUserModify. Yes/no settings take
+// "yes" or "no"; the platform's defaults apply to the fields left out.
+type SipUser struct {
+	Accountcode      string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
+	Name             string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"` // the extension, e.g. "1010"
+	Secret           string `json:"secret,omitempty" xml:"secret,omitempty"`                  // the SIP password
+	Description      string `json:"description,omitempty" xml:"description,omitempty"`
+	Allow            string `json:"allow,omitempty" xml:"allow,omitempty"`       // codecs by preference, ";"-separated (default "ilbc;gsm;ulaw;alaw")
+	AMAFlags         string `json:"amaflags,omitempty" xml:"amaflags,omitempty"` // default, omit, billing or documentation
+	CallLimit        *int   `json:"call-limit,omitempty" xml:"call_limit,omitempty"`
+	CallerID         string `json:"callerid,omitempty" xml:"callerid,omitempty"`
+	CallGroup        string `json:"callgroup,omitempty" xml:"callgroup,omitempty"` // integers, ","-separated
+	CanReinvite      string `json:"canreinvite,omitempty" xml:"canreinvite,omitempty"`
+	Context          string `json:"context,omitempty" xml:"context,omitempty"` // default "instantvoice_agent"
+	DefaultIP        string `json:"defaultip,omitempty" xml:"defaultip,omitempty"`
+	Deny             string `json:"deny,omitempty" xml:"deny,omitempty"`
+	Disallow         string `json:"disallow,omitempty" xml:"disallow,omitempty"`
+	DTMFMode         string `json:"dtmfmode,omitempty" xml:"dtmfmode,omitempty"` // inband, info or rfc2833 (default)
+	FromDomain       string `json:"fromdomain,omitempty" xml:"fromdomain,omitempty"`
+	FromUser         string `json:"fromuser,omitempty" xml:"fromuser,omitempty"`
+	FullContact      string `json:"fullcontact,omitempty" xml:"fullcontact,omitempty"`
+	Host             string `json:"host,omitempty" xml:"host,omitempty"` // default "dynamic"
+	IgnoreRegExpire  string `json:"ignoreregexpire,omitempty" xml:"ignoreexpire,omitempty"`
+	Insecure         string `json:"insecure,omitempty" xml:"insecure,omitempty"` // invite, port or "invite,port"
+	IPAddr           string `json:"ipaddr,omitempty" xml:"ipaddr,omitempty"`
+	Language         string `json:"language,omitempty" xml:"language,omitempty"` // en_US (default), pt_BR or es_ES
+	Mailbox          string `json:"mailbox,omitempty" xml:"mailbox,omitempty"`
+	MD5Secret        string `json:"md5secret,omitempty" xml:"md5secret,omitempty"`
+	MusicOnHold      string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`
+	NAT              string `json:"nat,omitempty" xml:"nat,omitempty"`
+	Permit           string `json:"permit,omitempty" xml:"permit,omitempty"`
+	PickupGroup      string `json:"pickupgroup,omitempty" xml:"pickupgroup,omitempty"`
+	Port             *int   `json:"port,omitempty" xml:"port,omitempty"` // default 5060
+	ProgressInBand   string `json:"progressinband,omitempty" xml:"progressinband,omitempty"`
+	PromiscRedir     string `json:"promiscredir,omitempty" xml:"promiscredir,omitempty"`
+	Qualify          string `json:"qualify,omitempty" xml:"qualify,omitempty"` // yes, no or milliseconds
+	RegExten         string `json:"regexten,omitempty" xml:"regexten,omitempty"`
+	RegSeconds       *int   `json:"regseconds,omitempty" xml:"regseconds,omitempty"`
+	RPID             string `json:"rpid,omitempty" xml:"rpid,omitempty"`
+	RTPHoldTimeout   *int   `json:"rtpholdtimeout,omitempty" xml:"rtpholdtimeout,omitempty"`
+	SendRPID         string `json:"sendrpid,omitempty" xml:"sendrpid,omitempty"`
+	SetVar           string `json:"setvar,omitempty" xml:"setvar,omitempty"` // variable=value
+	SubscribeContext string `json:"subscribecontext,omitempty" xml:"subscribecontext,omitempty"`
+	TrustRPID        string `json:"trustrpid,omitempty" xml:"trustrpid,omitempty"`
+	Type             string `json:"type,omitempty" xml:"type,omitempty"` // user, friend (default) or peer
+	UseClientCode    string `json:"useclientcode,omitempty" xml:"useclientcode,omitempty"`
+	Username         string `json:"username,omitempty" xml:"username,omitempty"`
+	Route            string `json:"route,omitempty" xml:"route,omitempty"`
+	MACAddr          string `json:"macaddr,omitempty" xml:"macaddr,omitempty"`
+	Location         string `json:"location,omitempty" xml:"location,omitempty"` // a permission group
+}
+
+// Line is one agent line for AgentLineAdd.
+type Line struct {
+	Number   int   `json:"linenumber,string" xml:"linenumber" iv:"required"` // unique per agent
+	Inbound  *bool `json:"-" xml:"inbound,omitempty"`                        // receives calls (default true)
+	Outbound *bool `json:"-" xml:"outbound,omitempty"`                       // places calls (default true)
+}
+
+// MarshalJSON sends the line as the reference shows it:
+// {"linenumber":"1","inbound":"0","outbound":"1"}.
+func (l Line) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"linenumber":"`)
+	b = fmt.Appendf(b, "%d\"", l.Number)
+	if l.Inbound != nil {
+		b = append(b, `,"inbound":"`...)
+		b = append(b, bit(*l.Inbound), '"')
+	}
+	if l.Outbound != nil {
+		b = append(b, `,"outbound":"`...)
+		b = append(b, bit(*l.Outbound), '"')
+	}
+	return append(b, '}'), nil
+}
+
+func bit(b bool) byte {
+	if b {
+		return '1'
+	}
+	return '0'
+}
+
+// QueueMembership is one queue of an agent for AgentQueueAdd.
+type QueueMembership struct {
+	Name     string `json:"name" xml:"name" iv:"required"`  // the queue's extension
+	Priority int    `json:"priority,string" xml:"priority"` // the agent's priority in this queue
+}
+
+// CallBack is the body of NewCallBack.
+type CallBack struct {
+	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
+	RuleID      string `json:"Ruleid,omitempty" xml:"-"`                          // STOMP only, as the reference shows it
+	Mcdu        string `json:"Mcdu" xml:"Mcdu" iv:"required"`                     // the MCDU that will execute the callback
+	Originator  string `json:"Originator" xml:"Originator" iv:"required"`         // the number to call back
+	Language    string `json:"Language,omitempty" xml:"Language,omitempty"`       // pt_BR or en_US
+	LocationID  string `json:"Location_id,omitempty" xml:"Location_id,omitempty"` // permission group id
+	QueueID     string `json:"Queue_id,omitempty" xml:"Queue_id,omitempty"`       // queue id
+	Email       string `json:"Email,omitempty" xml:"Email,omitempty"`             // where to report a failed callback
+}
+
+// Results: what the Info and List methods return. Every result keeps the
+// fields it does not name in Extra, and decodes the platform's loose types
+// (numbers as strings and back, null, the XML-only field names).
+
+// AgentInfo is the result of AgentInfo.
+type AgentInfo struct {
+	ID            int    `json:"id" alias:"agents_id"`
+	Accountcode   string `json:"accountcode"`
+	User          string `json:"user"` // "<accountcode>_<number>" over STOMP, the number over SOAP
+	Name          string `json:"name"`
+	Pass          string `json:"pass" alias:"passwd"`
+	Extension     string `json:"extension"`
+	Interface     string `json:"interface"`
+	AgentStatus   string `json:"agentstatus"`   // LOGOFF, LOGIN, PAUSE, ...
+	AgentStatusTS int64  `json:"agentstatusts"` // Unix time of the last status change
+	LoginTS       int64  `json:"logints"`       // Unix time of the login
+	Disabled      bool   `json:"disabled"`
+	PauseReason   string `json:"reasons_reason"` // the current pause's description
+	Extra         map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (a *AgentInfo) UnmarshalJSON(b []byte) error {
+	type plain AgentInfo
+	return wire.DecodeLenient(b, (*plain)(a))
+}
+
+// AgentLine is one line of AgentLineList.
+type AgentLine struct {
+	ID          int    `json:"id"`
+	QueuesID    int    `json:"queues_id"`
+	Accountcode string `json:"accountcode"`
+	Number      int    `json:"linenumber"`
+	Inbound     bool   `json:"inbound"`
+	Outbound    bool   `json:"outbound"`
+	Status      string `json:"linestatus"`   // IDLE, ...
+	StatusTS    int64  `json:"linestatusts"` // Unix time of the last status change
+	UniqueID    string `json:"uniqueid"`     // the call on the line, if any
+	Extra       map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (l *AgentLine) UnmarshalJSON(b []byte) error {
+	type plain AgentLine
+	return wire.DecodeLenient(b, (*plain)(l))
+}
+
+// AgentQueue is one queue of AgentQueueList.
+type AgentQueue struct {
+	Name     string `json:"name"`
+	Priority int    `json:"priority"`
+	Extra    map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (q *AgentQueue) UnmarshalJSON(b []byte) error {
+	type plain AgentQueue
+	return wire.DecodeLenient(b, (*plain)(q))
+}
+
+// QueueMember is one member of AgentQueueMembers.
+type QueueMember struct {
+	User     string `json:"user"`
+	Priority int    `json:"priority"`
+	Extra    map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (m *QueueMember) UnmarshalJSON(b []byte) error {
+	type plain QueueMember
+	return wire.DecodeLenient(b, (*plain)(m))
+}
+
+// QueueInfo is the result of QueueInfo: the queue's settings and its
+// current state.
+type QueueInfo struct {
+	ID                int    `json:"id"`
+	Accountcode       string `json:"accountcode"`
+	Name              string `json:"name"` // "<accountcode>_<extension>" over STOMP, the extension over SOAP
+	Description       string `json:"description"`
+	SLAnsweredBefore1 int    `json:"sl_answeredbefore_1"`
+	SLAnsweredBefore2 int    `json:"sl_answeredbefore_2"`
+	SLAnsweredBefore3 int    `json:"sl_answeredbefore_3"`
+	JoinEmpty         string `json:"joinempty"`
+	LeaveWhenEmpty    string `json:"leavewhenempty"`
+	RequireSendInfo   string `json:"requiresendinfo" alias:"requisendinfo"`
+	Timeout           int    `json:"timeout"`
+	DialTimeout       int    `json:"dialtimeout"`
+	MaxLen            int    `json:"maxlen"`
+	WrapupTime        int    `json:"wrapuptime"`
+	QuarantineTime    int    `json:"quarantinetime"`
+	Announce          string `json:"announce"`
+	MusicOnHold       string `json:"musiconhold"`
+	ConditionalMon    string `json:"conditionalmon"`
+	MonitorFilename   string `json:"monitorfilename"`
+	MonitorFormat     string `json:"monitor_format"`
+	MaxRecordings     int    `json:"max_recordings"`
+	// Current state.
+	Len                         int   `json:"len"`     // callers waiting
+	MaxWait                     int   `json:"maxwait"` // longest wait, seconds
+	Timestamp                   int64 `json:"timestamp"`
+	AgentsTotal                 int   `json:"agents_total"`
+	AgentsLoggedIn              int   `json:"agents_loggedin"`
+	AgentsLoggedOff             int   `json:"agents_loggedoff"`
+	AgentsIdle                  int   `json:"agents_idle"`
+	AgentsOnCall                int   `json:"agents_oncall"`
+	AgentsPaused                int   `json:"agents_paused"`
+	AgentsPendingLogoff         int   `json:"agents_pending_logoff"`
+	AgentsPendingPause          int   `json:"agents_pending_pause"`
+	AgentsLogoffPause           int   `json:"agents_logoff_pause"`
+	AgentsUnavailableQuarantine int   `json:"agents_unavailable_quarantine"`
+	AgentsUnavailableWrapup     int   `json:"agents_unavailable_wrapup"`
+	Extra                       map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (q *QueueInfo) UnmarshalJSON(b []byte) error {
+	type plain QueueInfo
+	return wire.DecodeLenient(b, (*plain)(q))
+}
+
+// SipUserInfo is the result of SipUserInfo.
+type SipUserInfo struct {
+	ID               int    `json:"id"`
+	Accountcode      string `json:"accountcode"`
+	Name             string `json:"name"`
+	Description      string `json:"description"`
+	Secret           string `json:"secret"`
+	MD5Secret        string `json:"md5secret"`
+	CallerID         string `json:"callerid"` // "" when the platform sends null
+	Context          string `json:"context"`
+	Host             string `json:"host"`
+	IPAddr           string `json:"ipaddr"`
+	Port             int    `json:"port"`
+	DefaultIP        string `json:"defaultip"`
+	FullContact      string `json:"fullcontact"`
+	Username         string `json:"username"`
+	Type             string `json:"type"`
+	Allow            string `json:"allow"`
+	Disallow         string `json:"disallow"`
+	AMAFlags         string `json:"amaflags"`
+	CallLimit        int    `json:"call-limit" alias:"call_limit,calllimit"`
+	CallGroup        string `json:"callgroup"`
+	PickupGroup      string `json:"pickupgroup"`
+	CanReinvite      string `json:"canreinvite"`
+	DTMFMode         string `json:"dtmfmode"`
+	FromDomain       string `json:"fromdomain"`
+	FromUser         string `json:"fromuser"`
+	IgnoreRegExpire  string `json:"ignoreregexpire" alias:"ignoreexpire,ignoregexpire"`
+	Insecure         string `json:"insecure"`
+	Language         string `json:"language"`
+	Mailbox          string `json:"mailbox"`
+	MusicOnHold      string `json:"musiconhold"`
+	NAT              string `json:"nat"`
+	Permit           string `json:"permit"`
+	Deny             string `json:"deny"`
+	ProgressInBand   string `json:"progressinband"`
+	PromiscRedir     string `json:"promiscredir"`
+	Qualify          string `json:"qualify"`
+	RegExten         string `json:"regexten"`
+	RegSeconds       int64  `json:"regseconds"`
+	RPID             string `json:"rpid"`
+	SendRPID         string `json:"sendrpid"`
+	TrustRPID        string `json:"trustrpid"`
+	RTPTimeout       int    `json:"rtptimeout"`
+	RTPHoldTimeout   int    `json:"rtpholdtimeout"`
+	SetVar           string `json:"setvar"`
+	SubscribeContext string `json:"subscribecontext"`
+	UseClientCode    string `json:"useclientcode"`
+	Route            string `json:"route"`
+	MACAddr          string `json:"macaddr"`
+	Location         string `json:"location"`
+	Extra            map[string]any
+}
+
+// UnmarshalJSON decodes leniently; see the Results note above.
+func (u *SipUserInfo) UnmarshalJSON(b []byte) error {
+	type plain SipUserInfo
+	return wire.DecodeLenient(b, (*plain)(u))
+}
+
+// stringList decodes a list of names from the platform's forms: a JSON list
+// of strings or numbers (Python-quoted lists arrive already normalised), a
+// list wrapped in a one-key object (an XML list), or a single scalar.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	items, err := listItems(b)
+	if err != nil {
+		return err
+	}
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		s, err := wire.LenientString(it)
+		if err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	*l = out
+	return nil
+}
+
+// structList decodes a list of T (T's own UnmarshalJSON does the fields)
+// from a JSON list, a list wrapped in a one-key object, or a single object.
+type structList[T any] []T
+
+func (l *structList[T]) UnmarshalJSON(b []byte) error {
+	items, err := listItems(b)
+	if err != nil {
+		return err
+	}
+	out := make([]T, len(items))
+	for i, it := range items {
+		if err := json.Unmarshal(it, &out[i]); err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// listItems returns the items of a list in any of the platform's forms.
+func listItems(b []byte) ([]json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil, nil
+	}
+	switch b[0] {
+	case '[':
+		var items []json.RawMessage
+		err := json.Unmarshal(b, &items)
+		return items, err
+	case '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, nil
+		}
+		if len(m) == 1 {
+			for _, v := range m {
+				v = bytes.TrimSpace(v)
+				if len(v) > 0 && (v[0] == '[' || v[0] == '{') {
+					return listItems(v)
+				}
+			}
+		}
+		return []json.RawMessage{b}, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, err
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return []json.RawMessage{b}, nil
+	default:
+		return []json.RawMessage{b}, nil
+	}
+}
+
+// permission decodes the result of the *InfoPermission methods: the
+// permission group as a string or number ([0, "123"]), or an object with a
+// "location" member (the IVWS form {code, location}).
+type permission string
+
+func (p *permission) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var r struct {
+			Location string `json:"location"`
+		}
+		if err := wire.DecodeLenient(b, &r); err != nil {
+			return err
+		}
+		*p = permission(r.Location)
+		return nil
+	}
+	s, err := wire.LenientString(b)
+	*p = permission(s)
+	return err
+}
