@@ -1,0 +1,123 @@
+// Package events decodes InstantVoice call events, delivers them through
+// subscriptions, and folds them into call records and agent states.
+//
+// The platform publishes a JSON object on /topic/iv.agents.<accountcode>_<number>
+// for every call and agent state change: NEWCALL, DNEWCALL, CONNECT, DCONNECT,
+// HANGUP, LOGIN, LOGOUT, PAUSE and UNPAUSE. Decode turns one into an Event;
+// a Subscription (from stompx.Transport.Subscribe or ivclient.Client.Subscribe)
+// delivers them on a channel.
+//
+// A minimal consumer:
+//
+//	s, err := client.Subscribe(ctx, events.AllAgents)
+//	if err != nil {
+//		return err
+//	}
+//	defer s.Close()
+//	for ev := range s.C() {
+//		fmt.Println(ev.Agent, ev.Type, ev.UniqueID, ev.Reason)
+//	}
+//	return s.Err() // why the subscription ended
+//
+// The state this package keeps for you, fed with Apply or with Run:
+//   - Tracker folds events into calls (Call: agent, direction, caller id, the
+//     time of each event, hangup reason, ring and talk durations) and hands
+//     over each finished call once, expiring calls whose HANGUP never comes;
+//   - Board knows every agent's state: logged in, paused, on a call, since when;
+//   - Poller returns the events since the last poll as the old COM client's
+//     PollEvents JSON.
+//
+// Guarantees:
+//   - Decode never panics, keeps unknown types and fields, and fails only on
+//     a body that is not a JSON object; a Subscription counts such bodies
+//     (Malformed) and goes on.
+//   - A Subscription never blocks its transport unless made WithBlocking:
+//     a consumer that falls behind loses the events beyond the buffer, and
+//     they are counted (Dropped) and signalled (ErrSlowConsumer, once per
+//     slow period).
+//   - Close is idempotent, Err is set before C is closed, and nothing here
+//     starts a goroutine of its own.
+//   - Tracker, Board and Poller are safe for concurrent use and bounded in
+//     memory.
+package events
+
+import (
+	"strings"
+)
+
+// Type is the type of a call event.
+type Type string
+
+// The event types the platform sends.
+const (
+	NewCall  Type = "NEWCALL"  // a new call for the agent
+	DNewCall Type = "DNEWCALL" // NewCall method: the remote party is being called
+	Connect  Type = "CONNECT"  // the call was answered by the destination
+	DConnect Type = "DCONNECT" // NewCall method: the remote party answered
+	Hangup   Type = "HANGUP"   // the call ended; Reason says why
+	Login    Type = "LOGIN"    // the agent logged in
+	Logout   Type = "LOGOUT"   // the agent logged out
+	Pause    Type = "PAUSE"    // the agent paused; Direction holds the pause description
+	Unpause  Type = "UNPAUSE"  // the agent unpaused
+)
+
+// Known reports whether t is one of the types the reference defines.
+func (t Type) Known() bool {
+	switch t {
+	case NewCall, DNewCall, Connect, DConnect, Hangup, Login, Logout, Pause, Unpause:
+		return true
+	}
+	return false
+}
+
+// Hangup reasons, as the reference lists them.
+const (
+	ReasonByCaller    = "BYCALLER"    // answered, the calling party hung up
+	ReasonByCallee    = "BYCALLEE"    // answered, the called party hung up
+	ReasonNoAnswer    = "NOANSWER"    // the destination did not answer
+	ReasonFailed      = "FAILED"      // the dial failed
+	ReasonBusy        = "BUSY"        // the destination was busy
+	ReasonUnknown     = "UNKNOWN"     // an unknown error
+	ReasonATransfer   = "ATRANSFER"   // attended transfer by the agent
+	ReasonBTransfer   = "BTRANSFER"   // blind transfer by the agent
+	ReasonQueueGiveUp = "QUEUEGIVEUP" // the caller hung up while waiting in a queue
+	ReasonQueueMissed = "QUEUEMISSED" // a queue call reached the agent, who did not answer
+	ReasonPickup      = "PICKUP"      // another agent picked the call up
+	ReasonMSStop      = "MSSTOP"      // the media server stopped
+	ReasonMSStart     = "MSSTART"     // calls left over when the media server restarted
+	ReasonMSGone      = "MSGONE"      // the ACD lost the media server
+)
+
+// HangupReasons lists the 14 hangup reasons in the reference's order.
+func HangupReasons() []string {
+	return []string{ReasonByCaller, ReasonByCallee, ReasonNoAnswer, ReasonFailed, ReasonBusy,
+		ReasonUnknown, ReasonATransfer, ReasonBTransfer, ReasonQueueGiveUp, ReasonQueueMissed,
+		ReasonPickup, ReasonMSStop, ReasonMSStart, ReasonMSGone}
+}
+
+// AllAgents is the topic that receives every agent's events on RabbitMQ (the
+// platform's broker). Brokers that spell the multi-level wildcard '>'
+// (ActiveMQ) need AllAgentsTopic(">").
+const AllAgents = "/topic/iv.agents.#"
+
+// TopicPrefix is the prefix of every agent's event topic.
+const TopicPrefix = "/topic/iv.agents."
+
+// AgentTopic returns the event topic of one agent:
+// AgentTopic("default", "1001") is "/topic/iv.agents.default_1001". A number
+// already given as "<accountcode>_<number>" is not prefixed twice.
+func AgentTopic(accountcode, number string) string {
+	if accountcode != "" && !strings.HasPrefix(number, accountcode+"_") {
+		number = accountcode + "_" + number
+	}
+	return TopicPrefix + number
+}
+
+// AllAgentsTopic returns the all-agents topic with the broker's multi-level
+// wildcard: "#" for RabbitMQ, ">" for ActiveMQ.
+func AllAgentsTopic(wildcard string) string {
+	if wildcard == "" {
+		wildcard = "#"
+	}
+	return TopicPrefix + wildcard
+}

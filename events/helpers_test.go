@@ -1,0 +1,61 @@
+package events
+
+import (
+	"sync"
+	"time"
+)
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: t0} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// step is one event of a scripted flow, at an offset from t0.
+type step struct {
+	at        time.Duration
+	typ       Type
+	agent     string
+	uid       string
+	direction string
+	callerID  string
+	reason    string
+}
+
+func (s step) event() Event {
+	return Event{Type: s.typ, Agent: s.agent, UniqueID: s.uid, Direction: s.direction,
+		CallerID: s.callerID, Reason: s.reason, Received: t0.Add(s.at),
+		Topic: AgentTopic("", s.agent)}
+}
+
+// collector gathers a Tracker's finished calls.
+type collector struct {
+	mu    sync.Mutex
+	calls []Call
+}
+
+func (c *collector) add(call Call) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, call)
+}
+
+func (c *collector) get() []Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Call(nil), c.calls...)
+}

@@ -1,0 +1,103 @@
+package events
+
+// lru is a map whose entries are also kept in the order they were last
+// touched, oldest first. It is not safe for concurrent use.
+type lru[K comparable, V any] struct {
+	m    map[K]*lruEntry[K, V]
+	root lruEntry[K, V] // root.next is the oldest entry, root.prev the newest
+}
+
+type lruEntry[K comparable, V any] struct {
+	key        K
+	val        V
+	prev, next *lruEntry[K, V]
+}
+
+func newLRU[K comparable, V any]() *lru[K, V] {
+	l := &lru[K, V]{m: make(map[K]*lruEntry[K, V])}
+	l.root.next, l.root.prev = &l.root, &l.root
+	return l
+}
+
+func (l *lru[K, V]) len() int { return len(l.m) }
+
+func (l *lru[K, V]) get(k K) *lruEntry[K, V] { return l.m[k] }
+
+// add inserts a new entry for k as the newest; k must not be present.
+func (l *lru[K, V]) add(k K) *lruEntry[K, V] {
+	e := &lruEntry[K, V]{key: k}
+	l.m[k] = e
+	l.link(e)
+	return e
+}
+
+// touch makes e the newest entry.
+func (l *lru[K, V]) touch(e *lruEntry[K, V]) {
+	if l.root.prev == e {
+		return
+	}
+	l.unlink(e)
+	l.link(e)
+}
+
+func (l *lru[K, V]) remove(e *lruEntry[K, V]) {
+	l.unlink(e)
+	delete(l.m, e.key)
+}
+
+// oldest returns the least recently touched entry, or nil.
+func (l *lru[K, V]) oldest() *lruEntry[K, V] {
+	if l.root.next == &l.root {
+		return nil
+	}
+	return l.root.next
+}
+
+// each calls f for every entry, oldest first; f must not change l.
+func (l *lru[K, V]) each(f func(*lruEntry[K, V])) {
+	for e := l.root.next; e != &l.root; e = e.next {
+		f(e)
+	}
+}
+
+func (l *lru[K, V]) link(e *lruEntry[K, V]) {
+	e.prev, e.next = l.root.prev, &l.root
+	l.root.prev.next = e
+	l.root.prev = e
+}
+
+func (l *lru[K, V]) unlink(e *lruEntry[K, V]) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+// keyRing remembers the last n keys added, to recognise late events of
+// calls that already finished.
+type keyRing[K comparable] struct {
+	keys []K
+	next int
+	set  map[K]int // key -> how many times it is in keys
+}
+
+func newKeyRing[K comparable](n int) *keyRing[K] {
+	if n < 1 {
+		n = 1
+	}
+	return &keyRing[K]{keys: make([]K, 0, n), set: make(map[K]int)}
+}
+
+func (r *keyRing[K]) has(k K) bool { return r.set[k] > 0 }
+
+func (r *keyRing[K]) add(k K) {
+	if len(r.keys) < cap(r.keys) {
+		r.keys = append(r.keys, k)
+	} else {
+		old := r.keys[r.next]
+		if r.set[old]--; r.set[old] <= 0 {
+			delete(r.set, old)
+		}
+		r.keys[r.next] = k
+		r.next = (r.next + 1) % len(r.keys)
+	}
+	r.set[k]++
+}

@@ -1,0 +1,75 @@
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Sink is anything that takes events one by one: *Tracker, *Board and
+// *Poller are sinks, and SinkFunc makes one of a function.
+type Sink interface {
+	Apply(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Apply calls f(ev).
+func (f SinkFunc) Apply(ev Event) { f(ev) }
+
+// expirer is a sink with time-based expiry (*Tracker, *Board).
+type expirer interface {
+	Expire() int
+}
+
+// ExpireInterval is how often Run calls Expire on the sinks that have one
+// (*Tracker, *Board), so that calls expire even when no events arrive.
+const ExpireInterval = 30 * time.Second
+
+// expireInterval is ExpireInterval; tests shorten it.
+var expireInterval = ExpireInterval
+
+// Run hands every event of s to each sink, in order, on the calling
+// goroutine, until s ends or ctx is done. It returns s.Err() when s ended
+// (nil after Close), or ctx.Err(). It does not close s: the caller does,
+// typically with a defer. Every ExpireInterval it also calls Expire on the
+// sinks that have such a method (*Tracker, *Board).
+//
+//	s, err := client.Subscribe(ctx, events.AllAgents)
+//	...
+//	defer s.Close()
+//	tracker := events.NewTracker(events.WithFinished(saveCallRecord))
+//	board := events.NewBoard()
+//	go events.Run(ctx, s, tracker, board)
+func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
+	var expirers []expirer
+	for _, sink := range sinks {
+		if e, ok := sink.(expirer); ok {
+			expirers = append(expirers, e)
+		}
+	}
+	var tick <-chan time.Time
+	if len(expirers) > 0 {
+		t := time.NewTicker(expireInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	c := s.C()
+	for {
+		select {
+		case ev, ok := <-c:
+			if !ok {
+				return s.Err()
+			}
+			for _, sink := range sinks {
+				sink.Apply(ev)
+			}
+		case <-tick:
+			for _, e := range expirers {
+				e.Expire()
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestRun(t *testing.T) {
+	s, feed := NewSubscription(nil)
+	defer s.Close()
+	var got collector
+	tr := NewTracker(WithFinished(got.add))
+	b := NewBoard()
+	p := NewPoller(0)
+	var seen []Type
+	sink := SinkFunc(func(ev Event) { seen = append(seen, ev.Type) })
+
+	for _, st := range []step{
+		{0, Login, agentA, "", "", "", ""},
+		{time.Second, NewCall, agentA, "r1", "INBOUND", "555", ""},
+		{2 * time.Second, Connect, agentA, "r1", "", "555", ""},
+		{9 * time.Second, Hangup, agentA, "r1", "", "555", ReasonByCaller},
+	} {
+		feed.PublishEvent(st.event())
+	}
+	lost := errors.New("connection lost")
+	feed.End(lost)
+	if err := Run(context.Background(), s, tr, b, p, sink); err != lost {
+		t.Fatalf("Run = %v, want the subscription's error", err)
+	}
+	if calls := got.get(); len(calls) != 1 || calls[0].TalkDuration() != 7*time.Second {
+		t.Fatalf("calls %+v", calls)
+	}
+	if st, _ := b.Get(agentA); st.Status() != StatusIdle {
+		t.Fatalf("board %+v", st)
+	}
+	if p.Len() != 4 || len(seen) != 4 {
+		t.Fatalf("poller %d, sink %d", p.Len(), len(seen))
+	}
+}
+
+func TestRunClosedAndCancelled(t *testing.T) {
+	s, _ := NewSubscription(nil)
+	s.Close()
+	if err := Run(context.Background(), s); err != nil {
+		t.Fatalf("Run after Close = %v", err)
+	}
+
+	s2, _ := NewSubscription(nil)
+	defer s2.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Run(ctx, s2, NewTracker()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+}
+
+// TestRunExpires checks that Run expires calls while no events arrive. The
+// clock is fake; only the ticker is shortened.
+func TestRunExpires(t *testing.T) {
+	old := expireInterval
+	expireInterval = time.Millisecond
+	defer func() { expireInterval = old }()
+
+	clock := newFakeClock()
+	expired := make(chan Call, 1)
+	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
+	s, feed := NewSubscription(nil)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- Run(ctx, s, tr) }()
+	feed.PublishEvent(Event{Type: NewCall, Agent: agentA, UniqueID: "x", Received: t0})
+	clock.Advance(time.Hour)
+	c := <-expired
+	if !c.Expired || c.UniqueID != "x" {
+		t.Fatalf("call %+v", c)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+}

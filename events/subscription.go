@@ -1,0 +1,250 @@
+package events
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultBuffer is the number of events a Subscription holds for a consumer
+// that has not received them yet, unless WithBuffer says otherwise.
+const DefaultBuffer = 1024
+
+// ErrSlowConsumer is reported (once per slow period) when a subscription's
+// buffer is full and events are being dropped.
+var ErrSlowConsumer = errors.New("events: slow consumer, events dropped")
+
+// ErrEnded is the reason given when a feed ends without a specific error.
+var ErrEnded = errors.New("events: subscription ended")
+
+// Subscription delivers the events of one or more topics. It is created by
+// a transport (stompx.Transport.Subscribe, ivclient.Client.Subscribe).
+//
+// Events are buffered (DefaultBuffer, or WithBuffer); when the consumer falls
+// behind, the events beyond the buffer are dropped and counted (Dropped)
+// unless the subscription was made WithBlocking. A slow period begins with
+// the first drop, which is reported to the error handler as ErrSlowConsumer,
+// and ends when the consumer has caught up (the buffer is at most half full
+// again). A body that is not an event is counted (Malformed) and reported to
+// the error handler, never delivered and never fatal.
+//
+// The subscription ends when the consumer calls Close or when the transport
+// ends it (the connection is closed for good, say): then Err is set, and C
+// is closed after the events already buffered. All methods are safe for
+// concurrent use.
+type Subscription struct {
+	c       chan Event
+	stop    chan struct{} // closed when the subscription starts to end; wakes blocked publishers
+	done    chan struct{} // closed by Close
+	block   bool
+	onError func(error)
+	onClose func() error
+
+	// Publishers hold mu for reading while they send on c; ending takes it
+	// for writing to close c, so no send can race with the close.
+	mu    sync.RWMutex
+	ended bool // guarded by mu
+
+	errMu sync.Mutex
+	err   error // guarded by errMu; set before c is closed
+
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+
+	slow   atomic.Bool
+	drops  atomic.Uint64
+	bad    atomic.Uint64
+	events atomic.Uint64
+}
+
+// SubscriptionOption configures a Subscription.
+type SubscriptionOption func(*Subscription)
+
+// WithBuffer sets how many undelivered events a subscription holds
+// (default DefaultBuffer; values below 1 mean 1).
+func WithBuffer(n int) SubscriptionOption {
+	return func(s *Subscription) {
+		if n < 1 {
+			n = 1
+		}
+		s.c = make(chan Event, n)
+	}
+}
+
+// WithBlocking makes a full buffer wait for the consumer instead of dropping
+// events. The cost: while the consumer is behind, the transport's event
+// pump waits too, and other subscriptions and replies on the same connection
+// may be delayed. A waiting publisher gives up when the subscription ends.
+func WithBlocking() SubscriptionOption { return func(s *Subscription) { s.block = true } }
+
+// WithErrorHandler sets a function called with ErrSlowConsumer when drops
+// begin (once per slow period) and with the decode error of every malformed
+// event (it wraps ErrMalformed). It runs on the transport's pump goroutine,
+// with no lock held: it must not block, but it may call the subscription's
+// methods, Close included.
+func WithErrorHandler(f func(error)) SubscriptionOption {
+	return func(s *Subscription) { s.onError = f }
+}
+
+// Feed is the transport's side of a Subscription: the transport publishes
+// the bodies it receives and ends the feed when the subscription cannot go
+// on. Partners do not need it, except to build a transport of their own or
+// to feed a subscription in a test. Its methods are safe for concurrent use.
+type Feed struct{ s *Subscription }
+
+// NewSubscription returns a subscription and the feed that fills it.
+// onClose, if not nil, is called once when the consumer closes the
+// subscription (the transport unsubscribes there); by then C is closed and
+// no Publish is in progress.
+func NewSubscription(onClose func() error, opts ...SubscriptionOption) (*Subscription, *Feed) {
+	s := &Subscription{
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		onClose: onClose,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.c == nil {
+		s.c = make(chan Event, DefaultBuffer)
+	}
+	return s, &Feed{s: s}
+}
+
+// C returns the channel of events. It is closed when the subscription ends;
+// Err then says why.
+func (s *Subscription) C() <-chan Event { return s.c }
+
+// Err returns why the subscription ended: nil while it runs, nil when the
+// consumer closed it, and the transport's error (ErrEnded if it gave none)
+// when the transport ended it first. It is set before C is closed.
+func (s *Subscription) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription and unsubscribes. It is idempotent and safe
+// to call from any goroutine (the error handler's included); every call
+// returns the unsubscribe error, if any. Events still buffered remain
+// readable from C, which is closed.
+func (s *Subscription) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.end(nil)
+		if s.onClose != nil {
+			s.closeErr = s.onClose()
+		}
+	})
+	return s.closeErr
+}
+
+// Dropped returns how many events were dropped because the consumer fell
+// behind.
+func (s *Subscription) Dropped() uint64 { return s.drops.Load() }
+
+// Malformed returns how many received messages could not be decoded.
+func (s *Subscription) Malformed() uint64 { return s.bad.Load() }
+
+// Delivered returns how many events were put in the buffer.
+func (s *Subscription) Delivered() uint64 { return s.events.Load() }
+
+// end sets err and closes c, once. Publishers blocked on a full buffer are
+// woken by stop first, so end never waits for the consumer.
+func (s *Subscription) end(err error) {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.errMu.Lock()
+	s.err = err
+	s.errMu.Unlock()
+	close(s.c)
+}
+
+// Publish decodes body and queues the event with its topic and receive
+// time. It never blocks, unless the subscription was made WithBlocking
+// (then it waits for room or for the end of the subscription). It reports
+// whether the event was queued; a malformed body is counted and reported
+// to the error handler. After the subscription ended it does nothing.
+func (f *Feed) Publish(topic string, body []byte, received time.Time) bool {
+	s := f.s
+	ev, err := Decode(body)
+	if err != nil {
+		s.bad.Add(1)
+		if s.onError != nil {
+			s.onError(err)
+		}
+		return false
+	}
+	ev.Topic, ev.Received = topic, received
+	return f.PublishEvent(ev)
+}
+
+// PublishEvent queues an already decoded event, as Publish does.
+func (f *Feed) PublishEvent(ev Event) bool {
+	s := f.s
+	queued, slowBegins := s.send(ev)
+	if slowBegins && s.onError != nil {
+		s.onError(ErrSlowConsumer) // outside the lock: the handler may Close
+	}
+	return queued
+}
+
+// send queues ev; slowBegins reports that this drop began a slow period.
+func (s *Subscription) send(ev Event) (queued, slowBegins bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ended {
+		return false, false
+	}
+	select {
+	case s.c <- ev:
+		s.delivered()
+		return true, false
+	default:
+	}
+	if s.block {
+		select {
+		case s.c <- ev:
+			s.delivered()
+			return true, false
+		case <-s.stop:
+			return false, false
+		}
+	}
+	s.drops.Add(1)
+	return false, !s.slow.Swap(true)
+}
+
+func (s *Subscription) delivered() {
+	s.events.Add(1)
+	// The slow period ends once the consumer has caught up: half the
+	// buffer free again, so that a consumer hovering at full does not
+	// flap between slow and not.
+	if s.slow.Load() && len(s.c) <= cap(s.c)/2 {
+		s.slow.Store(false)
+	}
+}
+
+// End ends the subscription with err (nil is taken as ErrEnded): Err
+// returns it, then C is closed after the events already buffered. It does
+// not call the subscription's onClose. Later calls, and calls after Close,
+// do nothing. It never waits for the consumer.
+func (f *Feed) End(err error) {
+	if err == nil {
+		err = ErrEnded
+	}
+	f.s.end(err)
+}
+
+// Done returns a channel closed when the consumer closes the subscription.
+func (f *Feed) Done() <-chan struct{} { return f.s.done }
+
+// Subscription returns the subscription this feed fills.
+func (f *Feed) Subscription() *Subscription { return f.s }
