@@ -1,0 +1,566 @@
+package ivtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
+)
+
+// leg is one agent's side of a call. An agent-to-agent call has two legs,
+// one per agent, each with its own uniqueid, linked by peer.
+type leg struct {
+	uid        string
+	seq        int
+	ag         *agent
+	direction  string // "INBOUND" or "OUTBOUND"
+	callerID   string // the remote party, as the agent's events show it
+	answered   bool
+	peer       *leg
+	externalID string
+}
+
+const (
+	inbound  = "INBOUND"
+	outbound = "OUTBOUND"
+)
+
+// Call is one agent's side of a call in progress.
+type Call struct {
+	UniqueID    string
+	Accountcode string
+	Agent       string // "<accountcode>_<number>"
+	Direction   string // "INBOUND" or "OUTBOUND"
+	CallerID    string // the remote party: the caller of an inbound call, what the agent dialed otherwise
+	Answered    bool
+	Peer        string // the other agent's uniqueid in an agent-to-agent call
+	ExternalID  string // NewCall's External_id
+}
+
+// Calls returns the calls in progress, oldest first.
+func (p *Platform) Calls() []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	legs := make([]*leg, 0, len(p.st.calls))
+	for _, l := range p.st.calls {
+		legs = append(legs, l)
+	}
+	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
+	out := make([]Call, len(legs))
+	for i, l := range legs {
+		out[i] = Call{UniqueID: l.uid, Accountcode: l.ag.acct.code, Agent: l.ag.topicName(), Direction: l.direction,
+			CallerID: l.callerID, Answered: l.answered, ExternalID: l.externalID}
+		if l.peer != nil {
+			out[i].Peer = l.peer.uid
+		}
+	}
+	return out
+}
+
+func (st *state) onCall(ag *agent) bool {
+	for _, l := range st.calls {
+		if l.ag == ag {
+			return true
+		}
+	}
+	return false
+}
+
+// newLeg creates a leg with a fresh uniqueid such as "1700000000.1.6":
+// the time, the media server and a sequence number.
+func (p *Platform) newLeg(ag *agent, direction, callerID string) *leg {
+	seq := p.st.nextID()
+	return &leg{uid: fmt.Sprintf("%d.1.%d", p.now().Unix(), seq), seq: seq, ag: ag, direction: direction, callerID: callerID}
+}
+
+// emit publishes one event for ag; p.mu is held, which keeps each agent's
+// events in order.
+func (p *Platform) emit(ag *agent, typ events.Type, direction, callerID, uid, reason string) {
+	body, err := encodeEvent(wireEvent{Direction: direction, CallerID: callerID, Type: string(typ),
+		UniqueID: uid, Agent: ag.topicName(), Reason: reason}, nil)
+	if err != nil {
+		p.log.Error("ivtest: encoding an event", "err", err)
+		return
+	}
+	p.publishEvent(ag.topicName(), body)
+}
+
+// end hangs a leg up, and its peer with it.
+func (p *Platform) end(l *leg, reason string) {
+	for _, x := range []*leg{l, l.peer} {
+		if x == nil || p.st.calls[x.uid] != x {
+			continue
+		}
+		delete(p.st.calls, x.uid)
+		p.emit(x.ag, events.Hangup, "", x.callerID, x.uid, reason)
+	}
+	if l.peer != nil {
+		l.peer.peer = nil
+		l.peer = nil
+	}
+}
+
+// outboundCall plays the NewCall flow: the agent's phone is called and
+// answers (NEWCALL, CONNECT), then the remote party is called (DNEWCALL)
+// and answers (DCONNECT) or not, as o says.
+func (p *Platform) outboundCall(ag *agent, exten, externalID string, o Outcome) *leg {
+	l := p.newLeg(ag, outbound, exten)
+	l.externalID = externalID
+	p.st.calls[l.uid] = l
+	p.emit(ag, events.NewCall, outbound, exten, l.uid, "")
+	p.emit(ag, events.Connect, "", exten, l.uid, "")
+	p.emit(ag, events.DNewCall, "", exten, l.uid, "")
+	if o.answered() {
+		l.answered = true
+		p.emit(ag, events.DConnect, "", exten, l.uid, "")
+	}
+	if o != Answer {
+		p.end(l, string(o))
+	}
+	return l
+}
+
+// inboundCall plays a call reaching an agent: NEWCALL (INBOUND), then
+// CONNECT if the agent answers.
+func (p *Platform) inboundCall(ag *agent, callerID string, o Outcome) *leg {
+	l := p.newLeg(ag, inbound, callerID)
+	p.st.calls[l.uid] = l
+	p.emit(ag, events.NewCall, inbound, callerID, l.uid, "")
+	if o.answered() {
+		l.answered = true
+		p.emit(ag, events.Connect, "", callerID, l.uid, "")
+	}
+	if o != Answer {
+		p.end(l, string(o))
+	}
+	return l
+}
+
+// ---- Agent methods ----
+
+// agentArgs reads Accountcode and User (or Agent, as BlindTransfer and
+// NewCall name it over STOMP).
+func agentArgs(r *rq) (code, user string) {
+	code = r.must("accountcode")
+	user = r.number(code, "user", "agent")
+	return code, user
+}
+
+// validExten reports whether s can be dialed: digits, '*', '#' and a
+// leading '+'.
+func validExten(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c == '*' || c == '#') {
+			return false
+		}
+	}
+	return true
+}
+
+func agentLogin(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	iface := r.must("interface")
+	if tech, res, ok := strings.Cut(iface, "/"); iface != "" && (!ok || tech == "" || res == "") {
+		r.fail(codes.Invalid, "Interface must be <TECH>/<name>")
+	}
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	if ag.status != statusLogoff {
+		return r.fail(codes.Duplicate, "Agent %s is already logged in", ag.topicName())
+	}
+	now := p.now().Unix()
+	ag.status, ag.iface, ag.statusTS, ag.loginTS = statusLogin, iface, now, now
+	p.emit(ag, events.Login, "", "", "", "")
+	return nil
+}
+
+func agentLogoff(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	if ag.status == statusLogoff {
+		return r.fail(codes.Duplicate, "Agent %s is not logged in", ag.topicName())
+	}
+	ag.status, ag.iface, ag.pauseDesc, ag.statusTS = statusLogoff, "", "", p.now().Unix()
+	p.emit(ag, events.Logout, "", "", "", "")
+	return nil
+}
+
+func agentPause(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	reason := r.must("reason")
+	if reason != "" && !isDigits(reason) {
+		r.fail(codes.Invalid, "Reason must be a pause number")
+	}
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	desc, ok := p.st.pauseReasons[canon(reason)]
+	if !ok {
+		return r.fail(codes.NotFound, "Pause %s not found", reason)
+	}
+	switch ag.status {
+	case statusLogoff:
+		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+	case statusPause:
+		return r.fail(codes.Duplicate, "Agent %s is already paused", ag.topicName())
+	}
+	ag.status, ag.pauseDesc, ag.statusTS = statusPause, desc, p.now().Unix()
+	p.emit(ag, events.Pause, desc, "", "", "")
+	return nil
+}
+
+func agentUnpause(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	switch ag.status {
+	case statusLogoff:
+		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+	case statusLogin:
+		return r.fail(codes.Duplicate, "Agent %s is not paused", ag.topicName())
+	}
+	ag.status, ag.pauseDesc, ag.statusTS = statusLogin, "", p.now().Unix()
+	p.emit(ag, events.Unpause, "", "", "", "")
+	return nil
+}
+
+func newCall(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	exten := r.must("exten", "dest_ext", "destext", "extension")
+	extID, _ := r.opt("external_id", "externalid")
+	if exten != "" && !validExten(exten) {
+		r.fail(codes.Invalid, "Exten must be a dialable number")
+	}
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	if ag.status == statusLogoff {
+		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+	}
+	p.outboundCall(ag, exten, extID, p.st.outcome)
+	return nil
+}
+
+func blindTransfer(p *Platform, r *rq) any {
+	code, user := agentArgs(r)
+	exten := r.must("exten", "dest_ext", "destext", "extension")
+	if exten != "" && !validExten(exten) {
+		r.fail(codes.Invalid, "Exten must be a dialable number")
+	}
+	if r.bad() {
+		return nil
+	}
+	ag := p.st.agent(r, code, user)
+	if ag == nil {
+		return nil
+	}
+	if ag.status == statusLogoff {
+		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+	}
+	p.transfer(r, ag, exten)
+	return nil
+}
+
+// transfer redirects every answered call of ag to exten: ag's leg ends with
+// BTRANSFER and, when exten is a logged-in agent of the same accountcode
+// (or a queue with an available member), a new leg reaches that agent
+// (NEWCALL INBOUND with the remote party's caller id, CONNECT). Any other
+// destination takes the call off the platform.
+func (p *Platform) transfer(r *rq, ag *agent, exten string) ([]string, bool) {
+	var legs []*leg
+	for _, l := range p.st.calls {
+		if l.ag == ag && l.answered {
+			legs = append(legs, l)
+		}
+	}
+	if len(legs) == 0 {
+		r.fail(codes.ItemEmpty, "Agent %s has no call to transfer", ag.topicName())
+		return nil, false
+	}
+	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
+	var uids []string
+	for _, l := range legs {
+		peer := l.peer
+		if peer != nil {
+			peer.peer, l.peer = nil, nil
+		}
+		delete(p.st.calls, l.uid)
+		p.emit(ag, events.Hangup, "", l.callerID, l.uid, events.ReasonBTransfer)
+		target := p.st.transferTarget(ag, exten)
+		if target == nil || (peer != nil && peer.ag == target) {
+			continue
+		}
+		nl := p.inboundCall(target, l.callerID, Answer)
+		if peer != nil {
+			nl.peer, peer.peer = peer, nl
+		}
+		uids = append(uids, nl.uid)
+	}
+	return uids, true
+}
+
+func (st *state) transferTarget(from *agent, exten string) *agent {
+	a := from.acct
+	if ag := a.agents[canon(exten)]; ag != nil {
+		if ag != from && ag.status != statusLogoff {
+			return ag
+		}
+		return nil
+	}
+	if q := a.queues[canon(exten)]; q != nil {
+		for _, ag := range q.members() {
+			if ag != from && ag.status == statusLogin {
+				return ag
+			}
+		}
+	}
+	return nil
+}
+
+func hangupMethod(p *Platform, r *rq) any {
+	code := r.must("accountcode")
+	uid := r.must("uniqueid", "unique_id")
+	if r.bad() {
+		return nil
+	}
+	if p.st.account(r, code) == nil {
+		return nil
+	}
+	l := p.st.calls[uid]
+	if l == nil || l.ag.acct.code != code {
+		return r.fail(codes.NotFound, "Call %s not found", uid)
+	}
+	// The platform hangs up on the agent's behalf: the agent placed an
+	// outbound call (BYCALLER) and took an inbound one (BYCALLEE).
+	reason := events.ReasonByCallee
+	if l.direction == outbound {
+		reason = events.ReasonByCaller
+	}
+	p.end(l, reason)
+	return nil
+}
+
+// ---- Call flows for tests and programs ----
+
+// flowTimeout bounds how long a flow waits for its events to reach the
+// broker.
+const flowTimeout = 10 * time.Second
+
+// flow runs fn under the state lock as method name, turns a failure into a
+// *codes.Error, and waits until the events it published have reached the
+// broker.
+func (p *Platform) flow(name string, fn func(r *rq)) error {
+	if p.closed.Load() {
+		return errClosed
+	}
+	r := &rq{method: name}
+	p.mu.Lock()
+	fn(r)
+	p.mu.Unlock()
+	if r.bad() {
+		return &codes.Error{Code: r.code, Method: name, Description: r.msg}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	if err := p.proc.sync(ctx); err != nil {
+		return fmt.Errorf("ivtest: %s: publishing events: %w", name, err)
+	}
+	return nil
+}
+
+// findAgent resolves "<accountcode>_<number>" or a bare number.
+func (p *Platform) findAgent(r *rq, accountcode, user string) *agent {
+	n := stripAccount(accountcode, strings.TrimSpace(user))
+	if !isDigits(n) {
+		r.fail(codes.Invalid, "%q is not an agent number", user)
+		return nil
+	}
+	return p.st.agent(r, strings.TrimSpace(accountcode), n)
+}
+
+// InboundCall plays a call from callerID that reaches agent user, from the
+// queue named queue (empty for a direct call). The agent gets NEWCALL
+// (INBOUND, callerid callerID) and, if o answers, CONNECT; the call then
+// stays up until Hangup, or ends at once with o's reason (use QueueMissed
+// for a queue call the agent did not answer). The agent must be logged in
+// and not paused, and a member of the queue. It returns the call's
+// uniqueid once the events have reached the broker.
+func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outcome) (string, error) {
+	if err := o.check(); err != nil {
+		return "", err
+	}
+	var uid string
+	err := p.flow("InboundCall", func(r *rq) {
+		ag := p.findAgent(r, accountcode, user)
+		if ag == nil {
+			return
+		}
+		if queue != "" {
+			q := p.st.queue(r, ag.acct.code, stripAccount(ag.acct.code, queue))
+			if q == nil {
+				return
+			}
+			if ag.membership(q) == nil {
+				r.fail(codes.NotFound, "Agent %s is not a member of queue %s", ag.topicName(), q.name)
+				return
+			}
+		}
+		switch ag.status {
+		case statusLogoff:
+			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+			return
+		case statusPause:
+			r.fail(codes.NotAllowed, "Agent %s is paused", ag.topicName())
+			return
+		}
+		uid = p.inboundCall(ag, callerID, o).uid
+	})
+	return uid, err
+}
+
+// OutboundCall plays the NewCall flow for a logged-in agent, as the NewCall
+// method does but with the outcome given: NEWCALL (OUTBOUND, callerid
+// exten) and CONNECT on the agent's leg, DNEWCALL and, if o answers,
+// DCONNECT for the remote party. It returns the call's uniqueid once the
+// events have reached the broker.
+func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (string, error) {
+	if err := o.check(); err != nil {
+		return "", err
+	}
+	var uid string
+	err := p.flow("OutboundCall", func(r *rq) {
+		ag := p.findAgent(r, accountcode, user)
+		if ag == nil {
+			return
+		}
+		if ag.status == statusLogoff {
+			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+			return
+		}
+		uid = p.outboundCall(ag, exten, "", o).uid
+	})
+	return uid, err
+}
+
+// AgentCall plays a call from agent from to agent to, both of accountcode
+// and logged in. Each agent receives only its own events, on its own leg
+// with its own uniqueid: from gets NEWCALL (OUTBOUND, callerid to's
+// number), to gets NEWCALL (INBOUND, callerid from's number); if o
+// answers, to then from get CONNECT. Hanging up either leg ends both. It
+// returns the uniqueids of from's and to's legs.
+func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, toID string, err error) {
+	if err := o.check(); err != nil {
+		return "", "", err
+	}
+	err = p.flow("AgentCall", func(r *rq) {
+		a, b := p.findAgent(r, accountcode, from), p.findAgent(r, accountcode, to)
+		if a == nil || b == nil {
+			return
+		}
+		if a == b {
+			r.fail(codes.Invalid, "An agent cannot call itself")
+			return
+		}
+		for _, ag := range []*agent{a, b} {
+			if ag.status == statusLogoff {
+				r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+				return
+			}
+		}
+		la := p.newLeg(a, outbound, b.user)
+		lb := p.newLeg(b, inbound, a.user)
+		la.peer, lb.peer = lb, la
+		p.st.calls[la.uid], p.st.calls[lb.uid] = la, lb
+		p.emit(a, events.NewCall, outbound, la.callerID, la.uid, "")
+		p.emit(b, events.NewCall, inbound, lb.callerID, lb.uid, "")
+		if o.answered() {
+			la.answered, lb.answered = true, true
+			p.emit(b, events.Connect, "", lb.callerID, lb.uid, "")
+			p.emit(a, events.Connect, "", la.callerID, la.uid, "")
+		}
+		if o != Answer {
+			p.end(lb, string(o))
+		}
+		fromID, toID = la.uid, lb.uid
+	})
+	return fromID, toID, err
+}
+
+// BlindTransfer redirects every answered call of agent user to exten, as
+// the BlindTransfer method does: each of the agent's legs ends with HANGUP
+// (BTRANSFER); when exten is another logged-in agent of the accountcode, or
+// a queue with a logged-in, unpaused member, that agent gets NEWCALL
+// (INBOUND, the remote party's caller id) and CONNECT. It returns the
+// uniqueids of the new legs.
+func (p *Platform) BlindTransfer(accountcode, user, exten string) ([]string, error) {
+	var uids []string
+	err := p.flow("BlindTransfer", func(r *rq) {
+		ag := p.findAgent(r, accountcode, user)
+		if ag == nil {
+			return
+		}
+		uids, _ = p.transfer(r, ag, strings.TrimSpace(exten))
+	})
+	return uids, err
+}
+
+// Hangup ends the call with the given uniqueid with reason, one of the 14
+// hangup reasons (events.HangupReasons). Every leg of the call gets HANGUP
+// with the reason.
+func (p *Platform) Hangup(uniqueID, reason string) error {
+	if reason == "" || Outcome(reason).check() != nil {
+		return fmt.Errorf("ivtest: Hangup: unknown hangup reason %q", reason)
+	}
+	return p.flow("Hangup", func(r *rq) {
+		l := p.st.calls[uniqueID]
+		if l == nil {
+			r.fail(codes.NotFound, "Call %s not found", uniqueID)
+			return
+		}
+		p.end(l, reason)
+	})
+}
+
+// SetNewCallOutcome sets how the remote party answers the calls that later
+// NewCall requests place (see Outcome).
+func (p *Platform) SetNewCallOutcome(o Outcome) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.st.outcome = o
+	p.mu.Unlock()
+	return nil
+}

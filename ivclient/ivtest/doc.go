@@ -1,0 +1,133 @@
+// Package ivtest runs a fake InstantVoice platform in-process, for tests,
+// examples and programs that need a platform to talk to.
+//
+// A Platform is a STOMP broker on a free loopback port with the platform's
+// request processor attached to it, and an IVWS SOAP endpoint. The processor
+// implements all 41 integration methods of the platform's reference over
+// real state (accountcodes, agents with their lines, queue memberships and
+// status, queues, SIP users, permission groups, calls), answers with the
+// platform's return codes and reply shapes, and publishes the call events
+// the reference describes.
+//
+//	func TestLogin(t *testing.T) {
+//		p := ivtest.NewPlatform(t, ivtest.WithAgent("default", "1001", "", "Alice"))
+//		tr, err := stompx.Dial(ctx, p.STOMPAddr())
+//		...
+//		c, err := ivclient.New(tr, p.Key())
+//		err = c.AgentLogin(ctx, "default", "default_1001", "SIP/default_0001")
+//	}
+//
+// Start is the same for programs; Close stops everything and leaves no
+// goroutine behind. Many platforms can run in one process.
+//
+// # State
+//
+// A new platform has the accountcode "default" (WithAccountcodes adds
+// more), the pause reasons 1 "Break", 2 "Lunch" and 3 "Meeting"
+// (WithPauseReason), and no agents, queues, SIP users or permission groups
+// unless seeded (WithAgent, WithQueue, WithSipUser, WithPermissionGroups,
+// WithSeed, or Do at any time). Key returns a key allowed every method;
+// WithKey adds keys limited to some methods.
+//
+// Numbers (agent users, queue and SIP user names) identify by value: "0015"
+// and "15" name the same queue, as they would in the platform's integer
+// columns, and are shown as given except where the reference shows numbers
+// (AgentList, AgentQueueList's "name"). Agent users are accepted as the
+// bare number ("1001") or as "<accountcode>_<number>" ("default_1001").
+// Argument names match case-insensitively and with the aliases the
+// platform's two interfaces use (User/Agent, pass/passwd,
+// call-limit/call_limit, ignoreregexpire/ignoreexpire,
+// requiresendinfo/requisendinfo); an empty value counts as absent, as IVWS
+// sends empty elements for unset fields; numbers may be sent as JSON
+// numbers or strings.
+//
+// # Return codes
+//
+// Every method checks, in order: the method exists (else RESPONSE_INVALID);
+// the key may call it (else PERMISSION_DENIED, also for unknown keys); the
+// mandatory arguments are there (else RESPONSE_MISSING_ARGS); the values make
+// sense, a number where the reference asks for an integer, yes/no where it
+// asks for yes or no, and so on (else RESPONSE_INVALID); the targets exist,
+// accountcode, agent, queue, SIP user, line, membership, permission group,
+// pause number, call uniqueid (else RESPONSE_NOT_FOUND); then the method's
+// own rules:
+//
+//   - creating what exists (an agent, queue, SIP user, line or membership),
+//     AgentAddPermission/SipUserAddPermission when a group is already set,
+//     NewCallBack for a number already on the callback list:
+//     RESPONSE_DUPLICATE.
+//   - AgentLogin of a logged-in agent, AgentLogoff of a logged-off one,
+//     AgentPause of a paused one, AgentUnpause of one that is not paused:
+//     RESPONSE_DUPLICATE (the request repeats one already acted on).
+//   - AgentPause, AgentUnpause, NewCall and BlindTransfer for an agent who
+//     is not logged in: RESPONSE_NOT_ALLOWED.
+//   - AgentLineDelete of an agent's only line and AgentQueueDelete of its
+//     only queue, which the reference forbids: RESPONSE_NOT_ALLOWED ("the
+//     server is not allowed to perform the requested operation").
+//   - AgentModify that renumbers or moves a logged-in agent, or moves an
+//     agent with queue memberships to another accountcode; QueueModify that
+//     moves a queue with members to another accountcode: RESPONSE_NOT_ALLOWED.
+//   - BlindTransfer for an agent with no answered call: RESPONSE_ITEM_EMPTY.
+//   - *DeletePermission, *ModifyPermission and *InfoPermission when no group
+//     is set: RESPONSE_NOT_FOUND.
+//
+// QueueDelete and AgentDelete also remove the memberships they leave behind.
+// Success replies carry "Successful <Method>", or the payload of a list or
+// info method.
+//
+// # STOMP
+//
+// The processor reads requests on /queue/config (WithRequestQueue) and
+// replies on /topic/<key> with [code, payload, "identifier"], the
+// identifier only when the request carried one. A request that is not an
+// array, or whose arguments are not an object, gets RESPONSE_INVALID when a
+// key can be read from it; one with no usable key (none, an empty one, or
+// one with spaces, control characters or '/') is dropped and counted in
+// Stats().Malformed. Replies are JSON; WithPythonLists prints the lists of
+// QueueList and SipUserList the way the reference shows them,
+// [0, ['1002', '0015']].
+//
+// It reads on one connection and publishes on another, through an
+// unbounded queue, so it never blocks the goroutine that reads requests
+// and never sends on the connection it reads (go-stomp's client deadlocks
+// when it does under load). The embedded broker is written on go-stomp's
+// frame package rather than on its server package, whose single routing
+// goroutine blocks on a slow client: that deadlocks when one connection
+// pipelines more than about 144 requests, can wedge when a subscriber
+// leaves while its topic is published, and cannot be stopped (server.Serve
+// never returns). This broker never waits on a client: each connection has
+// its own writer goroutine and queue, and a client that stops reading for
+// good (64 MiB queued) is sent an ERROR and disconnected. It supports STOMP
+// 1.0 to 1.2, heart-beats, receipts on every frame (a receipt proves the
+// broker has acted on the connection's earlier frames, SUBSCRIBE included),
+// transactions, and queues served round-robin; acknowledgements are
+// accepted, and every subscription is served as ack:auto. Like go-stomp's
+// server it matches topics exactly, so every event is published to the
+// agent's topic and to the literal wildcard topic events.AllAgents,
+// "/topic/iv.agents.#" (WithEventWildcards adds ">" or others).
+//
+// WithExternalBroker attaches the processor to another broker, RabbitMQ
+// for instance, which routes wildcards itself; the processor then
+// publishes each event to its agent's topic only, and reconnects by itself
+// when the broker restarts.
+//
+// # Events and call flows
+//
+// AgentLogin, AgentLogoff, AgentPause (with the pause's description in
+// "direction") and AgentUnpause publish LOGIN, LOGOUT, PAUSE and UNPAUSE.
+// NewCall publishes NEWCALL (OUTBOUND) and CONNECT for the agent's leg,
+// then DNEWCALL and DCONNECT for the remote party; the call stays up until
+// Hangup (the method, which ends it with BYCALLER, or BYCALLEE for an
+// inbound call, or Platform.Hangup with any reason), unless
+// WithNewCallOutcome / SetNewCallOutcome chose another Outcome. Events are
+// JSON objects with direction, callerid, type, uniqueid and agent, and
+// reason on HANGUP; each agent's events are published in order, and the
+// events a request causes are published before its reply.
+//
+// Tests and programs play calls with InboundCall, OutboundCall, AgentCall,
+// BlindTransfer and Hangup; each returns once its events have reached the
+// broker. PublishRaw and PublishEvent publish anything, malformed included;
+// DropReplies and SetReplyFunc withhold or rewrite replies; Requests and
+// Stats show what the platform received and did; Sync waits until
+// everything produced so far has reached the broker.
+package ivtest

@@ -1,0 +1,459 @@
+package ivtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+)
+
+// The IVWS (SOAP) endpoint of the fake platform.
+//
+// GET ?wsdl serves the WSDL of wsdl.go. A POST is a SOAP 1.1 request: the
+// Body's first element names the operation, its <key> child is the access
+// key and its other children are the arguments, answered by p.handle from
+// the same state the STOMP processor uses:
+//
+//   - arguments are passed as the text of their elements, under their XML
+//     names (passwd, call_limit, ignoreexpire, User for NewCall, ...), which
+//     handle accepts as aliases; an element marked nil is left out; an
+//     element with children (<lines><line1>...</line1></lines>) becomes a
+//     map of item name to item (a list when item names repeat);
+//   - success is answered in the reference's XML style: <XResponse>
+//     <XResult>, xsi:type attributes (in the 1999 XML Schema instance
+//     namespace the reference declares), xs:nil="1" for null, lists as
+//     type="tns:integerArray" with <integer> items (SipUserList's as Python
+//     tuple text, ('0001',)) or <AgentLines>, <AgentQueues>, <QueueMembers>
+//     items, the XML-only field names passwd, agents_id, requisendinfo,
+//     call_limit and ignoreexpire, {code, location} for the *InfoPermission
+//     methods, and a return code of 0 for the methods that return nothing;
+//   - a non-zero return code is answered with HTTP 500 and a SOAP fault:
+//     faultcode SOAP-ENV:Client (SOAP-ENV:Server for RESPONSE_NO_MEMORY,
+//     RESPONSE_UNDEFINED, RESPONSE_INTERNAL_ERROR and DAC_OFFLINE),
+//     faultstring "<CODE NAME>: <description>", such as
+//     "RESPONSE_NOT_FOUND: Agent 1001 not found", and a detail holding
+//     <code>, <name> and <description>. soapx turns it into a *soapx.Fault
+//     that unwraps to the *codes.Error;
+//   - a request that is not a SOAP envelope gets a SOAP-ENV:Client fault
+//     naming no code.
+//
+// DropReplies applies: the request is acted on, and the reply is withheld
+// until the client gives up (the connection is then dropped without a
+// response) or the platform closes. Requests records every request; a
+// ReplyFunc, which rewrites STOMP reply bodies, does not apply here.
+
+// maxSOAPRequest bounds the size of a request body.
+const maxSOAPRequest = 4 << 20
+
+type soapServer struct {
+	srv  *httptest.Server
+	wsdl []byte
+	stop chan struct{} // closed by stopSOAP: releases withheld replies
+	once sync.Once
+}
+
+func (p *Platform) startSOAP() error {
+	s := &soapServer{stop: make(chan struct{})}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.serveSOAP(s, w, r)
+	}))
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	// Everything the handler reads is set before Start.
+	p.soap = s
+	p.soapURL = "http://" + s.srv.Listener.Addr().String() + "/"
+	s.wsdl = wsdlDocument(p.soapURL)
+	s.srv.Start()
+	return nil
+}
+
+// stopSOAP releases withheld replies, then closes the server, waiting for
+// its requests to end.
+func (p *Platform) stopSOAP() {
+	s := p.soap
+	if s == nil {
+		return
+	}
+	s.once.Do(func() {
+		close(s.stop)
+		s.srv.Close()
+	})
+}
+
+func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if _, ok := wsdlQuery(r.URL.RawQuery); !ok {
+			http.Error(w, "IVWS: the WSDL is at ?wsdl; operations are POSTed", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.wsdl)))
+		if r.Method == http.MethodGet {
+			w.Write(s.wsdl)
+		}
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSOAPRequest+1))
+	if err != nil {
+		return // the client went away
+	}
+	if len(body) > maxSOAPRequest {
+		writeFault(w, "SOAP-ENV:Client", "request too large", "")
+		return
+	}
+	method, key, args, err := parseSOAPRequest(body)
+	if err != nil {
+		p.record(Request{Body: body, Key: key, Code: codes.Invalid})
+		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
+		return
+	}
+	code, payload := p.handle(method, key, args)
+	p.record(Request{Method: method, Key: key, Args: args, Body: body, Code: code})
+
+	if p.takeDrop(method) {
+		select {
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		panic(http.ErrAbortHandler) // close the connection without a response
+	}
+	if code != codes.OK {
+		desc, _ := payload.(string)
+		writeCodeFault(w, code, desc)
+		return
+	}
+	writeResult(w, method, payload)
+}
+
+// wsdlQuery reports whether the query asks for the WSDL ("wsdl", "WSDL",
+// "wsdl=").
+func wsdlQuery(q string) (string, bool) {
+	for _, part := range strings.Split(q, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if strings.EqualFold(k, "wsdl") {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// ---- Requests ----
+
+// xelem is an element of a request.
+type xelem struct {
+	name  string
+	text  strings.Builder
+	kids  []*xelem
+	isNil bool
+}
+
+// parseSOAPRequest reads Envelope/Body/<Method> and its children.
+func parseSOAPRequest(body []byte) (method, key string, args map[string]any, err error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	root := &xelem{}
+	stack := []*xelem{root}
+	for {
+		tok, terr := dec.Token()
+		if terr == io.EOF {
+			break
+		}
+		if terr != nil {
+			return "", "", nil, terr
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) > 32 {
+				return "", "", nil, errors.New("elements nested too deep")
+			}
+			e := &xelem{name: t.Name.Local}
+			for _, a := range t.Attr {
+				if a.Name.Local == "nil" && (a.Value == "1" || a.Value == "true") {
+					e.isNil = true
+				}
+			}
+			parent := stack[len(stack)-1]
+			parent.kids = append(parent.kids, e)
+			stack = append(stack, e)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 1 {
+				stack[len(stack)-1].text.Write(t)
+			}
+		}
+	}
+	env := root.child("Envelope")
+	if env == nil {
+		return "", "", nil, errors.New("no SOAP Envelope")
+	}
+	bodyEl := env.child("Body")
+	if bodyEl == nil || len(bodyEl.kids) == 0 {
+		return "", "", nil, errors.New("no operation in the SOAP Body")
+	}
+	op := bodyEl.kids[0]
+	args = make(map[string]any, len(op.kids))
+	for _, k := range op.kids {
+		if k.name == "key" {
+			key = strings.TrimSpace(k.text.String())
+			continue
+		}
+		if k.isNil {
+			continue
+		}
+		args[k.name] = k.value()
+	}
+	return op.name, key, args, nil
+}
+
+func (e *xelem) child(name string) *xelem {
+	for _, k := range e.kids {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// value is the argument an element stands for: its text, or for an element
+// with children a map of child name to value (a list when names repeat).
+func (e *xelem) value() any {
+	if len(e.kids) == 0 {
+		return e.text.String()
+	}
+	seen := make(map[string]bool, len(e.kids))
+	repeated := false
+	for _, k := range e.kids {
+		if seen[k.name] {
+			repeated = true
+		}
+		seen[k.name] = true
+	}
+	if repeated {
+		list := make([]any, 0, len(e.kids))
+		for _, k := range e.kids {
+			if !k.isNil {
+				list = append(list, k.value())
+			}
+		}
+		return list
+	}
+	m := make(map[string]any, len(e.kids))
+	for _, k := range e.kids {
+		if !k.isNil {
+			m[k.name] = k.value()
+		}
+	}
+	return m
+}
+
+// ---- Replies ----
+
+const envelopeStart = `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
+	`<SOAP-ENV:Envelope xmlns:plnk="http://schemas.xmlsoap.org/ws/2003/05/partner-link/"` +
+	` xmlns:SOAP-ENC="http://schemas.xmlsoap.org/soap/encoding/"` +
+	` xmlns:xs="http://www.w3.org/2001/XMLSchema"` +
+	` xmlns:xsi="http://www.w3.org/1999/XMLSchema-instance"` +
+	` xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"` +
+	` xmlns="` + ivwsNamespace + `"><SOAP-ENV:Body>`
+
+const envelopeEnd = `</SOAP-ENV:Body></SOAP-ENV:Envelope>` + "\n"
+
+func writeEnvelope(w http.ResponseWriter, status int, inner []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(envelopeStart)+len(inner)+len(envelopeEnd)))
+	w.WriteHeader(status)
+	io.WriteString(w, envelopeStart)
+	w.Write(inner)
+	io.WriteString(w, envelopeEnd)
+}
+
+// writeFault answers a SOAP 1.1 fault with HTTP 500. The fault's children
+// are unqualified, as SOAP 1.1 wants: the default namespace is undeclared.
+func writeFault(w http.ResponseWriter, faultcode, faultstring, detail string) {
+	var b bytes.Buffer
+	b.WriteString(`<SOAP-ENV:Fault xmlns=""><faultcode>`)
+	escape(&b, faultcode)
+	b.WriteString(`</faultcode><faultstring>`)
+	escape(&b, faultstring)
+	b.WriteString(`</faultstring>`)
+	if detail != "" {
+		b.WriteString(`<detail>`)
+		b.WriteString(detail)
+		b.WriteString(`</detail>`)
+	}
+	b.WriteString(`</SOAP-ENV:Fault>`)
+	writeEnvelope(w, http.StatusInternalServerError, b.Bytes())
+}
+
+// writeCodeFault answers a non-zero return code.
+func writeCodeFault(w http.ResponseWriter, code codes.Code, desc string) {
+	faultcode := "SOAP-ENV:Client"
+	switch code {
+	case codes.NoMemory, codes.Undefined, codes.InternalError, codes.DACOffline:
+		faultcode = "SOAP-ENV:Server"
+	}
+	str := code.String()
+	if desc != "" {
+		str += ": " + desc
+	}
+	var d bytes.Buffer
+	d.WriteString(`<code xsi:type="xs:integer">`)
+	d.WriteString(strconv.Itoa(int(code)))
+	d.WriteString(`</code><name xsi:type="xs:string">`)
+	escape(&d, code.String())
+	d.WriteString(`</name>`)
+	if desc != "" {
+		d.WriteString(`<description xsi:type="xs:string">`)
+		escape(&d, desc)
+		d.WriteString(`</description>`)
+	}
+	writeFault(w, faultcode, str, d.String())
+}
+
+// writeResult answers a success.
+func writeResult(w http.ResponseWriter, method string, payload any) {
+	op, ok := soapOps[method]
+	if !ok {
+		op = soapOp{result: resultCode}
+	}
+	var b bytes.Buffer
+	b.WriteString("<" + method + "Response><" + method + "Result")
+	switch op.result {
+	case resultCode:
+		b.WriteString(` xsi:type="xs:integer">0`)
+	case resultIntegers, resultTuples:
+		b.WriteString(` type="tns:` + op.arrayType() + `">`)
+		list, _ := payload.([]any)
+		for _, it := range list {
+			s, _ := scalarText(it)
+			if op.result == resultTuples {
+				s = "('" + s + "',)"
+			}
+			b.WriteString(`<integer xsi:type="xs:integer">`)
+			escape(&b, s)
+			b.WriteString(`</integer>`)
+		}
+	case resultObject:
+		b.WriteString(">")
+		m, _ := payload.(map[string]any)
+		writeFields(&b, soapTypes[op.typ], m)
+	case resultObjects:
+		b.WriteString(` type="tns:` + op.arrayType() + `">`)
+		list, _ := payload.([]any)
+		for _, it := range list {
+			m, _ := it.(map[string]any)
+			b.WriteString("<" + op.typ + ">")
+			writeFields(&b, soapTypes[op.typ], m)
+			b.WriteString("</" + op.typ + ">")
+		}
+	case resultPermission:
+		b.WriteString(`><code xsi:type="xs:integer">0</code>`)
+		writeScalar(&b, "location", payload)
+	}
+	b.WriteString("</" + method + "Result></" + method + "Response>")
+	writeEnvelope(w, http.StatusOK, b.Bytes())
+}
+
+// writeFields writes m's members under their XML names: the type's fields
+// in its order, then any others in name order.
+func writeFields(b *bytes.Buffer, t soapType, m map[string]any) {
+	byXML := make(map[string]any, len(m))
+	for k, v := range m {
+		if x, ok := t.renames[k]; ok {
+			k = x
+		}
+		byXML[k] = v
+	}
+	for _, f := range t.fields {
+		if v, ok := byXML[f]; ok {
+			writeScalar(b, f, v)
+			delete(byXML, f)
+		}
+	}
+	rest := make([]string, 0, len(byXML))
+	for k := range byXML {
+		if isElementName(k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		writeScalar(b, k, byXML[k])
+	}
+}
+
+// writeScalar writes <name xsi:type="...">value</name>, or <name xs:nil="1"/>.
+func writeScalar(b *bytes.Buffer, name string, v any) {
+	typ, text := "xs:string", ""
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("<" + name + ` xs:nil="1"/>`)
+		return
+	case string:
+		text = x
+	case bool:
+		typ, text = "xs:boolean", strconv.FormatBool(x)
+	case int, int64, int32, uint, uint64:
+		typ, text = "xs:integer", fmt.Sprint(x)
+	case float64:
+		typ, text = floatText(x)
+	case json.Number:
+		typ, text = "xs:integer", x.String()
+		if _, err := x.Int64(); err != nil {
+			typ = "xs:double"
+		}
+	default:
+		text = fmt.Sprint(x)
+	}
+	b.WriteString("<" + name + ` xsi:type="` + typ + `"`)
+	if text == "" {
+		b.WriteString("/>")
+		return
+	}
+	b.WriteString(">")
+	escape(b, text)
+	b.WriteString("</" + name + ">")
+}
+
+func floatText(f float64) (string, string) {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return "xs:integer", strconv.FormatInt(int64(f), 10)
+	}
+	return "xs:double", strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func escape(b *bytes.Buffer, s string) { _ = xml.EscapeText(b, []byte(s)) }
+
+// isElementName reports whether s can be written as an element name.
+func isElementName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+		case i > 0 && (r == '-' || r == '.' || r >= '0' && r <= '9'):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,292 @@
+package ivtest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"sort"
+)
+
+// The IVWS endpoint's description: for each of the 41 operations, its
+// request elements as the reference names them in XML (passwd, call_limit,
+// ignoreexpire, User for NewCall and BlindTransfer, Location_id, ...) and
+// the shape of its result. wsdlDocument turns it into the WSDL 1.1 document
+// served at SOAPURL()+"?wsdl"; soap.go answers the operations with it.
+
+// ivwsNamespace is the target namespace of IVWS.
+const ivwsNamespace = "Ivws.Ivws"
+
+// resultKind is the shape of an operation's result element.
+type resultKind int
+
+const (
+	resultCode       resultKind = iota // <XResult xsi:type="xs:integer">0</XResult>
+	resultIntegers                     // type="tns:integerArray": <integer> items
+	resultTuples                       // the same, each item Python tuple text: ('0001',)
+	resultObject                       // a complex type's fields
+	resultObjects                      // type="tns:<Item>Array": <Item> elements
+	resultPermission                   // <code>0</code><location>...</location>
+)
+
+// soapOp is one IVWS operation.
+type soapOp struct {
+	params []string   // request elements after <key>, in the reference's order
+	lists  []string   // the params that hold numbered items (<lines><line1>...)
+	result resultKind //
+	typ    string     // resultObject, resultObjects: the complex type of the result or of an item
+}
+
+var (
+	agentBody = []string{"accountcode", "user", "passwd", "name"}
+	queueBody = []string{"accountcode", "name", "description", "sl_answeredbefore_1", "sl_answeredbefore_2",
+		"sl_answeredbefore_3", "joinempty", "requiresendinfo", "timeout", "dialtimeout", "maxlen", "wrapuptime",
+		"quarantinetime", "announce", "musiconhold"}
+	sipBody = []string{"accountcode", "name", "description", "allow", "amaflags", "call_limit", "callerid",
+		"callgroup", "canreinvite", "context", "defaultip", "deny", "disallow", "dtmfmode", "fromdomain", "fromuser",
+		"fullcontact", "host", "ignoreexpire", "insecure", "ipaddr", "language", "mailbox", "md5secret",
+		"musiconhold", "nat", "permit", "pickupgroup", "port", "progressinband", "promiscredir", "qualify",
+		"regexten", "regseconds", "rpid", "rtpholdtimeout", "secret", "sendrpid", "setvar", "subscribecontext",
+		"trustrpid", "type", "useclientcode", "username", "route", "macaddr", "location"}
+)
+
+func joinParams(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// soapOps holds the 41 operations.
+var soapOps = map[string]soapOp{
+	"AgentAdd":          {params: agentBody},
+	"AgentDelete":       {params: []string{"accountcode", "user"}},
+	"AgentModify":       {params: joinParams([]string{"original_accountcode", "original_user"}, agentBody)},
+	"AgentList":         {params: []string{"accountcode"}, result: resultIntegers},
+	"AgentInfo":         {params: []string{"accountcode", "user"}, result: resultObject, typ: "AgentInfo"},
+	"AgentLineAdd":      {params: []string{"accountcode", "user", "lines"}, lists: []string{"lines"}},
+	"AgentLineDelete":   {params: []string{"accountcode", "user", "linenumber"}},
+	"AgentLineModify":   {params: []string{"original_accountcode", "original_user", "original_linenumber", "inbound", "outbound"}},
+	"AgentLineList":     {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentLines"},
+	"AgentQueueAdd":     {params: []string{"accountcode", "user", "queues"}, lists: []string{"queues"}},
+	"AgentQueueDelete":  {params: []string{"accountcode", "user", "name"}},
+	"AgentQueueModify":  {params: []string{"original_accountcode", "original_user", "original_name", "priority"}},
+	"AgentQueueList":    {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentQueues"},
+	"AgentQueueMembers": {params: []string{"accountcode", "name"}, result: resultObjects, typ: "QueueMembers"},
+
+	"AgentAddPermission":    {params: []string{"accountcode", "user", "location"}},
+	"AgentDeletePermission": {params: []string{"accountcode", "user"}},
+	"AgentModifyPermission": {params: []string{"accountcode", "user", "location"}},
+	"AgentInfoPermission":   {params: []string{"accountcode", "user"}, result: resultPermission},
+
+	"AgentLogin":    {params: []string{"Accountcode", "User", "Interface"}},
+	"AgentLogoff":   {params: []string{"Accountcode", "User"}},
+	"AgentPause":    {params: []string{"Accountcode", "User", "Reason"}},
+	"AgentUnpause":  {params: []string{"Accountcode", "User"}},
+	"BlindTransfer": {params: []string{"Accountcode", "User", "Exten"}},
+	"NewCall":       {params: []string{"Accountcode", "User", "Exten", "External_id"}},
+	"SendSms":       {params: []string{"Accountcode", "Number", "Text"}},
+	"NewCallBack":   {params: []string{"Accountcode", "Mcdu", "Originator", "Language", "Location_id", "Queue_id", "Email"}},
+	"Hangup":        {params: []string{"Accountcode", "Uniqueid"}},
+
+	"QueueAdd":    {params: queueBody},
+	"QueueModify": {params: joinParams([]string{"original_accountcode", "original_name"}, queueBody)},
+	"QueueDelete": {params: []string{"accountcode", "name"}},
+	"QueueList":   {params: []string{"accountcode"}, result: resultIntegers},
+	"QueueInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "QueueInfo"},
+
+	"SipUserAdd":    {params: sipBody},
+	"SipUserModify": {params: joinParams([]string{"original_accountcode", "original_name"}, sipBody)},
+	"SipUserDelete": {params: []string{"accountcode", "name"}},
+	"SipUserList":   {params: []string{"accountcode"}, result: resultTuples},
+	"SipUserInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "SipUserInfo"},
+
+	"SipUserAddPermission":    {params: []string{"accountcode", "name", "location"}},
+	"SipUserDeletePermission": {params: []string{"accountcode", "name"}},
+	"SipUserModifyPermission": {params: []string{"accountcode", "name", "location"}},
+	"SipUserInfoPermission":   {params: []string{"accountcode", "name"}, result: resultPermission},
+}
+
+// soapType is a complex type of a result: its fields in the order they are
+// sent (the reference's XML order first, then the fields only its JSON
+// examples show), and the JSON names the XML renames.
+type soapType struct {
+	fields  []string
+	renames map[string]string // JSON (STOMP) name -> XML name
+}
+
+var soapTypes = map[string]soapType{
+	"AgentInfo": {
+		fields: []string{"passwd", "accountcode", "agents_id", "name", "user",
+			"extension", "interface", "agentstatus", "agentstatusts", "logints", "disabled", "reasons_reason"},
+		renames: map[string]string{"pass": "passwd", "id": "agents_id"},
+	},
+	"AgentLines": {
+		fields: []string{"accountcode", "outbound", "inbound", "linestatus", "linenumber", "linestatusts",
+			"id", "queues_id", "uniqueid"},
+	},
+	"AgentQueues":  {fields: []string{"priority", "name"}},
+	"QueueMembers": {fields: []string{"priority", "user"}},
+	"QueueInfo": {
+		fields: []string{"accountcode", "description", "requisendinfo", "sl_answeredbefore_2", "maxlen",
+			"joinempty", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3", "announce", "wrapuptime",
+			"dialtimeout", "quarantinetime", "musiconhold", "name",
+			"id", "leavewhenempty", "conditionalmon", "monitorfilename", "monitor_format", "max_recordings",
+			"len", "maxwait", "timestamp", "agents_total", "agents_loggedin", "agents_loggedoff", "agents_idle",
+			"agents_oncall", "agents_paused", "agents_pending_logoff", "agents_pending_pause",
+			"agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup",
+			"sl_w1_a1", "sl_w1_a2", "sl_w1_a3", "sl_w2_a1", "sl_w2_a2", "sl_w2_a3", "sl_w3_a1", "sl_w3_a2", "sl_w3_a3"},
+		renames: map[string]string{"requiresendinfo": "requisendinfo"},
+	},
+	"SipUserInfo": {
+		fields: []string{"fullcontact", "call_limit", "amaflags", "sendrpid", "useclientcode", "callgroup",
+			"progressinband", "port", "musiconhold", "regseconds", "callerid", "ipaddr", "fromdomain", "md5secret",
+			"secret", "nat", "type", "setvar", "username", "description", "insecure", "rtpholdtimeout", "disallow",
+			"host", "promiscredir", "defaultip", "subscribecontext", "mailbox", "accountcode", "deny", "dtmfmode",
+			"name", "language", "ignoreexpire", "qualify", "pickupgroup", "rpid", "canreinvite", "allow", "permit",
+			"fromuser", "regexten", "trustrpid",
+			"id", "rtptimeout", "route", "context", "location"},
+		renames: map[string]string{"call-limit": "call_limit", "ignoreregexpire": "ignoreexpire"},
+	},
+}
+
+// arrayType names the list type of a result: "integerArray",
+// "AgentLinesArray".
+func (op soapOp) arrayType() string {
+	switch op.result {
+	case resultIntegers, resultTuples:
+		return "integerArray"
+	case resultObjects:
+		return op.typ + "Array"
+	}
+	return ""
+}
+
+func (op soapOp) isList(param string) bool {
+	for _, l := range op.lists {
+		if l == param {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedOps() []string {
+	names := make([]string, 0, len(soapOps))
+	for n := range soapOps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// wsdlDocument writes the endpoint's WSDL 1.1 document: document/literal,
+// target namespace Ivws.Ivws, elementFormDefault qualified. Every request
+// element is an optional, nillable xs:string (IVWS sends and reads text)
+// except <key>; the numbered items of <lines> and <queues> are open
+// content. Result fields are xs:string too: the replies carry their own
+// xsi:type in the 1999 XML Schema instance namespace, as the reference's
+// replies do, which schema-driven clients ignore; every result type ends
+// with an xs:any, so a field added later does not break such a client.
+func wsdlDocument(address string) []byte {
+	var b bytes.Buffer
+	w := func(s ...string) {
+		for _, p := range s {
+			b.WriteString(p)
+		}
+	}
+	esc := func(s string) string {
+		var e bytes.Buffer
+		_ = xml.EscapeText(&e, []byte(s))
+		return e.String()
+	}
+	ops := sortedOps()
+
+	w(`<?xml version="1.0" encoding="UTF-8"?>`, "\n",
+		`<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"`,
+		` xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"`,
+		` xmlns:xs="http://www.w3.org/2001/XMLSchema"`,
+		` xmlns:tns="`, ivwsNamespace, `" targetNamespace="`, ivwsNamespace, `" name="Ivws">`, "\n")
+
+	w(` <wsdl:types>`, "\n", `  <xs:schema targetNamespace="`, ivwsNamespace, `" elementFormDefault="qualified">`, "\n")
+	// Shared types.
+	w(`   <xs:complexType name="itemList"><xs:sequence>`,
+		`<xs:any minOccurs="0" maxOccurs="unbounded" processContents="lax"/>`,
+		`</xs:sequence></xs:complexType>`, "\n")
+	w(`   <xs:complexType name="integerArray"><xs:sequence>`,
+		`<xs:element name="integer" type="xs:string" minOccurs="0" maxOccurs="unbounded" nillable="true"/>`,
+		`</xs:sequence><xs:attribute name="type" type="xs:string"/></xs:complexType>`, "\n")
+	typeNames := make([]string, 0, len(soapTypes))
+	for n := range soapTypes {
+		typeNames = append(typeNames, n)
+	}
+	sort.Strings(typeNames)
+	for _, n := range typeNames {
+		w(`   <xs:complexType name="`, n, `"><xs:sequence>`)
+		for _, f := range soapTypes[n].fields {
+			w(`<xs:element name="`, f, `" type="xs:string" minOccurs="0" nillable="true"/>`)
+		}
+		w(`<xs:any minOccurs="0" maxOccurs="unbounded" processContents="lax"/>`,
+			`</xs:sequence></xs:complexType>`, "\n")
+	}
+	for _, n := range []string{"AgentLines", "AgentQueues", "QueueMembers"} {
+		w(`   <xs:complexType name="`, n, `Array"><xs:sequence>`,
+			`<xs:element name="`, n, `" type="tns:`, n, `" minOccurs="0" maxOccurs="unbounded"/>`,
+			`</xs:sequence><xs:attribute name="type" type="xs:string"/></xs:complexType>`, "\n")
+	}
+	w(`   <xs:complexType name="permission"><xs:sequence>`,
+		`<xs:element name="code" type="xs:integer" minOccurs="0"/>`,
+		`<xs:element name="location" type="xs:string" minOccurs="0" nillable="true"/>`,
+		`</xs:sequence></xs:complexType>`, "\n")
+	// Operation elements.
+	for _, name := range ops {
+		op := soapOps[name]
+		w(`   <xs:element name="`, name, `"><xs:complexType><xs:sequence>`,
+			`<xs:element name="key" type="xs:string"/>`)
+		for _, p := range op.params {
+			typ := "xs:string"
+			if op.isList(p) {
+				typ = "tns:itemList"
+			}
+			w(`<xs:element name="`, p, `" type="`, typ, `" minOccurs="0" nillable="true"/>`)
+		}
+		w(`</xs:sequence></xs:complexType></xs:element>`, "\n")
+		var rtype string
+		switch op.result {
+		case resultCode:
+			rtype = "xs:integer"
+		case resultIntegers, resultTuples, resultObjects:
+			rtype = "tns:" + op.arrayType()
+		case resultObject:
+			rtype = "tns:" + op.typ
+		case resultPermission:
+			rtype = "tns:permission"
+		}
+		w(`   <xs:element name="`, name, `Response"><xs:complexType><xs:sequence>`,
+			`<xs:element name="`, name, `Result" type="`, rtype, `" minOccurs="0" nillable="true"/>`,
+			`</xs:sequence></xs:complexType></xs:element>`, "\n")
+	}
+	w(`  </xs:schema>`, "\n", ` </wsdl:types>`, "\n")
+
+	for _, name := range ops {
+		w(` <wsdl:message name="`, name, `"><wsdl:part name="`, name, `" element="tns:`, name, `"/></wsdl:message>`, "\n")
+		w(` <wsdl:message name="`, name, `Response"><wsdl:part name="`, name, `Response" element="tns:`, name, `Response"/></wsdl:message>`, "\n")
+	}
+	w(` <wsdl:portType name="Ivws">`, "\n")
+	for _, name := range ops {
+		w(`  <wsdl:operation name="`, name, `"><wsdl:input name="`, name, `" message="tns:`, name, `"/>`,
+			`<wsdl:output name="`, name, `Response" message="tns:`, name, `Response"/></wsdl:operation>`, "\n")
+	}
+	w(` </wsdl:portType>`, "\n")
+	w(` <wsdl:binding name="Ivws" type="tns:Ivws">`,
+		`<soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>`, "\n")
+	for _, name := range ops {
+		w(`  <wsdl:operation name="`, name, `"><soap:operation soapAction="`, name, `" style="document"/>`,
+			`<wsdl:input name="`, name, `"><soap:body use="literal"/></wsdl:input>`,
+			`<wsdl:output name="`, name, `Response"><soap:body use="literal"/></wsdl:output></wsdl:operation>`, "\n")
+	}
+	w(` </wsdl:binding>`, "\n")
+	w(` <wsdl:service name="Ivws"><wsdl:port name="Ivws" binding="tns:Ivws">`,
+		`<soap:address location="`, esc(address), `"/></wsdl:port></wsdl:service>`, "\n")
+	w(`</wsdl:definitions>`, "\n")
+	return b.Bytes()
+}
