@@ -43,11 +43,11 @@ type Queue struct {
 }
 
 // SipUser is the body of SipUserAdd and SipUserModify. Yes/no settings take
-// "yes" or "no"; the platform's defaults apply to the fields left out.
+// "yes" or "no"; the platform's defaults apply to the fields left out. The
+// fields are in the order of the reference's IVWS request, which SOAP sends.
 type SipUser struct {
 	Accountcode      string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
 	Name             string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"` // the extension, e.g. "1010"
-	Secret           string `json:"secret,omitempty" xml:"secret,omitempty"`                  // the SIP password
 	Description      string `json:"description,omitempty" xml:"description,omitempty"`
 	Allow            string `json:"allow,omitempty" xml:"allow,omitempty"`       // codecs by preference, ";"-separated (default "ilbc;gsm;ulaw;alaw")
 	AMAFlags         string `json:"amaflags,omitempty" xml:"amaflags,omitempty"` // default, omit, billing or documentation
@@ -82,6 +82,7 @@ type SipUser struct {
 	RegSeconds       *int   `json:"regseconds,omitempty" xml:"regseconds,omitempty"`
 	RPID             string `json:"rpid,omitempty" xml:"rpid,omitempty"`
 	RTPHoldTimeout   *int   `json:"rtpholdtimeout,omitempty" xml:"rtpholdtimeout,omitempty"`
+	Secret           string `json:"secret,omitempty" xml:"secret,omitempty"` // the SIP password
 	SendRPID         string `json:"sendrpid,omitempty" xml:"sendrpid,omitempty"`
 	SetVar           string `json:"setvar,omitempty" xml:"setvar,omitempty"` // variable=value
 	SubscribeContext string `json:"subscribecontext,omitempty" xml:"subscribecontext,omitempty"`

@@ -1,0 +1,231 @@
+package soapx
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+)
+
+// ErrWSDL is matched (errors.Is) by every error that comes from fetching or
+// reading the endpoint's WSDL: the endpoint is down, answered with an HTTP
+// error, or served something that is not a WSDL document. The fetch is tried
+// again by the next call.
+var ErrWSDL = errors.New("soapx: WSDL unavailable")
+
+// Fault is a SOAP fault returned by the endpoint, whether it came with HTTP
+// status 200 or 500.
+//
+// When the fault names one of the platform's return codes (by name, such as
+// "RESPONSE_NOT_FOUND", or by number, in the fault code, the fault string or
+// a <code> element of the detail), Unwrap returns the matching *codes.Error,
+// so that
+//
+//	errors.Is(err, codes.ErrNotFound)
+//
+// and errors.As(err, &codesErr) hold over SOAP as they do over STOMP.
+type Fault struct {
+	Method string // the platform method that was called, e.g. "AgentInfo"
+	Code   string // the faultcode as sent, e.g. "SOAP-ENV:Client"
+	String string // the faultstring
+	Detail string // the text of the detail element, if any
+	// StatusCode is the HTTP status the fault came with (200 or 500).
+	StatusCode int
+
+	err *codes.Error
+}
+
+// Error returns, for a fault that names a platform code, the text of its
+// *codes.Error ("instantvoice: QueueInfo: RESPONSE_NOT_FOUND (3): Queue
+// 4242 not found"), the same as over STOMP; for any other fault,
+// "instantvoice: <Method>: SOAP fault <Code>: <String>".
+func (f *Fault) Error() string {
+	if f.err != nil {
+		return f.err.Error()
+	}
+	var b strings.Builder
+	b.WriteString("instantvoice: ")
+	if f.Method != "" {
+		b.WriteString(f.Method)
+		b.WriteString(": ")
+	}
+	b.WriteString("SOAP fault")
+	if f.Code != "" {
+		b.WriteString(" ")
+		b.WriteString(f.Code)
+	}
+	if f.String != "" {
+		b.WriteString(": ")
+		b.WriteString(f.String)
+	}
+	return b.String()
+}
+
+// Unwrap returns the platform return code the fault names, as a
+// *codes.Error, or nil when it names none.
+func (f *Fault) Unwrap() error {
+	if f.err == nil {
+		return nil
+	}
+	return f.err
+}
+
+// ReturnCode returns the platform code the fault names and whether it names
+// one.
+func (f *Fault) ReturnCode() (codes.Code, bool) {
+	if f.err == nil {
+		return 0, false
+	}
+	return f.err.Code, true
+}
+
+// HTTPError is an HTTP response that is neither a SOAP reply nor a SOAP
+// fault: a proxy's error page, a 401 for wrong basic credentials, a 404 for a
+// wrong endpoint path.
+type HTTPError struct {
+	Method     string // the platform method that was called
+	StatusCode int    // e.g. 502
+	Status     string // e.g. "502 Bad Gateway"
+	Body       string // the start of the response body (at most 512 bytes)
+}
+
+// Error returns "instantvoice: <Method>: HTTP <Status>: <start of body>".
+func (e *HTTPError) Error() string {
+	s := "instantvoice: "
+	if e.Method != "" {
+		s += e.Method + ": "
+	}
+	st := e.Status
+	if st == "" {
+		st = strconv.Itoa(e.StatusCode)
+	}
+	s += "HTTP " + st
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	return s
+}
+
+// redactedError hides the access key in the text of an error that came from
+// outside (a server's fault string, a library's message) while keeping the
+// error chain for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+const redacted = "[key]"
+
+// redact replaces every occurrence of key in s.
+func redact(s, key string) string {
+	if key == "" || !strings.Contains(s, key) {
+		return s
+	}
+	return strings.ReplaceAll(s, key, redacted)
+}
+
+// scrub makes sure the text of err does not hold key. Errors built by this
+// package carry server text that was redacted when they were built; this is
+// the last line of defence for everything else.
+func scrub(err error, key string) error {
+	if err == nil || key == "" {
+		return err
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, key) {
+		return err
+	}
+	return &redactedError{msg: redact(msg, key), err: err}
+}
+
+// codeFromFault finds the platform return code a fault names. It looks at a
+// <code> element of the detail, then at the words of the fault string, then
+// at the last segment of the fault code ("Server.RESPONSE_NOT_FOUND",
+// "Client.3").
+func codeFromFault(faultcode, faultstring string, detailCode string) (codes.Code, bool) {
+	if c, ok := parseCode(strings.TrimSpace(detailCode), true); ok {
+		return c, true
+	}
+	s := strings.TrimSpace(faultstring)
+	if c, ok := parseCode(s, true); ok {
+		return c, true
+	}
+	for i, w := range words(s) {
+		// A code name anywhere; a number only as the first word, and only
+		// when it is a code the platform defines ("3: not found").
+		if c, ok := parseCode(w, false); ok && (i == 0 || !isNumber(w)) {
+			return c, true
+		}
+	}
+	fc := strings.TrimSpace(faultcode)
+	if i := strings.LastIndexAny(fc, ".:"); i >= 0 {
+		fc = fc[i+1:]
+	}
+	if c, ok := parseCode(fc, true); ok {
+		return c, true
+	}
+	return 0, false
+}
+
+// parseCode reads a code name or number; anyNumber accepts numbers the
+// platform does not define. Zero (success) is never a fault's code.
+func parseCode(s string, anyNumber bool) (codes.Code, bool) {
+	if s == "" || len(s) > 40 {
+		return 0, false
+	}
+	c, ok := codes.Parse(s)
+	if !ok || c == codes.OK {
+		return 0, false
+	}
+	if isNumber(s) && !anyNumber && !c.Known() {
+		return 0, false
+	}
+	return c, true
+}
+
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '-' || s[0] == '+' {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// words splits s into runs of letters, digits, '_' and a leading '-'.
+func words(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		in := i < len(s) && (c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' ||
+			c == '-' && start < 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9')
+		switch {
+		case in && start < 0:
+			start = i
+		case !in && start >= 0:
+			out = append(out, s[start:i])
+			start = -1
+		}
+		if len(out) >= 16 {
+			break
+		}
+	}
+	return out
+}
