@@ -194,7 +194,9 @@ func TestRequestNames(t *testing.T) {
 			`["NewCall","f054bbd2f5ebab9",{"Accountcode":"default","Agent":"default_1001","Exten":"6100","External_id":"9999"},"id1"]`},
 		{func() error { return c.BlindTransfer(ctx, "default", "default_1001", "6100") },
 			`["BlindTransfer","f054bbd2f5ebab9",{"Accountcode":"default","Agent":"default_1001","Exten":"6100"},"id1"]`},
-		{func() error { return c.AgentAdd(ctx, Agent{Accountcode: "default", User: "1000", Pass: "1234", Name: "Foo Agent"}) },
+		{func() error {
+			return c.AgentAdd(ctx, Agent{Accountcode: "default", User: "1000", Pass: "1234", Name: "Foo Agent"})
+		},
 			`["AgentAdd","f054bbd2f5ebab9",{"accountcode":"default","user":"1000","pass":"1234","name":"Foo Agent"},"id1"]`},
 		{func() error { return c.AgentModify(ctx, "default", "1000", Agent{Pass: "1234"}) },
 			`["AgentModify","f054bbd2f5ebab9",{"original_accountcode":"default","original_user":"1000","pass":"1234"},"id1"]`},
@@ -210,7 +212,9 @@ func TestRequestNames(t *testing.T) {
 		{func() error {
 			return c.QueueAdd(ctx, Queue{Accountcode: "default", Name: "7015", SLAnsweredBefore1: Ptr(56), Announce: "SynthR - Oceanus.mp3", MusicOnHold: "default"})
 		}, `["QueueAdd","f054bbd2f5ebab9",{"accountcode":"default","name":"7015","sl_answeredbefore_1":56,"announce":"SynthR - Oceanus.mp3","musiconhold":"default"},"id1"]`},
-		{func() error { return c.SipUserAdd(ctx, SipUser{Accountcode: "default", Name: "1010", CallLimit: Ptr(2)}) },
+		{func() error {
+			return c.SipUserAdd(ctx, SipUser{Accountcode: "default", Name: "1010", CallLimit: Ptr(2)})
+		},
 			`["SipUserAdd","f054bbd2f5ebab9",{"accountcode":"default","name":"1010","call-limit":2},"id1"]`},
 		{func() error {
 			return c.NewCallBack(ctx, CallBack{Accountcode: "default", RuleID: "1", Mcdu: "6100", Originator: "2177277722", Language: "pt_BR"})
