@@ -2,14 +2,16 @@ module github.com/instantvoice/instantvoice-go
 
 go 1.22
 
-require github.com/stretchr/testify v1.12.1
+require (
+	github.com/go-stomp/stomp/v3 v3.1.5
+	github.com/google/uuid v1.6.0
+	github.com/stretchr/testify v1.12.1
+	github.com/tiaguinho/gosoap v1.4.4
+	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.0.0-20210405180319-a5a99cb37ef4
+)
 
 require (
-	github.com/go-stomp/stomp/v3 v3.1.5 // indirect
-	github.com/google/uuid v1.6.0 // indirect
-	github.com/tiaguinho/gosoap v1.4.4 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.0.0-20210405180319-a5a99cb37ef4 // indirect
 	golang.org/x/text v0.3.3 // indirect
 )

@@ -1,0 +1,258 @@
+package stompx_test
+
+// Benchmarks of the SDK beside the same exchange done with raw go-stomp and
+// encoding/json, in the same run, against two embedded brokers: go-stomp's
+// own server with the test responder, and ivtest's broker and processor:
+//
+//	go test -run '^$' -bench . -benchmem -count 5 ./stompx
+//
+// "raw" subscribes to /topic/KEY, sends ["AgentLogin", KEY, {...}, "<uuid>"]
+// to /queue/config on the same connection, and matches the replies by
+// identifier through a map[id]chan filled by one goroutine reading the
+// subscription (go-stomp-limits.md). "sdk" is stompx.Transport.Call.
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/google/uuid"
+
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+type loginArgs struct {
+	Accountcode string `json:"Accountcode"`
+	User        string `json:"User"`
+	Interface   string `json:"Interface"`
+}
+
+var benchArgs = loginArgs{Accountcode: "default", User: "default_1001", Interface: "SIP/default_0001"}
+
+type rawClient struct {
+	conn    *stomp.Conn
+	nc      net.Conn
+	key     string
+	mu      sync.Mutex
+	pending map[string]chan []byte
+	done    chan struct{}
+}
+
+func newRawClient(tb testing.TB, addr, key string) *rawClient {
+	c, nc := dialRaw(tb, addr)
+	r := &rawClient{conn: c, nc: nc, key: key, pending: make(map[string]chan []byte), done: make(chan struct{})}
+	sub, err := c.Subscribe("/topic/"+key, stomp.AckAuto)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Send("/topic/raw.sync", "", nil, stomp.SendOpt.Receipt); err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		defer close(r.done)
+		for m := range sub.C {
+			if m.Err != nil {
+				continue
+			}
+			var parts []json.RawMessage
+			if json.Unmarshal(m.Body, &parts) != nil || len(parts) < 3 {
+				continue
+			}
+			var id string
+			if json.Unmarshal(parts[len(parts)-1], &id) != nil {
+				continue
+			}
+			r.mu.Lock()
+			ch := r.pending[id]
+			delete(r.pending, id)
+			r.mu.Unlock()
+			if ch != nil {
+				ch <- m.Body
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = nc.Close()
+		<-r.done
+	})
+	return r
+}
+
+func (r *rawClient) call(tb testing.TB) {
+	id := uuid.NewString()
+	body, err := json.Marshal([]any{"AgentLogin", r.key, benchArgs, id})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ch := make(chan []byte, 1)
+	r.mu.Lock()
+	r.pending[id] = ch
+	r.mu.Unlock()
+	if err := r.conn.Send("/queue/config", "", body); err != nil {
+		tb.Fatal(err)
+	}
+	reply := <-ch
+	var parts []json.RawMessage
+	if json.Unmarshal(reply, &parts) != nil || string(parts[0]) != "0" {
+		tb.Fatalf("reply %s", reply)
+	}
+}
+
+func sdkCall(tb testing.TB, tr *stompx.Transport, key string) {
+	if err := tr.Call(context.Background(), &ivclient.Request{Method: "AgentLogin", Key: key, Args: benchArgs}, nil); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// benchBrokers runs f against go-stomp's embedded server (with the test
+// responder) and against ivtest's embedded broker and processor (answering
+// every request with its arguments).
+func benchBrokers(b *testing.B, f func(b *testing.B, addr, key string)) {
+	b.Run("gostomp", func(b *testing.B) {
+		br := newTestBroker(b)
+		f(b, br.addr, testKey)
+	})
+	b.Run("ivtest", func(b *testing.B) {
+		p := ivtest.NewPlatform(b)
+		echoPlatform(p)
+		f(b, p.STOMPAddr(), p.Key())
+	})
+}
+
+func BenchmarkSequential(b *testing.B) {
+	benchBrokers(b, func(b *testing.B, addr, key string) {
+		b.Run("raw", func(b *testing.B) {
+			r := newRawClient(b, addr, key)
+			r.call(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r.call(b)
+			}
+			reportRate(b)
+		})
+		b.Run("sdk", func(b *testing.B) {
+			tr := dial(b, addr)
+			sdkCall(b, tr, key)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sdkCall(b, tr, key)
+			}
+			reportRate(b)
+		})
+	})
+}
+
+// 128 calls in flight on one client: RunParallel with 64 goroutines per
+// core on the 2-core reference machine.
+func BenchmarkInFlight128(b *testing.B) {
+	par := 128 / max(1, runtimeProcs())
+	benchBrokers(b, func(b *testing.B, addr, key string) {
+		b.Run("raw", func(b *testing.B) {
+			r := newRawClient(b, addr, key)
+			r.call(b)
+			b.ReportAllocs()
+			b.SetParallelism(par)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r.call(b)
+				}
+			})
+			reportRate(b)
+		})
+		b.Run("sdk", func(b *testing.B) {
+			tr := dial(b, addr)
+			sdkCall(b, tr, key)
+			b.ReportAllocs()
+			b.SetParallelism(par)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					sdkCall(b, tr, key)
+				}
+			})
+			reportRate(b)
+		})
+	})
+}
+
+// The machine the benchmarks run on may be shared: the paired benchmarks
+// alternate raw and SDK in short rounds, so that both see the same load,
+// and report each one's rate and their ratio (sdk/raw).
+
+func BenchmarkPairedSequential(b *testing.B) {
+	benchBrokers(b, func(b *testing.B, addr, key string) {
+		r := newRawClient(b, addr, key)
+		tr := dial(b, addr)
+		r.call(b)
+		sdkCall(b, tr, key)
+		var rawT, sdkT time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 100 {
+			n := min(100, b.N-i)
+			t0 := time.Now()
+			for j := 0; j < n; j++ {
+				r.call(b)
+			}
+			t1 := time.Now()
+			for j := 0; j < n; j++ {
+				sdkCall(b, tr, key)
+			}
+			rawT += t1.Sub(t0)
+			sdkT += time.Since(t1)
+		}
+		reportPair(b, b.N, rawT, sdkT)
+	})
+}
+
+func BenchmarkPairedInFlight128(b *testing.B) {
+	benchBrokers(b, func(b *testing.B, addr, key string) {
+		r := newRawClient(b, addr, key)
+		tr := dial(b, addr)
+		r.call(b)
+		sdkCall(b, tr, key)
+		round := func(f func()) time.Duration {
+			var wg sync.WaitGroup
+			t0 := time.Now()
+			for g := 0; g < 128; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := 0; j < 8; j++ {
+						f()
+					}
+				}()
+			}
+			wg.Wait()
+			return time.Since(t0)
+		}
+		var rawT, sdkT time.Duration
+		calls := 0
+		b.ResetTimer()
+		for ; calls < b.N; calls += 1024 {
+			rawT += round(func() { r.call(b) })
+			sdkT += round(func() { sdkCall(b, tr, key) })
+		}
+		reportPair(b, calls, rawT, sdkT)
+	})
+}
+
+func reportPair(b *testing.B, calls int, rawT, sdkT time.Duration) {
+	rawRate := float64(calls) / rawT.Seconds()
+	sdkRate := float64(calls) / sdkT.Seconds()
+	b.ReportMetric(rawRate, "raw-calls/s")
+	b.ReportMetric(sdkRate, "sdk-calls/s")
+	b.ReportMetric(sdkRate/rawRate, "sdk/raw")
+}

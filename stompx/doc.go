@@ -1,0 +1,82 @@
+// Package stompx is the STOMP transport of the InstantVoice SDK: it sends
+// the platform's requests to /queue/config, matches each reply on
+// /topic/<key> to its caller, and delivers call events from event topics.
+// It is built on github.com/go-stomp/stomp/v3 and works with the
+// platform's broker (RabbitMQ's STOMP adapter) as shipped, with ActiveMQ
+// (WithWildcard(">")), and with the fake platform of package ivtest.
+//
+// Minimal use:
+//
+//	t, err := stompx.Dial(ctx, "acd.example.com:61613")
+//	if err != nil {
+//		return err
+//	}
+//	c, err := ivclient.New(t, key) // c.Close closes t too
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_0001"); err != nil {
+//		return err
+//	}
+//	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
+//	...
+//	for ev := range sub.C() {
+//		fmt.Println(ev.Type, ev.UniqueID)
+//	}
+//
+// # Guarantees
+//
+// Correlation. Every request carries a fresh UUID as its identifier. Before
+// the first request with a key is sent, the transport subscribes to that
+// key's reply topic and waits until the broker confirms it (one
+// subscription per key, shared by every call with that key). A reply is
+// handed only to the pending call whose identifier it carries, on that
+// call's key; replies with an unknown or missing identifier, duplicates and
+// unparseable replies are counted (Stats) and dropped. Many clients may
+// share a key: each sees the others' replies and ignores them.
+//
+// Deadlines. Every call and subscription honours its context: when it ends
+// first, the error wraps ctx.Err() and nothing is left behind. A request
+// still queued when its caller gives up is not sent.
+//
+// No deadlock. Requests are sent on a connection of their own, and every
+// go-stomp subscription is drained at once by a goroutine that never sends,
+// so go-stomp's client cannot wedge and the broker can always deliver to the
+// transport, however many calls are in flight (1,024 and more on one
+// transport, against ivtest and RabbitMQ). One limit remains in go-stomp's
+// own server package (which ivtest does not use): its single router blocks
+// while writing to a connection, so a SUBSCRIBE it receives while hundreds
+// of calls are in flight can wedge it for good; the transport notices the
+// missing RECEIPT (after 30s) and reconnects, but that server stays stuck.
+//
+// Connection loss. Calls in flight when the connection drops fail at once
+// with an error wrapping ivclient.ErrConnectionLost; they are never re-sent
+// (a re-sent NewCall would dial a customer twice), because the request may
+// or may not have reached the platform. Unless WithoutReconnect, the
+// transport reconnects by itself with exponential backoff and jitter,
+// trying every address (WithAddrs), forever by default; it restores the
+// reply subscriptions first, then every event subscription, behind the same
+// *events.Subscription values. Calls made meanwhile wait within their
+// deadline (WithFailFast: fail at once). Events published while the
+// connection was down are lost. State changes (Connecting, Connected,
+// Reconnecting, Closed, each with its cause) are delivered in order to
+// WithStateHandler on a goroutine of their own.
+//
+// Slow consumers. Each subscription buffers events (WithEventBuffer); the
+// events a consumer cannot take are dropped and counted, and replies and
+// heart-beats keep flowing (WithBlockingEvents trades that for no drops).
+//
+// Heart-beats. Both directions are negotiated explicitly (WithHeartBeat,
+// 10s by default); a broker silent for about twice its period is taken as
+// gone. An idle connection is never dropped by mistake, even by a broker
+// that declines to send heart-beats.
+//
+// Secrets. The passcode and the access keys never appear in errors or log
+// lines (reply destinations are logged as /topic/[redacted]); the default
+// logger logs nothing, and go-stomp's own logging goes through it.
+//
+// Close fails every pending call at once with an error wrapping
+// ivclient.ErrClosed, ends every subscription with such an error, and
+// returns when every goroutine of the transport has finished.
+package stompx

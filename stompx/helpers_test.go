@@ -1,0 +1,623 @@
+package stompx_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/go-stomp/stomp/v3/server"
+
+	"github.com/instantvoice/instantvoice-go/internal/wire"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+const (
+	testLogin    = "instantvoice"
+	testPasscode = "sT0MpM3"
+)
+
+// nopLogger silences go-stomp's server and the test clients.
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...interface{})   {}
+func (nopLogger) Infof(string, ...interface{})    {}
+func (nopLogger) Warningf(string, ...interface{}) {}
+func (nopLogger) Errorf(string, ...interface{})   {}
+func (nopLogger) Debug(string)                    {}
+func (nopLogger) Info(string)                     {}
+func (nopLogger) Warning(string)                  {}
+func (nopLogger) Error(string)                    {}
+
+type auth struct{ login, passcode string }
+
+func (a auth) Authenticate(login, passcode string) bool {
+	return login == a.login && passcode == a.passcode
+}
+
+// testBroker is go-stomp's own embedded server on loopback with a request
+// responder attached: the platform reduced to what the transport needs.
+type testBroker struct {
+	addr string
+	ln   net.Listener
+	resp *responder
+}
+
+func newTestBroker(tb testing.TB, heartBeat ...time.Duration) *testBroker {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &server.Server{Authenticator: auth{testLogin, testPasscode}, Log: nopLogger{}}
+	if len(heartBeat) > 0 {
+		srv.HeartBeat = heartBeat[0]
+	}
+	go func() { _ = srv.Serve(ln) }()
+	b := &testBroker{addr: ln.Addr().String(), ln: ln}
+	b.resp = startResponder(tb, b.addr)
+	tb.Cleanup(func() {
+		b.resp.close()
+		_ = ln.Close()
+	})
+	return b
+}
+
+// publish sends body to dest from a connection of its own and waits for
+// the broker's receipt.
+func (b *testBroker) publish(tb testing.TB, dest string, bodies ...[]byte) {
+	tb.Helper()
+	b.resp.publish(tb, dest, bodies...)
+}
+
+// replyFunc decides what the responder publishes on the reply topic for
+// one request; reply is the normal reply.
+type replyFunc func(req wire.IncomingRequest, reply []byte) [][]byte
+
+// responder plays the platform: it reads /queue/config on one connection
+// and publishes replies on another (never sending from the reading
+// goroutine, never sending on the connection it reads).
+type responder struct {
+	sub, pub       *stomp.Conn
+	subRaw, pubRaw net.Conn
+	ss             *stomp.Subscription
+
+	fn       atomic.Pointer[replyFunc]
+	drop     atomic.Int64 // replies still to withhold
+	received atomic.Uint64
+	holds    atomic.Uint64 // requests of method Hold received
+
+	mu    sync.Mutex
+	queue []outMsg
+	wake  chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+type outMsg struct {
+	dest    string
+	body    []byte
+	receipt chan error
+}
+
+func dialRaw(tb testing.TB, addr string) (*stomp.Conn, net.Conn) {
+	tb.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := stomp.Connect(nc, stomp.ConnOpt.Login(testLogin, testPasscode), stomp.ConnOpt.Host("/"),
+		stomp.ConnOpt.Logger(nopLogger{}), stomp.ConnOpt.HeartBeat(10*time.Second, 10*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, nc
+}
+
+func startResponder(tb testing.TB, addr string) *responder {
+	tb.Helper()
+	r := &responder{wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	r.sub, r.subRaw = dialRaw(tb, addr)
+	r.pub, r.pubRaw = dialRaw(tb, addr)
+	ss, err := r.sub.Subscribe("/queue/config", stomp.AckAuto)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.ss = ss
+	// The queue subscription must be in place before the first request.
+	if err := r.sub.Send("/topic/responder.sync", "", nil, stomp.SendOpt.Receipt); err != nil {
+		tb.Fatal(err)
+	}
+	r.wg.Add(2)
+	go r.read()
+	go r.write()
+	return r
+}
+
+func (r *responder) setReply(f replyFunc) {
+	if f == nil {
+		r.fn.Store(nil)
+		return
+	}
+	r.fn.Store(&f)
+}
+
+func (r *responder) read() {
+	defer r.wg.Done()
+	for m := range r.ss.C {
+		if m.Err != nil {
+			continue
+		}
+		r.received.Add(1)
+		req, err := wire.ParseRequest(m.Body)
+		if err != nil {
+			continue
+		}
+		if req.Method == "Hold" {
+			r.holds.Add(1)
+		}
+		if r.drop.Load() > 0 && r.drop.Add(-1) >= 0 {
+			continue
+		}
+		var payload any = "Successful " + req.Method
+		code := 0
+		switch req.Method {
+		case "Echo":
+			payload = req.Args
+		case "Fail":
+			code = 3
+			payload = "not found"
+		case "List":
+			payload = []any{"1001", "1002"}
+		}
+		reply, err := wire.AppendReply(nil, code, payload, req.ID)
+		if err != nil {
+			continue
+		}
+		bodies := [][]byte{reply}
+		if fp := r.fn.Load(); fp != nil {
+			bodies = (*fp)(req, reply)
+		}
+		r.mu.Lock()
+		for _, b := range bodies {
+			r.queue = append(r.queue, outMsg{dest: "/topic/" + req.Key, body: b})
+		}
+		r.mu.Unlock()
+		r.signal()
+	}
+}
+
+func (r *responder) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *responder) write() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+		}
+		for {
+			r.mu.Lock()
+			q := r.queue
+			r.queue = nil
+			r.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, m := range q {
+				var err error
+				if m.receipt != nil {
+					err = r.pub.Send(m.dest, "", m.body, stomp.SendOpt.Receipt)
+					m.receipt <- err
+				} else {
+					err = r.pub.Send(m.dest, "", m.body)
+				}
+				if err != nil && !errors.Is(err, stomp.ErrMsgSendTimeout) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// publish queues bodies behind every reply already queued and waits until
+// the broker has them.
+func (r *responder) publish(tb testing.TB, dest string, bodies ...[]byte) {
+	tb.Helper()
+	done := make(chan error, 1)
+	r.mu.Lock()
+	for i, b := range bodies {
+		m := outMsg{dest: dest, body: b}
+		if i == len(bodies)-1 {
+			m.receipt = done
+		}
+		r.queue = append(r.queue, m)
+	}
+	r.mu.Unlock()
+	r.signal()
+	select {
+	case err := <-done:
+		if err != nil {
+			tb.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		tb.Fatal("publish: no receipt")
+	}
+}
+
+// enqueue queues one publication without waiting for it.
+func (r *responder) enqueue(dest string, body []byte) {
+	r.mu.Lock()
+	r.queue = append(r.queue, outMsg{dest: dest, body: body})
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *responder) close() {
+	close(r.stop)
+	_ = r.subRaw.Close()
+	_ = r.pubRaw.Close()
+	r.wg.Wait()
+}
+
+// proxy forwards loopback TCP connections to target; the test can cut them
+// all, refuse new ones, or inject bytes towards the clients.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	pairs  []*pair
+	refuse bool
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type pair struct {
+	client, upstream net.Conn
+	wmu              sync.Mutex // serialises writes to client (forwarding and injection)
+	frozen           atomic.Bool
+}
+
+func newProxy(tb testing.TB, target string) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	tb.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.refuse || p.closed {
+			p.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		p.mu.Unlock()
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		pr := &pair{client: c, upstream: u}
+		p.mu.Lock()
+		p.pairs = append(p.pairs, pr)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			_, _ = io.Copy(u, c)
+			_ = u.Close()
+			_ = c.Close()
+		}()
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := u.Read(buf)
+				if n > 0 && !pr.frozen.Load() {
+					pr.wmu.Lock()
+					_, werr := c.Write(buf[:n])
+					pr.wmu.Unlock()
+					if werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			_ = u.Close()
+			_ = c.Close()
+		}()
+	}
+}
+
+// kill cuts every current connection, both ways.
+func (p *proxy) kill() int {
+	p.mu.Lock()
+	pairs := p.pairs
+	p.pairs = nil
+	p.mu.Unlock()
+	for _, pr := range pairs {
+		_ = pr.client.Close()
+		_ = pr.upstream.Close()
+	}
+	return len(pairs)
+}
+
+// freeze stops forwarding anything from the broker to the current
+// clients, leaving the connections open: a broker gone silent.
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	for _, pr := range p.pairs {
+		pr.frozen.Store(true)
+	}
+	p.mu.Unlock()
+}
+
+func (p *proxy) setRefuse(r bool) {
+	p.mu.Lock()
+	p.refuse = r
+	p.mu.Unlock()
+}
+
+// inject writes b to every client, between forwarded chunks.
+func (p *proxy) inject(b []byte) {
+	p.mu.Lock()
+	pairs := append([]*pair(nil), p.pairs...)
+	p.mu.Unlock()
+	for _, pr := range pairs {
+		pr.wmu.Lock()
+		_, _ = pr.client.Write(b)
+		pr.wmu.Unlock()
+	}
+}
+
+func (p *proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	_ = p.ln.Close()
+	p.kill()
+	p.wg.Wait()
+}
+
+// silentServer accepts TCP connections and never answers.
+func silentServer(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// miniBroker is a minimal STOMP server for what go-stomp's server cannot
+// show: the CONNECTED heart-beat it answers is configurable, it records the
+// CONNECT frames, and it answers receipts. It routes nothing.
+type miniBroker struct {
+	ln       net.Listener
+	hb       string // heart-beat header of CONNECTED
+	mu       sync.Mutex
+	connects []string // heart-beat headers of the CONNECT frames
+	conns    []net.Conn
+	wg       sync.WaitGroup
+}
+
+func newMiniBroker(tb testing.TB, hb string) *miniBroker {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := &miniBroker{ln: ln, hb: hb}
+	m.wg.Add(1)
+	go m.accept()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		m.mu.Lock()
+		for _, c := range m.conns {
+			_ = c.Close()
+		}
+		m.mu.Unlock()
+		m.wg.Wait()
+	})
+	return m
+}
+
+func (m *miniBroker) addr() string { return m.ln.Addr().String() }
+
+func (m *miniBroker) connectHeaders() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.connects...)
+}
+
+func (m *miniBroker) accept() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		m.conns = append(m.conns, c)
+		m.mu.Unlock()
+		m.wg.Add(1)
+		go m.serve(c)
+	}
+}
+
+func (m *miniBroker) serve(c net.Conn) {
+	defer m.wg.Done()
+	defer c.Close()
+	r := frame.NewReader(c)
+	w := frame.NewWriter(c)
+	for {
+		f, err := r.Read()
+		if err != nil {
+			return
+		}
+		if f == nil {
+			continue
+		}
+		switch f.Command {
+		case frame.CONNECT, frame.STOMP:
+			m.mu.Lock()
+			m.connects = append(m.connects, f.Header.Get(frame.HeartBeat))
+			m.mu.Unlock()
+			if err := w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, m.hb)); err != nil {
+				return
+			}
+		default:
+			if id, ok := f.Header.Contains(frame.Receipt); ok {
+				if err := w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// echoArgs is the argument struct of the Echo method in tests.
+type echoArgs struct {
+	N string `json:"n"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// syncBuffer is a concurrency-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// stateLog records the state changes a transport reports.
+type stateLog struct {
+	mu  sync.Mutex
+	log []stompx.StateChange
+}
+
+func (l *stateLog) add(c stompx.StateChange) {
+	l.mu.Lock()
+	l.log = append(l.log, c)
+	l.mu.Unlock()
+}
+
+func (l *stateLog) states() []stompx.State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s []stompx.State
+	for _, c := range l.log {
+		s = append(s, c.State)
+	}
+	return s
+}
+
+func (l *stateLog) changes() []stompx.StateChange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]stompx.StateChange(nil), l.log...)
+}
+
+// waitFor waits (10s at most) until want appears, in order, as a
+// subsequence of the reported states.
+func (l *stateLog) waitFor(tb testing.TB, want ...stompx.State) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := l.states()
+		i := 0
+		for _, s := range got {
+			if i < len(want) && s == want[i] {
+				i++
+			}
+		}
+		if i == len(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("states %v, want %v in order", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,230 @@
+package stompx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+)
+
+// Subscribe subscribes to one or more event topics ("/topic/..."; see
+// events.AgentTopic and events.AllAgents) and returns one subscription that
+// delivers the events of all of them. A trailing ".#" is rewritten to the
+// broker's wildcard (WithWildcard).
+//
+// Subscribe returns only once the broker has the subscriptions, so an event
+// caused by a request sent after Subscribe returns is not missed. The events
+// of one topic arrive in the order the broker sent them; those of different
+// topics may interleave differently (and an event published to two of the
+// topics arrives twice). Events are
+// buffered (WithEventBuffer); a consumer that falls behind loses the events
+// beyond the buffer, counted by the subscription's Dropped, and never stalls
+// replies or heart-beats (unless WithBlockingEvents). After a reconnection
+// the subscription is restored behind the same value; events published
+// while the connection was down are lost. Close the subscription to
+// unsubscribe. When the transport closes (or gives up reconnecting) the
+// subscription ends and its Err wraps ivclient.ErrClosed (or
+// ivclient.ErrConnectionLost).
+func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("instantvoice: Subscribe: %w: nil context", ivclient.ErrInvalidArgument)
+	}
+	if len(topics) == 0 {
+		return nil, fmt.Errorf("instantvoice: Subscribe: %w: no topic", ivclient.ErrInvalidArgument)
+	}
+	var list []string
+	seen := make(map[string]bool, len(topics))
+	for _, tp := range topics {
+		if !strings.HasPrefix(tp, "/topic/") || len(tp) == len("/topic/") || strings.ContainsAny(tp, "\r\n\x00 ") {
+			return nil, fmt.Errorf("instantvoice: Subscribe: %w: topic %q must be \"/topic/<name>\" (a name without a prefix is a queue on RabbitMQ)",
+				ivclient.ErrInvalidArgument, redactDest(tp))
+		}
+		if t.opts.wildcard != "#" && strings.HasSuffix(tp, ".#") {
+			tp = tp[:len(tp)-1] + t.opts.wildcard
+		}
+		if !seen[tp] {
+			seen[tp] = true
+			list = append(list, tp)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+	}
+
+	es := &eventSub{t: t, topics: list}
+	opts := []events.SubscriptionOption{
+		events.WithBuffer(t.opts.eventBuffer),
+		events.WithErrorHandler(es.onError),
+	}
+	if t.opts.blockingEvents {
+		opts = append(opts, events.WithBlocking())
+	}
+	es.sub, es.feed = events.NewSubscription(es.onClose, opts...)
+
+	for {
+		s, err := t.session(ctx)
+		if err != nil {
+			es.sub.Close()
+			return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+		}
+		select {
+		case <-s.done:
+			runtime.Gosched() // the dead session is about to be replaced
+			continue
+		default:
+		}
+		done := make(chan error, 1)
+		s.requestSync(syncReq{
+			prep: func() error { return es.attach(s) },
+			done: func(err error) { done <- err },
+		})
+		select {
+		case err = <-done:
+		case <-s.done:
+			err = errRetry
+		case <-ctx.Done():
+			es.sub.Close()
+			return nil, fmt.Errorf("instantvoice: Subscribe: %w", ctx.Err())
+		}
+		if err != nil {
+			es.sub.Close()
+			if errors.Is(err, ivclient.ErrClosed) {
+				return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+			}
+			// The connection dropped while subscribing. The broker may have
+			// refused a topic with an ERROR frame (which ends the connection),
+			// so do not retry on our own: the caller decides.
+			return nil, fmt.Errorf("instantvoice: Subscribe: %w", lostError(s.causeText()))
+		}
+		t.mu.Lock()
+		if t.cur.Load() == s {
+			t.subs[es] = struct{}{}
+			t.mu.Unlock()
+			t.log.Debug("stompx: subscribed", slog.Int("topics", len(list)))
+			return es.sub, nil
+		}
+		t.mu.Unlock()
+		if t.opts.failFast {
+			es.sub.Close()
+			return nil, fmt.Errorf("instantvoice: Subscribe: %w", errNotConnected)
+		}
+	}
+}
+
+// eventSub is the transport's side of one events.Subscription: its topics
+// and their go-stomp subscriptions on the current session.
+type eventSub struct {
+	t      *Transport
+	topics []string
+	sub    *events.Subscription
+	feed   *events.Feed
+
+	mu     sync.Mutex
+	sess   *session
+	stomps []*stomp.Subscription
+	closed bool
+}
+
+// attach subscribes the topics on s (once per session) and starts a pump
+// for each.
+func (es *eventSub) attach(s *session) error {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.closed {
+		return errClosed
+	}
+	if es.sess == s {
+		return nil
+	}
+	es.sess, es.stomps = s, nil
+	for _, tp := range es.topics {
+		ss, err := s.sub.Subscribe(tp, stomp.AckAuto)
+		if err != nil {
+			s.lost(err)
+			return errRetry
+		}
+		es.stomps = append(es.stomps, ss)
+		if !es.t.spawn(func() { es.pump(s, ss) }) {
+			s.kill("transport closed", errClosed, false)
+			return errClosed
+		}
+	}
+	return nil
+}
+
+// pump drains one go-stomp subscription into the feed. It never sends.
+func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
+	done := es.feed.Done()
+	for m := range ss.C {
+		if m.Err != nil {
+			s.lost(m.Err)
+			continue
+		}
+		select {
+		case <-done:
+			continue // closed by the consumer: drain until go-stomp lets go
+		default:
+		}
+		es.t.stats.events.Add(1)
+		es.feed.Publish(m.Destination, m.Body, time.Now())
+	}
+}
+
+func (es *eventSub) onError(err error) {
+	if errors.Is(err, events.ErrSlowConsumer) {
+		es.t.log.Warn("stompx: event consumer is behind, dropping events", slog.Int("buffer", es.t.opts.eventBuffer))
+		return
+	}
+	es.t.log.Debug("stompx: malformed event", slog.String("error", es.t.red.redact(err.Error())))
+}
+
+// onClose runs when the consumer closes the subscription: it stops being
+// restored and its topics are unsubscribed in the background (go-stomp's
+// Unsubscribe waits for a RECEIPT that go-stomp's own server never sends,
+// so it must not hold up the caller).
+func (es *eventSub) onClose() error {
+	t := es.t
+	t.mu.Lock()
+	if _, ok := t.subs[es]; ok {
+		delete(t.subs, es)
+		t.retired.dropped += es.sub.Dropped()
+		t.retired.malformed += es.sub.Malformed()
+	}
+	t.mu.Unlock()
+	es.mu.Lock()
+	es.closed = true
+	stomps, s := es.stomps, es.sess
+	es.stomps = nil
+	es.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	for _, ss := range stomps {
+		ss := ss
+		t.spawn(func() { _ = ss.Unsubscribe() })
+	}
+	return nil
+}
+
+// end finishes the subscription from the transport's side.
+func (es *eventSub) end(err error) {
+	es.mu.Lock()
+	es.closed = true
+	es.stomps = nil
+	es.mu.Unlock()
+	es.feed.End(err)
+}
