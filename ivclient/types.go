@@ -268,7 +268,7 @@ func (q *QueueInfo) UnmarshalJSON(b []byte) error {
 type SipUserInfo struct {
 	ID               int    `json:"id"`
 	Accountcode      string `json:"accountcode"`
-	Name             string `json:"name"`
+	Name             string `json:"name"` // "<accountcode>_<extension>", as the reference shows it
 	Description      string `json:"description"`
 	Secret           string `json:"secret"`
 	MD5Secret        string `json:"md5secret"`
