@@ -16,6 +16,7 @@ type Option func(*config) error
 
 type config struct {
 	stompAddr      string
+	soapAddr       string
 	external       bool
 	login          string
 	passcode       string
@@ -50,6 +51,7 @@ const DefaultRequestQueue = "/queue/config"
 func defaultConfig() *config {
 	return &config{
 		stompAddr:    "127.0.0.1:0",
+		soapAddr:     "127.0.0.1:0",
 		login:        DefaultLogin,
 		passcode:     DefaultPasscode,
 		requestQueue: DefaultRequestQueue,
@@ -68,6 +70,18 @@ func WithSTOMPAddr(addr string) Option {
 			return fmt.Errorf("ivtest: WithSTOMPAddr: %w", err)
 		}
 		c.stompAddr = addr
+		return nil
+	}
+}
+
+// WithSOAPAddr sets the address the IVWS endpoint listens on (default
+// "127.0.0.1:0", a free loopback port; the platform's own is port 7789).
+func WithSOAPAddr(addr string) Option {
+	return func(c *config) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("ivtest: WithSOAPAddr: %w", err)
+		}
+		c.soapAddr = addr
 		return nil
 	}
 }

@@ -35,6 +35,7 @@ type Platform struct {
 	stompAddr string
 	soap      *soapServer // owned by soap.go
 	soapURL   string      // set by startSOAP
+	soapAddr  string      // where startSOAP listens
 
 	mu sync.Mutex // guards st
 	st *state
@@ -77,11 +78,12 @@ func Start(opts ...Option) (*Platform, error) {
 		}
 	}
 	p := &Platform{
-		log:  cfg.log,
-		now:  cfg.now,
-		key:  randomKey(),
-		keys: make(map[string]map[string]bool),
-		st:   newState(cfg),
+		log:      cfg.log,
+		soapAddr: cfg.soapAddr,
+		now:      cfg.now,
+		key:      randomKey(),
+		keys:     make(map[string]map[string]bool),
+		st:       newState(cfg),
 	}
 	if p.log == nil {
 		p.log = slog.New(discardHandler{})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -70,6 +71,15 @@ func (p *Platform) startSOAP() error {
 		p.serveSOAP(s, w, r)
 	}))
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if p.soapAddr != "" && p.soapAddr != "127.0.0.1:0" {
+		l, err := net.Listen("tcp", p.soapAddr)
+		if err != nil {
+			s.srv.Close()
+			return fmt.Errorf("ivtest: IVWS endpoint: %w", err)
+		}
+		s.srv.Listener.Close()
+		s.srv.Listener = l
+	}
 	// Everything the handler reads is set before Start.
 	p.soap = s
 	p.soapURL = "http://" + s.srv.Listener.Addr().String() + "/"

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/ivclient"
@@ -475,4 +478,22 @@ func zeepPython() string {
 		}
 	}
 	return ""
+}
+
+func TestSOAPAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	p := NewPlatform(t, WithSOAPAddr(addr))
+	require.Equal(t, "http://"+addr+"/", p.SOAPURL())
+	resp, err := http.Get(p.SOAPURL() + "?wsdl")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	_, err = Start(WithSOAPAddr(addr)) // taken by p
+	require.Error(t, err)
+	_, err = Start(WithSOAPAddr("nonsense"))
+	require.Error(t, err)
 }

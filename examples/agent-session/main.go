@@ -1,0 +1,259 @@
+// Command agent-session walks an agent through a working session: log in,
+// pause, unpause, place a call with NewCall, hang it up, log off. It waits
+// for the event that confirms each step, and prints the events as they come.
+//
+// With no environment it starts the in-process fake platform (package
+// ivtest) and runs against it:
+//
+//	go run ./examples/agent-session
+//	go run ./examples/agent-session -transport soap   # requests over IVWS, events over STOMP
+//
+// Against a real platform, set the broker address and the access key (the
+// agent must exist there); with -transport soap, IV_SOAP_URL too:
+//
+//	IV_STOMP_ADDR=acd.example.com:61613 IV_KEY=f054bbd2f5ebab9 go run ./examples/agent-session -agent 1001 -exten 6100
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/soapx"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+type config struct {
+	accountcode, agent, iface, exten, pause, transport string
+	timeout                                            time.Duration
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.accountcode, "accountcode", "default", "the agent's accountcode")
+	flag.StringVar(&cfg.agent, "agent", "1001", "the agent's number")
+	flag.StringVar(&cfg.iface, "iface", "SIP/default_1001", "the interface the agent logs in on")
+	flag.StringVar(&cfg.exten, "exten", "6100", "the number NewCall dials")
+	flag.StringVar(&cfg.pause, "pause", "1", "the pause number AgentPause uses (Telephony/Agent Pauses)")
+	flag.StringVar(&cfg.transport, "transport", "stomp", "what carries the requests: stomp or soap (events always come over STOMP)")
+	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "how long the whole session may take")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `Usage: agent-session [flags]
+
+Logs an agent in, pauses and unpauses it, places a call with NewCall, hangs
+it up and logs the agent off, waiting for each step's event.
+
+Runs against a real platform when IV_STOMP_ADDR is set: the broker at
+IV_STOMP_ADDR (login IV_STOMP_LOGIN / IV_STOMP_PASSCODE, default the
+platform's) with the access key IV_KEY, and with -transport soap the IVWS
+endpoint IV_SOAP_URL for the requests. Otherwise it starts the in-process
+fake platform (package ivtest) and runs against it.
+
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if cfg.transport != "stomp" && cfg.transport != "soap" {
+		fail(fmt.Errorf("-transport must be stomp or soap, not %q", cfg.transport))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	if err := run(ctx, cfg); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "agent-session:", err)
+	os.Exit(1)
+}
+
+// target is the platform to run against.
+type target struct {
+	stompAddr, soapURL, key string
+	stompOpts               []stompx.Option
+	close                   func()
+}
+
+// platform returns the platform of the environment, or starts the fake one.
+func platform(cfg config) (*target, error) {
+	t := &target{
+		stompAddr: os.Getenv("IV_STOMP_ADDR"),
+		soapURL:   os.Getenv("IV_SOAP_URL"),
+		key:       os.Getenv("IV_KEY"),
+		close:     func() {},
+	}
+	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
+		t.stompOpts = append(t.stompOpts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
+	}
+	if t.stompAddr == "" && t.soapURL == "" {
+		p, err := ivtest.Start(ivtest.WithAgent(cfg.accountcode, cfg.agent, "", "Alice"))
+		if err != nil {
+			return nil, fmt.Errorf("starting the fake platform: %w", err)
+		}
+		fmt.Println("started the fake platform")
+		t.stompAddr, t.soapURL, t.key, t.stompOpts = p.STOMPAddr(), p.SOAPURL(), p.Key(), nil
+		t.close = func() { p.Close() }
+		return t, nil
+	}
+	switch {
+	case t.key == "":
+		return nil, errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR / IV_SOAP_URL")
+	case t.stompAddr == "":
+		return nil, errors.New("IV_STOMP_ADDR is not set: the session's events come over STOMP")
+	case cfg.transport == "soap" && t.soapURL == "":
+		return nil, errors.New("IV_SOAP_URL is not set: -transport soap sends the requests to it")
+	}
+	return t, nil
+}
+
+func run(ctx context.Context, cfg config) error {
+	tgt, err := platform(cfg)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+
+	// Events always come over STOMP; the requests take the transport chosen.
+	st, err := stompx.Dial(ctx, tgt.stompAddr, tgt.stompOpts...)
+	if err != nil {
+		return fmt.Errorf("connecting to the broker: %w", err)
+	}
+	defer st.Close()
+	var requests ivclient.Transport = st
+	if cfg.transport == "soap" {
+		if requests, err = soapx.New(tgt.soapURL); err != nil {
+			return err
+		}
+	}
+	c, err := ivclient.New(requests, tgt.key, ivclient.KeepTransportOpen())
+	if err != nil {
+		return err
+	}
+	defer requests.Close()
+	defer c.Close()
+	fmt.Printf("requests over %s, events over stomp\n", cfg.transport)
+
+	// Subscribe before acting, so that no event is missed.
+	sub, err := st.Subscribe(ctx, events.AgentTopic(cfg.accountcode, cfg.agent))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	s := &session{ctx: ctx, sub: sub}
+
+	err = c.AgentLogin(ctx, cfg.accountcode, cfg.agent, cfg.iface)
+	switch {
+	case errors.Is(err, codes.ErrDuplicate):
+		fmt.Println("AgentLogin: already logged in")
+	case err != nil:
+		return err
+	default:
+		fmt.Println("AgentLogin: ok")
+		if _, err := s.await(events.Login); err != nil {
+			return err
+		}
+	}
+
+	if err := c.AgentPause(ctx, cfg.accountcode, cfg.agent, cfg.pause); err != nil {
+		return err
+	}
+	fmt.Println("AgentPause: ok")
+	if _, err := s.await(events.Pause); err != nil {
+		return err
+	}
+	info, err := c.AgentInfo(ctx, cfg.accountcode, cfg.agent)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("AgentInfo: status=%s pause=%q\n", info.AgentStatus, info.PauseReason)
+
+	if err := c.AgentUnpause(ctx, cfg.accountcode, cfg.agent); err != nil {
+		return err
+	}
+	fmt.Println("AgentUnpause: ok")
+	if _, err := s.await(events.Unpause); err != nil {
+		return err
+	}
+
+	if err := c.NewCall(ctx, cfg.accountcode, cfg.agent, cfg.exten, "agent-session-1"); err != nil {
+		return err
+	}
+	fmt.Println("NewCall: ok")
+	ev, err := s.await(events.DConnect, events.Hangup)
+	if err != nil {
+		return err
+	}
+	if ev.Type == events.DConnect { // the number answered: hang up
+		if err := c.Hangup(ctx, cfg.accountcode, ev.UniqueID); err != nil {
+			return err
+		}
+		fmt.Println("Hangup: ok")
+		if ev, err = s.await(events.Hangup); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("call ended: %s\n", ev.Reason)
+
+	if err := c.AgentLogoff(ctx, cfg.accountcode, cfg.agent); err != nil {
+		return err
+	}
+	fmt.Println("AgentLogoff: ok")
+	if _, err := s.await(events.Logout); err != nil {
+		return err
+	}
+	fmt.Println("session done")
+	return nil
+}
+
+// session reads the agent's events.
+type session struct {
+	ctx context.Context
+	sub *events.Subscription
+}
+
+// await prints the agent's events until one of the types given arrives,
+// and returns it.
+func (s *session) await(types ...events.Type) (events.Event, error) {
+	for {
+		select {
+		case ev, ok := <-s.sub.C():
+			if !ok {
+				return events.Event{}, fmt.Errorf("the subscription ended: %w", s.sub.Err())
+			}
+			fmt.Println("  event", describe(ev))
+			if slices.Contains(types, ev.Type) {
+				return ev, nil
+			}
+		case <-s.ctx.Done():
+			return events.Event{}, fmt.Errorf("waiting for %v: %w", types, s.ctx.Err())
+		}
+	}
+}
+
+// describe prints an event's type and the fields it has.
+func describe(ev events.Event) string {
+	s := fmt.Sprintf("%-8s", ev.Type)
+	for _, f := range []struct{ name, value string }{
+		{"uniqueid", ev.UniqueID}, {"callerid", ev.CallerID}, {"direction", ev.Direction}, {"reason", ev.Reason},
+	} {
+		if f.value != "" {
+			s += " " + f.name + "=" + f.value
+		}
+	}
+	return strings.TrimSpace(s)
+}

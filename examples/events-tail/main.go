@@ -1,0 +1,258 @@
+// Command events-tail prints every agent's call events as they arrive, and
+// one summary line per finished call (from events.Tracker): like tail -f for
+// the platform's events.
+//
+// With no environment it starts the in-process fake platform (package
+// ivtest) and plays a few call flows on it so that there is something to
+// show, then exits:
+//
+//	go run ./examples/events-tail
+//
+// Against a real platform it tails until interrupted, or for -duration:
+//
+//	IV_STOMP_ADDR=acd.example.com:61613 IV_KEY=f054bbd2f5ebab9 go run ./examples/events-tail -duration 1h
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+func main() {
+	duration := flag.Duration("duration", 0, "stop after this long (0: until interrupted, or until the embedded demo is done)")
+	wildcard := flag.String("wildcard", "#", `the broker's topic wildcard: "#" (RabbitMQ) or ">" (ActiveMQ)`)
+	accountcode := flag.String("accountcode", "default", "the accountcode of the embedded demo's agents")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `Usage: events-tail [flags]
+
+Prints every agent's events live (events.AllAgents), and a one-line summary
+of each finished call (events.Tracker).
+
+Runs against a real platform when IV_STOMP_ADDR is set: the broker at
+IV_STOMP_ADDR (login IV_STOMP_LOGIN / IV_STOMP_PASSCODE, default the
+platform's) with the access key IV_KEY, until interrupted or -duration.
+Otherwise it starts the in-process fake platform (package ivtest), plays a
+few call flows on it and exits when they are done (or after -duration).
+
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	if err := run(ctx, *accountcode, *wildcard, *duration > 0); err != nil {
+		fmt.Fprintln(os.Stderr, "events-tail:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
+	addr, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_KEY")
+	opts := []stompx.Option{stompx.WithWildcard(wildcard)}
+	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
+		opts = append(opts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
+	}
+	var p *ivtest.Platform
+	switch {
+	case addr == "" && os.Getenv("IV_SOAP_URL") != "":
+		return errors.New("IV_STOMP_ADDR is not set: events come over STOMP only")
+	case addr == "":
+		var err error
+		p, err = ivtest.Start(
+			ivtest.WithAccountcodes(accountcode),
+			ivtest.WithEventWildcards(wildcard),
+			ivtest.WithQueue(accountcode, "7000"),
+			ivtest.WithAgent(accountcode, "1001", "", "Alice"),
+			ivtest.WithAgent(accountcode, "1002", "", "Bob"),
+			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1001",
+				"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
+			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1002",
+				"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
+		)
+		if err != nil {
+			return fmt.Errorf("starting the fake platform: %w", err)
+		}
+		defer p.Close()
+		fmt.Println("started the fake platform; playing a few calls")
+		addr, key, opts = p.STOMPAddr(), p.Key(), opts[:1]
+	case key == "":
+		return errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR")
+	}
+
+	t, err := stompx.Dial(ctx, addr, opts...)
+	if err != nil {
+		return fmt.Errorf("connecting to the broker: %w", err)
+	}
+	c, err := ivclient.New(t, key)
+	if err != nil {
+		t.Close()
+		return err
+	}
+	defer c.Close()
+
+	sub, err := c.Subscribe(ctx, events.AllAgents)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	fmt.Println("tailing", events.AllAgentsTopic(wildcard))
+
+	var calls int
+	tracker := events.NewTracker(events.WithFinished(func(call events.Call) {
+		calls++
+		fmt.Println("  call", summary(call))
+	}))
+	printer := events.SinkFunc(func(ev events.Event) {
+		fmt.Printf("%s %s\n", ev.Received.Format("15:04:05.000"), describe(ev))
+	})
+
+	if p == nil {
+		err := events.Run(ctx, sub, printer, tracker)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			err = nil // interrupted, or -duration passed
+		}
+		fmt.Printf("%d calls finished\n", calls)
+		return err
+	}
+
+	// Embedded: play the flows while the sinks run. Unless -duration says
+	// how long to tail, stop once the last agent has logged off: events
+	// arrive in order, so everything before it has been printed.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	sinks := []events.Sink{printer, tracker}
+	if !timed {
+		sinks = append(sinks, events.SinkFunc(func(ev events.Event) {
+			if ev.Type == events.Logout && ev.Agent == accountcode+"_1002" {
+				stopRun()
+			}
+		}))
+	}
+	playCtx, cancelPlay := context.WithTimeout(ctx, time.Minute)
+	defer cancelPlay()
+	played := make(chan error, 1)
+	go func() {
+		err := play(playCtx, c, p, accountcode)
+		if err != nil {
+			stopRun()
+		}
+		played <- err
+	}()
+	err = events.Run(runCtx, sub, sinks...)
+	if runCtx.Err() == nil {
+		cancelPlay() // the subscription ended: stop playing
+	}
+	if e := <-played; e != nil && !(timed && ctx.Err() != nil) {
+		return fmt.Errorf("playing the calls: %w", e)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	fmt.Printf("%d calls finished\n", calls)
+	return nil
+}
+
+// play runs the demo's call flows on the fake platform: the agents log in,
+// Bob pauses for a break, Alice answers a queue call and transfers it to
+// Bob, Alice places a call with NewCall that is not answered, Alice calls
+// Bob, a queue call is missed; then both log off.
+func play(ctx context.Context, c *ivclient.Client, p *ivtest.Platform, ac string) error {
+	wait := func() error { // let a call last a moment
+		select {
+		case <-time.After(100 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	legOf := func(agent string) string { // the agent's call in progress
+		for _, call := range p.Calls() {
+			if call.Agent == ac+"_"+agent {
+				return call.UniqueID
+			}
+		}
+		return ""
+	}
+	var bobLeg string
+	steps := []func() error{
+		func() error { return c.AgentLogin(ctx, ac, "1001", "SIP/"+ac+"_1001") },
+		func() error { return c.AgentLogin(ctx, ac, "1002", "SIP/"+ac+"_1002") },
+		func() error { return c.AgentPause(ctx, ac, "1002", "1") },
+		wait,
+		func() error { return c.AgentUnpause(ctx, ac, "1002") },
+		// A queue call answered by Alice, who transfers it to Bob; Bob ends it.
+		func() error { _, err := p.InboundCall(ac, "7000", "1001", "2198765456", ivtest.Answer); return err },
+		wait,
+		func() error { return c.BlindTransfer(ctx, ac, "1001", "1002") },
+		wait,
+		func() error { return c.Hangup(ctx, ac, legOf("1002")) },
+		// Alice calls a customer who does not answer.
+		func() error { return p.SetNewCallOutcome(ivtest.NoAnswer) },
+		func() error { return c.NewCall(ctx, ac, "1001", "2133334444", "tail-1") },
+		// Alice calls Bob, who answers, then hangs up.
+		func() (err error) { _, bobLeg, err = p.AgentCall(ac, "1001", "1002", ivtest.Answer); return err },
+		wait,
+		func() error { return p.Hangup(bobLeg, events.ReasonByCallee) },
+		// A queue call that Bob misses.
+		func() error {
+			_, err := p.InboundCall(ac, "7000", "1002", "2155550000", ivtest.QueueMissed)
+			return err
+		},
+		func() error { return c.AgentLogoff(ctx, ac, "1001") },
+		func() error { return c.AgentLogoff(ctx, ac, "1002") },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// describe prints an event's agent, type and the fields it has.
+func describe(ev events.Event) string {
+	s := fmt.Sprintf("%-14s %-8s", ev.Agent, ev.Type)
+	for _, f := range []struct{ name, value string }{
+		{"uniqueid", ev.UniqueID}, {"callerid", ev.CallerID}, {"direction", ev.Direction}, {"reason", ev.Reason},
+	} {
+		if f.value != "" {
+			s += " " + f.name + "=" + f.value
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// summary is one line for a finished call.
+func summary(c events.Call) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s %s: ", c.UniqueID, c.Agent, c.Direction, c.CallerID)
+	switch {
+	case c.Expired:
+		b.WriteString("expired (no HANGUP)")
+		return b.String()
+	case c.Answered():
+		fmt.Fprintf(&b, "answered after %v, talked %v", c.RingDuration().Round(time.Millisecond), c.TalkDuration().Round(time.Millisecond))
+	default:
+		fmt.Fprintf(&b, "not answered, rang %v", c.RingDuration().Round(time.Millisecond))
+	}
+	fmt.Fprintf(&b, ", ended %s", c.Reason)
+	return b.String()
+}

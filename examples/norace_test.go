@@ -1,0 +1,7 @@
+//go:build !race
+
+package examples_test
+
+// raceEnabled: the tests run without the race detector, and so do the
+// programs they build.
+const raceEnabled = false

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
+# beside its raw baseline in the same run), summarises the ratios, and appends
+# benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-6}
+pkgs="./events ./stompx ./soapx"
+out=$(mktemp -d)
+cmd="go test -run '^\$' -bench . -benchmem -count $count $pkgs"
+echo "running: $cmd" >&2
+eval "$cmd" | tee "$out/bench.txt" >&2
+
+benchstat=benchstat
+if ! command -v benchstat >/dev/null; then
+  go install golang.org/x/perf/cmd/benchstat@latest >&2
+  benchstat="$(go env GOPATH)/bin/benchstat"
+fi
+
+# Median ns/op and allocs/op per benchmark, then the SDK/raw pairs.
+summary=$(awk '
+  /^Benchmark/ {
+    name=$1; sub(/-[0-9]+$/, "", name)
+    for (i=2; i<=NF; i++) { if ($(i+1)=="ns/op") ns[name]=ns[name] " " $i; if ($(i+1)=="allocs/op") al[name]=$i }
+  }
+  function median(s,   a, n, i, j, t) {
+    n=split(s, a, " ")
+    for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (a[j]+0<a[i]+0) { t=a[i]; a[i]=a[j]; a[j]=t }
+    return (n%2) ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2
+  }
+  END {
+    printf "| benchmark | raw ns/op | SDK ns/op | SDK rate / raw rate | raw allocs/op | SDK allocs/op |\n|---|---|---|---|---|---|\n"
+    for (name in ns) {
+      n=split(name, p, "/"); side=p[n]
+      if (side!="sdk" && side!="soapx") continue
+      base=name; sub("/" side "$", "", base)
+      raw=base "/raw"
+      if (!(raw in ns)) continue
+      r=median(ns[raw]); s=median(ns[name])
+      printf "| %s | %.0f | %.0f | %.2f | %s | %s |\n", base, r, s, r/s, al[raw], al[name]
+    }
+    if (("BenchmarkDecode" in ns) && ("BenchmarkDecodeEncodingJSON" in ns)) {
+      r=median(ns["BenchmarkDecodeEncodingJSON"]); s=median(ns["BenchmarkDecode"])
+      printf "| BenchmarkDecode (vs encoding/json into a struct) | %.0f | %.0f | %.2f | %s | %s |\n", r, s, r/s, al["BenchmarkDecodeEncodingJSON"], al["BenchmarkDecode"]
+    }
+  }' "$out/bench.txt" | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
+
+{
+  cat <<EOF2
+# Benchmarks
+
+Every benchmark runs the SDK beside the same work done without it, in the same run on the same
+broker: raw go-stomp with encoding/json and a \`map[id]chan\` for STOMP calls, a raw go-stomp
+subscriber decoding into a struct for events, \`net/http\` with \`encoding/xml\` for SOAP, and
+\`encoding/json\` into a struct for event decoding. "SDK rate / raw rate" is raw ns/op divided by SDK
+ns/op (medians of $count runs): 1.00 means as fast as raw, above 1 faster. Nothing here is asserted by a
+test; the numbers are measured, never timed in tests.
+
+Regenerate with \`scripts/bench.sh\` (this file is its output). Machine:
+
+- $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB
+- $(go version)
+- $(date -u +%Y-%m-%d)
+- command: \`$cmd\`
+
+## Summary
+
+$summary
+
+What the names mean:
+
+- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply), on
+  go-stomp's own embedded server with a test responder (\`gostomp\`) and on ivtest's broker and
+  request processor (\`ivtest\`).
+- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one connection (raw) or one Transport (SDK).
+- \`BenchmarkEvents\`: events/s from a publisher through one subscription to the consumer.
+- \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against
+  the same POST built and parsed by hand; \`interleaved\` alternates the two in one loop and reports
+  their ratio, which is the steadiest figure on a busy machine.
+- \`BenchmarkDecode\`: one NEWCALL event body decoded by events.Decode against encoding/json into a
+  6-field struct.
+
+## benchstat
+
+\`\`\`
+$("$benchstat" "$out/bench.txt")
+\`\`\`
+EOF2
+} > BENCHMARKS.md
+echo "wrote BENCHMARKS.md" >&2
