@@ -39,51 +39,93 @@ const (
 	PermissionDenied Code = -2   // PERMISSION_DENIED
 )
 
-var names = map[Code]string{
-	OK:               "OK",
-	MissingArgs:      "RESPONSE_MISSING_ARGS",
-	NoMemory:         "RESPONSE_NO_MEMORY",
-	NotFound:         "RESPONSE_NOT_FOUND",
-	Duplicate:        "RESPONSE_DUPLICATE",
-	Invalid:          "RESPONSE_INVALID",
-	NotEmpty:         "RESPONSE_NOTEMPTY",
-	ItemFull:         "RESPONSE_ITEM_FULL",
-	ItemEmpty:        "RESPONSE_ITEM_EMPTY",
-	Unauthorized:     "RESPONSE_UNAUTHORIZED",
-	NotAllowed:       "RESPONSE_NOT_ALLOWED",
-	Disabled:         "RESPONSE_DISABLED",
-	NoLicense:        "RESPONSE_NO_LICENSE",
-	Undefined:        "RESPONSE_UNDEFINED",
-	InternalError:    "RESPONSE_INTERNAL_ERROR",
-	DACOffline:       "DAC_OFFLINE",
-	PermissionDenied: "PERMISSION_DENIED",
+// name returns the platform's name of c.
+func name(c Code) (string, bool) {
+	switch c {
+	case OK:
+		return "OK", true
+	case MissingArgs:
+		return "RESPONSE_MISSING_ARGS", true
+	case NoMemory:
+		return "RESPONSE_NO_MEMORY", true
+	case NotFound:
+		return "RESPONSE_NOT_FOUND", true
+	case Duplicate:
+		return "RESPONSE_DUPLICATE", true
+	case Invalid:
+		return "RESPONSE_INVALID", true
+	case NotEmpty:
+		return "RESPONSE_NOTEMPTY", true
+	case ItemFull:
+		return "RESPONSE_ITEM_FULL", true
+	case ItemEmpty:
+		return "RESPONSE_ITEM_EMPTY", true
+	case Unauthorized:
+		return "RESPONSE_UNAUTHORIZED", true
+	case NotAllowed:
+		return "RESPONSE_NOT_ALLOWED", true
+	case Disabled:
+		return "RESPONSE_DISABLED", true
+	case NoLicense:
+		return "RESPONSE_NO_LICENSE", true
+	case Undefined:
+		return "RESPONSE_UNDEFINED", true
+	case InternalError:
+		return "RESPONSE_INTERNAL_ERROR", true
+	case DACOffline:
+		return "DAC_OFFLINE", true
+	case PermissionDenied:
+		return "PERMISSION_DENIED", true
+	}
+	return "", false
 }
 
-var descriptions = map[Code]string{
-	OK:               "success",
-	MissingArgs:      "there are mandatory arguments which were not filled",
-	NoMemory:         "the server has run out of memory",
-	NotFound:         "the target of the request was not found",
-	Duplicate:        "the request duplicates a previous one and was not acted on",
-	Invalid:          "the request does not make sense to the server",
-	NotEmpty:         "the target must be empty but is not",
-	ItemFull:         "the target cannot accept more requests of this kind now",
-	ItemEmpty:        "the target is empty",
-	Unauthorized:     "the request does not carry the correct password for the target",
-	NotAllowed:       "the server is not allowed to perform the operation",
-	Disabled:         "the target is disabled",
-	NoLicense:        "the number of licensed agents was exceeded",
-	Undefined:        "the IVACD is currently disabled",
-	InternalError:    "an unexpected behaviour stopped the request",
-	DACOffline:       "IVWS could not communicate with IVACD",
-	PermissionDenied: "the key has no permission for this request",
+// description returns the reference's meaning of c.
+func description(c Code) (string, bool) {
+	switch c {
+	case OK:
+		return "success", true
+	case MissingArgs:
+		return "there are mandatory arguments which were not filled", true
+	case NoMemory:
+		return "the server has run out of memory", true
+	case NotFound:
+		return "the target of the request was not found", true
+	case Duplicate:
+		return "the request duplicates a previous one and was not acted on", true
+	case Invalid:
+		return "the request does not make sense to the server", true
+	case NotEmpty:
+		return "the target must be empty but is not", true
+	case ItemFull:
+		return "the target cannot accept more requests of this kind now", true
+	case ItemEmpty:
+		return "the target is empty", true
+	case Unauthorized:
+		return "the request does not carry the correct password for the target", true
+	case NotAllowed:
+		return "the server is not allowed to perform the operation", true
+	case Disabled:
+		return "the target is disabled", true
+	case NoLicense:
+		return "the number of licensed agents was exceeded", true
+	case Undefined:
+		return "the IVACD is currently disabled", true
+	case InternalError:
+		return "an unexpected behaviour stopped the request", true
+	case DACOffline:
+		return "IVWS could not communicate with IVACD", true
+	case PermissionDenied:
+		return "the key has no permission for this request", true
+	}
+	return "", false
 }
 
 // String returns the platform's name of the code, such as
 // "RESPONSE_NOT_FOUND"; a code the platform does not define prints as
 // "CODE(n)".
 func (c Code) String() string {
-	if n, ok := names[c]; ok {
+	if n, ok := name(c); ok {
 		return n
 	}
 	return "CODE(" + strconv.Itoa(int(c)) + ")"
@@ -91,16 +133,22 @@ func (c Code) String() string {
 
 // Description returns the reference's one-line meaning of the code, or ""
 // for a code the platform does not define.
-func (c Code) Description() string { return descriptions[c] }
+func (c Code) Description() string { d, _ := description(c); return d }
 
 // Known reports whether the platform defines the code.
-func (c Code) Known() bool { _, ok := names[c]; return ok }
+func (c Code) Known() bool { _, ok := name(c); return ok }
+
+// All returns every code the platform defines, OK first.
+func All() []Code {
+	return []Code{OK, MissingArgs, NoMemory, NotFound, Duplicate, Invalid, NotEmpty, ItemFull, ItemEmpty,
+		Unauthorized, NotAllowed, Disabled, NoLicense, Undefined, InternalError, DACOffline, PermissionDenied}
+}
 
 // Parse returns the code named by s: a name such as "RESPONSE_NOT_FOUND" or
 // "PERMISSION_DENIED", or a decimal number such as "3" or "-2".
 func Parse(s string) (Code, bool) {
-	for c, n := range names {
-		if n == s {
+	for _, c := range All() {
+		if n, _ := name(c); n == s {
 			return c, true
 		}
 	}
