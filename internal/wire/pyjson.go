@@ -2,6 +2,25 @@
 // and the fake platform: the STOMP request and reply envelopes, and the
 // normalisation of the Python-flavoured literals the platform sometimes sends
 // (single-quoted strings, tuples, None/True/False, trailing commas).
+//
+// It is internal: partners never see these types, only what ivclient, stompx,
+// soapx and ivtest build on them. A round trip as the transports make it:
+//
+//	body, err := wire.AppendRequest(nil, "QueueList", key, args, id) // ["QueueList", "KEY", {...}, "id"]
+//	...
+//	r, err := wire.ParseReply(msg)   // [0, ['1002', '1004'], "id"] is accepted too
+//	if err == nil && r.Code == 0 {
+//		err = json.Unmarshal(r.Payload, &out) // r.Payload is strict JSON
+//	}
+//
+// Result types decode with DecodeLenient in their UnmarshalJSON methods, which
+// absorbs the platform's loose scalars and XML-only field names.
+//
+// Guarantees: the package holds no state, and every function is safe for
+// concurrent use. Malformed input gives an error: text that is neither JSON
+// nor a Python literal wraps ErrSyntax (the Python-literal reader refuses
+// nesting deeper than MaxDepth), and a reply that is not an array starting
+// with a code is ErrNotEnvelope.
 package wire
 
 import (
