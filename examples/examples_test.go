@@ -126,6 +126,12 @@ func agentSession(transport string) []string {
 }
 
 func provisioning(transport string) []string {
+	// AgentInfo's user is "<accountcode>_<number>" over STOMP and the bare
+	// number over IVWS, as the reference's replies show it.
+	user := "default_1001"
+	if transport == "soap" {
+		user = "1001"
+	}
 	return []string{
 		"started the fake platform",
 		"connected over " + transport,
@@ -135,7 +141,7 @@ func provisioning(transport string) []string {
 		`QueueInfo 7015: description="Support" timeout=120 wrapuptime=5 maxlen=0`,
 		`QueueInfo 7015: description="Technical support" timeout=120 wrapuptime=5 maxlen=10`,
 		"AgentList: [1001]",
-		`AgentInfo 1001: user=default_1001 name="Alice Smith" status=LOGOFF`,
+		`AgentInfo 1001: user=` + user + ` name="Alice Smith" status=LOGOFF`,
 		"AgentLineList: [1(inbound=true outbound=true) 2(inbound=true outbound=false)]",
 		"AgentLineDelete 1 (the only line): RESPONSE_NOT_ALLOWED, as expected",
 		"AgentLineList: [1(inbound=true outbound=true)]",

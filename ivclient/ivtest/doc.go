@@ -18,7 +18,32 @@
 //	}
 //
 // Start is the same for programs; Close stops everything and leaves no
-// goroutine behind. Many platforms can run in one process.
+// goroutine behind. Many platforms can run in one process. To reach the
+// same platform from another process or language, run it as a server with
+// go run ./examples/simulator (STOMP on 127.0.0.1:61613, IVWS on
+// http://127.0.0.1:7789/).
+//
+// # Guarantees
+//
+//   - Concurrency: every method of Platform is safe for concurrent use, and
+//     requests from any number of clients and keys are served at once.
+//   - Readiness: Start (and NewPlatform) returns once the processor's
+//     subscription is in place, so the first request sent after it is
+//     served. The call flows return once their events have reached the
+//     broker; PublishRaw and PublishEvent once their message is queued
+//     behind everything published before; Sync waits until all of it has
+//     reached the broker.
+//   - Order: each agent's events are published in order, and the events a
+//     request causes are published before its reply.
+//   - Close is idempotent, answers the requests already read, closes the
+//     connections of clients still attached, and waits for every goroutine.
+//   - Secrets: the platform never logs access keys or passcodes.
+//
+// Where the fake differs from the platform: the embedded broker matches
+// topics exactly (see STOMP below); over IVWS it sends every non-zero return
+// code as a SOAP fault (the reference shows none). Like the platform, it
+// gives AgentInfo's user and QueueInfo's name as "<accountcode>_<number>"
+// over STOMP and as the bare number over IVWS.
 //
 // # State
 //
@@ -127,7 +152,8 @@
 // Tests and programs play calls with InboundCall, OutboundCall, AgentCall,
 // BlindTransfer and Hangup; each returns once its events have reached the
 // broker. PublishRaw and PublishEvent publish anything, malformed included;
-// DropReplies and SetReplyFunc withhold or rewrite replies; Requests and
+// DropReplies withholds replies (over STOMP and IVWS) and SetReplyFunc
+// rewrites them (over STOMP); Requests and
 // Stats show what the platform received and did; Sync waits until
 // everything produced so far has reached the broker.
 package ivtest

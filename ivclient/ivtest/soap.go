@@ -364,7 +364,7 @@ func writeResult(w http.ResponseWriter, method string, payload any) {
 	case resultObject:
 		b.WriteString(">")
 		m, _ := payload.(map[string]any)
-		writeFields(&b, soapTypes[op.typ], m)
+		writeFields(&b, soapTypes[op.typ], bareNumber(method, m))
 	case resultObjects:
 		b.WriteString(` type="tns:` + op.arrayType() + `">`)
 		list, _ := payload.([]any)
@@ -380,6 +380,25 @@ func writeResult(w http.ResponseWriter, method string, payload any) {
 	}
 	b.WriteString("</" + method + "Result></" + method + "Response>")
 	writeEnvelope(w, http.StatusOK, b.Bytes())
+}
+
+// bareNumber gives AgentInfo's user and QueueInfo's name as the bare number,
+// as the reference's IVWS replies show them (<user>0001</user>,
+// <name>1000</name>); the STOMP replies, and SipUserInfo's name in both,
+// carry "<accountcode>_<number>".
+func bareNumber(method string, m map[string]any) map[string]any {
+	field := map[string]string{"AgentInfo": "user", "QueueInfo": "name"}[method]
+	v, ok := m[field].(string)
+	ac, _ := m["accountcode"].(string)
+	if field == "" || !ok || ac == "" || !strings.HasPrefix(v, ac+"_") {
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		out[k] = x
+	}
+	out[field] = strings.TrimPrefix(v, ac+"_")
+	return out
 }
 
 // writeFields writes m's members under their XML names: the type's fields
