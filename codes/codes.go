@@ -11,6 +11,18 @@
 //
 //	var e *codes.Error
 //	if errors.As(err, &e) { log.Println(e.Code, e.Method) }
+//
+// Guarantees:
+//   - Both transports return the same *Error for the same return code: stompx
+//     returns it directly, soapx returns it or a *soapx.Fault that unwraps to
+//     it, so errors.Is and errors.As hold over STOMP and SOAP alike.
+//   - A code the platform does not define still comes back as a *Error
+//     (Code.Known reports false and String prints "CODE(n)"); it matches no
+//     sentinel.
+//   - *Error.Is also matches another *Error with the same Code (and, when the
+//     target names one, the same Method).
+//   - The package has no mutable state: Codes, sentinels and *Error values
+//     are safe to share between goroutines. It imports nothing of the SDK.
 package codes
 
 import "strconv"
@@ -160,7 +172,7 @@ func Parse(s string) (Code, bool) {
 
 // Error is a non-zero return code from the platform.
 type Error struct {
-	Code        Code
+	Code        Code   // the return code, never OK
 	Method      string // the platform method that failed, e.g. "QueueAdd"
 	Description string // the platform's text, when it sent one
 }

@@ -27,7 +27,16 @@
 //   - Poller returns the events since the last poll as the old COM client's
 //     PollEvents JSON.
 //
+// Topics: AgentTopic("default", "1001") is one agent's; AllAgents
+// ("/topic/iv.agents.#") is every agent's on RabbitMQ, the platform's broker.
+// On ActiveMQ, whose wildcard is '>', use AllAgentsTopic(">"), or dial stompx
+// WithWildcard(">"), which rewrites AllAgents for you.
+//
 // Guarantees:
+//   - Order is per topic only: the events of one topic arrive in the order
+//     the broker delivered them; a subscription to several topics may
+//     interleave them in any order, and an event that matches two of its
+//     topics (an agent's topic and AllAgents) arrives twice.
 //   - Decode never panics, keeps unknown types and fields, and fails only on
 //     a body that is not a JSON object; a Subscription counts such bodies
 //     (Malformed) and goes on.
@@ -35,10 +44,16 @@
 //     a consumer that falls behind loses the events beyond the buffer, and
 //     they are counted (Dropped) and signalled (ErrSlowConsumer, once per
 //     slow period).
+//   - Reconnection is the transport's: stompx restores a subscription
+//     behind the same *Subscription after the connection drops, so C stays
+//     open, but the events published while it was down are lost. C is closed
+//     only when the consumer calls Close or the transport ends the
+//     subscription for good; Err then says why.
 //   - Close is idempotent, Err is set before C is closed, and nothing here
-//     starts a goroutine of its own.
-//   - Tracker, Board and Poller are safe for concurrent use and bounded in
-//     memory.
+//     starts a goroutine of its own. Run returns when ctx is done or the
+//     subscription ends.
+//   - Subscription, Tracker, Board and Poller are safe for concurrent use;
+//     Tracker, Board and Poller are bounded in memory.
 package events
 
 import (

@@ -8,6 +8,7 @@ import (
 // Sink is anything that takes events one by one: *Tracker, *Board and
 // *Poller are sinks, and SinkFunc makes one of a function.
 type Sink interface {
+	// Apply takes one event; Run calls it for each event, in order.
 	Apply(Event)
 }
 

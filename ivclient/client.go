@@ -166,6 +166,7 @@ type ArgError struct {
 	Reason string // what is wrong
 }
 
+// Error returns "instantvoice: <Method>: argument <Arg> <Reason>".
 func (e *ArgError) Error() string {
 	return "instantvoice: " + e.Method + ": argument " + e.Arg + " " + e.Reason
 }

@@ -33,6 +33,14 @@
 //   - No retries: the client never re-sends a call on its own. A call whose
 //     connection dropped fails with ErrConnectionLost: it may or may not have
 //     reached the platform (a re-sent NewCall would dial a customer twice).
+//   - Reconnection belongs to the transport: stompx reconnects by itself and
+//     restores event subscriptions behind the same values (events published
+//     meanwhile are lost), and calls made while it reconnects wait within
+//     their deadline, or fail at once with ErrConnectionLost under
+//     stompx.WithFailFast; soapx has no session to restore.
+//   - Events: Subscribe works over a transport that implements Subscriber
+//     (stompx) and fails with ErrNotSupported over soapx. Event order is per
+//     topic only (see package events).
 //   - Secrets: the access key never appears in an error or a log line.
 //
 // # Wire irregularities absorbed

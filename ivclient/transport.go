@@ -15,13 +15,19 @@ import (
 // form (IVWS sends XML) converts it first, so that every result type decodes
 // the same way whichever transport carried it.
 type Transport interface {
+	// Call sends req and decodes the reply's payload into out (out may be
+	// nil). It honours ctx and returns, wrapped, ctx.Err() when ctx ends
+	// first.
 	Call(ctx context.Context, req *Request, out any) error
+	// Close releases the transport; later calls fail with ErrClosed.
 	Close() error
 }
 
 // Subscriber is implemented by transports that can deliver call events
 // (stompx.Transport). Client.Subscribe uses it.
 type Subscriber interface {
+	// Subscribe subscribes to event topics and returns once the broker has
+	// the subscriptions.
 	Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error)
 }
 
@@ -46,6 +52,8 @@ var (
 	ErrNotSupported = errors.New("instantvoice: not supported by this transport")
 	// ErrConnectionLost: the connection dropped while the call was in flight.
 	// The request may or may not have reached the platform; it is not re-sent.
+	// stompx also returns it, with nothing sent, for a call made while it is
+	// reconnecting under WithFailFast, and once it has given up reconnecting.
 	ErrConnectionLost = errors.New("instantvoice: connection lost")
 	// ErrMalformedReply: the platform's reply could not be decoded.
 	ErrMalformedReply = errors.New("instantvoice: malformed reply")

@@ -161,10 +161,13 @@ type AgentInfo struct {
 	LoginTS       int64  `json:"logints"`       // Unix time of the login
 	Disabled      bool   `json:"disabled"`
 	PauseReason   string `json:"reasons_reason"` // the current pause's description
-	Extra         map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (a *AgentInfo) UnmarshalJSON(b []byte) error {
 	type plain AgentInfo
 	return wire.DecodeLenient(b, (*plain)(a))
@@ -181,10 +184,13 @@ type AgentLine struct {
 	Status      string `json:"linestatus"`   // IDLE, ...
 	StatusTS    int64  `json:"linestatusts"` // Unix time of the last status change
 	UniqueID    string `json:"uniqueid"`     // the call on the line, if any
-	Extra       map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (l *AgentLine) UnmarshalJSON(b []byte) error {
 	type plain AgentLine
 	return wire.DecodeLenient(b, (*plain)(l))
@@ -194,10 +200,13 @@ func (l *AgentLine) UnmarshalJSON(b []byte) error {
 type AgentQueue struct {
 	Name     string `json:"name"`
 	Priority int    `json:"priority"`
-	Extra    map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (q *AgentQueue) UnmarshalJSON(b []byte) error {
 	type plain AgentQueue
 	return wire.DecodeLenient(b, (*plain)(q))
@@ -207,10 +216,13 @@ func (q *AgentQueue) UnmarshalJSON(b []byte) error {
 type QueueMember struct {
 	User     string `json:"user"`
 	Priority int    `json:"priority"`
-	Extra    map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (m *QueueMember) UnmarshalJSON(b []byte) error {
 	type plain QueueMember
 	return wire.DecodeLenient(b, (*plain)(m))
@@ -255,10 +267,13 @@ type QueueInfo struct {
 	AgentsLogoffPause           int   `json:"agents_logoff_pause"`
 	AgentsUnavailableQuarantine int   `json:"agents_unavailable_quarantine"`
 	AgentsUnavailableWrapup     int   `json:"agents_unavailable_wrapup"`
-	Extra                       map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (q *QueueInfo) UnmarshalJSON(b []byte) error {
 	type plain QueueInfo
 	return wire.DecodeLenient(b, (*plain)(q))
@@ -315,10 +330,13 @@ type SipUserInfo struct {
 	Route            string `json:"route"`
 	MACAddr          string `json:"macaddr"`
 	Location         string `json:"location"`
-	Extra            map[string]any
+	// Extra holds the fields the platform sent that the struct does not name.
+	Extra map[string]any
 }
 
-// UnmarshalJSON decodes leniently; see the Results note above.
+// UnmarshalJSON decodes the platform's JSON leniently: numbers given as
+// strings and back, null as the zero value, the XML-only field names as
+// aliases, and every field the struct does not name kept in Extra.
 func (u *SipUserInfo) UnmarshalJSON(b []byte) error {
 	type plain SipUserInfo
 	return wire.DecodeLenient(b, (*plain)(u))

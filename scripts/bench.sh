@@ -21,7 +21,11 @@ fi
 summary=$(awk '
   /^Benchmark/ {
     name=$1; sub(/-[0-9]+$/, "", name)
-    for (i=2; i<=NF; i++) { if ($(i+1)=="ns/op") ns[name]=ns[name] " " $i; if ($(i+1)=="allocs/op") al[name]=$i }
+    for (i=2; i<=NF; i++) {
+      if ($(i+1)=="ns/op") ns[name]=ns[name] " " $i
+      if ($(i+1)=="allocs/op") al[name]=$i
+      if ($(i+1)=="sdk/raw" || $(i+1)=="raw/soapx") pr[name]=pr[name] " " $i
+    }
   }
   function median(s,   a, n, i, j, t) {
     n=split(s, a, " ")
@@ -43,7 +47,10 @@ summary=$(awk '
       r=median(ns["BenchmarkDecodeEncodingJSON"]); s=median(ns["BenchmarkDecode"])
       printf "| BenchmarkDecode (vs encoding/json into a struct) | %.0f | %.0f | %.2f | %s | %s |\n", r, s, r/s, al["BenchmarkDecodeEncodingJSON"], al["BenchmarkDecode"]
     }
-  }' "$out/bench.txt" | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
+    for (name in pr) printf "PAIRED\t%s\t%.2f\n", name, median(pr[name])
+  }' "$out/bench.txt")
+paired=$(printf '%s\n' "$summary" | awk -F'\t' '/^PAIRED/ {printf "| %s | %s |\n", $2, $3}' | sort)
+summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
 
 {
   cat <<EOF2
@@ -67,12 +74,21 @@ Regenerate with \`scripts/bench.sh\` (this file is its output). Machine:
 
 $summary
 
+Paired benchmarks alternate the raw and the SDK exchange in short rounds inside one benchmark, so
+that both see the same load on a shared machine; their ratio (SDK rate / raw rate, median of $count
+runs) is the fairest figure:
+
+| paired benchmark | SDK rate / raw rate |
+|---|---|
+$paired
+
 What the names mean:
 
 - \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply), on
   go-stomp's own embedded server with a test responder (\`gostomp\`) and on ivtest's broker and
   request processor (\`ivtest\`).
 - \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one connection (raw) or one Transport (SDK).
+- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`: the same two exchanges, alternated.
 - \`BenchmarkEvents\`: events/s from a publisher through one subscription to the consumer.
 - \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against
   the same POST built and parsed by hand; \`interleaved\` alternates the two in one loop and reports

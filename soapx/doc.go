@@ -14,6 +14,25 @@
 // SOAP carries no events: Client.Subscribe over this transport fails with
 // ivclient.ErrNotSupported. Use stompx for events.
 //
+// # Guarantees
+//
+//   - Concurrency: a Transport is safe for use by many goroutines; each call
+//     borrows a gosoap client of its own.
+//   - Context: every call, and the WSDL fetch it may make, honours its
+//     context; when the context ends first the error wraps ctx.Err() and the
+//     HTTP request is abandoned at once. The call runs on the caller's
+//     goroutine and leaves none behind.
+//   - Reconnection: there is no session to restore. Every call is one HTTP
+//     request over the HTTP client's connection pool, so a platform restart
+//     costs only the calls in flight.
+//   - No retries: a call is sent once. A connection that drops after the
+//     request was written fails the call with ivclient.ErrConnectionLost (the
+//     platform may have acted). Only the WSDL fetch is tried again, by the
+//     next call, after a failure.
+//   - Errors: the same *codes.Error as over STOMP for the platform's return
+//     codes (see Errors below); the access key never appears in an error text
+//     or a log line.
+//
 // # The WSDL
 //
 // The WSDL is read from endpoint + "?wsdl" by the first call, with that

@@ -16,14 +16,21 @@
 //		return err
 //	}
 //	defer c.Close()
+//	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001")) // before acting
+//	if err != nil {
+//		return err
+//	}
+//	defer sub.Close()
 //	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_0001"); err != nil {
 //		return err
 //	}
-//	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
-//	...
 //	for ev := range sub.C() {
-//		fmt.Println(ev.Type, ev.UniqueID)
+//		fmt.Println(ev.Type, ev.UniqueID) // LOGIN, then the agent's calls
 //	}
+//
+// A Transport is safe for use by many goroutines, and any number of clients
+// (one per access key) may share it. It keeps two STOMP connections to the
+// broker: one sends requests, the other receives replies and events.
 //
 // # Guarantees
 //
@@ -62,6 +69,17 @@
 // connection was down are lost. State changes (Connecting, Connected,
 // Reconnecting, Closed, each with its cause) are delivered in order to
 // WithStateHandler on a goroutine of their own.
+//
+// First connection. Dial is not retried: it tries each address once and
+// returns the error, unless WithRetryOnFailedConnect. A refused login
+// (ErrConnectRefused) is final. A Subscribe whose connection drops before
+// the broker confirmed it fails with ivclient.ErrConnectionLost and is not
+// retried either.
+//
+// Event order. The events of one topic arrive in the order the broker sent
+// them; there is no order across topics, and an event that matches two
+// topics of one subscription (an agent's topic and events.AllAgents) arrives
+// twice.
 //
 // Slow consumers. Each subscription buffers events (WithEventBuffer); the
 // events a consumer cannot take are dropped and counted, and replies and

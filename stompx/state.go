@@ -35,6 +35,7 @@ func (s State) String() string {
 
 // StateChange is one change of a Transport's connection state.
 type StateChange struct {
+	// State is the state the transport has entered.
 	State State
 	// Err is the cause: why the connection was lost (Reconnecting), why the
 	// transport gave up (Closed); nil for Connecting, Connected and a Close

@@ -12,6 +12,9 @@
 // agent must exist there); with -transport soap, IV_SOAP_URL too:
 //
 //	IV_STOMP_ADDR=acd.example.com:61613 IV_KEY=f054bbd2f5ebab9 go run ./examples/agent-session -agent 1001 -exten 6100
+//
+// The broker login is IV_STOMP_LOGIN / IV_STOMP_PASSCODE when set (default
+// the platform's); -h lists the flags.
 package main
 
 import (

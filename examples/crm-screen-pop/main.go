@@ -12,6 +12,9 @@
 // Against a real platform it only listens, until interrupted or -duration:
 //
 //	IV_STOMP_ADDR=acd.example.com:61613 IV_KEY=f054bbd2f5ebab9 go run ./examples/crm-screen-pop
+//
+// The broker login is IV_STOMP_LOGIN / IV_STOMP_PASSCODE when set (default
+// the platform's); -h lists the flags.
 package main
 
 import (

@@ -14,6 +14,9 @@
 // Against a real platform (the agents must exist there, with lines):
 //
 //	IV_STOMP_ADDR=acd.example.com:61613 IV_KEY=f054bbd2f5ebab9 go run ./examples/dialer -agents 1001,1002 -numbers 2198765401,2198765402
+//
+// The broker login is IV_STOMP_LOGIN / IV_STOMP_PASSCODE when set (default
+// the platform's); -h lists the flags.
 package main
 
 import (

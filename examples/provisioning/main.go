@@ -14,6 +14,9 @@
 // groups that exist:
 //
 //	IV_SOAP_URL=http://acd.example.com:7789/ IV_KEY=f054bbd2f5ebab9 go run ./examples/provisioning -queue 7901 -queue2 7902 -agent 1901 -sip 1991 -group 123 -group2 456
+//
+// The broker login is IV_STOMP_LOGIN / IV_STOMP_PASSCODE when set (default
+// the platform's); -h lists the flags.
 package main
 
 import (

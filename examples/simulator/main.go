@@ -12,6 +12,9 @@
 // -traffic it also logs the seeded agents in and plays an inbound call to
 // one of them at that interval, so that event consumers have something to
 // show.
+//
+// -h lists the flags: -stomp and -soap set the addresses, -key the access
+// key (default: a random one, printed), -seed=false starts it empty.
 package main
 
 import (
