@@ -252,10 +252,16 @@ func agentUnpause(p *Platform, r *rq) any {
 	return nil
 }
 
-func newCall(p *Platform, r *rq) any {
-	code, user := agentArgs(r)
-	exten := r.must("exten", "dest_ext", "destext", "extension")
-	extID, _ := r.opt("external_id", "externalid")
+// dialArgs reads the arguments NewCall and BlindTransfer share.
+func dialArgs(r *rq) (code, user, exten string) {
+	code, user = agentArgs(r)
+	return code, user, r.must("exten", "dest_ext", "destext", "extension")
+}
+
+// dialingAgent checks what NewCall and BlindTransfer share, once their
+// arguments are read: a dialable exten, and an agent who exists and is
+// logged in. It returns nil when r has failed.
+func dialingAgent(p *Platform, r *rq, code, user, exten string) *agent {
 	if exten != "" && !validExten(exten) {
 		r.fail(codes.Invalid, "Exten must be a dialable number")
 	}
@@ -267,29 +273,26 @@ func newCall(p *Platform, r *rq) any {
 		return nil
 	}
 	if ag.status == statusLogoff {
-		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+		r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+		return nil
 	}
-	p.outboundCall(ag, exten, extID, p.st.outcome)
+	return ag
+}
+
+func newCall(p *Platform, r *rq) any {
+	code, user, exten := dialArgs(r)
+	extID, _ := r.opt("external_id", "externalid")
+	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
+		p.outboundCall(ag, exten, extID, p.st.outcome)
+	}
 	return nil
 }
 
 func blindTransfer(p *Platform, r *rq) any {
-	code, user := agentArgs(r)
-	exten := r.must("exten", "dest_ext", "destext", "extension")
-	if exten != "" && !validExten(exten) {
-		r.fail(codes.Invalid, "Exten must be a dialable number")
+	code, user, exten := dialArgs(r)
+	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
+		p.transfer(r, ag, exten)
 	}
-	if r.bad() {
-		return nil
-	}
-	ag := p.st.agent(r, code, user)
-	if ag == nil {
-		return nil
-	}
-	if ag.status == statusLogoff {
-		return r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
-	}
-	p.transfer(r, ag, exten)
 	return nil
 }
 

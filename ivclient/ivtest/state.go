@@ -207,12 +207,16 @@ func (st *state) location(r *rq, name string) *location {
 	return g
 }
 
-func sortedAgents(a *account) []*agent {
-	list := make([]*agent, 0, len(a.agents))
-	for _, ag := range a.agents {
-		list = append(list, ag)
+func sortedAgents(a *account) []*agent { return byID(a.agents, func(ag *agent) int { return ag.id }) }
+
+// byID returns the values of m in the order of their ids, which is the
+// order they were created in.
+func byID[T any](m map[string]T, id func(T) int) []T {
+	list := make([]T, 0, len(m))
+	for _, v := range m {
+		list = append(list, v)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
+	sort.Slice(list, func(i, j int) bool { return id(list[i]) < id(list[j]) })
 	return list
 }
 
@@ -1090,13 +1094,8 @@ func queueList(p *Platform, r *rq) any {
 	if a == nil {
 		return nil
 	}
-	list := make([]*queue, 0, len(a.queues))
-	for _, q := range a.queues {
-		list = append(list, q)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
 	out := []any{}
-	for _, q := range list {
+	for _, q := range byID(a.queues, func(q *queue) int { return q.id }) {
 		out = append(out, q.name)
 	}
 	return out
@@ -1263,13 +1262,8 @@ func sipUserList(p *Platform, r *rq) any {
 	if a == nil {
 		return nil
 	}
-	list := make([]*sipUser, 0, len(a.sips))
-	for _, u := range a.sips {
-		list = append(list, u)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
 	out := []any{}
-	for _, u := range list {
+	for _, u := range byID(a.sips, func(u *sipUser) int { return u.id }) {
 		out = append(out, u.name)
 	}
 	return out
