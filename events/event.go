@@ -21,6 +21,10 @@ type Event struct {
 	Topic string
 	// Received is when the subscription received the event (zero from Decode).
 	Received time.Time
+	// Redelivered is set when a durable subscription delivered this event
+	// before, to a consumer that did not acknowledge it. Tracker, Board and
+	// Poller take a redelivered event they have already seen only once.
+	Redelivered bool
 	// Extra holds the fields the platform sent that Event does not name,
 	// with their JSON values exactly as sent. The values share memory with
 	// Raw (they are read-only views of it).
