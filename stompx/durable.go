@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -367,12 +368,13 @@ type durableSub struct {
 // durableConn is one connection generation of a durable subscription.
 // Deliveries are bound to it: their acks go on its connection or nowhere.
 type durableConn struct {
-	ds    *durableSub
-	addr  string
-	conn  *stomp.Conn
-	raw   *watchedConn
-	subs  []*stomp.Subscription // one per topic, once subscribed
-	pumps sync.WaitGroup        // the subscriptions' pumps
+	ds      *durableSub
+	addr    string
+	conn    *stomp.Conn
+	raw     *watchedConn
+	subs    []*stomp.Subscription // one per topic, once subscribed
+	pumps   sync.WaitGroup        // the subscriptions' pumps
+	pumping atomic.Bool           // every pump was added to pumps
 
 	done  chan struct{} // closed by kill
 	once  sync.Once
@@ -404,6 +406,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	headers := ds.opts.queueHeaders(ds.queue)
 	n := len(ds.topics)
 	var subs []*stomp.Subscription
+	failed := "" // why subscribing failed, if it did
 	for i, tp := range ds.topics {
 		// Each SUBSCRIBE is a consumer of the queue: share the prefetch
 		// among them, so that the total in flight is the prefetch.
@@ -415,7 +418,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(max(share, 1))))
 		ss, err := conn.Subscribe(tp, stomp.AckClientIndividual, h...)
 		if err != nil {
-			dc.kill(t.red.redact(err.Error()), false)
+			failed = t.red.redact(err.Error())
 			break
 		}
 		subs = append(subs, ss)
@@ -429,15 +432,23 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 			dc.kill("transport closed", false)
 		}
 	}
-	var syncErr error
+	dc.pumping.Store(true)
 	dc.subs = subs
-	if len(subs) == n {
-		syncErr = conn.Send(syncDestination, "", nil, stomp.SendOpt.Receipt)
-		if syncErr != nil {
-			// An ERROR frame (the queue's arguments differ, say) reaches
-			// this Send and the pumps alike; both classify it the same way.
-			dc.brokerError(syncErr)
+	if failed == "" {
+		if err := conn.Send(syncDestination, "", nil, stomp.SendOpt.Receipt); err != nil {
+			if isErrorFrame(err) {
+				// An ERROR frame (the queue's arguments differ, say) reaches
+				// this Send and the pumps alike; both classify it the same way.
+				dc.brokerError(err)
+			} else {
+				failed = t.red.redact(err.Error())
+			}
 		}
+	}
+	if failed != "" {
+		// go-stomp may have handled an ERROR frame before this call: its
+		// pumps have it.
+		dc.settle(failed)
 	}
 	select {
 	case <-dc.done:
@@ -464,20 +475,29 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 // they always do unless one is waiting for the consumer.
 func (dc *durableConn) readFailed(err error) {
 	cause := dc.ds.t.red.redact(err.Error())
-	if !dc.ds.t.spawn(func() {
-		done := make(chan struct{})
-		go func() { dc.pumps.Wait(); close(done) }()
-		tm := time.NewTimer(time.Second)
-		defer tm.Stop()
-		select {
-		case <-done:
-		case <-tm.C:
-		}
-		dc.kill(cause, false)
-		<-done // go-stomp closes the pumps' channels once the connection is closed
-	}) {
+	if !dc.pumping.Load() {
+		dc.kill(cause, false) // still subscribing: connect sees the error
+		return
+	}
+	if !dc.ds.t.spawn(func() { dc.settle(cause) }) {
 		dc.kill(cause, false)
 	}
+}
+
+// settle kills the connection generation with cause once its pumps have
+// seen the end of their go-stomp subscriptions (and classified any ERROR
+// frame), or after a second at most.
+func (dc *durableConn) settle(cause string) {
+	done := make(chan struct{})
+	go func() { dc.pumps.Wait(); close(done) }()
+	tm := time.NewTimer(time.Second)
+	defer tm.Stop()
+	select {
+	case <-done:
+	case <-tm.C:
+	}
+	dc.kill(cause, false)
+	<-done // go-stomp closes the pumps' channels once the connection is closed
 }
 
 // kill ends the connection generation once. graceful sends DISCONNECT
@@ -543,19 +563,29 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 	}
 }
 
-// brokerError classifies an ERROR frame (or a connection failure) seen by
-// a subscription, and ends the connection generation.
-func (dc *durableConn) brokerError(err error) {
-	ds, t := dc.ds, dc.ds.t
-	var f *frame.Frame
+// errorFrame returns the ERROR frame err carries, if any.
+func errorFrame(err error) *frame.Frame {
 	var se stomp.Error
 	var sp *stomp.Error
 	switch {
 	case errors.As(err, &se):
-		f = se.Frame
-	case errors.As(err, &sp):
-		f = sp.Frame
+		return se.Frame
+	case errors.As(err, &sp) && sp != nil:
+		return sp.Frame
 	}
+	return nil
+}
+
+func isErrorFrame(err error) bool {
+	f := errorFrame(err)
+	return f != nil && f.Command == frame.ERROR
+}
+
+// brokerError classifies an ERROR frame (or a connection failure) seen by
+// a subscription, and ends the connection generation.
+func (dc *durableConn) brokerError(err error) {
+	ds, t := dc.ds, dc.ds.t
+	f := errorFrame(err)
 	if f == nil || f.Command != frame.ERROR {
 		dc.kill(t.red.redact(err.Error()), false)
 		return
