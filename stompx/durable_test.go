@@ -495,3 +495,132 @@ func TestDurableNotSupportedOnUnknownBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRabbitDurableEndsWithTransport(t *testing.T) {
+	e := newDurableEnv(t)
+	tr, err := stompx.Dial(ctxT(t, 10*time.Second), e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tr.SubscribeDurable(ctxT(t, 10*time.Second), e.name, []string{e.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rabbitPublish(t, e.addr, e.topic, evBody(0))
+	ev := recv(t, s)
+	tr.Close()
+	for range s.C() {
+	}
+	if !errors.Is(s.Err(), ivclient.ErrClosed) {
+		t.Fatalf("Err after the transport closed = %v", s.Err())
+	}
+	if err := s.Ack(ev); err == nil {
+		t.Fatal("Ack after the transport closed succeeded")
+	}
+	if _, err := tr.SubscribeDurable(ctxT(t, 10*time.Second), e.name, []string{e.topic}); !errors.Is(err, ivclient.ErrClosed) {
+		t.Fatalf("SubscribeDurable after Close = %v", err)
+	}
+}
+
+func TestRabbitDurableWithoutReconnectEnds(t *testing.T) {
+	e := newDurableEnv(t)
+	p := newProxy(t, e.addr)
+	tr := dial(t, p.addr(), stompx.WithoutReconnect())
+	s, err := tr.SubscribeDurable(ctxT(t, 10*time.Second), e.name, []string{e.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.kill()
+	for range s.C() {
+	}
+	if !errors.Is(s.Err(), ivclient.ErrConnectionLost) {
+		t.Fatalf("Err = %v, want ErrConnectionLost", s.Err())
+	}
+}
+
+func TestRabbitDurableMaxBacklogDropsOldest(t *testing.T) {
+	e := newDurableEnv(t, stompx.WithMaxBacklog(3))
+	tr := dial(t, e.addr)
+	ctx := ctxT(t, 30*time.Second)
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rabbitPublish(t, e.addr, e.topic, evBodies(0, 5)...)
+	s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for want := 2; want < 5; want++ {
+		ev := recv(t, s)
+		if seq(ev) != want {
+			t.Fatalf("got event %d, want %d (the oldest dropped)", seq(ev), want)
+		}
+		if err := s.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRabbitDurableQuorumQueue(t *testing.T) {
+	e := newDurableEnv(t, stompx.WithQuorumQueue(), stompx.WithBacklogTTL(time.Hour), stompx.WithIdleExpiry(time.Hour))
+	tr := dial(t, e.addr)
+	ctx := ctxT(t, 30*time.Second)
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
+	for i := 0; i < 3; i++ {
+		ev := recv(t, s)
+		if seq(ev) != i {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+		if err := s.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A classic queue of the same name is another queue: a mismatch.
+	if _, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithBacklogTTL(time.Hour), stompx.WithIdleExpiry(time.Hour)); !errors.Is(err, stompx.ErrDurableMismatch) {
+		t.Fatalf("classic over quorum = %v", err)
+	}
+}
+
+func TestRabbitDurableRunAcks(t *testing.T) {
+	e := newDurableEnv(t)
+	tr := dial(t, e.addr)
+	ctx := ctxT(t, 30*time.Second)
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithPrefetch(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	rabbitPublish(t, e.addr, e.topic, evBodies(0, n)...)
+	var taken atomic.Int32
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- events.Run(runCtx, s, events.SinkFunc(func(ev events.Event) {
+			if taken.Add(1) == n {
+				stop()
+			}
+		}))
+	}()
+	<-done
+	if taken.Load() != n { // prefetch 4: 20 events only if Run acked them
+		t.Fatalf("sinks took %d events", taken.Load())
+	}
+	s.Close()
+	s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithPrefetch(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rabbitPublish(t, e.addr, e.topic, evBody(n))
+	if ev := recv(t, s); seq(ev) != n || ev.Redelivered {
+		t.Fatalf("an event Run took came back: %+v", ev)
+	}
+}
