@@ -24,12 +24,11 @@ import (
 )
 
 type config struct {
-	stompAddr, soapAddr   string
-	key, login, passcode  string
-	accountcode           string
-	seed, verbose         bool
-	duration, traffic     time.Duration
-	loginSet, passcodeSet bool
+	stompAddr, soapAddr  string
+	key, login, passcode string
+	accountcode          string
+	seed, verbose        bool
+	duration, traffic    time.Duration
 }
 
 // The seeded platform.
