@@ -97,7 +97,7 @@ func New(endpoint string, opts ...Option) (*Transport, error) {
 		o.maxReply = defaultMaxReply
 	}
 	if o.log == nil {
-		o.log = slog.New(discardHandler{})
+		o.log = slog.New(slog.DiscardHandler)
 	}
 	t := &Transport{
 		endpoint: u.String(),

@@ -261,7 +261,7 @@ func (l *listener) none(p *Platform) {
 	}
 }
 
-func testLogger() *slog.Logger { return slog.New(discardHandler{}) }
+func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
