@@ -106,7 +106,7 @@ func New(t Transport, key string, opts ...Option) (*Client, error) {
 		}
 	}
 	if o.log == nil {
-		o.log = slog.New(discard{})
+		o.log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents, observe: o.observe}, nil
 }
@@ -323,10 +323,3 @@ func isDigits(s string) bool {
 // Ptr returns a pointer to v, for the optional fields of the body structs:
 // Queue{Timeout: ivclient.Ptr(30)}.
 func Ptr[T any](v T) *T { return &v }
-
-type discard struct{}
-
-func (discard) Enabled(context.Context, slog.Level) bool  { return false }
-func (discard) Handle(context.Context, slog.Record) error { return nil }
-func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discard) WithGroup(string) slog.Handler           { return d }

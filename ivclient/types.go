@@ -105,24 +105,11 @@ type Line struct {
 // MarshalJSON sends the line as the reference shows it:
 // {"linenumber":"1","inbound":"0","outbound":"1"}.
 func (l Line) MarshalJSON() ([]byte, error) {
-	b := []byte(`{"linenumber":"`)
-	b = fmt.Appendf(b, "%d\"", l.Number)
-	if l.Inbound != nil {
-		b = append(b, `,"inbound":"`...)
-		b = append(b, bit(*l.Inbound), '"')
-	}
-	if l.Outbound != nil {
-		b = append(b, `,"outbound":"`...)
-		b = append(b, bit(*l.Outbound), '"')
-	}
-	return append(b, '}'), nil
-}
-
-func bit(b bool) byte {
-	if b {
-		return '1'
-	}
-	return '0'
+	return json.Marshal(struct {
+		Number   int    `json:"linenumber,string"`
+		Inbound  *bit01 `json:"inbound,omitempty"`
+		Outbound *bit01 `json:"outbound,omitempty"`
+	}{l.Number, bitPtr(l.Inbound), bitPtr(l.Outbound)})
 }
 
 // QueueMembership is one queue of an agent for AgentQueueAdd.

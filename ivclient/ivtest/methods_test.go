@@ -169,10 +169,6 @@ func TestAgentLines(t *testing.T) {
 	c.expect(codes.Invalid, "AgentLineAdd", A{"accountcode": "default", "user": "1", "lines": []any{A{"linenumber": 5, "inbound": 7}}})
 	c.expect(codes.NotFound, "AgentLineAdd", A{"accountcode": "default", "user": "2", "lines": []any{A{"linenumber": 5}}})
 
-	type lineT struct {
-		ID, QueuesID, Outbound, Inbound, LineNumber, LineStatusTS int
-		LineStatus, UniqueID                                      string
-	}
 	raw := c.ok("AgentLineList", A{"accountcode": "default", "user": "0001"})
 	var lines []map[string]any
 	if err := json.Unmarshal(raw, &lines); err != nil {
