@@ -126,6 +126,9 @@ func eventJSON(ev events.Event) []byte {
 	return b
 }
 
+// seconds rounds d to milliseconds, in seconds.
+func seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
+
 // callJSON is one finished call.
 func callJSON(c events.Call) []byte {
 	at := func(t time.Time) string {
@@ -150,7 +153,7 @@ func callJSON(c events.Call) []byte {
 		Events         int     `json:"events"`
 	}{
 		c.Agent, c.UniqueID, c.Direction, c.CallerID, c.RemoteCallerID, c.Reason, c.Answered(), c.Expired,
-		at(c.FirstEventAt), at(c.HangupAt), c.RingDuration().Seconds(), c.TalkDuration().Seconds(), c.Events,
+		at(c.FirstEventAt), at(c.HangupAt), seconds(c.RingDuration()), seconds(c.TalkDuration()), c.Events,
 	})
 	return b
 }
