@@ -275,6 +275,11 @@ func TestEnvironment(t *testing.T) {
 	if r.stderr == "" {
 		t.Error("a refused login printed nothing on stderr")
 	}
+	// No broker there: status 1.
+	r = ivctl(t, []string{"IV_STOMP_ADDR=127.0.0.1:1", "IV_KEY=" + testKey}, list...).want(t, 1, testKey)
+	if !strings.HasPrefix(r.stderr, "ivctl: ") {
+		t.Errorf("stderr %q", r.stderr)
+	}
 	// No login given: the platform's default, which this platform refuses.
 	ivctl(t, []string{"IV_STOMP_ADDR=" + p.STOMPAddr(), "IV_KEY=" + testKey}, list...).want(t, 1, testKey)
 }
