@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -316,6 +317,9 @@ func (l *lazyTransport) Close() error {
 
 // print writes a result as JSON, or as a table with -o table.
 func (c *cli) print(res any) error {
+	if v := reflect.ValueOf(res); v.Kind() == reflect.Slice && v.IsNil() {
+		res = []any{} // an empty list is [], not null
+	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
