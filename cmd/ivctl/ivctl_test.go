@@ -192,6 +192,15 @@ func TestCall(t *testing.T) {
 			if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "name") || !strings.HasPrefix(lines[1], "7001") {
 				t.Errorf("table:\n%s", r.stdout)
 			}
+			r = ivctl(t, nil, append(flags, "-o", "table", "call", "AgentInfo", "accountcode=default", "user=1001")...).want(t, 0)
+			fields := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				k, v, _ := strings.Cut(l, " ")
+				fields[k] = strings.TrimSpace(v)
+			}
+			if fields["name"] != "Alice" || fields["agentstatus"] != "LOGIN" {
+				t.Errorf("table:\n%s", r.stdout)
+			}
 		})
 	}
 }
