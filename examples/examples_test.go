@@ -83,8 +83,9 @@ var programs = map[string][]run{
 	},
 	"events-tail": {{
 		want: []string{
-			"started the fake platform; playing a few calls",
+			"started the fake platform",
 			"tailing /topic/iv.agents.#",
+			"playing a few calls on the fake platform",
 			"default_1002   PAUSE    direction=Break",
 			"default_1001   HANGUP   uniqueid=", "reason=BTRANSFER",
 			"default_1001 INBOUND 2198765456: answered after ",
