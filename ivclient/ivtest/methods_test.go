@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 type A = map[string]any
@@ -22,9 +23,18 @@ func decode[T any](t testing.TB, raw json.RawMessage) T {
 	return v
 }
 
+// TestMethodTable holds the platform's methods to ivclient's table: a
+// handler for each of ivclient.Methods, and none for another name.
 func TestMethodTable(t *testing.T) {
-	if n := len(Methods()); n != 41 {
-		t.Fatalf("%d methods, want 41", n)
+	for _, m := range ivclient.Methods() {
+		if handlerOf(m.Name) == nil {
+			t.Errorf("no handler for %s", m.Name)
+		}
+	}
+	for _, name := range []string{"", "PollEvents", "StartTray", "agentadd", "AgentAdd "} {
+		if handlerOf(name) != nil {
+			t.Errorf("a handler for %q", name)
+		}
 	}
 }
 
