@@ -17,6 +17,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
@@ -300,7 +301,12 @@ func (p *Platform) Do(method string, args map[string]any) (any, error) {
 // Sync waits until every reply and event the platform has produced so far
 // has been accepted by the broker: a subscriber to their topics gets them
 // before anything published after Sync returns.
-func (p *Platform) Sync(ctx context.Context) error { return p.proc.sync(ctx) }
+func (p *Platform) Sync(ctx context.Context) error {
+	if ctx == nil {
+		return errs.Wrap("ivtest: Sync", errs.ErrInvalidArgument, "nil context", nil) // ivclient.ErrInvalidArgument
+	}
+	return p.proc.sync(ctx)
+}
 
 // PublishRaw publishes body, as it is, on topic (a destination such as
 // "/topic/iv.agents.default_1001", or "/topic/<key>" to inject a reply). It
