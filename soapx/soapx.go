@@ -35,6 +35,7 @@ type Transport struct {
 	jar           http.CookieJar
 
 	defs atomic.Pointer[definitions]
+	enc  encoder
 
 	mu       sync.Mutex
 	closed   bool
@@ -167,7 +168,7 @@ func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) er
 	if err := ctx.Err(); err != nil {
 		return errs.Wrap("soapx", err, "", nil)
 	}
-	params, err := encodeRequest(req.Key, req.Args)
+	params, err := t.enc.request(req.Key, req.Args)
 	if err != nil {
 		return scrub(errs.Wrap("soapx", ivclient.ErrInvalidArgument, err.Error(), nil), req.Key)
 	}
