@@ -121,16 +121,7 @@ plays three inbound calls on it and exits once they are recorded.
 }
 
 func run(ctx context.Context, accountcode, wildcard string) error {
-	env, err := exampleenv.Open(
-		ivtest.WithAccountcodes(accountcode),
-		ivtest.WithQueue(accountcode, "7000"),
-		ivtest.WithAgent(accountcode, "1001", "", "Alice"),
-		ivtest.WithAgent(accountcode, "1002", "", "Bob"),
-		ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1001",
-			"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-		ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1002",
-			"queues": []any{map[string]any{"name": "7000", "priority": "1"}}}),
-	)
+	env, err := exampleenv.Open(exampleenv.QueueOfTwo(accountcode)...)
 	if err != nil {
 		return err
 	}
@@ -196,32 +187,13 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	}
 
 	// Embedded: play the calls while the sinks run, and stop once the last
-	// agent has logged off (events arrive in order, so every call is in).
+	// agent has logged off.
 	ctx, cancel := context.WithTimeout(ctx, time.Minute) // the demo takes a second
 	defer cancel()
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	stopper := events.SinkFunc(func(ev events.Event) {
-		if ev.Type == events.Logout && ev.Agent == accountcode+"_1002" {
-			stopRun()
-		}
-	})
-	demoErr := make(chan error, 1)
-	go func() {
-		err := demo(ctx, c, p, accountcode)
-		if err != nil {
-			stopRun()
-		}
-		demoErr <- err
-	}()
-	err = events.Run(runCtx, sub, screenPop, tracker, stopper)
-	if e := <-demoErr; e != nil {
-		return fmt.Errorf("playing the calls: %w", e)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("waiting for the calls' events: %w", ctx.Err())
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	err = exampleenv.Play(ctx, sub, func(ctx context.Context) error { return demo(ctx, c, p, accountcode) },
+		func(ev events.Event) bool { return ev.Type == events.Logout && ev.Agent == accountcode+"_1002" },
+		screenPop, tracker)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("%d call records written\n", db.count())

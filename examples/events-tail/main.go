@@ -69,17 +69,7 @@ few call flows on it and exits when they are done (or after -duration).
 }
 
 func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
-	env, err := exampleenv.Open(
-		ivtest.WithAccountcodes(accountcode),
-		ivtest.WithEventWildcards(wildcard),
-		ivtest.WithQueue(accountcode, "7000"),
-		ivtest.WithAgent(accountcode, "1001", "", "Alice"),
-		ivtest.WithAgent(accountcode, "1002", "", "Bob"),
-		ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1001",
-			"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-		ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1002",
-			"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-	)
+	env, err := exampleenv.Open(append(exampleenv.QueueOfTwo(accountcode), ivtest.WithEventWildcards(wildcard))...)
 	if err != nil {
 		return err
 	}
@@ -122,37 +112,18 @@ func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
 	}
 
 	// Embedded: play the flows while the sinks run. Unless -duration says
-	// how long to tail, stop once the last agent has logged off: events
-	// arrive in order, so everything before it has been printed.
+	// how long to tail, stop once the last agent has logged off.
 	fmt.Println("playing a few calls on the fake platform")
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	sinks := []events.Sink{printer, tracker}
+	var last func(events.Event) bool
 	if !timed {
-		sinks = append(sinks, events.SinkFunc(func(ev events.Event) {
-			if ev.Type == events.Logout && ev.Agent == accountcode+"_1002" {
-				stopRun()
-			}
-		}))
+		last = func(ev events.Event) bool { return ev.Type == events.Logout && ev.Agent == accountcode+"_1002" }
 	}
-	playCtx, cancelPlay := context.WithTimeout(ctx, time.Minute)
-	defer cancelPlay()
-	played := make(chan error, 1)
-	go func() {
-		err := play(playCtx, c, p, accountcode)
-		if err != nil {
-			stopRun()
-		}
-		played <- err
-	}()
-	err = events.Run(runCtx, sub, sinks...)
-	if runCtx.Err() == nil {
-		cancelPlay() // the subscription ended: stop playing
+	demo := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return play(ctx, c, p, accountcode)
 	}
-	if e := <-played; e != nil && !(timed && ctx.Err() != nil) {
-		return fmt.Errorf("playing the calls: %w", e)
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	if err := exampleenv.Play(ctx, sub, demo, last, printer, tracker); err != nil {
 		return err
 	}
 	fmt.Printf("%d calls finished\n", calls)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/soapx"
@@ -112,4 +113,61 @@ func (p *Platform) Client(ctx context.Context, transport string, opts ...ivclien
 		return nil, err
 	}
 	return c, nil
+}
+
+// QueueOfTwo seeds the fake platform with a queue 7000 of accountcode and
+// two agents in it: 1001 (Alice) and 1002 (Bob).
+func QueueOfTwo(accountcode string) []ivtest.Option {
+	member := func(user string) ivtest.Option {
+		return ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": user,
+			"queues": []any{map[string]any{"name": "7000", "priority": "0"}}})
+	}
+	return []ivtest.Option{
+		ivtest.WithAccountcodes(accountcode),
+		ivtest.WithQueue(accountcode, "7000"),
+		ivtest.WithAgent(accountcode, "1001", "", "Alice"),
+		ivtest.WithAgent(accountcode, "1002", "", "Bob"),
+		member("1001"), member("1002"),
+	}
+}
+
+// Play runs a demo on the fake platform: play makes the calls while
+// events.Run hands the events of sub to sinks. It returns once last reports
+// the demo's last event (events arrive in order, so every sink has seen the
+// rest), or, when last is nil, once ctx ends. A demo that fails, or a ctx
+// that ends while the demo's events are awaited, is an error.
+func Play(ctx context.Context, sub *events.Subscription, play func(context.Context) error, last func(events.Event) bool, sinks ...events.Sink) error {
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	if last != nil {
+		sinks = append(sinks, events.SinkFunc(func(ev events.Event) {
+			if last(ev) {
+				stopRun()
+			}
+		}))
+	}
+	playCtx, stopPlay := context.WithCancel(ctx)
+	defer stopPlay()
+	played := make(chan error, 1)
+	go func() {
+		err := play(playCtx)
+		if err != nil {
+			stopRun()
+		}
+		played <- err
+	}()
+	err := events.Run(runCtx, sub, sinks...)
+	if runCtx.Err() == nil {
+		stopPlay() // the subscription ended: stop playing
+	}
+	playErr := <-played
+	switch {
+	case playErr != nil && ctx.Err() == nil:
+		return fmt.Errorf("playing the calls: %w", playErr)
+	case ctx.Err() != nil && last != nil:
+		return fmt.Errorf("waiting for the calls' events: %w", ctx.Err())
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return nil
 }
