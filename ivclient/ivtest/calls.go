@@ -181,6 +181,9 @@ func agentLogin(p *Platform, r *rq) any {
 	if ag.status != statusLogoff {
 		return r.fail(codes.Duplicate, "Agent %s is already logged in", ag.topicName())
 	}
+	if n := p.st.licenses; n > 0 && p.st.loggedIn() >= n {
+		return r.fail(codes.NoLicense, "All %d licensed agents are logged in", n)
+	}
 	now := p.now().Unix()
 	ag.status, ag.iface, ag.statusTS, ag.loginTS = statusLogin, iface, now, now
 	p.emit(ag, events.Login, "", "", "", "")
@@ -282,10 +285,23 @@ func dialingAgent(p *Platform, r *rq, code, user, exten string) *agent {
 func newCall(p *Platform, r *rq) any {
 	code, user, exten := dialArgs(r)
 	extID, _ := r.opt("external_id", "externalid")
-	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
+	if ag := dialingAgent(p, r, code, user, exten); ag != nil && !ag.lineDisabled(r, true) {
 		p.outboundCall(ag, exten, extID, p.st.outcome)
 	}
 	return nil
+}
+
+// loggedIn counts the agents logged in, paused ones included.
+func (st *state) loggedIn() int {
+	n := 0
+	for _, a := range st.accounts {
+		for _, ag := range a.agents {
+			if ag.status != statusLogoff {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func blindTransfer(p *Platform, r *rq) any {
@@ -337,14 +353,14 @@ func (p *Platform) transfer(r *rq, ag *agent, exten string) ([]string, bool) {
 func (st *state) transferTarget(from *agent, exten string) *agent {
 	a := from.acct
 	if ag := a.agents[canon(exten)]; ag != nil {
-		if ag != from && ag.status != statusLogoff {
+		if ag != from && ag.status != statusLogoff && ag.hasLine(false) {
 			return ag
 		}
 		return nil
 	}
 	if q := a.queues[canon(exten)]; q != nil {
 		for _, ag := range q.members() {
-			if ag != from && ag.status == statusLogin {
+			if ag != from && ag.status == statusLogin && ag.hasLine(false) {
 				return ag
 			}
 		}
@@ -448,6 +464,9 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 			r.fail(codes.NotAllowed, "Agent %s is paused", ag.topicName())
 			return
 		}
+		if ag.lineDisabled(r, false) {
+			return
+		}
 		uid = p.inboundCall(ag, callerID, o).uid
 	})
 	return uid, err
@@ -470,6 +489,9 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 		}
 		if ag.status == statusLogoff {
 			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+			return
+		}
+		if ag.lineDisabled(r, true) {
 			return
 		}
 		uid = p.outboundCall(ag, exten, "", o).uid
@@ -501,6 +523,9 @@ func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, t
 				r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
 				return
 			}
+		}
+		if a.lineDisabled(r, true) || b.lineDisabled(r, false) {
+			return
 		}
 		la := p.newLeg(a, outbound, b.user)
 		lb := p.newLeg(b, inbound, a.user)

@@ -1,7 +1,6 @@
 package ivtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -405,28 +404,6 @@ func (p *Platform) serveSTOMP(body []byte) {
 	req.Code = code
 	p.record(req)
 	p.reply(req, code, payload)
-}
-
-// salvage recovers what it can of a request wire.ParseRequest refused: the
-// key, and the method and identifier when they are strings.
-func salvage(body []byte) (Request, bool) {
-	r := Request{Body: body}
-	js, err := wire.Normalize(bytes.TrimSpace(body))
-	if err != nil {
-		return r, false
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal(js, &parts) != nil || len(parts) < 2 {
-		return r, false
-	}
-	if json.Unmarshal(parts[1], &r.Key) != nil {
-		return r, false
-	}
-	_ = json.Unmarshal(parts[0], &r.Method)
-	if len(parts) > 3 && json.Unmarshal(parts[3], &r.ID) == nil {
-		r.HasID = true
-	}
-	return r, true
 }
 
 // replyableKey reports whether /topic/<key> is a destination worth
