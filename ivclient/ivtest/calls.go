@@ -581,6 +581,51 @@ func (p *Platform) Hangup(uniqueID, reason string) error {
 	})
 }
 
+// Reset returns the platform to the state Start gave it, for a test that
+// must not see what an earlier one did: every call in progress ends with
+// HANGUP (MSSTART, the reason the platform gives the calls that a
+// restarting media server leaves behind), the state (agents, queues, SIP
+// users, permission groups, pause reasons, SMS, callbacks, the NewCall
+// outcome) is replaced by the one the options describe, the seeds
+// (WithSeed, WithAgent, ...) run again, and the request log and
+// DropReplies are cleared. Keys, the broker, its connections and
+// subscriptions, the ReplyFunc and Stats are kept. It returns once the
+// events it caused have reached the broker. Requests served while it runs
+// may see a platform whose seeds have not all run yet.
+func (p *Platform) Reset() error {
+	if p.closed.Load() {
+		return errClosed
+	}
+	p.mu.Lock()
+	legs := make([]*leg, 0, len(p.st.calls))
+	for _, l := range p.st.calls {
+		legs = append(legs, l)
+	}
+	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
+	for _, l := range legs {
+		p.end(l, events.ReasonMSStart)
+	}
+	p.st = newState(p.conf)
+	p.mu.Unlock()
+
+	p.hookMu.Lock()
+	p.reqLog, p.reqNext, p.reqFull = nil, 0, false
+	p.dropN, p.dropMethods = 0, nil
+	p.hookMu.Unlock()
+
+	for _, s := range p.conf.seeds {
+		if _, err := p.Do(s.method, s.args); err != nil {
+			return fmt.Errorf("ivtest: Reset: seed: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	if err := p.proc.sync(ctx); err != nil {
+		return fmt.Errorf("ivtest: Reset: publishing events: %w", err)
+	}
+	return nil
+}
+
 // SetNewCallOutcome sets how the remote party answers the calls that later
 // NewCall requests place (see Outcome).
 func (p *Platform) SetNewCallOutcome(o Outcome) error {

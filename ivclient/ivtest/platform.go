@@ -36,8 +36,9 @@ type Platform struct {
 	soapURL   string      // set by startSOAP
 	soapAddr  string      // where startSOAP listens
 
-	mu sync.Mutex // guards st
-	st *state
+	mu   sync.Mutex // guards st
+	st   *state
+	conf *config // what Start was given, for Reset
 
 	hookMu      sync.Mutex
 	dropN       int
@@ -83,6 +84,7 @@ func Start(opts ...Option) (*Platform, error) {
 		key:      randomKey(),
 		keys:     make(map[string]map[string]bool),
 		st:       newState(cfg),
+		conf:     cfg,
 	}
 	if p.log == nil {
 		p.log = slog.New(discardHandler{})

@@ -206,3 +206,49 @@ func isCode(err error, c codes.Code) bool {
 	e, ok := err.(*codes.Error)
 	return ok && e.Code == c
 }
+
+// Reset returns the platform to its seeds: calls end with MSSTART, what
+// requests changed is gone, the request log and DropReplies are cleared.
+func TestReset(t *testing.T) {
+	p, c := agentSetup(t, WithNewCallOutcome(NoAnswer))
+	login(c, "1001")
+	uid, err := p.InboundCall("default", "7000", "1001", "2198765456", Answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ok("QueueAdd", A{"accountcode": "default", "name": "7100"})
+	if err := p.SetNewCallOutcome(Busy); err != nil {
+		t.Fatal(err)
+	}
+	p.DropReplies(5)
+	l := listen(t, p, events.TopicPrefix+"default_1001")
+	if err := p.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := l.expect(events.Hangup)[0]; ev.UniqueID != uid || ev.Reason != events.ReasonMSStart {
+		t.Errorf("hangup on reset: %+v", ev)
+	}
+	if len(p.Calls()) != 0 || len(p.Requests()) != 0 {
+		t.Errorf("after Reset: calls %v, requests %d", p.Calls(), len(p.Requests()))
+	}
+	c.expect(codes.NotFound, "QueueInfo", A{"accountcode": "default", "name": "7100"}) // not withheld
+	c.ok("QueueInfo", A{"accountcode": "default", "name": "7000"})                     // seeded again
+	if got := string(c.ok("AgentQueueMembers", A{"accountcode": "default", "name": "7000"})); !strings.Contains(got, "1002") {
+		t.Errorf("members after Reset: %s", got)
+	}
+	info := string(c.ok("AgentInfo", A{"accountcode": "default", "user": "1001"}))
+	if !strings.Contains(info, `"agentstatus":"LOGOFF"`) {
+		t.Errorf("agent after Reset: %s", info)
+	}
+	// The NewCall outcome is the option's again.
+	login(c, "1001")
+	c.ok("NewCall", A{"Accountcode": "default", "Agent": "default_1001", "Exten": "6100"})
+	l.expect(events.Login, events.NewCall, events.Connect, events.DNewCall)
+	if ev := l.expect(events.Hangup)[0]; ev.Reason != events.ReasonNoAnswer {
+		t.Errorf("NewCall after Reset: %+v", ev)
+	}
+	p.Close()
+	if err := p.Reset(); err == nil {
+		t.Error("Reset of a closed platform")
+	}
+}
