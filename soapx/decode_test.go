@@ -144,7 +144,7 @@ func TestFaultCodeParsing(t *testing.T) {
 
 func TestRedaction(t *testing.T) {
 	err := scrub(errors.New("bad key abc123 and abc123"), "abc123")
-	if err.Error() != "bad key [key] and [key]" {
+	if err.Error() != "bad key [redacted] and [redacted]" {
 		t.Errorf("scrub: %q", err)
 	}
 	if s := snippet([]byte(strings.Repeat("x", 509)+"abc123"), "abc123"); strings.Contains(s, "abc") {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/secrets"
 )
 
 // ErrWSDL is matched (errors.Is) by every error that comes from fetching or
@@ -118,15 +119,9 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-const redacted = "[key]"
-
-// redact replaces every occurrence of key in s.
-func redact(s, key string) string {
-	if key == "" || !strings.Contains(s, key) {
-		return s
-	}
-	return strings.ReplaceAll(s, key, redacted)
-}
+// redact hides key in s, by the rules every transport uses
+// (internal/secrets).
+func redact(s, key string) string { return secrets.HideKey(s, key) }
 
 // scrub makes sure the text of err does not hold key. Errors built by this
 // package carry server text that was redacted when they were built; this is
@@ -136,10 +131,10 @@ func scrub(err error, key string) error {
 		return err
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, key) {
-		return err
+	if r := redact(msg, key); r != msg {
+		return &redactedError{msg: r, err: err}
 	}
-	return &redactedError{msg: redact(msg, key), err: err}
+	return err
 }
 
 // codeFromFault finds the platform return code a fault names, and only

@@ -100,8 +100,8 @@ func TestSOAPWSDL(t *testing.T) {
 		}
 	}
 	for _, m := range ivclient.Methods() {
-		if !ops[m] {
-			t.Errorf("operation %s missing from the binding", m)
+		if !ops[m.Name] {
+			t.Errorf("operation %s missing from the binding", m.Name)
 		}
 	}
 	if len(ops) != 41 || len(doc.PortOps) != 41 {
