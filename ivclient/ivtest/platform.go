@@ -1,7 +1,6 @@
 package ivtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,8 +37,9 @@ type Platform struct {
 	soapURL   string      // set by startSOAP
 	soapAddr  string      // where startSOAP listens
 
-	mu sync.Mutex // guards st
-	st *state
+	mu   sync.Mutex // guards st
+	st   *state
+	conf *config // what Start was given, for Reset
 
 	hookMu      sync.Mutex
 	dropN       int
@@ -85,6 +85,7 @@ func Start(opts ...Option) (*Platform, error) {
 		key:      randomKey(),
 		keys:     make(map[string]map[string]bool),
 		st:       newState(cfg),
+		conf:     cfg,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -411,28 +412,6 @@ func (p *Platform) serveSTOMP(body []byte) {
 	req.Code = code
 	p.record(req)
 	p.reply(req, code, payload)
-}
-
-// salvage recovers what it can of a request wire.ParseRequest refused: the
-// key, and the method and identifier when they are strings.
-func salvage(body []byte) (Request, bool) {
-	r := Request{Body: body}
-	js, err := wire.Normalize(bytes.TrimSpace(body))
-	if err != nil {
-		return r, false
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal(js, &parts) != nil || len(parts) < 2 {
-		return r, false
-	}
-	if json.Unmarshal(parts[1], &r.Key) != nil {
-		return r, false
-	}
-	_ = json.Unmarshal(parts[0], &r.Method)
-	if len(parts) > 3 && json.Unmarshal(parts[3], &r.ID) == nil {
-		r.HasID = true
-	}
-	return r, true
 }
 
 // replyableKey reports whether /topic/<key> is a destination worth
