@@ -348,9 +348,8 @@ func (c *bconn) handle(f *frame.Frame) bool {
 			found := c.b.deleteDurable(c, id, name)
 			c.b.mu.Unlock()
 			if !found {
-				e := frame.New(frame.ERROR, frame.Message, "No subscription found", frame.ContentType, "text/plain")
-				e.Body = []byte("UNSUBSCRIBE must refer to an existing subscription.")
-				c.enqueue(e, false)
+				c.sendError("No subscription found", "UNSUBSCRIBE must refer to an existing subscription.\n"+
+					"Subscription to \"id='"+id+"'\" not found.\n")
 			}
 		} else {
 			c.b.unsubscribe(c, id)

@@ -44,9 +44,9 @@ import (
 // which requeues it at the head of its queue for the next consumer,
 // marked redelivered:true, with a new message-id. Message ids are
 // T_<subscription>@@<session>@@<delivery tag>, the tag counting the
-// connection's deliveries; as on RabbitMQ, ACK and NACK look at the number
-// after the last @@ only, and an unknown one is fatal: RECEIPT (if asked),
-// ERROR precondition_failed "unknown delivery tag N", close.
+// connection's deliveries; as on RabbitMQ, ACK and NACK settle by that
+// number, and an unknown one is fatal: RECEIPT (if asked), ERROR
+// precondition_failed "unknown delivery tag N", close (see ackFrame).
 //
 // Bounds. Messages expire (x-message-ttl, or a SEND's expiration header in
 // milliseconds, whichever is sooner) while they wait in a queue; they are
@@ -467,32 +467,45 @@ func containsQueue(list []*bqueue, q *bqueue) bool {
 	return false
 }
 
-// ackFrame handles ACK and NACK; false ends the connection.
+// ackFrame handles ACK and NACK as RabbitMQ does (verified on 3.10): an
+// id that is missing, not of the T_<subscription>@@<session>@@<tag> form,
+// or names no subscription of the connection gets an ERROR and nothing
+// more; an id whose delivery tag is not unsettled on the connection is
+// fatal. Only the tag counts, not the session, so an id from an earlier
+// connection settles whatever has that tag on this one. It returns false
+// when the connection is to end.
 func (c *bconn) ackFrame(f *frame.Frame) bool {
 	id, ok := f.Header.Contains(frame.Id)
 	if !ok {
 		id, ok = f.Header.Contains(frame.MessageId) // STOMP 1.0 and 1.1
 	}
 	if !ok {
-		return c.failWith("Missing header", `"`+f.Command+`" must include the "id" header`, f, false)
+		c.sendError("Missing header", `"`+f.Command+`" must include the "id" header`+"\n")
+		return true
 	}
-	tagText := id
-	if i := strings.LastIndex(id, "@@"); i >= 0 {
-		tagText = id[i+2:]
+	parts := strings.Split(strings.TrimPrefix(id, "T_"), "@@")
+	tag, err := strconv.ParseUint(parts[len(parts)-1], 10, 64)
+	if !strings.HasPrefix(id, "T_") || len(parts) != 3 || err != nil {
+		c.sendError("Invalid header", `"`+f.Command+`" must include a valid "id" header`+"\n")
+		return true
 	}
-	tag, _ := strconv.ParseUint(tagText, 10, 64)
 	b := c.b
 	b.mu.Lock()
+	if _, ok := c.subs[parts[0]]; !ok {
+		b.mu.Unlock()
+		c.sendError("Subscription not found", `Message with id "`+id+`" has no subscription`)
+		return true
+	}
 	d := c.unacked[tag]
 	if d == nil {
 		b.mu.Unlock()
-		return c.failWith("precondition_failed", "PRECONDITION_FAILED - unknown delivery tag "+strconv.FormatUint(tag, 10), f, true)
+		return c.failAfterReceipt("precondition_failed", "PRECONDITION_FAILED - unknown delivery tag "+strconv.FormatUint(tag, 10), f)
 	}
 	ds := []*delivery{d}
 	if d.s.ack == frame.AckClient {
-		// Cumulative: every earlier delivery of the subscription too.
+		// AMQP's multiple flag: every earlier delivery of the connection.
 		for t, e := range c.unacked {
-			if t < tag && e.s == d.s {
+			if t < tag {
 				ds = append(ds, e)
 			}
 		}
@@ -504,17 +517,20 @@ func (c *bconn) ackFrame(f *frame.Frame) bool {
 	return true
 }
 
-// failWith queues an ERROR frame with a body, then closes the connection.
-// receiptFirst sends the frame's RECEIPT before the ERROR, as RabbitMQ
-// does when an ACK or a SUBSCRIBE fails after it was taken.
-func (c *bconn) failWith(message, body string, f *frame.Frame, receiptFirst bool) bool {
+// sendError queues an ERROR frame that leaves the connection open.
+func (c *bconn) sendError(message, body string) {
 	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
 	e.Body = []byte(body)
-	if receiptFirst {
-		c.receipt(f)
-	} else if id, ok := f.Header.Contains(frame.Receipt); ok {
-		e.Header.Set(frame.ReceiptId, id)
-	}
+	c.enqueue(e, false)
+}
+
+// failAfterReceipt queues f's RECEIPT (if it asked for one), then an
+// ERROR frame with a body, then closes the connection, as RabbitMQ does
+// when a frame it took fails.
+func (c *bconn) failAfterReceipt(message, body string, f *frame.Frame) bool {
+	c.receipt(f)
+	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
+	e.Body = []byte(body)
 	c.enqueue(e, true)
 	return false
 }

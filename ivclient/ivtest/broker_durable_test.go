@@ -289,22 +289,23 @@ func TestDurableQueue(t *testing.T) {
 	// Deleting through a subscription this connection does not hold.
 	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "nope", "durable", "true", "x-queue-name", q))
 	if f := w4.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "No subscription found" ||
-		string(f.Body) != "UNSUBSCRIBE must refer to an existing subscription." {
+		string(f.Body) != "UNSUBSCRIBE must refer to an existing subscription.\nSubscription to \"id='nope'\" not found.\n" {
 		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
 	}
 }
 
-// ACKs RabbitMQ does not know close the connection.
-func TestDurableFatalAck(t *testing.T) {
+// ACKs and NACKs RabbitMQ cannot take: an unknown delivery tag is fatal,
+// a malformed id is not.
+func TestDurableBadAck(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	pub, _ := brokerConn(t, b.addr())
 	for _, tc := range []struct {
-		name    string
-		ack     func(c *rawConn, m *frame.Frame)
-		receipt bool // RabbitMQ sends the frame's RECEIPT before the ERROR
-		msg     string
-		body    string
-		acked   bool // the message was settled before the mistake
+		name  string
+		ack   func(c *rawConn, m *frame.Frame)
+		fatal bool // RECEIPT, ERROR, close; else an ERROR only
+		msg   string
+		body  string
+		acked bool // the message was settled before the mistake
 	}{
 		{"twice", func(c *rawConn, m *frame.Frame) {
 			c.ack(frame.ACK, m, frame.Receipt, "first")
@@ -313,15 +314,22 @@ func TestDurableFatalAck(t *testing.T) {
 			}
 			c.ack(frame.ACK, m, frame.Receipt, "second")
 		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 1", true},
-		{"made up", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.ACK, frame.Id, "T_x@@session-old@@99", frame.Receipt, "r"))
+		{"other session", func(c *rawConn, m *frame.Frame) {
+			// Only the tag counts: 99 was never delivered here.
+			c.write(frame.New(frame.ACK, frame.Id, "T_s@@session-old@@99", frame.Receipt, "r"))
 		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 99", false},
 		{"nack unknown", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.NACK, frame.Id, "T_x@@session-old@@7"))
-		}, false, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 7", false},
+			c.write(frame.New(frame.NACK, frame.Id, "T_s@@session-old@@7", frame.Receipt, "r"))
+		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 7", false},
 		{"no id", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.ACK))
-		}, false, "Missing header", `"ACK" must include the "id" header`, false},
+			c.write(frame.New(frame.ACK, frame.Receipt, "r"))
+		}, false, "Missing header", "\"ACK\" must include the \"id\" header\n", false},
+		{"invalid id", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.NACK, frame.Id, "1", frame.Receipt, "r"))
+		}, false, "Invalid header", "\"NACK\" must include a valid \"id\" header\n", false},
+		{"no subscription", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.ACK, frame.Id, "T_nosub@@session-x@@1", frame.Receipt, "r"))
+		}, false, "Subscription not found", `Message with id "T_nosub@@session-x@@1" has no subscription`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := "t" + randomKey()
@@ -330,12 +338,20 @@ func TestDurableFatalAck(t *testing.T) {
 			pub.send("/topic/"+q+".ev", "m")
 			m := c.message()
 			tc.ack(c, m)
-			if tc.receipt {
+			if tc.fatal {
 				if f := c.read(false); f.Command != frame.RECEIPT {
 					t.Fatalf("before the ERROR: %s %v", f.Command, f.Header)
 				}
 			}
 			c.expectError(tc.msg, tc.body)
+			if !tc.fatal {
+				// Still open, and the message can still be settled.
+				c.ack(frame.ACK, m, frame.Receipt, "ok")
+				if f := c.read(false); f.Command != frame.RECEIPT {
+					t.Fatalf("after a harmless ERROR: %s %v %q", f.Command, f.Header, f.Body)
+				}
+				return
+			}
 			c.closed()
 			// The queue outlives its consumer's mistake; what was not
 			// settled is delivered again.

@@ -189,7 +189,9 @@ func TestBrokerFrames(t *testing.T) {
 	// acknowledgement (ack:auto here) is fatal: RECEIPT, ERROR, close.
 	acker := rawDial(t, b.addr())
 	acker.connect()
-	acker.write(frame.New(frame.ACK, frame.Id, "1", frame.Receipt, "a1"))
+	acker.write(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/topic/a", frame.Receipt, "r"))
+	acker.read(false)
+	acker.write(frame.New(frame.ACK, frame.Id, "T_s@@session-1@@1", frame.Receipt, "a1"))
 	if f := acker.read(false); f.Command != frame.RECEIPT {
 		t.Fatalf("%s", f.Command)
 	}
