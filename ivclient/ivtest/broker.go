@@ -52,6 +52,7 @@ type broker struct {
 	conns  map[*bconn]struct{}
 	topics map[string][]*bsub // plain topic subscriptions, by exact destination
 	queues map[string]*bqueue // by queue name
+	bound  map[string]*bqueue // the queues with bindings, by name
 	closed bool
 	now    func() time.Time // the clock of message and queue expiry
 
@@ -109,6 +110,7 @@ func newBroker(log *slog.Logger, login, passcode string) *broker {
 		conns:           make(map[*bconn]struct{}),
 		topics:          make(map[string][]*bsub),
 		queues:          make(map[string]*bqueue),
+		bound:           make(map[string]*bqueue),
 		now:             time.Now,
 		maxBacklog:      MaxQueueBacklog,
 		maxBacklogBytes: MaxQueueBacklogBytes,
@@ -662,14 +664,14 @@ func (b *broker) route(dest string, f *frame.Frame) {
 	for _, s := range b.topics[dest] {
 		b.deliver(s, f, dest, false, 0)
 	}
+	if len(b.bound) == 0 {
+		return
+	}
 	key, ok := strings.CutPrefix(dest, "/topic/")
 	if !ok || isPattern(key) {
 		return // see the routing note in broker_durable.go
 	}
-	for name, q := range b.queues {
-		if len(q.bindings) == 0 {
-			continue
-		}
+	for name, q := range b.bound {
 		if q = b.liveQueue(name, now); q == nil {
 			continue
 		}

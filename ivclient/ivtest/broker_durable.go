@@ -242,10 +242,12 @@ func matchWords(p, k []string) bool {
 // isPattern reports whether a topic has a wildcard word, so that it is a
 // pattern rather than a routing key (see the routing note above).
 func isPattern(topic string) bool {
-	for _, w := range strings.Split(topic, ".") {
+	for topic != "" {
+		w, rest, _ := strings.Cut(topic, ".")
 		if w == "#" || w == "*" || w == ">" {
 			return true
 		}
+		topic = rest
 	}
 	return false
 }
@@ -306,6 +308,7 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 		if !containsString(q.bindings, topic) {
 			q.bindings = append(q.bindings, topic)
 		}
+		b.bound[name] = q
 	}
 	s.q = q
 	q.subs = append(q.subs, s)
@@ -561,6 +564,9 @@ func (b *broker) deleteQueue(q *bqueue) {
 	q.deleted = true
 	if b.queues[q.name] == q {
 		delete(b.queues, q.name)
+	}
+	if b.bound[q.name] == q {
+		delete(b.bound, q.name)
 	}
 	for _, s := range q.subs {
 		if s.c.subs != nil {
