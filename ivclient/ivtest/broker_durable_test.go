@@ -13,6 +13,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 // brokerClock is a broker clock that tests move by hand.
@@ -585,10 +586,10 @@ func TestRequestExpiry(t *testing.T) {
 	req := func(id string) []byte {
 		return []byte(`["AgentLogin", "expkey", {"Accountcode": "default", "User": "1001", "Interface": "SIP/1"}, "` + id + `"]`)
 	}
-	if err := send.Send(DefaultRequestQueue, "", req("late"), stomp.SendOpt.Header("expiration", "1000")); err != nil {
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("late"), stomp.SendOpt.Header("expiration", "1000")); err != nil {
 		t.Fatal(err)
 	}
-	if err := send.Send(DefaultRequestQueue, "", req("timely"), stomp.SendOpt.Header("expiration", "60000"),
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("timely"), stomp.SendOpt.Header("expiration", "60000"),
 		stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
@@ -621,7 +622,7 @@ func TestRequestExpiry(t *testing.T) {
 	if err := p.PauseRequests(); err != nil {
 		t.Fatal(err)
 	}
-	if err := send.Send(DefaultRequestQueue, "", req("kept"), stomp.SendOpt.Receipt); err != nil {
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("kept"), stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
 	clock.advance(time.Hour)
@@ -636,7 +637,7 @@ func TestRequestExpiry(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("no reply")
 	}
-	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), DefaultLogin, DefaultPasscode), WithRequestQueue("/queue/x"+randomKey()))
+	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/x"+randomKey()))
 	if err := ext.PauseRequests(); err == nil {
 		t.Fatal("PauseRequests with an external broker succeeded")
 	}
