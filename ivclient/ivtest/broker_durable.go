@@ -52,15 +52,17 @@ import (
 // milliseconds, whichever is sooner) while they wait in a queue; they are
 // dropped, never delivered, once due. x-max-length and x-max-length-bytes
 // drop the oldest waiting message. Whatever the arguments, a queue holds at
-// most MaxQueueBacklog messages and MaxQueueBacklogBytes of bodies waiting:
-// past it the oldest is dropped, counted in Stats().BrokerOverflows and
-// BrokerQueue.Dropped, and logged once per queue. Expiry is checked as
+// most MaxQueueBacklog messages and MaxQueueBacklogBytes of bodies, waiting
+// or delivered and not yet acknowledged: past it the oldest waiting message
+// is dropped, counted in Stats().BrokerOverflows and BrokerQueue.Dropped,
+// and logged once per queue. Expiry is checked as
 // messages are handed out and whenever a queue is looked at, against the
 // broker's clock, so no timer runs.
 
-// MaxQueueBacklog and MaxQueueBacklogBytes bound the messages waiting in
-// one queue of the embedded broker (in all, counting their bodies); past
-// either, the oldest waiting message is dropped and counted
+// MaxQueueBacklog and MaxQueueBacklogBytes bound the messages one queue of
+// the embedded broker holds, waiting or delivered and not yet acknowledged
+// (in number, and in bytes of bodies); past either, the oldest waiting
+// message is dropped and counted
 // (Stats.BrokerOverflows, BrokerQueue.Dropped). Give a durable
 // subscription WithMaxBacklog to choose a lower bound.
 const (
@@ -103,6 +105,7 @@ type bqueue struct {
 	subs       []*bsub
 	next       int       // round-robin position
 	unacked    int       // deliveries not yet settled
+	unackedLen int       // their bodies' bytes
 	held       bool      // PauseRequests: deliver nothing
 	idleSince  time.Time // when the last consumer left (x-expires)
 	warned     bool      // the backlog cap was logged
@@ -341,7 +344,7 @@ func (b *broker) enqueue(q *bqueue, dest string, f *frame.Frame, now time.Time) 
 	q.ready = append(q.ready, m)
 	q.readyBytes += len(f.Body)
 	for len(q.ready) > 0 {
-		capped := len(q.ready) > b.maxBacklog || q.readyBytes > b.maxBacklogBytes
+		capped := len(q.ready)+q.unacked > b.maxBacklog || q.readyBytes+q.unackedLen > b.maxBacklogBytes
 		limited := (q.args.maxLen >= 0 && len(q.ready) > q.args.maxLen) ||
 			(q.args.maxBytes >= 0 && q.readyBytes > q.args.maxBytes)
 		if !capped && !limited {
@@ -416,6 +419,7 @@ func (b *broker) deliverQueued(s *bsub, m *qmsg) {
 	s.c.unacked[tag] = &delivery{s: s, m: m, tag: tag}
 	s.inflight++
 	s.q.unacked++
+	s.q.unackedLen += len(m.send.Body)
 }
 
 // maybeForget forgets an implicit queue nobody uses; b.mu is held.
@@ -440,6 +444,7 @@ func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
 		}
 		q := d.s.q
 		q.unacked--
+		q.unackedLen -= len(d.m.send.Body)
 		if !containsQueue(queues, q) {
 			queues = append(queues, q)
 		}

@@ -517,6 +517,20 @@ func TestDurableQueueBounds(t *testing.T) {
 		if info, _ := b.queueInfo(q); info.Ready != 3 || info.Dropped != 2 || b.overflows.Load() != 2 {
 			t.Fatalf("%+v, overflows %d", info, b.overflows.Load())
 		}
+		// Unacknowledged deliveries count too: a consumer that never acks
+		// cannot make the queue grow past the cap.
+		c.subscribe(durableSub("s2", "/topic/"+q, q))
+		for i := 2; i < 5; i++ {
+			if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+				t.Fatalf("got %q", m.Body)
+			}
+		}
+		pub.send("/topic/"+q, "over")
+		sync()
+		if info, _ := b.queueInfo(q); info.Ready != 0 || info.Unacked != 3 || info.Dropped != 3 {
+			t.Fatalf("%+v", info)
+		}
+		c.none(pub)
 	})
 }
 
@@ -643,5 +657,37 @@ func TestRequestExpiry(t *testing.T) {
 	}
 	replies.MustDisconnect()
 	for range sub.C {
+	}
+}
+
+// A plain topic subscription with client acks: ACK settles; a NACK or a
+// disconnect drops (there is no queue to return to, as with RabbitMQ's
+// exclusive subscription queue).
+func TestPlainTopicClientAck(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	pub, _ := brokerConn(t, b.addr())
+	c, _ := brokerConn(t, b.addr())
+	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
+	pub.send("/topic/plain", "a")
+	pub.send("/topic/plain", "b")
+	ma, mb := c.message(), c.message()
+	if ma.Header.Get(frame.Ack) == "" || ma.Header.Get(frame.Ack) != ma.Header.Get(frame.MessageId) {
+		t.Fatalf("%v", ma.Header)
+	}
+	c.ack(frame.ACK, ma, frame.Receipt, "a")
+	c.ack(frame.NACK, mb, frame.Receipt, "b")
+	for _, id := range []string{"a", "b"} {
+		if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != id {
+			t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+		}
+	}
+	c.none(pub) // the NACKed message is not delivered again
+	// An auto-ack subscription's messages have no ack header.
+	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
+	pub.send("/topic/auto", "x")
+	if m := c.message(); m.Header.Get("redelivered") != "false" {
+		t.Fatalf("%v", m.Header)
+	} else if _, ok := m.Header.Contains(frame.Ack); ok {
+		t.Fatalf("ack header on an auto subscription: %v", m.Header)
 	}
 }
