@@ -84,6 +84,10 @@ var queueArgKeys = [...]struct{ key, typ string }{
 	{"x-max-priority", "long"},
 }
 
+// maxArgMillis bounds the durations of queue arguments (about 100 years),
+// so that they fit a time.Duration.
+const maxArgMillis = 100 * 365 * 24 * 3600 * 1000
+
 // queueArgs are the properties a queue was declared with.
 type queueArgs struct {
 	durable, autoDelete bool
@@ -150,22 +154,23 @@ func parseQueueArgs(f *frame.Frame) (queueArgs, error) {
 				return a, fmt.Errorf("invalid arg '%s': %q is not a non-negative integer", k.key, v)
 			}
 			v = strconv.FormatInt(n, 10)
+			ms := time.Duration(min(n, maxArgMillis)) * time.Millisecond
 			switch k.key {
 			case "x-message-ttl":
-				a.ttl = time.Duration(n) * time.Millisecond
+				a.ttl = ms
 			case "x-expires":
 				if n == 0 {
 					return a, fmt.Errorf("invalid arg 'x-expires': must be positive")
 				}
-				a.expires = time.Duration(n) * time.Millisecond
-			case "x-max-length":
+				a.expires = ms
+			case "x-max-length": // past the cap, the cap applies anyway
 				a.maxLen = int(min(n, MaxQueueBacklog+1))
 			case "x-max-length-bytes":
 				a.maxBytes = int(min(n, MaxQueueBacklogBytes+1))
 			}
 		}
 		if k.key == "x-queue-type" {
-			if v != "classic" && v != "quorum" && v != "stream" {
+			if v != "classic" && v != "quorum" {
 				return a, fmt.Errorf("invalid arg 'x-queue-type': unknown queue type %q", v)
 			}
 			if v == "classic" {
