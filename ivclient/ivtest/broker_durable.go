@@ -604,15 +604,15 @@ func (b *broker) holdQueue(name string, hold bool) {
 
 // BrokerQueue describes one queue of the embedded broker.
 type BrokerQueue struct {
-	Name      string   // the queue's name: x-queue-name, or Q for /queue/Q
-	Durable   bool     // declared durable:true
-	Bindings  []string // the topics bound to it, "/topic/iv.agents.#", in the order they were bound
-	Args      map[string]string
-	Ready     int    // messages waiting for a consumer
-	Unacked   int    // messages delivered and not yet acknowledged
-	Consumers int    // subscriptions consuming it
-	Dropped   uint64 // oldest messages dropped: x-max-length, x-max-length-bytes or MaxQueueBacklog
-	Expired   uint64 // messages dropped because their TTL or expiration passed while they waited
+	Name      string            // the queue's name: x-queue-name, or Q for /queue/Q
+	Durable   bool              // declared durable:true
+	Bindings  []string          // the topics bound to it, "/topic/iv.agents.#", in the order they were bound
+	Args      map[string]string // the queue arguments it was declared with, "x-max-length": "5"
+	Ready     int               // messages waiting for a consumer
+	Unacked   int               // messages delivered and not yet acknowledged
+	Consumers int               // subscriptions consuming it
+	Dropped   uint64            // oldest messages dropped: x-max-length, x-max-length-bytes or MaxQueueBacklog
+	Expired   uint64            // messages dropped because their TTL or expiration passed while they waited
 }
 
 func (b *broker) queueInfo(name string) (BrokerQueue, bool) {
