@@ -2,25 +2,16 @@ package events
 
 import "time"
 
-// Options of the sinks: NewTracker, NewBoard and NewPoller.
-//
-// Each constructor takes options of its own type (TrackerOption,
-// BoardOption, PollerOption), so that an option which means nothing to a
-// sink does not compile; an option that several sinks understand
-// (StateOption, SinkOption) has a type that is all of theirs. The
-// constructors cannot fail, so that sinks compose in one expression
-// (events.Run(ctx, sub, events.NewTracker(), events.NewBoard())), and the
-// options share one documented clamp: a count or a duration of zero or
-// less, and a nil function, mean the option's default; a nil option is
-// skipped.
-
-// TrackerOption configures a Tracker (NewTracker).
+// TrackerOption configures a Tracker (NewTracker). Options follow one
+// rule, described at SinkOption.
 type TrackerOption interface{ applyTracker(*sinkConfig) }
 
-// BoardOption configures a Board (NewBoard).
+// BoardOption configures a Board (NewBoard). Options follow one rule,
+// described at SinkOption.
 type BoardOption interface{ applyBoard(*sinkConfig) }
 
-// PollerOption configures a Poller (NewPoller).
+// PollerOption configures a Poller (NewPoller). Options follow one rule,
+// described at SinkOption.
 type PollerOption interface{ applyPoller(*sinkConfig) }
 
 // StateOption configures a Tracker or a Board alike.
@@ -30,6 +21,16 @@ type StateOption interface {
 }
 
 // SinkOption configures a Tracker, a Board or a Poller alike.
+//
+// The sinks' options follow one style. Each constructor takes options of
+// its own type (TrackerOption, BoardOption, PollerOption), so that an
+// option that means nothing to a sink does not compile; an option that
+// several sinks understand has a type that is all of theirs (StateOption,
+// SinkOption). The constructors cannot fail, so that sinks compose in one
+// expression (events.Run(ctx, sub, events.NewTracker(), events.NewBoard())),
+// and every option has the same documented clamp: a count or a duration of
+// zero or less, or a nil function, means the option's default; a nil
+// option is skipped.
 type SinkOption interface {
 	TrackerOption
 	BoardOption
