@@ -65,10 +65,17 @@ index() {
   die "no node $a (want 1-3, ${NODES[*]} or their @localhost names)"
 }
 
-# pid of node i's beam.smp, or nothing: the process listening on its
-# distribution port (so a stale pid file can never name another process).
+# pid of node i's beam.smp, or nothing: the beam.smp whose environment
+# names the node (so a stale pid file can never name another process).
 pid_of() {
-  ss -Hltnp "sport = :$(dist_port "$1")" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1
+  local p want comm
+  want="RABBITMQ_NODENAME=$(node "$1")"
+  for p in /proc/[0-9]*; do
+    comm=
+    read -r comm 2>/dev/null < "$p/comm" || true
+    [ "$comm" = beam.smp ] || continue
+    if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "$want"; then echo "${p#/proc/}"; return 0; fi
+  done
 }
 
 # stomp_ok i: a CONNECT on node i's STOMP port gets CONNECTED within 3 s.
@@ -126,7 +133,9 @@ kill_node() {
   [ -n "$pid" ] || return 0
   kill -KILL "$pid" 2>/dev/null || true
   for n in $(seq 1 100); do
+    # gone, or a zombie waiting for its parent
     [ -d "/proc/$pid" ] || return 0
+    case "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" in Z|X|"") return 0 ;; esac
     sleep 0.1
   done
   die "$(node "$i"): beam.smp $pid still alive after SIGKILL"
