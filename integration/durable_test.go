@@ -24,7 +24,10 @@ import (
 // redelivery (Event.Redelivered).
 func TestDurableWorkerProcesses(t *testing.T) {
 	c := needCluster(t)
-	const n = 20000
+	const (
+		n    = 20000
+		work = time.Millisecond // per event, in each worker, between its record and its ack
+	)
 	ctx, cancel := context.WithTimeout(context.Background(), durableLimit)
 	defer cancel()
 	clk := clock{time.Now()}
@@ -37,16 +40,22 @@ func TestDurableWorkerProcesses(t *testing.T) {
 	dir := t.TempDir()
 	config := func(node int) workerConfig {
 		return workerConfig{Addr: c.addrs[node], Addrs: c.rotate(node)[1:], Login: rabbitLogin, Passcode: rabbitPasscode,
-			Name: name, Topics: topics}
+			Name: name, Topics: topics, Work: work}
 	}
-	// Three workers, each on its own node; the first one makes the queue.
+	// The queue exists, and half the events wait in it (the workers start
+	// with a backlog, so that each has its prefetch of events in flight
+	// when one is killed); the other half is published while they work.
+	makeQueue(ctx, t, addr, dopts, name, topics, testDurableOpts())
+	pub := dialPublisher(t, c.addrs[0])
+	pubStart := clk.now()
+	if err := pub.publish(run, 0, n/2, topics, 1000); err != nil {
+		t.Fatal(err)
+	}
+	// Three workers, each on its own node.
 	ws := []*workerProc{startWorker(t, dir, 0, config(0)), startWorker(t, dir, 1, config(1)), startWorker(t, dir, 2, config(2))}
 	victim := ws[1]
-
-	pub := dialPublisher(t, c.addrs[0])
 	published := make(chan error, 1)
-	pubStart := clk.now()
-	go func() { published <- pub.publish(run, 0, n, topics, 1000) }()
+	go func() { published <- pub.publish(run, n/2, n, topics, 1000) }()
 	t.Cleanup(func() { <-published })
 
 	records := func() int {
@@ -142,11 +151,29 @@ func TestDurableWorkerProcesses(t *testing.T) {
 		t.Errorf("the replacement worker handled no event")
 	}
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	t.Logf("%d events on %d topics through one durable name (classic queue), 3 worker processes on 3 nodes; worker 1 SIGKILLed at %v after %d records, replaced by worker 3",
-		n, len(topics), ms(killAt-pubStart), victimHad)
+	t.Logf("%d events on %d topics through one durable name (classic queue; half of them waiting when the workers start), 3 worker processes on 3 nodes, %v between each record and its ack; worker 1 SIGKILLed at %v after %d records, replaced by worker 3",
+		n, len(topics), work, ms(killAt-pubStart), victimHad)
 	t.Logf("split (records per worker, duplicates included): %s; %d lost; %d duplicates, every one a redelivery; %d deliveries marked Redelivered",
 		v.split(), v.lost, v.dupes, v.redelivered)
 	t.Logf("all %d handled %v after the first publish (%.0f events/s)", n, ms(done-pubStart), float64(n)/(done-pubStart).Seconds())
+}
+
+// makeQueue subscribes to name once, so that the broker makes its queue,
+// and leaves.
+func makeQueue(ctx context.Context, t *testing.T, addr string, dopts []stompx.Option, name string, topics []string, opts []stompx.DurableOption) {
+	t.Helper()
+	tr, err := stompx.Dial(ctx, addr, dopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	sub, err := tr.SubscribeDurable(ctx, name, topics, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rotate returns the cluster's addresses starting at node first.
@@ -175,19 +202,7 @@ func TestDurableOutage(t *testing.T) {
 	deleteDurable(t, addr, dopts, name, opts)
 
 	// The worker subscribes once (the broker makes the queue), then stops.
-	tr, err := stompx.Dial(ctx, addr, dopts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := tr.SubscribeDurable(ctx, name, topics, opts...)
-	if err != nil {
-		tr.Close()
-		t.Fatal(err)
-	}
-	_ = sub.Close()
-	if err := tr.Close(); err != nil {
-		t.Fatal(err)
-	}
+	makeQueue(ctx, t, addr, dopts, name, topics, opts)
 
 	// The platform goes on publishing, through another node.
 	pub := dialPublisher(t, c.addrs[2])
@@ -197,12 +212,12 @@ func TestDurableOutage(t *testing.T) {
 
 	// A worker started now gets every event.
 	startAt := clk.now()
-	tr, err = stompx.Dial(ctx, addr, dopts...)
+	tr, err := stompx.Dial(ctx, addr, dopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	sub, err = tr.SubscribeDurable(ctx, name, topics, opts...)
+	sub, err := tr.SubscribeDurable(ctx, name, topics, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,22 +265,8 @@ func TestDurableQuorumRestart(t *testing.T) {
 	deleteDurable(t, addr, dopts, quorum, qopts)
 	deleteDurable(t, addr, dopts, classic, copts)
 
-	tr, err := stompx.Dial(ctx, addr, dopts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []struct {
-		name string
-		opts []stompx.DurableOption
-	}{{quorum, qopts}, {classic, copts}} {
-		sub, err := tr.SubscribeDurable(ctx, d.name, topics, d.opts...)
-		if err != nil {
-			tr.Close()
-			t.Fatal(err)
-		}
-		_ = sub.Close()
-	}
-	_ = tr.Close()
+	makeQueue(ctx, t, addr, dopts, quorum, topics, qopts)
+	makeQueue(ctx, t, addr, dopts, classic, topics, copts)
 	q, err := c.queue("iv.events." + quorum)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +303,7 @@ func TestDurableQuorumRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tr, err = stompx.Dial(ctx, addr, dopts...)
+	tr, err := stompx.Dial(ctx, addr, dopts...)
 	if err != nil {
 		t.Fatal(err)
 	}

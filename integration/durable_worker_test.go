@@ -34,6 +34,12 @@ type workerConfig struct {
 	Topics   []string
 	Quorum   bool
 	Out      string // one record per event handled: "<uniqueid>/<type> <0|1>\n"
+	// Work is how long a worker takes between writing an event's record
+	// and acking it (the rest of its work on the event, a database commit
+	// say). With it the workers, not the broker, are the bottleneck, so
+	// that each has its prefetch of events in flight, and a worker killed
+	// in it leaves a record whose event is delivered again: a duplicate.
+	Work time.Duration
 }
 
 func (c workerConfig) durableOpts() []stompx.DurableOption {
@@ -46,7 +52,8 @@ func (c workerConfig) durableOpts() []stompx.DurableOption {
 
 // workerProcess is the worker: it subscribes to the durable name, prints
 // "ready" on stdout, and for every event writes its record (one write, so
-// that a SIGKILL cuts at most the last line) and only then acks it. It
+// that a SIGKILL cuts at most the last line), works on it for cfg.Work, and
+// only then acks it. It
 // stops when its stdin closes (the test, or its death), closing the
 // subscription and the transport. An Ack that fails other than with
 // ErrConnectionLost is written to stderr as "ERR ...".
@@ -101,6 +108,9 @@ func workerProcess() int {
 			}
 			if _, err := out.Write(line); err != nil {
 				return fail("writing: %v", err)
+			}
+			if cfg.Work > 0 {
+				time.Sleep(cfg.Work)
 			}
 			if err := sub.Ack(ev); err != nil && !errors.Is(err, ivclient.ErrConnectionLost) {
 				fmt.Fprintf(os.Stderr, "ERR Ack: %v\n", err)
