@@ -24,6 +24,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -36,11 +37,48 @@ const clusterCommand = "bash scripts/rabbitmq-cluster.sh start && " +
 // durableLimit bounds each durable-event test.
 const durableLimit = 4 * time.Minute
 
+// durableBroker is where a durable-event test runs: the cluster, or
+// ivtest's broker (one address).
+type durableBroker struct {
+	what  string   // "cluster" or "ivtest", for the logs
+	addrs []string // the STOMP addresses, one per node
+	// publisher returns the platform's side: events published on node.
+	publisher func(t *testing.T, node int) eventPublisher
+}
+
+// eventPublisher publishes events from..to-1 of run on topics, as the
+// platform would, and returns once the broker has them all.
+type eventPublisher interface {
+	publish(run string, from, to int, topics []string, receiptEvery int) error
+}
+
+// fakeBroker is ivtest's broker, in this process; the test closes it.
+func fakeBroker(t *testing.T) *durableBroker {
+	p := ivtest.NewPlatform(t)
+	return &durableBroker{what: "ivtest", addrs: []string{p.STOMPAddr()},
+		publisher: func(*testing.T, int) eventPublisher { return fakePublisher{p} }}
+}
+
+// fakePublisher publishes through ivtest's platform.
+type fakePublisher struct{ p *ivtest.Platform }
+
+func (f fakePublisher) publish(run string, from, to int, topics []string, _ int) error {
+	for i := from; i < to; i++ {
+		topic, body, _ := testEvent(run, i, topics)
+		if err := f.p.PublishRaw(topic, body); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), phaseLimit)
+	defer cancel()
+	return f.p.Sync(ctx)
+}
+
 // cluster is the 3-node RabbitMQ cluster of scripts/rabbitmq-cluster.sh:
 // its STOMP addresses (IV_RABBITMQ_CLUSTER) and the script that kills and
 // restarts its nodes (IV_RABBITMQ_CLUSTER_CTL, default the repository's).
 type cluster struct {
-	addrs []string
+	durableBroker
 	ctl   string
 	nodes []string // nodes[i] is the node name of addrs[i]
 }
@@ -59,6 +97,8 @@ func needCluster(t *testing.T) *cluster {
 		unavailable = t.Fatalf
 	}
 	c := &cluster{ctl: os.Getenv("IV_RABBITMQ_CLUSTER_CTL")}
+	c.what = "cluster"
+	c.publisher = func(t *testing.T, node int) eventPublisher { return dialPublisher(t, c.addrs[node]) }
 	for _, a := range strings.Split(env, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.addrs = append(c.addrs, a)
@@ -147,19 +187,25 @@ func (c *cluster) queue(name string) (queueInfo, error) {
 	return q, nil
 }
 
-// dialOpts are the options of a test transport on the cluster, connected
-// to c.addrs[first] and failing over to the others.
-func (c *cluster) dialOpts(first int, extra ...stompx.Option) (string, []stompx.Option) {
-	var rest []string
-	for i := 1; i < len(c.addrs); i++ {
-		rest = append(rest, c.addrs[(first+i)%len(c.addrs)])
+// rotate returns the broker's addresses starting at node first.
+func (b *durableBroker) rotate(first int) []string {
+	out := make([]string, len(b.addrs))
+	for i := range out {
+		out[i] = b.addrs[(first+i)%len(b.addrs)]
 	}
+	return out
+}
+
+// dialOpts are the options of a test transport, connected to node first
+// and failing over to the others. (ivtest's login is RabbitMQ's.)
+func (b *durableBroker) dialOpts(first int, extra ...stompx.Option) (string, []stompx.Option) {
+	addrs := b.rotate(first)
 	opts := append([]stompx.Option{
 		stompx.WithLogin(rabbitLogin, rabbitPasscode),
-		stompx.WithAddrs(rest...),
+		stompx.WithAddrs(addrs[1:]...),
 		stompx.WithReconnectBackoff(50*time.Millisecond, 500*time.Millisecond),
 	}, extra...)
-	return c.addrs[first], opts
+	return addrs[0], opts
 }
 
 // durableName is a name of this run only: RabbitMQ keeps durable queues.
@@ -345,15 +391,37 @@ func (tl *tally) consume(worker int, sub *events.Subscription) (done <-chan stru
 // waitAll waits until count() reaches want and then nothing more arrived
 // for quiet (last() is when the latest event came: late redeliveries), or
 // until ctx is done; it reports whether count reached want.
+// It also gives up when count stays the same for phaseLimit.
 func waitAll(ctx context.Context, count func() int, want int, last func() time.Duration, clk clock, quiet time.Duration) bool {
+	prev, since := -1, clk.now()
 	for {
-		if count() >= want && clk.now()-last() >= quiet {
+		n := count()
+		if n >= want && clk.now()-last() >= quiet {
 			return true
+		}
+		if n != prev {
+			prev, since = n, clk.now()
+		} else if clk.now()-since > phaseLimit {
+			return n >= want
 		}
 		select {
 		case <-ctx.Done():
 			return count() >= want
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// stallCheck returns a function that fails the test when count has not
+// changed for phaseLimit since its previous calls.
+func stallCheck(t *testing.T, clk clock, count func() int) func() {
+	prev, since := -1, clk.now()
+	return func() {
+		t.Helper()
+		if n := count(); n != prev {
+			prev, since = n, clk.now()
+		} else if clk.now()-since > phaseLimit {
+			t.Fatalf("no progress for %v: %d records", phaseLimit, n)
 		}
 	}
 }

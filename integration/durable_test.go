@@ -23,11 +23,12 @@ import (
 // a replacement: every event is handled (0 lost), and every duplicate is a
 // redelivery (Event.Redelivered).
 func TestDurableWorkerProcesses(t *testing.T) {
-	c := needCluster(t)
-	const (
-		n    = 20000
-		work = time.Millisecond // per event, in each worker, between its record and its ack
-	)
+	t.Run("ivtest", func(t *testing.T) { testWorkerProcesses(t, fakeBroker(t), 6000) })
+	t.Run("cluster", func(t *testing.T) { testWorkerProcesses(t, &needCluster(t).durableBroker, 20000) })
+}
+
+func testWorkerProcesses(t *testing.T, c *durableBroker, n int) {
+	const work = time.Millisecond // per event, in each worker, between its record and its ack
 	ctx, cancel := context.WithTimeout(context.Background(), durableLimit)
 	defer cancel()
 	clk := clock{time.Now()}
@@ -39,19 +40,20 @@ func TestDurableWorkerProcesses(t *testing.T) {
 
 	dir := t.TempDir()
 	config := func(node int) workerConfig {
-		return workerConfig{Addr: c.addrs[node], Addrs: c.rotate(node)[1:], Login: rabbitLogin, Passcode: rabbitPasscode,
+		addrs := c.rotate(node)
+		return workerConfig{Addr: addrs[0], Addrs: addrs[1:], Login: rabbitLogin, Passcode: rabbitPasscode,
 			Name: name, Topics: topics, Work: work}
 	}
 	// The queue exists, and half the events wait in it (the workers start
 	// with a backlog, so that each has its prefetch of events in flight
 	// when one is killed); the other half is published while they work.
 	makeQueue(ctx, t, addr, dopts, name, topics, testDurableOpts())
-	pub := dialPublisher(t, c.addrs[0])
+	pub := c.publisher(t, 0)
 	pubStart := clk.now()
 	if err := pub.publish(run, 0, n/2, topics, 1000); err != nil {
 		t.Fatal(err)
 	}
-	// Three workers, each on its own node.
+	// Three workers, each on its own node of a cluster.
 	ws := []*workerProc{startWorker(t, dir, 0, config(0)), startWorker(t, dir, 1, config(1)), startWorker(t, dir, 2, config(2))}
 	victim := ws[1]
 	published := make(chan error, 1)
@@ -79,7 +81,9 @@ func TestDurableWorkerProcesses(t *testing.T) {
 	// has its share in flight: SIGKILL, and a replacement on its node.
 	var killAt time.Duration
 	var victimHad int
-	for victim.killed == false {
+	progress := stallCheck(t, clk, records)
+	for !victim.killed {
+		progress()
 		if got := records(); got >= n/3 {
 			if victimHad = countLines(victim.out); victimHad >= 100 {
 				killAt = clk.now()
@@ -106,6 +110,7 @@ func TestDurableWorkerProcesses(t *testing.T) {
 		lastChange, done time.Duration
 	)
 	for {
+		progress()
 		total := records()
 		if total != lastTotal {
 			lastTotal, lastChange = total, clk.now()
@@ -151,8 +156,8 @@ func TestDurableWorkerProcesses(t *testing.T) {
 		t.Errorf("the replacement worker handled no event")
 	}
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	t.Logf("%d events on %d topics through one durable name (classic queue; half of them waiting when the workers start), 3 worker processes on 3 nodes, %v between each record and its ack; worker 1 SIGKILLed at %v after %d records, replaced by worker 3",
-		n, len(topics), work, ms(killAt-pubStart), victimHad)
+	t.Logf("%s: %d events on %d topics through one durable name (classic queue; half of them waiting when the workers start), 3 worker processes on %d nodes, %v between each record and its ack; worker 1 SIGKILLed at %v after %d records, replaced by worker 3",
+		c.what, n, len(topics), len(c.addrs), work, ms(killAt-pubStart), victimHad)
 	t.Logf("split (records per worker, duplicates included): %s; %d lost; %d duplicates, every one a redelivery; %d deliveries marked Redelivered",
 		v.split(), v.lost, v.dupes, v.redelivered)
 	t.Logf("all %d handled %v after the first publish (%.0f events/s)", n, ms(done-pubStart), float64(n)/(done-pubStart).Seconds())
@@ -176,20 +181,15 @@ func makeQueue(ctx context.Context, t *testing.T, addr string, dopts []stompx.Op
 	}
 }
 
-// rotate returns the cluster's addresses starting at node first.
-func (c *cluster) rotate(first int) []string {
-	out := make([]string, len(c.addrs))
-	for i := range out {
-		out[i] = c.addrs[(first+i)%len(c.addrs)]
-	}
-	return out
-}
-
 // TestDurableOutage publishes events while no worker is connected to a
 // durable name: the worker started afterwards gets them all, none marked
 // Redelivered (they were never delivered before).
 func TestDurableOutage(t *testing.T) {
-	c := needCluster(t)
+	t.Run("ivtest", func(t *testing.T) { testOutage(t, fakeBroker(t)) })
+	t.Run("cluster", func(t *testing.T) { testOutage(t, &needCluster(t).durableBroker) })
+}
+
+func testOutage(t *testing.T, c *durableBroker) {
 	const n = 1000
 	ctx, cancel := context.WithTimeout(context.Background(), durableLimit)
 	defer cancel()
@@ -198,14 +198,14 @@ func TestDurableOutage(t *testing.T) {
 	topics := agentTopics(acct, 3)
 	name := durableName("outage")
 	opts := testDurableOpts()
-	addr, dopts := c.dialOpts(1)
+	addr, dopts := c.dialOpts(1 % len(c.addrs))
 	deleteDurable(t, addr, dopts, name, opts)
 
 	// The worker subscribes once (the broker makes the queue), then stops.
 	makeQueue(ctx, t, addr, dopts, name, topics, opts)
 
 	// The platform goes on publishing, through another node.
-	pub := dialPublisher(t, c.addrs[2])
+	pub := c.publisher(t, 2%len(c.addrs))
 	if err := pub.publish(run, 0, n, topics, 100); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestDurableOutage(t *testing.T) {
 	done := tl.consume(0, sub)
 	defer func() { _ = sub.Close(); <-done }()
 	ok := waitAll(ctx, tl.distinct, n, func() time.Duration { tl.mu.Lock(); defer tl.mu.Unlock(); return tl.last }, clk, 500*time.Millisecond)
-	first, _ := tl.firstAfter(-1, startAt)
+	first, gotAny := tl.firstAfter(-1, startAt)
 	_ = sub.Close()
 	<-done
 	tl.mu.Lock()
@@ -242,8 +242,10 @@ func TestDurableOutage(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
-	t.Logf("%d events published while no worker was connected; the worker started afterwards got %d (%d duplicates), the first %v after it started",
-		n, n-v.lost, v.dupes, (first - startAt).Round(time.Millisecond))
+	if gotAny {
+		t.Logf("%s: %d events published while no worker was connected; the worker started afterwards got %d (%d duplicates), the first %v after it started",
+			c.what, n, n-v.lost, v.dupes, (first - startAt).Round(time.Millisecond))
+	}
 }
 
 // TestDurableQuorumRestart publishes events (not persistent, as the
