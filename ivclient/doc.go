@@ -43,6 +43,16 @@
 //     topic only (see package events).
 //   - Secrets: the access key never appears in an error or a log line.
 //
+// # Metrics, traces and calls by name
+//
+// WithObserver hands every finished call (its method, duration and error)
+// to a function of the partner's, with the call's context: per-method
+// counters and latency, or a child span of the caller's trace (see its
+// Examples). Methods and Lookup describe the 41 methods and their wire
+// arguments, and Invoke calls one by name with its STOMP argument names,
+// through the typed method and its checks (the ivctl command is built on
+// them).
+//
 // # Wire irregularities absorbed
 //
 // The platform names arguments differently per method and per transport

@@ -119,7 +119,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) 
 	t := &Transport{
 		opts:    o,
 		addrs:   addrs,
-		red:     &redactor{passcode: o.passcode},
+		red:     newRedactor(o.passcode),
 		log:     o.logger,
 		note:    newNotifier(o.stateHandler),
 		readyCh: make(chan struct{}),
@@ -314,6 +314,7 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)
 // waits for the result. A session lost before the request was queued is
 // retried on the next one: nothing was sent.
 func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []byte) (result, error) {
+	deadline, _ := ctx.Deadline()
 	for retry := false; ; retry = true {
 		if retry {
 			runtime.Gosched() // a dead session is about to be replaced
@@ -335,11 +336,11 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 		}
 		s.pending[id] = c
 		s.mu.Unlock()
-		if s.trySend(body) {
+		if s.trySend(body, deadline) {
 			return t.await(ctx, s, c, id)
 		}
 		select {
-		case s.sendq <- outgoing{id: id, body: body}:
+		case s.sendq <- outgoing{id: id, body: body, deadline: deadline}:
 		case <-s.done:
 			// The sweep has delivered its error to c.ch, but the request was
 			// never queued: take the next session.
