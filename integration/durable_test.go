@@ -1,5 +1,3 @@
-//go:build durableapi
-
 package integration
 
 import (
