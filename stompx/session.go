@@ -43,6 +43,7 @@ type session struct {
 	done     chan struct{} // closed by kill, after cause is set and pending swept
 	killOnce sync.Once
 	cause    string // why the session ended, redacted
+	causeErr error  // the error calls in flight got: lostError(cause) or a typed variant
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -107,8 +108,8 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 		return nil, err
 	}
 	s.sub, s.subRaw, s.pub, s.pubRaw = sub, subRaw, pub, pubRaw
-	subRaw.arm(s.connDead)
-	pubRaw.arm(s.connDead)
+	subRaw.arm(s.lost)
+	pubRaw.arm(s.lost)
 	if !t.spawn(s.writer) || !t.spawn(s.syncLoop) {
 		s.kill("transport closed", errClosed, false)
 		return nil, errClosed
@@ -190,7 +191,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			// *tls.CertificateVerificationError work.
 			return nil, nil, fmt.Errorf("stompx: connect %s: %w", addr, err)
 		}
-		wc := &watchedConn{Conn: raw}
+		wc := &watchedConn{Conn: raw, guard: newFrameGuard(o.frameLimits)}
 		if dl, ok := ctx.Deadline(); ok {
 			_ = raw.SetDeadline(dl)
 		}
@@ -219,6 +220,9 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 					msg += ": " + b
 				}
 				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.red.redact(msg))
+			}
+			if errors.Is(err, ErrFrameTooLarge) {
+				return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %w", addr, err)
 			}
 			return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %s", addr, t.red.redact(err.Error()))
 		}
@@ -285,9 +289,13 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 
 // watchedConn tells the session when go-stomp's reader sees the connection
 // fail: EOF, reset, or the close that follows a missed heart-beat or an
-// ERROR frame. go-stomp has no callback for that.
+// ERROR frame. go-stomp has no callback for that. Its guard bounds every
+// frame the broker sends before go-stomp reads it (see frameGuard): a
+// frame past the limits closes the connection, and the reader gets an
+// error wrapping ErrFrameTooLarge instead of the bytes.
 type watchedConn struct {
 	net.Conn
+	guard  *frameGuard // used by go-stomp's one reader goroutine only
 	mu     sync.Mutex
 	err    error
 	onDead func(error)
@@ -295,12 +303,20 @@ type watchedConn struct {
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.guard != nil {
+		if gerr := c.guard.feed(p[:n]); gerr != nil {
+			c.guard = nil
+			_ = c.Conn.Close()
+			n, err = 0, gerr
+		}
+	}
 	if err != nil {
 		c.mu.Lock()
 		first := c.err == nil
 		if first {
 			c.err = err
 		}
+		err = c.err // a rejected frame stays the reason
 		f := c.onDead
 		c.mu.Unlock()
 		if first && f != nil {
@@ -332,12 +348,12 @@ func (s *session) causeText() string {
 	}
 }
 
-func (s *session) connDead(err error) {
-	s.kill(s.t.red.redact(err.Error()), nil, false)
-}
-
+// lost ends the session because of err: a connection that failed (seen
+// by watchedConn) or a go-stomp call that failed. Calls in flight get an
+// error wrapping ivclient.ErrConnectionLost and err's typed reason, if any.
 func (s *session) lost(err error) {
-	s.kill(s.t.red.redact(err.Error()), nil, false)
+	cause := s.t.red.redact(err.Error())
+	s.kill(cause, lostErrorFor(cause, err), false)
 }
 
 // kill ends the session once: every pending call gets callErr (by default
@@ -349,7 +365,7 @@ func (s *session) kill(cause string, callErr error, graceful bool) {
 		if callErr == nil {
 			callErr = lostError(cause)
 		}
-		s.cause = cause
+		s.cause, s.causeErr = cause, callErr
 		s.mu.Lock()
 		s.dead = true
 		n := len(s.pending)

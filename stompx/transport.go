@@ -186,7 +186,7 @@ func normalizeAddr(a string) (string, error) {
 func (t *Transport) setState(s State, err error, addr string) {
 	t.state = s
 	if err != nil {
-		err = &transportError{t.red.redact(err.Error()), errorKind(err)}
+		err = &transportError{msg: t.red.redact(err.Error()), kind: errorKind(err), also: reasonKind(err)}
 	}
 	t.note.emit(StateChange{State: s, Err: err, Addr: addr})
 }
@@ -486,7 +486,7 @@ func (t *Transport) supervise(s *session) {
 				t.mu.Unlock()
 				return
 			}
-			t.setState(Reconnecting, lostError(s.cause), s.addr)
+			t.setState(Reconnecting, s.causeErr, s.addr)
 			t.mu.Unlock()
 			s = nil
 		}
