@@ -279,7 +279,7 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 		// goroutine for good. Our own watchdog bounds the wait instead.
 		stomp.ConnOpt.RcvReceiptTimeout(0),
 		stomp.ConnOpt.UnsubscribeReceiptTimeout(0),
-		stomp.ConnOpt.DisconnectReceiptTimeout(5 * disconnectGrace),
+		stomp.ConnOpt.DisconnectReceiptTimeout(disconnectGrace),
 		stomp.ConnOpt.ReadChannelCapacity(64),
 		stomp.ConnOpt.WriteChannelCapacity(writeChanCap),
 		stomp.ConnOpt.Logger(stompLogger{l: t.log, r: t.red}),
@@ -358,7 +358,9 @@ func (s *session) lost(err error) {
 
 // kill ends the session once: every pending call gets callErr (by default
 // an ErrConnectionLost error), the session stops being current, and the
-// connections are closed, after a bounded DISCONNECT when graceful.
+// connections are closed, after a bounded DISCONNECT when graceful. The
+// session stops being current before done closes, so whoever sees done
+// closed and asks for the current session gets another one (or waits).
 func (s *session) kill(cause string, callErr error, graceful bool) {
 	s.killOnce.Do(func() {
 		t := s.t
@@ -368,20 +370,21 @@ func (s *session) kill(cause string, callErr error, graceful bool) {
 		s.cause, s.causeErr = cause, callErr
 		s.mu.Lock()
 		s.dead = true
-		n := len(s.pending)
-		for _, c := range s.pending {
-			c.ch <- result{err: callErr}
-		}
+		pending := s.pending
 		s.pending = nil
 		s.mu.Unlock()
-		t.stats.lost.Add(uint64(n))
-		close(s.done)
+		// Each call removed from pending gets exactly one result, from
+		// here; its owner waits for it before it reuses the call.
+		for _, c := range pending {
+			c.ch <- result{err: callErr}
+		}
 
 		t.mu.Lock()
 		if t.cur.CompareAndSwap(s, nil) {
 			t.readyCh = make(chan struct{})
 		}
 		t.mu.Unlock()
+		close(s.done)
 
 		if s.sub == nil {
 			return
@@ -394,29 +397,20 @@ func (s *session) kill(cause string, callErr error, graceful bool) {
 	})
 }
 
-// disconnect sends DISCONNECT on both connections and waits for the
-// receipts, for disconnectGrace at most.
+// disconnect sends DISCONNECT on both connections at once and waits for
+// the receipts; go-stomp bounds each by MsgSendTimeout plus
+// DisconnectReceiptTimeout (disconnectGrace), so it returns within about
+// three seconds, and no goroutine outlives it.
 func (s *session) disconnect() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.pub.Disconnect()
-		_ = s.sub.Disconnect()
-	}()
-	tm := time.NewTimer(disconnectGrace)
-	defer tm.Stop()
-	select {
-	case <-done:
-		return
-	case <-tm.C:
+	var wg sync.WaitGroup
+	for _, c := range []*stomp.Conn{s.pub, s.sub} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Disconnect()
+		}()
 	}
-	_ = s.subRaw.Close()
-	_ = s.pubRaw.Close()
-	tm.Reset(disconnectGrace)
-	select {
-	case <-done:
-	case <-tm.C:
-	}
+	wg.Wait()
 }
 
 // unregister removes a pending call whose caller gives up; false means a
@@ -547,6 +541,11 @@ func (s *session) syncLoop() {
 			}
 		}
 		err := s.syncOnce()
+		if err != nil {
+			// End the session before telling the waiters, so that a waiter
+			// that retries finds it no longer current.
+			s.lost(err)
+		}
 		for i, r := range batch {
 			if r.done == nil {
 				continue
@@ -558,7 +557,6 @@ func (s *session) syncLoop() {
 			}
 		}
 		if err != nil {
-			s.lost(err)
 			s.drainSync()
 			return
 		}
@@ -712,7 +710,9 @@ func (s *session) dispatch(key string, body []byte) {
 		return
 	}
 	delete(s.pending, id)
+	s.mu.Unlock()
+	// Removing the call from pending made this the one send its owner
+	// waits for (buffer 1: it never blocks).
 	st.matched.Add(1)
 	c.ch <- result{code: r.code, payload: payload}
-	s.mu.Unlock()
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -314,24 +313,27 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)
 // waits for the result. A session lost before the request was queued is
 // retried on the next one: nothing was sent.
 func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []byte) (result, error) {
-	for retry := false; ; retry = true {
-		if retry {
-			runtime.Gosched() // a dead session is about to be replaced
-		}
+	for {
 		s, err := t.session(ctx)
 		if err != nil {
-			return result{}, err
+			return result{}, t.callEnded(ctx, err)
 		}
 		if err := s.ensureKey(ctx, c.key); err != nil {
 			if err == errRetry {
-				continue
+				continue // s is gone (kill made it stop being current first)
 			}
-			return result{}, err
+			return result{}, t.callEnded(ctx, err)
 		}
 		s.mu.Lock()
 		if s.dead {
 			s.mu.Unlock()
-			continue
+			// kill is under way: wait until s is no longer current.
+			select {
+			case <-s.done:
+				continue
+			case <-ctx.Done():
+				return result{}, t.callEnded(ctx, ctx.Err())
+			}
 		}
 		s.pending[id] = c
 		s.mu.Unlock()
@@ -341,17 +343,15 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 		select {
 		case s.sendq <- outgoing{id: id, body: body}:
 		case <-s.done:
-			// The sweep has delivered its error to c.ch, but the request was
-			// never queued: take the next session.
+			// The sweep gave the call its error, but the request was never
+			// queued: take the result and try the next session.
 			<-c.ch
-			t.stats.lost.Add(^uint64(0))
 			continue
 		case <-ctx.Done():
 			if s.unregister(id) {
-				t.stats.timedOut.Add(1)
-				return result{}, ctx.Err()
+				return result{}, t.callEnded(ctx, ctx.Err())
 			}
-			return <-c.ch, nil
+			return t.took(<-c.ch), nil
 		}
 		return t.await(ctx, s, c, id)
 	}
@@ -361,14 +361,32 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 func (t *Transport) await(ctx context.Context, s *session, c *call, id string) (result, error) {
 	select {
 	case r := <-c.ch:
-		return r, nil
+		return t.took(r), nil
 	case <-ctx.Done():
 		if s.unregister(id) {
-			t.stats.timedOut.Add(1)
-			return result{}, ctx.Err()
+			return result{}, t.callEnded(ctx, ctx.Err())
 		}
-		return <-c.ch, nil
+		return t.took(<-c.ch), nil
 	}
+}
+
+// took counts a result a call returns: a failure without a reply is a
+// call lost with its connection (or to Close).
+func (t *Transport) took(r result) result {
+	if r.err != nil {
+		t.stats.lost.Add(1)
+	}
+	return r
+}
+
+// callEnded returns err, the reason a call ends without a result; when it is
+// ctx's own error, the call counts as timed out, whatever it was waiting
+// for (a session, its reply subscription, its reply).
+func (t *Transport) callEnded(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && err == cerr {
+		t.stats.timedOut.Add(1)
+	}
+	return err
 }
 
 // session returns the current session, waiting for one within ctx.
@@ -498,8 +516,9 @@ func (t *Transport) supervise(s *session) {
 			if !t.sleep(t.backoff(attempt)) {
 				return
 			}
+			// The address that just failed is tried again last.
 			t.mu.Lock()
-			idx := (t.lastAddr + attempt) % len(t.addrs)
+			idx := (t.lastAddr + 1 + attempt) % len(t.addrs)
 			t.mu.Unlock()
 			ctx, cancel := context.WithTimeout(t.ctx, t.opts.connectTimeout)
 			s2, err := t.connectSession(ctx, t.addrs[idx], idx)
