@@ -152,3 +152,20 @@ func (a stompLogger) Debug(msg string)                 { a.log(slog.LevelDebug, 
 func (a stompLogger) Info(msg string)                  { a.log(slog.LevelDebug, msg) }
 func (a stompLogger) Warning(msg string)               { a.log(slog.LevelWarn, msg) }
 func (a stompLogger) Error(msg string)                 { a.log(slog.LevelError, msg) }
+
+// removeKey forgets a key that is no longer in use.
+func (r *redactor) removeKey(k string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.keys.Load()
+	if old == nil {
+		return
+	}
+	ks := make([]string, 0, len(*old))
+	for _, x := range *old {
+		if x != k {
+			ks = append(ks, x)
+		}
+	}
+	r.keys.Store(&ks)
+}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -162,7 +161,16 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	t.cur.Store(s)
 	close(t.readyCh)
 	t.setState(Connected, nil, addr)
+	var released []string
+	for _, k := range keys {
+		if _, ok := t.keys[k]; !ok {
+			released = append(released, k) // released while s was connecting
+		}
+	}
 	t.mu.Unlock()
+	for _, k := range released {
+		s.releaseKey(k)
+	}
 	t.log.Info("stompx: connected", slog.String("addr", addr), slog.Int("keys", len(keys)), slog.Int("subscriptions", len(subs)))
 	return s, nil
 }
@@ -590,82 +598,6 @@ func (s *session) syncOnce() error {
 		}
 	}
 	return err
-}
-
-// keySub is the reply subscription of one key within a session.
-type keySub struct {
-	key   string
-	ready chan struct{} // closed once confirmed (ok) or failed (err)
-	ok    atomic.Bool
-	err   error
-	once  sync.Once
-}
-
-func (ks *keySub) complete(s *session, err error) {
-	ks.once.Do(func() {
-		if err == nil {
-			t := s.t
-			t.mu.Lock()
-			if _, known := t.keys[ks.key]; !known && (t.cur.Load() == s) {
-				t.keys[ks.key] = struct{}{}
-			}
-			t.mu.Unlock()
-			ks.ok.Store(true)
-		} else {
-			ks.err = err
-		}
-		close(ks.ready)
-	})
-}
-
-// subscribeKey makes (once per session) the reply subscription of key,
-// through the sync goroutine, and returns it; ks.ready closes once the
-// broker has confirmed it (or the session failed first).
-func (s *session) subscribeKey(key string) *keySub {
-	if v, ok := s.keys.Load(key); ok {
-		return v.(*keySub)
-	}
-	ks := &keySub{key: key, ready: make(chan struct{})}
-	if v, loaded := s.keys.LoadOrStore(key, ks); loaded {
-		return v.(*keySub)
-	}
-	s.t.red.addKey(key)
-	s.requestSync(syncReq{
-		prep: func() error {
-			ss, err := s.sub.Subscribe("/topic/"+key, stomp.AckAuto)
-			if err != nil {
-				s.lost(err)
-				return errRetry
-			}
-			if !s.t.spawn(func() { s.replyPump(key, ss) }) {
-				s.kill("transport closed", errClosed, false)
-				return errRetry
-			}
-			return nil
-		},
-		done: func(err error) { ks.complete(s, err) },
-	})
-	return ks
-}
-
-// ensureKey returns once the reply subscription of key is confirmed on s.
-// errRetry means s died first (nothing was sent).
-func (s *session) ensureKey(ctx context.Context, key string) error {
-	if v, ok := s.keys.Load(key); ok && v.(*keySub).ok.Load() {
-		return nil
-	}
-	ks := s.subscribeKey(key)
-	select {
-	case <-ks.ready:
-		if ks.err != nil {
-			return errRetry
-		}
-		return nil
-	case <-s.done:
-		return errRetry
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // replyPump drains the reply subscription of one key into the pending

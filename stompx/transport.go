@@ -35,6 +35,7 @@ type Transport struct {
 	state     State
 	readyCh   chan struct{}          // closed when a session becomes current
 	keys      map[string]struct{}    // reply keys confirmed once: restored on reconnect
+	keyRefs   map[string]int         // clients of each key (AcquireKey, ReleaseKey)
 	subs      map[*eventSub]struct{} // live event subscriptions: restored on reconnect
 	endErr    error                  // why the transport can no longer carry calls
 	ended     chan struct{}          // closed when endErr is set
@@ -123,6 +124,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) 
 		note:    newNotifier(o.stateHandler),
 		readyCh: make(chan struct{}),
 		keys:    make(map[string]struct{}),
+		keyRefs: make(map[string]int),
 		subs:    make(map[*eventSub]struct{}),
 		ended:   make(chan struct{}),
 	}
@@ -318,13 +320,19 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 		if err != nil {
 			return result{}, t.callEnded(ctx, err)
 		}
-		if err := s.ensureKey(ctx, c.key); err != nil {
+		ks, err := s.ensureKey(ctx, c.key)
+		if err != nil {
 			if err == errRetry {
-				continue // s is gone (kill made it stop being current first)
+				continue // s is gone (kill made it stop being current first), or the key was released
 			}
 			return result{}, t.callEnded(ctx, err)
 		}
 		s.mu.Lock()
+		if v, _ := s.keys.Load(c.key); v != ks {
+			// The key was released since: subscribe it again.
+			s.mu.Unlock()
+			continue
+		}
 		if s.dead {
 			s.mu.Unlock()
 			// kill is under way: wait until s is no longer current.
