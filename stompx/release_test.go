@@ -52,6 +52,30 @@ func churn(t *testing.T, ctx context.Context, tr *stompx.Transport, prefix strin
 	wg.Wait()
 }
 
+// warmUp makes the baseline: 100 short-lived clients, then 10,000 calls
+// of one more, since ivtest records the last 10,000 requests (the
+// baseline holds that ring full).
+func warmUp(t *testing.T, ctx context.Context, tr *stompx.Transport, prefix string) {
+	t.Helper()
+	churn(t, ctx, tr, prefix, 100)
+	warm, _ := ivclient.New(tr, prefix+"x", ivclient.KeepTransportOpen())
+	defer warm.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10000/16+1; i++ {
+				if err := warm.AgentLogin(ctx, "default", "1001", "SIP/1001"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 type footprint struct {
 	goroutines int
 	heap       uint64
@@ -98,22 +122,14 @@ func checkFootprint(t *testing.T, base, after footprint) {
 // subscription goes: goroutines and heap return to the baseline.
 func TestReleasedKeysForgotten(t *testing.T) {
 	n := 10000
-	if testing.Short() {
-		n = 1000
+	if testing.Short() || raceEnabled {
+		n = 2000
 	}
 	p := ivtest.NewPlatform(t)
 	echoPlatform(p)
 	tr := dial(t, p.STOMPAddr())
 	ctx := ctxT(t, 5*time.Minute)
-	churn(t, ctx, tr, "warm", 100)
-	// ivtest records the last 10,000 requests: fill that ring first, so
-	// that the baseline holds it.
-	warm, _ := ivclient.New(tr, "warm", ivclient.KeepTransportOpen())
-	for i := 0; i < 10000; i++ {
-		if err := warm.AgentLogin(ctx, "default", "1001", "SIP/1001"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	warmUp(t, ctx, tr, "warm")
 	base := settle(measure(), 0)
 	churn(t, ctx, tr, "tenant", n)
 	checkFootprint(t, base, settle(base, 10))
@@ -123,7 +139,7 @@ func TestReleasedKeysForgotten(t *testing.T) {
 		_ = pprof.WriteHeapProfile(w)
 		w.Close()
 	}
-	if st := tr.Stats(); st.RepliesMatched != uint64(n+10100) || st.CallsLost != 0 || st.ConnectionsLost != 0 {
+	if st := tr.Stats(); st.RepliesMatched != uint64(n+100+16*(10000/16+1)) || st.CallsLost != 0 || st.ConnectionsLost != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -197,15 +213,16 @@ func TestReleasedWhileReconnecting(t *testing.T) {
 func TestRabbitReleasedKeysForgotten(t *testing.T) {
 	addr := rabbitAddr(t)
 	n := 10000
-	if testing.Short() {
-		n = 500
+	if testing.Short() || raceEnabled {
+		n = 1000
 	}
 	_, queue := rabbitPlatform(t, addr)
 	tr := dial(t, addr, stompx.WithRequestQueue(queue))
 	ctx := ctxT(t, 10*time.Minute)
 	prefix := randName("r")[:9]
-	churn(t, ctx, tr, prefix+"w", 50)
+	warmUp(t, ctx, tr, prefix+"w")
 	base := settle(measure(), 0)
+	consumersBefore := rabbitConsumers()
 	bindingsBefore, rerr := rabbitBindings(prefix)
 	if rerr == nil && bindingsBefore != 0 {
 		t.Fatalf("%d bindings of released keys before the churn", bindingsBefore)
@@ -229,7 +246,8 @@ func TestRabbitReleasedKeysForgotten(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d reply bindings of released keys left on the broker", left)
 	}
-	t.Logf("%d keys released; RabbitMQ bindings of those keys: 0", n)
+	t.Logf("%d keys released; RabbitMQ bindings of those keys: 0; consumers on the (shared) broker: %d before, %d after",
+		n, consumersBefore, rabbitConsumers())
 }
 
 // rabbitBindings counts the broker's amq.topic bindings whose routing key
@@ -247,4 +265,14 @@ func rabbitBindings(prefix string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// rabbitConsumers counts every consumer on the broker (shared with other
+// tests: logged, not asserted); -1 when rabbitmqctl fails.
+func rabbitConsumers() int {
+	out, err := exec.Command("rabbitmqctl", "-q", "list_consumers", "queue_name").Output()
+	if err != nil {
+		return -1
+	}
+	return strings.Count(string(out), "\n") - 1 // the header line
 }
