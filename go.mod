@@ -1,6 +1,6 @@
 module github.com/instantvoice/instantvoice-go
 
-go 1.22
+go 1.26.0
 
 require (
 	github.com/go-stomp/stomp/v3 v3.1.5
@@ -8,10 +8,10 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/tiaguinho/gosoap v1.4.4
 	go.uber.org/goleak v1.3.0
-	golang.org/x/net v0.0.0-20210405180319-a5a99cb37ef4
+	golang.org/x/net v0.62.0
 )
 
 require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/text v0.3.3 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
 )
@@ -25,6 +26,7 @@ type Client struct {
 	keepOpen  bool
 	closed    atomic.Bool
 	autoAgent bool
+	observe   func(context.Context, CallInfo)
 }
 
 // Option configures a Client.
@@ -34,6 +36,7 @@ type options struct {
 	log       *slog.Logger
 	keepOpen  bool
 	rawAgents bool
+	observe   func(context.Context, CallInfo)
 }
 
 // WithLogger sets the logger for the client's debug lines (one per call, at
@@ -63,6 +66,30 @@ func WithRawAgentNames() Option {
 	return func(o *options) error { o.rawAgents = true; return nil }
 }
 
+// CallInfo describes one finished call, for logs, metrics and traces. It
+// never holds the key.
+type CallInfo struct {
+	Method   string        // "AgentLogin", ...
+	Duration time.Duration // from the call until its reply, error or deadline
+	Err      error         // nil on success; *codes.Error for a platform code
+}
+
+// WithObserver calls f after every call of the client, on the caller's
+// goroutine, before the method returns, with the call's context (so that a
+// trace span in it can be used; context.Background() for a call made with a
+// nil context). Calls refused before sending (an invalid argument, a closed
+// client) are observed too. f should return promptly: the method waits for
+// it. Without WithObserver, calls cost nothing extra.
+func WithObserver(f func(ctx context.Context, info CallInfo)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("ivclient: WithObserver: nil observer")
+		}
+		o.observe = f
+		return nil
+	}
+}
+
 // New checks the key (1-20 ASCII letters and digits) and returns a client;
 // it never dials.
 func New(t Transport, key string, opts ...Option) (*Client, error) {
@@ -79,12 +106,12 @@ func New(t Transport, key string, opts ...Option) (*Client, error) {
 		}
 	}
 	if o.log == nil {
-		o.log = slog.New(discard{})
+		o.log = slog.New(slog.DiscardHandler)
 	}
 	if kh, ok := t.(KeyHolder); ok {
 		kh.AcquireKey(key)
 	}
-	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents}, nil
+	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents, observe: o.observe}, nil
 }
 
 // CheckKey reports whether key is a valid access key: 1 to 20 ASCII letters
@@ -139,8 +166,20 @@ func (c *Client) Subscribe(ctx context.Context, topics ...string) (*events.Subsc
 	return s.Subscribe(ctx, topics...)
 }
 
-// call is the one path every method takes: check the arguments, send, decode.
+// call is the one path every method takes: check the arguments, send,
+// decode, and tell the observer.
 func (c *Client) call(ctx context.Context, method string, args any, out any) error {
+	if c.observe == nil {
+		return c.send(ctx, method, args, out)
+	}
+	start := time.Now()
+	err := c.send(ctx, method, args, out)
+	c.observe(orBackground(ctx), CallInfo{Method: method, Duration: time.Since(start), Err: err})
+	return err
+}
+
+// send checks the arguments, sends the request and decodes the reply.
+func (c *Client) send(ctx context.Context, method string, args any, out any) error {
 	if ctx == nil {
 		return fmt.Errorf("instantvoice: %s: nil context", method)
 	}
@@ -295,10 +334,3 @@ func isDigits(s string) bool {
 // Ptr returns a pointer to v, for the optional fields of the body structs:
 // Queue{Timeout: ivclient.Ptr(30)}.
 func Ptr[T any](v T) *T { return &v }
-
-type discard struct{}
-
-func (discard) Enabled(context.Context, slog.Level) bool  { return false }
-func (discard) Handle(context.Context, slog.Record) error { return nil }
-func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discard) WithGroup(string) slog.Handler           { return d }

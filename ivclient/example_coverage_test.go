@@ -31,7 +31,8 @@ func TestEveryMethodHasAnExample(t *testing.T) {
 		t.Fatalf("ivclient.Methods() lists %d methods, want 41", len(methods))
 	}
 	client := reflect.TypeOf(&ivclient.Client{})
-	for _, m := range methods {
+	for _, info := range methods {
+		m := info.Name
 		if _, ok := client.MethodByName(m); !ok {
 			t.Errorf("%s is not a method of *ivclient.Client", m)
 		}

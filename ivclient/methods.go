@@ -3,34 +3,37 @@ package ivclient
 import "context"
 
 // The wire arguments of each method, declared once: the json tag is the
-// STOMP name, the xml tag the IVWS name, the iv tag the client's checks.
+// STOMP name, the xml tag the IVWS name, the iv tag the client's checks
+// (required, digits; agent marks the "<accountcode>_<number>" arguments the
+// methods prefix; item= names the IVWS elements of a list's items). The
+// method table (table.go) reads the same tags.
 
 type agentSessionArgs struct { // AgentLogoff, AgentUnpause
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required"`
+	User        string `json:"User" xml:"User" iv:"required,agent"`
 }
 
 type agentLoginArgs struct {
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required"`
+	User        string `json:"User" xml:"User" iv:"required,agent"`
 	Interface   string `json:"Interface" xml:"Interface" iv:"required"`
 }
 
 type agentPauseArgs struct {
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required"`
+	User        string `json:"User" xml:"User" iv:"required,agent"`
 	Reason      string `json:"Reason" xml:"Reason" iv:"required"`
 }
 
 type blindTransferArgs struct {
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"Agent" xml:"User" iv:"required"`
+	User        string `json:"Agent" xml:"User" iv:"required,agent"`
 	Exten       string `json:"Exten" xml:"Exten" iv:"required"`
 }
 
 type newCallArgs struct {
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"Agent" xml:"User" iv:"required"`
+	User        string `json:"Agent" xml:"User" iv:"required,agent"`
 	Exten       string `json:"Exten" xml:"Exten" iv:"required"`
 	ExternalID  string `json:"External_id,omitempty" xml:"External_id,omitempty"`
 }
@@ -432,20 +435,4 @@ func (c *Client) SipUserInfoPermission(ctx context.Context, accountcode, name st
 		return "", err
 	}
 	return string(out), nil
-}
-
-// Methods lists the platform's 41 integration methods, in the order of its
-// reference.
-func Methods() []string {
-	return []string{
-		"AgentAdd", "AgentDelete", "AgentModify", "AgentList", "AgentInfo",
-		"AgentLineAdd", "AgentLineDelete", "AgentLineModify", "AgentLineList",
-		"AgentQueueAdd", "AgentQueueDelete", "AgentQueueModify", "AgentQueueList", "AgentQueueMembers",
-		"AgentAddPermission", "AgentDeletePermission", "AgentModifyPermission", "AgentInfoPermission",
-		"AgentLogin", "AgentLogoff", "AgentPause", "AgentUnpause", "BlindTransfer", "NewCall",
-		"SendSms", "NewCallBack", "Hangup",
-		"QueueAdd", "QueueModify", "QueueDelete", "QueueList", "QueueInfo",
-		"SipUserAdd", "SipUserModify", "SipUserDelete", "SipUserList", "SipUserInfo",
-		"SipUserAddPermission", "SipUserDeletePermission", "SipUserModifyPermission", "SipUserInfoPermission",
-	}
 }

@@ -98,31 +98,18 @@ type SipUser struct {
 // Line is one agent line for AgentLineAdd.
 type Line struct {
 	Number   int   `json:"linenumber,string" xml:"linenumber" iv:"required"` // unique per agent
-	Inbound  *bool `json:"-" xml:"inbound,omitempty"`                        // receives calls (default true)
-	Outbound *bool `json:"-" xml:"outbound,omitempty"`                       // places calls (default true)
+	Inbound  *bool `json:"inbound,omitempty" xml:"inbound,omitempty"`        // receives calls (default true)
+	Outbound *bool `json:"outbound,omitempty" xml:"outbound,omitempty"`      // places calls (default true)
 }
 
 // MarshalJSON sends the line as the reference shows it:
 // {"linenumber":"1","inbound":"0","outbound":"1"}.
 func (l Line) MarshalJSON() ([]byte, error) {
-	b := []byte(`{"linenumber":"`)
-	b = fmt.Appendf(b, "%d\"", l.Number)
-	if l.Inbound != nil {
-		b = append(b, `,"inbound":"`...)
-		b = append(b, bit(*l.Inbound), '"')
-	}
-	if l.Outbound != nil {
-		b = append(b, `,"outbound":"`...)
-		b = append(b, bit(*l.Outbound), '"')
-	}
-	return append(b, '}'), nil
-}
-
-func bit(b bool) byte {
-	if b {
-		return '1'
-	}
-	return '0'
+	return json.Marshal(struct {
+		Number   int    `json:"linenumber,string"`
+		Inbound  *bit01 `json:"inbound,omitempty"`
+		Outbound *bit01 `json:"outbound,omitempty"`
+	}{l.Number, bitPtr(l.Inbound), bitPtr(l.Outbound)})
 }
 
 // QueueMembership is one queue of an agent for AgentQueueAdd.
@@ -173,6 +160,13 @@ func (a *AgentInfo) UnmarshalJSON(b []byte) error {
 	return wire.DecodeLenient(b, (*plain)(a))
 }
 
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (a AgentInfo) MarshalJSON() ([]byte, error) {
+	type plain AgentInfo
+	return wire.EncodeWithExtra(plain(a))
+}
+
 // AgentLine is one line of AgentLineList.
 type AgentLine struct {
 	ID          int    `json:"id"`
@@ -196,6 +190,13 @@ func (l *AgentLine) UnmarshalJSON(b []byte) error {
 	return wire.DecodeLenient(b, (*plain)(l))
 }
 
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (l AgentLine) MarshalJSON() ([]byte, error) {
+	type plain AgentLine
+	return wire.EncodeWithExtra(plain(l))
+}
+
 // AgentQueue is one queue of AgentQueueList.
 type AgentQueue struct {
 	Name     string `json:"name"`
@@ -212,6 +213,13 @@ func (q *AgentQueue) UnmarshalJSON(b []byte) error {
 	return wire.DecodeLenient(b, (*plain)(q))
 }
 
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (q AgentQueue) MarshalJSON() ([]byte, error) {
+	type plain AgentQueue
+	return wire.EncodeWithExtra(plain(q))
+}
+
 // QueueMember is one member of AgentQueueMembers.
 type QueueMember struct {
 	User     string `json:"user"`
@@ -226,6 +234,13 @@ type QueueMember struct {
 func (m *QueueMember) UnmarshalJSON(b []byte) error {
 	type plain QueueMember
 	return wire.DecodeLenient(b, (*plain)(m))
+}
+
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (m QueueMember) MarshalJSON() ([]byte, error) {
+	type plain QueueMember
+	return wire.EncodeWithExtra(plain(m))
 }
 
 // QueueInfo is the result of QueueInfo: the queue's settings and its
@@ -277,6 +292,13 @@ type QueueInfo struct {
 func (q *QueueInfo) UnmarshalJSON(b []byte) error {
 	type plain QueueInfo
 	return wire.DecodeLenient(b, (*plain)(q))
+}
+
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (q QueueInfo) MarshalJSON() ([]byte, error) {
+	type plain QueueInfo
+	return wire.EncodeWithExtra(plain(q))
 }
 
 // SipUserInfo is the result of SipUserInfo.
@@ -340,6 +362,13 @@ type SipUserInfo struct {
 func (u *SipUserInfo) UnmarshalJSON(b []byte) error {
 	type plain SipUserInfo
 	return wire.DecodeLenient(b, (*plain)(u))
+}
+
+// MarshalJSON encodes the value with the platform's JSON field names, the
+// members of Extra included, so that it decodes back to the same value.
+func (u SipUserInfo) MarshalJSON() ([]byte, error) {
+	type plain SipUserInfo
+	return wire.EncodeWithExtra(plain(u))
 }
 
 // stringList decodes a list of names from the platform's forms: a JSON list

@@ -121,6 +121,15 @@ func TestFaultCodeParsing(t *testing.T) {
 		{"Server", "x", "12", codes.NoLicense, true},
 		{"Server", "line 42 of file 3", "", 0, false},
 		{"Server", "42 things went wrong", "", 0, false},
+		// Only an exact naming counts (issue #11): a known number that
+		// starts the text is not a code, a name must be a whole word.
+		{"Server", "3 agents busy", "", 0, false},
+		{"SOAP-ENV:Server", "10 calls in queue 7000", "", 0, false},
+		{"Server", "error RESPONSE_NOT_FOUNDX", "", 0, false},
+		{"Server", "response_not_found", "", 0, false},
+		{"SOAP-ENV:Client.RESPONSE_NOT_FOUND", "Agent 4242 not found", "", codes.NotFound, true},
+		{"SOAP-ENV:Client", "RESPONSE_DUPLICATE: Agent default_1001 already exists", "", codes.Duplicate, true},
+		{"Server", " 3 ", "", codes.NotFound, true},
 		{"Server", "0", "", 0, false},
 		{"Server", "OK", "", 0, false},
 		{"Server", "", "", 0, false},
@@ -135,7 +144,7 @@ func TestFaultCodeParsing(t *testing.T) {
 
 func TestRedaction(t *testing.T) {
 	err := scrub(errors.New("bad key abc123 and abc123"), "abc123")
-	if err.Error() != "bad key [key] and [key]" {
+	if err.Error() != "bad key [redacted] and [redacted]" {
 		t.Errorf("scrub: %q", err)
 	}
 	if s := snippet([]byte(strings.Repeat("x", 509)+"abc123"), "abc123"); strings.Contains(s, "abc") {

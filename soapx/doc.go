@@ -94,11 +94,15 @@
 // as STOMP returns it.
 //
 // A SOAP fault, sent with HTTP 200 or 500, is returned as a *Fault. When it
-// names one of the platform's codes, in its faultcode ("Client.3"), its
-// faultstring ("RESPONSE_NOT_FOUND: ...") or a <code> element of its detail,
-// it unwraps to that *codes.Error, so errors.Is(err, codes.ErrNotFound)
-// holds over both transports. The fake platform of package ivtest sends
-// every non-zero code as such a fault.
+// names one of the platform's codes exactly, in its faultcode
+// ("Client.RESPONSE_NOT_FOUND", "Client.3"), its faultstring
+// ("RESPONSE_NOT_FOUND: ...", "9999: ...") or a <code> element of its
+// detail, it unwraps to that *codes.Error, so errors.Is(err,
+// codes.ErrNotFound) holds over both transports; a number that merely
+// starts the text ("3 agents busy") names no code. An IVWS may answer a
+// failure either way, and the SDK does not care which: the fake platform
+// of package ivtest returns the codes of action methods in their results,
+// as the reference shows, and faults for Info and List methods.
 //
 // Other failures: an HTTP error that is not a fault is an *HTTPError; an
 // unreadable reply wraps ivclient.ErrMalformedReply; a connection that

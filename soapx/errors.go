@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/secrets"
 )
 
 // ErrWSDL is matched (errors.Is) by every error that comes from fetching or
@@ -118,15 +119,9 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-const redacted = "[key]"
-
-// redact replaces every occurrence of key in s.
-func redact(s, key string) string {
-	if key == "" || !strings.Contains(s, key) {
-		return s
-	}
-	return strings.ReplaceAll(s, key, redacted)
-}
+// redact hides key in s, by the rules every transport uses
+// (internal/secrets).
+func redact(s, key string) string { return secrets.HideKey(s, key) }
 
 // scrub makes sure the text of err does not hold key. Errors built by this
 // package carry server text that was redacted when they were built; this is
@@ -136,16 +131,20 @@ func scrub(err error, key string) error {
 		return err
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, key) {
-		return err
+	if r := redact(msg, key); r != msg {
+		return &redactedError{msg: r, err: err}
 	}
-	return &redactedError{msg: redact(msg, key), err: err}
+	return err
 }
 
-// codeFromFault finds the platform return code a fault names. It looks at a
-// <code> element of the detail, then at the words of the fault string, then
-// at the last segment of the fault code ("Server.RESPONSE_NOT_FOUND",
-// "Client.3").
+// codeFromFault finds the platform return code a fault names, and only
+// one it names exactly (issue #11): a <code> element of the detail holding
+// a code name or number; a fault string that is a code name or number, that
+// holds a code name as a word of its own ("error: PERMISSION_DENIED for
+// this key"), or that starts with a number labelled by a colon ("9999:
+// internal error"); or a fault code whose last segment is a code name or
+// number ("Client.RESPONSE_NOT_FOUND", "Server.3"). A number anywhere else
+// is text, not a code: "3 agents busy" names none.
 func codeFromFault(faultcode, faultstring string, detailCode string) (codes.Code, bool) {
 	if c, ok := parseCode(strings.TrimSpace(detailCode), true); ok {
 		return c, true
@@ -154,11 +153,16 @@ func codeFromFault(faultcode, faultstring string, detailCode string) (codes.Code
 	if c, ok := parseCode(s, true); ok {
 		return c, true
 	}
-	for i, w := range words(s) {
-		// A code name anywhere; a number only as the first word, and only
-		// when it is a code the platform defines ("3: not found").
-		if c, ok := parseCode(w, false); ok && (i == 0 || !isNumber(w)) {
+	if lead, _, ok := strings.Cut(s, ":"); ok && isNumber(strings.TrimSpace(lead)) {
+		if c, ok := parseCode(strings.TrimSpace(lead), false); ok {
 			return c, true
+		}
+	}
+	for _, w := range words(s) {
+		if !isNumber(w) {
+			if c, ok := parseCode(w, false); ok {
+				return c, true
+			}
 		}
 	}
 	fc := strings.TrimSpace(faultcode)

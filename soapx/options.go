@@ -1,7 +1,6 @@
 package soapx
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -95,10 +94,3 @@ func WithMaxReplySize(n int64) Option {
 		return nil
 	}
 }
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }

@@ -31,7 +31,11 @@ func TestReferenceRepliesThroughClient(t *testing.T) {
 		w.Write(b)
 	})
 	e.setWSDL(func(address string) (int, string) {
-		return 200, testWSDLWith(address, ivclient.Methods())
+		var names []string
+		for _, m := range ivclient.Methods() {
+			names = append(names, m.Name)
+		}
+		return 200, testWSDLWith(address, names)
 	})
 	tr := newTransport(t, e.URL())
 	c, err := ivclient.New(tr, testKey, ivclient.KeepTransportOpen())

@@ -31,8 +31,15 @@ type callState struct {
 	err      error        // the error of the HTTP exchange, if it failed
 }
 
-func (st *callState) reset(ctx context.Context) {
+// begin readies the state for a call made with ctx.
+func (st *callState) begin(ctx context.Context) {
+	st.clear()
 	st.ctx = ctx
+}
+
+// clear forgets the last call, its context included.
+func (st *callState) clear() {
+	st.ctx = nil
 	st.status, st.statusTx, st.body = 0, "", nil
 	st.tooLarge, st.wrote, st.err = false, nil, nil
 }

@@ -97,7 +97,7 @@ func New(endpoint string, opts ...Option) (*Transport, error) {
 		o.maxReply = defaultMaxReply
 	}
 	if o.log == nil {
-		o.log = slog.New(discardHandler{})
+		o.log = slog.New(slog.DiscardHandler)
 	}
 	t := &Transport{
 		endpoint: u.String(),
@@ -287,14 +287,14 @@ func (t *Transport) begin(ctx context.Context) (*pooled, context.Context, contex
 	}
 	t.inflight[pc] = cancel
 	t.mu.Unlock()
-	pc.st.reset(cctx)
+	pc.st.begin(cctx)
 	return pc, cctx, cancel, nil
 }
 
 // end returns the gosoap client to the pool (when reuse is set and the
 // transport is open) and releases the call's context.
 func (t *Transport) end(pc *pooled, cancel context.CancelFunc, reuse bool) {
-	pc.st.reset(nil)
+	pc.st.clear()
 	t.mu.Lock()
 	delete(t.inflight, pc)
 	if reuse && !t.closed && len(t.idle) < maxIdleClients {

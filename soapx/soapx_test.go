@@ -238,7 +238,10 @@ func TestFaults(t *testing.T) {
 		{"detail code", fault(500, "SOAP-ENV:Server", "request failed",
 			`<code xsi:type="xs:integer">-1</code><name>DAC_OFFLINE</name><description>IVACD is down</description>`), 500, codes.DACOffline, "IVACD is down"},
 		{"faultcode number", fault(500, "SOAP-ENV:Client.9", "unauthorized", ""), 500, codes.Unauthorized, "unauthorized"},
-		{"leading number", fault(500, "Server", "1000 IVACD disabled", ""), 500, codes.Undefined, "IVACD disabled"},
+		{"labelled number", fault(500, "Server", "1000: IVACD disabled", ""), 500, codes.Undefined, "IVACD disabled"},
+		// A number that merely starts the text names no code (issue #11).
+		{"leading number", fault(500, "Server", "3 agents busy", ""), 500, 0, ""},
+		{"faultcode name", fault(500, "SOAP-ENV:Client.RESPONSE_NOT_FOUND", "RESPONSE_NOT_FOUND: Queue 4242 not found", ""), 500, codes.NotFound, "Queue 4242 not found"},
 		{"no code", fault(500, "SOAP-ENV:Server", "division by zero at line 3", ""), 500, 0, ""},
 		{"SOAP 1.2", reply(500, `<env:Fault xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Code><env:Value>env:Sender</env:Value></env:Code><env:Reason><env:Text xml:lang="en">RESPONSE_INVALID</env:Text></env:Reason></env:Fault>`), 500, codes.Invalid, ""},
 	}

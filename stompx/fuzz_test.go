@@ -76,7 +76,7 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		o := defaultOptions()
 		o.finish()
-		tr := &Transport{opts: o, log: slog.New(discardHandler{}), red: &redactor{}}
+		tr := &Transport{opts: o, log: slog.New(slog.DiscardHandler), red: newRedactor("")}
 		s := &session{t: tr, pending: make(map[string]*call), done: make(chan struct{})}
 		calls := map[string]*call{
 			id1: {ch: make(chan result, 1), key: key},

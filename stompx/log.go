@@ -4,122 +4,37 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
-	"sync/atomic"
+
+	"github.com/instantvoice/instantvoice-go/internal/secrets"
 )
 
-type discardHandler struct{}
+// redactor hides the passcode, the access keys in use and key-shaped reply
+// destinations (/topic/<letters and digits>) in text that may reach a log
+// line or an error string, by the rules of internal/secrets. A nil redactor
+// hides only the topics.
+type redactor struct{ r *secrets.Redactor }
 
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+func newRedactor(passcode string) *redactor { return &redactor{secrets.NewRedactor(passcode)} }
 
-// redactor removes secrets from text that may reach a log line or an error
-// string: the passcode, the access keys in use, and every key-shaped reply
-// destination (/topic/<letters and digits>).
-type redactor struct {
-	passcode string
-	mu       sync.Mutex
-	keys     atomic.Pointer[[]string]
-}
+// addKey hides k from now on, at O(1) cost (r.r.RemoveKey forgets it).
+func (r *redactor) addKey(k string) { r.r.AddKey(k) }
 
-func (r *redactor) addKey(k string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.keys.Load()
-	var ks []string
-	if old != nil {
-		for _, x := range *old {
-			if x == k {
-				return
-			}
-		}
-		ks = append(ks, *old...)
+// removeKey forgets a key that is no longer in use (ReleaseKey).
+func (r *redactor) removeKey(k string) { r.r.RemoveKey(k) }
+
+func (r *redactor) redact(s string) string {
+	if r == nil {
+		return secrets.Topics(s)
 	}
-	ks = append(ks, k)
-	r.keys.Store(&ks)
+	return r.r.Redact(s)
 }
-
-const redacted = "[redacted]"
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-func (r *redactor) redact(s string) string {
-	if r == nil {
-		return redactTopics(s)
-	}
-	if r.passcode != "" && strings.Contains(s, r.passcode) {
-		s = strings.ReplaceAll(s, r.passcode, redacted)
-	}
-	if ks := r.keys.Load(); ks != nil {
-		for _, k := range *ks {
-			s = replaceWord(s, k)
-		}
-	}
-	return redactTopics(s)
-}
-
-// replaceWord replaces every occurrence of w in s that is not part of a
-// longer run of letters and digits.
-func replaceWord(s, w string) string {
-	if w == "" || !strings.Contains(s, w) {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, w)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(w)
-		if (i > 0 && isAlnum(s[i-1])) || (end < len(s) && isAlnum(s[end])) {
-			b.WriteString(s[:end])
-		} else {
-			b.WriteString(s[:i])
-			b.WriteString(redacted)
-		}
-		s = s[end:]
-	}
-}
-
-// redactTopics hides the name of every /topic/ destination that looks like
-// an access key (letters and digits only, not a dotted topic name such as
-// /topic/iv.agents.default_1001).
-func redactTopics(s string) string {
-	const p = "/topic/"
-	if !strings.Contains(s, p) {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, p)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := i + len(p)
-		k := j
-		for k < len(s) && isAlnum(s[k]) {
-			k++
-		}
-		dotted := k < len(s) && (s[k] == '.' || s[k] == '_' || s[k] == '-') && k+1 < len(s) && (isAlnum(s[k+1]) || s[k+1] == '#' || s[k+1] == '*' || s[k+1] == '>')
-		b.WriteString(s[:j])
-		if k > j && !dotted {
-			b.WriteString(redacted)
-		} else {
-			b.WriteString(s[j:k])
-		}
-		s = s[k:]
-	}
-}
-
 // redactDest is the form of a destination that may be logged.
-func redactDest(d string) string { return redactTopics(d) }
+func redactDest(d string) string { return secrets.Topics(d) }
 
 // stompLogger adapts slog to go-stomp's Logger, so that go-stomp never
 // prints through the standard log package. Every line is redacted.
@@ -152,20 +67,3 @@ func (a stompLogger) Debug(msg string)                 { a.log(slog.LevelDebug, 
 func (a stompLogger) Info(msg string)                  { a.log(slog.LevelDebug, msg) }
 func (a stompLogger) Warning(msg string)               { a.log(slog.LevelWarn, msg) }
 func (a stompLogger) Error(msg string)                 { a.log(slog.LevelError, msg) }
-
-// removeKey forgets a key that is no longer in use.
-func (r *redactor) removeKey(k string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.keys.Load()
-	if old == nil {
-		return
-	}
-	ks := make([]string, 0, len(*old))
-	for _, x := range *old {
-		if x != k {
-			ks = append(ks, x)
-		}
-	}
-	r.keys.Store(&ks)
-}

@@ -81,7 +81,7 @@ func (o *options) finish() {
 		o.hbSend, o.hbRecv = DefaultHeartBeat, DefaultHeartBeat
 	}
 	if o.logger == nil {
-		o.logger = slog.New(discardHandler{})
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	if o.eventBuffer == 0 {
 		o.eventBuffer = events.DefaultBuffer

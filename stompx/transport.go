@@ -119,7 +119,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) 
 	t := &Transport{
 		opts:    o,
 		addrs:   addrs,
-		red:     &redactor{passcode: o.passcode},
+		red:     newRedactor(o.passcode),
 		log:     o.logger,
 		note:    newNotifier(o.stateHandler),
 		readyCh: make(chan struct{}),

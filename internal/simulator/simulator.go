@@ -21,15 +21,15 @@ import (
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 type config struct {
-	stompAddr, soapAddr   string
-	key, login, passcode  string
-	accountcode           string
-	seed, verbose         bool
-	duration, traffic     time.Duration
-	loginSet, passcodeSet bool
+	stompAddr, soapAddr  string
+	key, login, passcode string
+	accountcode          string
+	seed, verbose        bool
+	duration, traffic    time.Duration
 }
 
 // The seeded platform.
@@ -55,8 +55,8 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
 	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
 	fs.StringVar(&cfg.key, "key", "", "an access key to accept, allowed every method (default: a random key, printed)")
-	fs.StringVar(&cfg.login, "login", ivtest.DefaultLogin, "the STOMP login the broker accepts")
-	fs.StringVar(&cfg.passcode, "passcode", ivtest.DefaultPasscode, "the STOMP passcode the broker accepts")
+	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
+	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
 	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
 	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456")
 	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
@@ -152,7 +152,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		key = cfg.key
 	}
 	creds := "login " + cfg.login
-	if cfg.login == ivtest.DefaultLogin && cfg.passcode == ivtest.DefaultPasscode {
+	if cfg.login == stompx.DefaultLogin && cfg.passcode == stompx.DefaultPasscode {
 		creds += ", passcode " + cfg.passcode + ": the platform's defaults"
 	}
 	fmt.Fprintln(stdout, "InstantVoice fake platform (package ivtest)")

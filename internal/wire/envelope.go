@@ -88,9 +88,9 @@ func lenientInt(raw json.RawMessage) (int, bool) {
 // is left out.
 func AppendRequest(dst []byte, method, key string, args any, id string) ([]byte, error) {
 	dst = append(dst, '[')
-	dst = strconv.AppendQuote(dst, method)
+	dst = AppendString(dst, method)
 	dst = append(dst, ',')
-	dst = strconv.AppendQuote(dst, key)
+	dst = AppendString(dst, key)
 	dst = append(dst, ',')
 	if args == nil {
 		dst = append(dst, '{', '}')
@@ -103,7 +103,7 @@ func AppendRequest(dst []byte, method, key string, args any, id string) ([]byte,
 	}
 	if id != "" {
 		dst = append(dst, ',')
-		dst = strconv.AppendQuote(dst, id)
+		dst = AppendString(dst, id)
 	}
 	return append(dst, ']'), nil
 }
@@ -121,7 +121,7 @@ func AppendReply(dst []byte, code int, payload any, id string) ([]byte, error) {
 	dst = append(dst, b...)
 	if id != "" {
 		dst = append(dst, ',')
-		dst = strconv.AppendQuote(dst, id)
+		dst = AppendString(dst, id)
 	}
 	return append(dst, ']'), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -276,4 +277,68 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// EncodeWithExtra encodes the struct v as one JSON object: its fields in
+// declaration order under their json tag names (fields tagged "-" left
+// out), then the members of its Extra map (a map[string]any) in name order,
+// those that a field already names left out. It is the inverse of
+// DecodeLenient, for result types that keep unknown members.
+func EncodeWithExtra(v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Struct {
+		return nil, errors.New("wire: EncodeWithExtra needs a struct")
+	}
+	rt := rv.Type()
+	b := append(make([]byte, 0, 256), '{')
+	named := make(map[string]bool, rt.NumField())
+	var extra map[string]any
+	first := true
+	member := func(name string, value any) error {
+		vb, err := json.Marshal(value)
+		if err != nil {
+			return fmt.Errorf("wire: field %q: %w", name, err)
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		kb, _ := json.Marshal(name)
+		b = append(append(append(b, kb...), ':'), vb...)
+		return nil
+	}
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
+			extra, _ = rv.Field(i).Interface().(map[string]any)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		named[strings.ToLower(name)] = true
+		if err := member(name, rv.Field(i).Interface()); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		if !named[strings.ToLower(k)] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := member(k, extra[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }

@@ -176,7 +176,7 @@ func (n *normalizer) object(depth int) error {
 				return err
 			}
 			key := append([]byte(nil), n.out[start:]...)
-			n.out = strconv.AppendQuote(n.out[:start], string(key))
+			n.out = AppendString(n.out[:start], string(key))
 		}
 		n.skipSpace()
 		if n.pos >= len(n.in) || n.in[n.pos] != ':' {

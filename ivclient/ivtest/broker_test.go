@@ -12,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 func newTestSlog(w io.Writer) *slog.Logger {
@@ -21,7 +22,7 @@ func newTestSlog(w io.Writer) *slog.Logger {
 // startBroker runs a bare embedded broker.
 func startBroker(t *testing.T, addr string) *broker {
 	t.Helper()
-	b := newBroker(testLogger(), DefaultLogin, DefaultPasscode)
+	b := newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
 	if err := b.listen(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func (c *rawConn) read(beats bool) *frame.Frame {
 
 func (c *rawConn) connect(headers ...string) *frame.Frame {
 	c.t.Helper()
-	h := append([]string{frame.AcceptVersion, "1.2", frame.Login, DefaultLogin, frame.Passcode, DefaultPasscode}, headers...)
+	h := append([]string{frame.AcceptVersion, "1.2", frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode}, headers...)
 	c.write(frame.New(frame.CONNECT, h...))
 	return c.read(false)
 }
@@ -102,7 +103,7 @@ func TestBrokerHandshake(t *testing.T) {
 	}
 
 	old := rawDial(t, b.addr())
-	old.write(frame.New(frame.CONNECT, frame.Login, DefaultLogin, frame.Passcode, DefaultPasscode))
+	old.write(frame.New(frame.CONNECT, frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode))
 	if f := old.read(false); f.Command != frame.CONNECTED || f.Header.Get(frame.Version) != "1.0" {
 		t.Fatalf("STOMP 1.0: %s %v", f.Command, f.Header)
 	}
@@ -259,9 +260,9 @@ func TestBrokerSlowConsumer(t *testing.T) {
 func TestExternalBroker(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	// Two platforms on one broker, each with its own request queue.
-	p1 := NewPlatform(t, WithExternalBroker(b.addr(), DefaultLogin, DefaultPasscode), WithRequestQueue("/queue/one"),
+	p1 := NewPlatform(t, WithExternalBroker(b.addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/one"),
 		WithKey("keyone"), WithAgent("default", "1001", "", ""))
-	p2 := NewPlatform(t, WithExternalBroker(b.addr(), DefaultLogin, DefaultPasscode), WithRequestQueue("/queue/two"), WithKey("keytwo"))
+	p2 := NewPlatform(t, WithExternalBroker(b.addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/two"), WithKey("keytwo"))
 	if p1.STOMPAddr() != b.addr() {
 		t.Fatalf("STOMPAddr = %s", p1.STOMPAddr())
 	}
@@ -324,13 +325,13 @@ func TestExternalBroker(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
-	b := newBroker(testLogger(), DefaultLogin, DefaultPasscode)
+	b := newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
 	if err := b.listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	addr := b.addr()
-	p := NewPlatform(t, WithExternalBroker(addr, DefaultLogin, DefaultPasscode))
-	if _, err := Start(WithExternalBroker("127.0.0.1:1", DefaultLogin, DefaultPasscode)); err == nil {
+	p := NewPlatform(t, WithExternalBroker(addr, stompx.DefaultLogin, stompx.DefaultPasscode))
+	if _, err := Start(WithExternalBroker("127.0.0.1:1", stompx.DefaultLogin, stompx.DefaultPasscode)); err == nil {
 		t.Fatal("Start with no broker succeeded")
 	}
 
@@ -339,7 +340,7 @@ func TestReconnect(t *testing.T) {
 	var b2 *broker
 	deadline := time.Now().Add(waitFor)
 	for {
-		b2 = newBroker(testLogger(), DefaultLogin, DefaultPasscode)
+		b2 = newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
 		if err := b2.listen(addr); err == nil {
 			break
 		} else if time.Now().After(deadline) {

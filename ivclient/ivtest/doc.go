@@ -40,10 +40,14 @@
 //   - Secrets: the platform never logs access keys or passcodes.
 //
 // Where the fake differs from the platform: the embedded broker matches
-// topics exactly (see STOMP below); over IVWS it sends every non-zero return
-// code as a SOAP fault (the reference shows none). Like the platform, it
-// gives AgentInfo's user and QueueInfo's name as "<accountcode>_<number>"
-// over STOMP and as the bare number over IVWS.
+// topics exactly (see STOMP below). Over IVWS the action methods return
+// their code as their xs:integer result and the *InfoPermission methods
+// as {code, location}, as the reference shows; an Info or List method that
+// fails answers a SOAP fault whose faultcode names the code
+// (SOAP-ENV:Client.RESPONSE_NOT_FOUND), where the reference shows no
+// failure at all. Like the platform, it gives AgentInfo's user and
+// QueueInfo's name as "<accountcode>_<number>" over STOMP and as the bare
+// number over IVWS.
 //
 // # State
 //

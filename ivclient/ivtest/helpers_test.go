@@ -16,6 +16,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 func TestMain(m *testing.M) {
@@ -29,7 +30,7 @@ const waitFor = 5 * time.Second
 func dial(t testing.TB, addr string) *stomp.Conn {
 	t.Helper()
 	c, err := stomp.Dial("tcp", addr,
-		stomp.ConnOpt.Login(DefaultLogin, DefaultPasscode),
+		stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
 		stomp.ConnOpt.HeartBeat(0, 0),
 		stomp.ConnOpt.DisconnectReceiptTimeout(5*time.Second),
 		stomp.ConnOpt.Logger(stompLogger{testLogger()}))
@@ -134,7 +135,7 @@ func (c *client) start(method string, args any) (string, chan wire.Reply) {
 		c.t.Errorf("encode: %v", err)
 		return id, ch
 	}
-	if err := c.send.Send(DefaultRequestQueue, "", body); err != nil {
+	if err := c.send.Send(stompx.DefaultRequestQueue, "", body); err != nil {
 		c.t.Errorf("send: %v", err)
 	}
 	return id, ch
@@ -176,7 +177,7 @@ func (c *client) expect(code codes.Code, method string, args any) json.RawMessag
 // sendRaw sends a request body as it is.
 func (c *client) sendRaw(body string) {
 	c.t.Helper()
-	if err := c.send.Send(DefaultRequestQueue, "", []byte(body)); err != nil {
+	if err := c.send.Send(stompx.DefaultRequestQueue, "", []byte(body)); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
 }
@@ -261,7 +262,7 @@ func (l *listener) none(p *Platform) {
 	}
 }
 
-func testLogger() *slog.Logger { return slog.New(discardHandler{}) }
+func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

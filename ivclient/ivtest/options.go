@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 // An Option configures a Platform.
@@ -39,22 +41,13 @@ type seed struct {
 	args   map[string]any
 }
 
-// The platform's broker credentials, as the reference ships them.
-const (
-	DefaultLogin    = "instantvoice"
-	DefaultPasscode = "sT0MpM3"
-)
-
-// DefaultRequestQueue is where the platform reads requests.
-const DefaultRequestQueue = "/queue/config"
-
 func defaultConfig() *config {
 	return &config{
 		stompAddr:    "127.0.0.1:0",
 		soapAddr:     "127.0.0.1:0",
-		login:        DefaultLogin,
-		passcode:     DefaultPasscode,
-		requestQueue: DefaultRequestQueue,
+		login:        stompx.DefaultLogin,
+		passcode:     stompx.DefaultPasscode,
+		requestQueue: stompx.DefaultRequestQueue,
 		wildcards:    []string{"#"},
 		keys:         make(map[string][]string),
 		pauseReasons: map[string]string{"1": "Break", "2": "Lunch", "3": "Meeting"},
@@ -87,7 +80,8 @@ func WithSOAPAddr(addr string) Option {
 }
 
 // WithSTOMPLogin sets the login and passcode the embedded broker accepts
-// (default DefaultLogin and DefaultPasscode, the platform's own). Empty
+// (default stompx.DefaultLogin and stompx.DefaultPasscode, the platform's
+// own, which stompx.Dial uses). Empty
 // login and passcode accept any client.
 func WithSTOMPLogin(login, passcode string) Option {
 	return func(c *config) error {
@@ -117,7 +111,7 @@ func WithExternalBroker(addr, login, passcode string) Option {
 }
 
 // WithRequestQueue sets the destination the processor reads requests from
-// (default DefaultRequestQueue, "/queue/config").
+// (default stompx.DefaultRequestQueue, "/queue/config").
 func WithRequestQueue(dest string) Option {
 	return func(c *config) error {
 		if !strings.HasPrefix(dest, "/") {
@@ -170,7 +164,7 @@ func WithKey(key string, methods ...string) Option {
 			return fmt.Errorf("ivtest: WithKey: a key is 1 to 20 ASCII letters and digits")
 		}
 		for _, m := range methods {
-			if _, ok := methodTable[m]; !ok {
+			if _, ok := ivclient.Lookup(m); !ok {
 				return fmt.Errorf("ivtest: WithKey: unknown method %q", m)
 			}
 		}
@@ -218,7 +212,7 @@ func WithPauseReason(number, description string) Option {
 //		"queues": []any{map[string]any{"name": "7000", "priority": "0"}}})
 func WithSeed(method string, args map[string]any) Option {
 	return func(c *config) error {
-		if _, ok := methodTable[method]; !ok {
+		if _, ok := ivclient.Lookup(method); !ok {
 			return fmt.Errorf("ivtest: WithSeed: unknown method %q", method)
 		}
 		c.seeds = append(c.seeds, seed{method, args})

@@ -86,7 +86,7 @@ func Start(opts ...Option) (*Platform, error) {
 		st:       newState(cfg),
 	}
 	if p.log == nil {
-		p.log = slog.New(discardHandler{})
+		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.keys[p.key] = nil
 	for k, methods := range cfg.keys {
@@ -533,10 +533,3 @@ func validKey(key string) bool {
 	}
 	return true
 }
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }

@@ -15,6 +15,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 // inFlight sends n requests without waiting and checks that each reply
@@ -212,7 +213,7 @@ func TestCloseWithClientsAndTraffic(t *testing.T) {
 	// connection that does both when its socket closes can leave its read
 	// goroutine blocked for ever (its processing goroutine returns on the
 	// write error while the read channel is full).
-	opts := []func(*stomp.Conn) error{stomp.ConnOpt.Login(DefaultLogin, DefaultPasscode),
+	opts := []func(*stomp.Conn) error{stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
 		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stompLogger{testLogger()}),
 		stomp.ConnOpt.MsgSendTimeout(time.Second)} // a Send blocked on a closed connection gives up sooner
 	conn, err := stomp.Dial("tcp", p.STOMPAddr(), opts...)
@@ -261,7 +262,7 @@ func TestCloseWithClientsAndTraffic(t *testing.T) {
 				return
 			default:
 			}
-			if sender.Send(DefaultRequestQueue, "", body) != nil {
+			if sender.Send(stompx.DefaultRequestQueue, "", body) != nil {
 				return
 			}
 		}
@@ -311,7 +312,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	// Checked last, once the clients have gone and the platform has closed.
 	t.Cleanup(func() {
 		out := buf.String()
-		if strings.Contains(out, "secretkey42") || strings.Contains(out, DefaultPasscode) {
+		if strings.Contains(out, "secretkey42") || strings.Contains(out, stompx.DefaultPasscode) {
 			t.Errorf("a secret reached the log:\n%s", out)
 		}
 		if out == "" {

@@ -34,19 +34,25 @@ import (
 //     map of item name to item (a list when item names repeat);
 //   - success is answered in the reference's XML style: <XResponse>
 //     <XResult>, xsi:type attributes (in the 1999 XML Schema instance
-//     namespace the reference declares), xs:nil="1" for null, lists as
-//     type="tns:integerArray" with <integer> items (SipUserList's as Python
-//     tuple text, ('0001',)) or <AgentLines>, <AgentQueues>, <QueueMembers>
-//     items, the XML-only field names passwd, agents_id, requisendinfo,
-//     call_limit and ignoreexpire, {code, location} for the *InfoPermission
-//     methods, and a return code of 0 for the methods that return nothing;
-//   - a non-zero return code is answered with HTTP 500 and a SOAP fault:
-//     faultcode SOAP-ENV:Client (SOAP-ENV:Server for RESPONSE_NO_MEMORY,
-//     RESPONSE_UNDEFINED, RESPONSE_INTERNAL_ERROR and DAC_OFFLINE),
-//     faultstring "<CODE NAME>: <description>", such as
+//     namespace the reference declares) that follow the WSDL's types,
+//     xs:nil="1" for null, lists as type="tns:integerArray" with <integer>
+//     items (SipUserList's as Python tuple text, ('0001',)) or <AgentLines>,
+//     <AgentQueues>, <QueueMembers> items, the XML-only field names passwd,
+//     agents_id, requisendinfo, call_limit and ignoreexpire, {code,
+//     location} for the *InfoPermission methods, and a return code of 0 for
+//     the methods that return nothing (see forSOAP for where the XML
+//     replies differ from the JSON ones);
+//   - a non-zero return code ("All methods return 0 on success", and the
+//     reference shows codes inside results) is the xs:integer result of the
+//     action methods and the <code> of the *InfoPermission methods, with
+//     HTTP 200; the Info and List methods, whose results hold no code,
+//     answer it with HTTP 500 and a SOAP fault: faultcode
+//     SOAP-ENV:Client.<CODE NAME> (SOAP-ENV:Server.<CODE NAME> for
+//     RESPONSE_NO_MEMORY, RESPONSE_UNDEFINED, RESPONSE_INTERNAL_ERROR and
+//     DAC_OFFLINE), faultstring "<CODE NAME>: <description>", such as
 //     "RESPONSE_NOT_FOUND: Agent 1001 not found", and a detail holding
-//     <code>, <name> and <description>. soapx turns it into a *soapx.Fault
-//     that unwraps to the *codes.Error;
+//     <code>, <name> and <description>. soapx turns the first into a
+//     *codes.Error and the second into a *soapx.Fault that unwraps to one;
 //   - a request that is not a SOAP envelope gets a SOAP-ENV:Client fault
 //     naming no code.
 //
@@ -147,10 +153,10 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	if code != codes.OK {
 		desc, _ := payload.(string)
-		writeCodeFault(w, code, desc)
+		writeFailure(w, method, code, desc)
 		return
 	}
-	writeResult(w, method, payload)
+	writeResult(w, method, forSOAP(method, args, payload))
 }
 
 // wsdlQuery reports whether the query asks for the WSDL ("wsdl", "WSDL",
@@ -313,13 +319,50 @@ func writeFault(w http.ResponseWriter, faultcode, faultstring, detail string) {
 	writeEnvelope(w, http.StatusInternalServerError, b.Bytes())
 }
 
-// writeCodeFault answers a non-zero return code.
+// writeFailure answers a non-zero return code the way the reference shows
+// results ("All methods return 0 on success", and codes inside results):
+//
+//   - a method whose result is its return code (the action methods) gets
+//     that code as its xs:integer result, with HTTP 200;
+//   - AgentInfoPermission and SipUserInfoPermission get {code, location}
+//     with the code and a nil location;
+//   - the Info and List methods, whose result has no room for a code, and
+//     an operation the endpoint does not know, get a SOAP fault that names
+//     the code (writeCodeFault).
+func writeFailure(w http.ResponseWriter, method string, code codes.Code, desc string) {
+	op, ok := soapOps[method]
+	if !ok {
+		writeCodeFault(w, code, desc)
+		return
+	}
+	var b bytes.Buffer
+	switch op.result {
+	case resultCode:
+		b.WriteString("<" + method + "Response><" + method + `Result xsi:type="xs:integer">`)
+		b.WriteString(strconv.Itoa(int(code)))
+		b.WriteString("</" + method + "Result></" + method + "Response>")
+	case resultPermission:
+		b.WriteString("<" + method + "Response><" + method + `Result><code xsi:type="xs:integer">`)
+		b.WriteString(strconv.Itoa(int(code)))
+		b.WriteString(`</code><location xs:nil="1"/></` + method + "Result></" + method + "Response>")
+	default:
+		writeCodeFault(w, code, desc)
+		return
+	}
+	writeEnvelope(w, http.StatusOK, b.Bytes())
+}
+
+// writeCodeFault answers a non-zero return code as a SOAP fault whose
+// faultcode names it, SOAP-ENV:Client.RESPONSE_NOT_FOUND (Server for the
+// codes that say the server failed), so that a SOAP client can dispatch on
+// the faultcode alone; the faultstring and the detail name it too.
 func writeCodeFault(w http.ResponseWriter, code codes.Code, desc string) {
-	faultcode := "SOAP-ENV:Client"
+	faultcode := "SOAP-ENV:Client."
 	switch code {
 	case codes.NoMemory, codes.Undefined, codes.InternalError, codes.DACOffline:
-		faultcode = "SOAP-ENV:Server"
+		faultcode = "SOAP-ENV:Server."
 	}
+	faultcode += code.String()
 	str := code.String()
 	if desc != "" {
 		str += ": " + desc
@@ -364,7 +407,7 @@ func writeResult(w http.ResponseWriter, method string, payload any) {
 	case resultObject:
 		b.WriteString(">")
 		m, _ := payload.(map[string]any)
-		writeFields(&b, soapTypes[op.typ], bareNumber(method, m))
+		writeFields(&b, soapTypes[op.typ], m)
 	case resultObjects:
 		b.WriteString(` type="tns:` + op.arrayType() + `">`)
 		list, _ := payload.([]any)
@@ -382,22 +425,55 @@ func writeResult(w http.ResponseWriter, method string, payload any) {
 	writeEnvelope(w, http.StatusOK, b.Bytes())
 }
 
-// bareNumber gives AgentInfo's user and QueueInfo's name as the bare number,
-// as the reference's IVWS replies show them (<user>0001</user>,
-// <name>1000</name>); the STOMP replies, and SipUserInfo's name in both,
-// carry "<accountcode>_<number>".
-func bareNumber(method string, m map[string]any) map[string]any {
-	field := map[string]string{"AgentInfo": "user", "QueueInfo": "name"}[method]
-	v, ok := m[field].(string)
-	ac, _ := m["accountcode"].(string)
-	if field == "" || !ok || ac == "" || !strings.HasPrefix(v, ac+"_") {
-		return m
+// forSOAP turns a success payload, which has the STOMP replies' fields,
+// into what the reference's IVWS replies show where the two differ:
+//
+//   - AgentInfo's user and QueueInfo's name are the bare number
+//     (<user>0001</user>, <name>1000</name>); the STOMP replies, and
+//     SipUserInfo's name in both, carry "<accountcode>_<number>";
+//   - each AgentLineList item carries the agent's accountcode, and a
+//     linestatusts of 0 (no status change yet) is nil, <linestatusts
+//     xs:nil="1"/>, where the JSON reply shows 0.
+func forSOAP(method string, args map[string]any, payload any) any {
+	switch method {
+	case "AgentInfo", "QueueInfo":
+		m, _ := payload.(map[string]any)
+		field := map[string]string{"AgentInfo": "user", "QueueInfo": "name"}[method]
+		v, ok := m[field].(string)
+		ac, _ := m["accountcode"].(string)
+		if !ok || ac == "" || !strings.HasPrefix(v, ac+"_") {
+			return payload
+		}
+		out := copyMap(m)
+		out[field] = strings.TrimPrefix(v, ac+"_")
+		return out
+	case "AgentLineList":
+		list, _ := payload.([]any)
+		ac, _ := scalarText(args["accountcode"])
+		out := make([]any, 0, len(list))
+		for _, it := range list {
+			m, ok := it.(map[string]any)
+			if !ok {
+				out = append(out, it)
+				continue
+			}
+			l := copyMap(m)
+			l["accountcode"] = ac
+			if ts, _ := scalarText(l["linestatusts"]); ts == "0" {
+				l["linestatusts"] = nil
+			}
+			out = append(out, l)
+		}
+		return out
 	}
-	out := make(map[string]any, len(m))
-	for k, x := range m {
-		out[k] = x
+	return payload
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		out[k] = v
 	}
-	out[field] = strings.TrimPrefix(v, ac+"_")
 	return out
 }
 
@@ -413,7 +489,7 @@ func writeFields(b *bytes.Buffer, t soapType, m map[string]any) {
 	}
 	for _, f := range t.fields {
 		if v, ok := byXML[f]; ok {
-			writeScalar(b, f, v)
+			writeTyped(b, f, t.xsType(f), v)
 			delete(byXML, f)
 		}
 	}
@@ -427,6 +503,34 @@ func writeFields(b *bytes.Buffer, t soapType, m map[string]any) {
 	for _, k := range rest {
 		writeScalar(b, k, byXML[k])
 	}
+}
+
+// writeTyped writes a field the WSDL declares, with its schema type typ
+// whatever the Go type of v: AgentQueueMembers' priority, a string in the
+// STOMP reply, is an xs:integer here, AgentQueueList's name, a number in
+// the STOMP reply, an xs:string. nil, and an integer field with no value,
+// are written nil.
+func writeTyped(b *bytes.Buffer, name, typ string, v any) {
+	text, ok := scalarText(v)
+	if v == nil || !ok || (typ == "xs:integer" && text == "") {
+		b.WriteString("<" + name + ` xs:nil="1"/>`)
+		return
+	}
+	if typ == "xs:integer" {
+		if _, isInt := parseInt(text); !isInt {
+			typ = "xs:string"
+		} else if f, err := strconv.ParseFloat(text, 64); err == nil && strings.ContainsAny(text, ".eE") {
+			text = strconv.FormatInt(int64(f), 10) // "10.0" -> "10"
+		}
+	}
+	b.WriteString("<" + name + ` xsi:type="` + typ + `"`)
+	if text == "" {
+		b.WriteString("/>")
+		return
+	}
+	b.WriteString(">")
+	escape(b, text)
+	b.WriteString("</" + name + ">")
 }
 
 // writeScalar writes <name xsi:type="...">value</name>, or <name xs:nil="1"/>.

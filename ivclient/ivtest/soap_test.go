@@ -100,8 +100,8 @@ func TestSOAPWSDL(t *testing.T) {
 		}
 	}
 	for _, m := range ivclient.Methods() {
-		if !ops[m] {
-			t.Errorf("operation %s missing from the binding", m)
+		if !ops[m.Name] {
+			t.Errorf("operation %s missing from the binding", m.Name)
 		}
 	}
 	if len(ops) != 41 || len(doc.PortOps) != 41 {
@@ -134,6 +134,51 @@ func TestSOAPWSDL(t *testing.T) {
 	}
 	if hasString(elems["NewCallBack"], "Ruleid") {
 		t.Error("NewCallBack's Ruleid is STOMP only")
+	}
+
+	// Result types: integers where the reference's samples show them, and
+	// lists with one repeated element and no attribute, which SOAP stacks
+	// unwrap into plain lists.
+	var types struct {
+		Complex []struct {
+			Name   string `xml:"name,attr"`
+			Fields []struct {
+				Name      string `xml:"name,attr"`
+				Type      string `xml:"type,attr"`
+				MaxOccurs string `xml:"maxOccurs,attr"`
+			} `xml:"sequence>element"`
+			Attrs []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"attribute"`
+		} `xml:"types>schema>complexType"`
+	}
+	if err := xml.Unmarshal(body, &types); err != nil {
+		t.Fatal(err)
+	}
+	fieldType := map[string]string{}
+	for _, ct := range types.Complex {
+		if len(ct.Attrs) > 0 {
+			t.Errorf("complex type %s declares attributes %+v", ct.Name, ct.Attrs)
+		}
+		for _, f := range ct.Fields {
+			fieldType[ct.Name+"."+f.Name] = f.Type
+		}
+		if strings.HasSuffix(ct.Name, "Array") && (len(ct.Fields) != 1 || ct.Fields[0].MaxOccurs != "unbounded") {
+			t.Errorf("list type %s: %+v", ct.Name, ct.Fields)
+		}
+	}
+	for f, want := range map[string]string{
+		"integerArray.integer": "xs:integer", "tupleArray.integer": "xs:string",
+		"AgentInfo.agents_id": "xs:integer", "AgentInfo.user": "xs:string", "AgentInfo.passwd": "xs:string",
+		"AgentLines.linenumber": "xs:integer", "AgentLines.linestatusts": "xs:integer", "AgentLines.accountcode": "xs:string",
+		"AgentQueues.priority": "xs:integer", "AgentQueues.name": "xs:string", "QueueMembers.priority": "xs:integer",
+		"QueueInfo.dialtimeout": "xs:integer", "QueueInfo.sl_answeredbefore_1": "xs:integer", "QueueInfo.name": "xs:string",
+		"SipUserInfo.port": "xs:integer", "SipUserInfo.call_limit": "xs:integer", "SipUserInfo.qualify": "xs:string",
+		"permission.code": "xs:integer", "AgentLinesArray.AgentLines": "tns:AgentLines",
+	} {
+		if fieldType[f] != want {
+			t.Errorf("%s is %q, want %q", f, fieldType[f], want)
+		}
 	}
 
 	// GET without ?wsdl is not the WSDL.
@@ -172,9 +217,16 @@ func TestSOAPMethods(t *testing.T) {
 	if err := c.AgentAdd(ctx, ivclient.Agent{Accountcode: "default", User: "1001"}); !errors.Is(err, codes.ErrDuplicate) {
 		t.Fatalf("duplicate AgentAdd: %v", err)
 	}
+	// An action method's code comes in its result, not as a fault.
 	var f *soapx.Fault
-	if err := c.AgentAdd(ctx, ivclient.Agent{Accountcode: "nosuch", User: "1002"}); !errors.As(err, &f) || f.StatusCode != 500 || !errors.Is(err, codes.ErrNotFound) {
+	var ce *codes.Error
+	if err := c.AgentAdd(ctx, ivclient.Agent{Accountcode: "nosuch", User: "1002"}); errors.As(err, &f) || !errors.As(err, &ce) || ce.Code != codes.NotFound {
 		t.Fatalf("AgentAdd in an unknown accountcode: %v", err)
+	}
+	// An Info lookup of something missing is a fault naming the code.
+	if _, err := c.QueueInfo(ctx, "default", "4242"); !errors.As(err, &f) || f.StatusCode != 500 ||
+		f.Code != "SOAP-ENV:Client.RESPONSE_NOT_FOUND" || !errors.Is(err, codes.ErrNotFound) {
+		t.Fatalf("QueueInfo of a missing queue: %v", err)
 	}
 	info, err := c.AgentInfo(ctx, "default", "1001")
 	must(err)
@@ -211,6 +263,9 @@ func TestSOAPMethods(t *testing.T) {
 	nums := map[int]bool{}
 	for _, l := range lines {
 		nums[l.Number] = true
+		if l.Accountcode != "default" || l.StatusTS != 0 || l.Status != "IDLE" || len(l.Extra) != 0 {
+			t.Errorf("line %+v", l)
+		}
 		if l.Number == 2 && (l.Inbound || !l.Outbound) {
 			t.Errorf("line 2: %+v", l)
 		}
@@ -411,8 +466,61 @@ func TestSOAPRawRequests(t *testing.T) {
 		t.Errorf("empty SipUserList: %d\n%s", status, body)
 	}
 	status, body = post(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ivws="Ivws.Ivws"><soapenv:Body><ivws:QueueInfo><ivws:key>` + key + `</ivws:key><ivws:accountcode>default</ivws:accountcode><ivws:name>4242</ivws:name></ivws:QueueInfo></soapenv:Body></soapenv:Envelope>`)
-	if status != 500 || !strings.Contains(body, `<faultstring>RESPONSE_NOT_FOUND`) || !strings.Contains(body, `<code xsi:type="xs:integer">3</code>`) {
+	if status != 500 || !strings.Contains(body, `<faultcode>SOAP-ENV:Client.RESPONSE_NOT_FOUND</faultcode>`) ||
+		!strings.Contains(body, `<faultstring>RESPONSE_NOT_FOUND`) || !strings.Contains(body, `<code xsi:type="xs:integer">3</code>`) {
 		t.Errorf("QueueInfo of a missing queue: %d\n%s", status, body)
+	}
+	op := func(method, args string) string {
+		return `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ivws="Ivws.Ivws"><soapenv:Body><ivws:` +
+			method + `><ivws:key>` + key + `</ivws:key>` + args + `</ivws:` + method + `></soapenv:Body></soapenv:Envelope>`
+	}
+	// "All methods return 0 on success": an action method's non-zero code
+	// is its result too, with HTTP 200.
+	status, body = post(op("QueueAdd", `<ivws:accountcode>default</ivws:accountcode><ivws:name>7015</ivws:name>`))
+	if status != 200 || !strings.Contains(body, `<QueueAddResponse><QueueAddResult xsi:type="xs:integer">4</QueueAddResult></QueueAddResponse>`) {
+		t.Errorf("QueueAdd of an existing queue: %d\n%s", status, body)
+	}
+	status, body = post(op("AgentLogin", `<ivws:Accountcode>default</ivws:Accountcode><ivws:User>default_0001</ivws:User>`))
+	if status != 200 || !strings.Contains(body, `<AgentLoginResult xsi:type="xs:integer">1</AgentLoginResult>`) {
+		t.Errorf("AgentLogin without Interface: %d\n%s", status, body)
+	}
+	// *InfoPermission carries {code, location}, as the reference shows.
+	status, body = post(op("AgentInfoPermission", `<ivws:accountcode>default</ivws:accountcode><ivws:user>0001</ivws:user>`))
+	if status != 200 || !strings.Contains(body, `<AgentInfoPermissionResult><code xsi:type="xs:integer">3</code><location xs:nil="1"/></AgentInfoPermissionResult>`) {
+		t.Errorf("AgentInfoPermission with no group: %d\n%s", status, body)
+	}
+	// A key without permission: the code in the result of an action method,
+	// a fault for a List method.
+	status, body = post(strings.Replace(op("AgentDelete", `<ivws:accountcode>default</ivws:accountcode><ivws:user>0001</ivws:user>`), key, "nosuchkey", 1))
+	if status != 200 || !strings.Contains(body, `<AgentDeleteResult xsi:type="xs:integer">-2</AgentDeleteResult>`) {
+		t.Errorf("AgentDelete with an unknown key: %d\n%s", status, body)
+	}
+	status, body = post(strings.Replace(op("AgentList", `<ivws:accountcode>default</ivws:accountcode>`), key, "nosuchkey", 1))
+	if status != 500 || !strings.Contains(body, `<faultcode>SOAP-ENV:Client.PERMISSION_DENIED</faultcode>`) {
+		t.Errorf("AgentList with an unknown key: %d\n%s", status, body)
+	}
+	// Typed fields: AgentLineList as the reference shows it, with the
+	// accountcode and a nil linestatusts; AgentQueueMembers' priority an
+	// integer.
+	if _, err := p.Do("AgentLineAdd", map[string]any{"accountcode": "default", "user": "0001", "lines": []any{map[string]any{"linenumber": "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Do("AgentQueueAdd", map[string]any{"accountcode": "default", "user": "0001", "queues": []any{map[string]any{"name": "1000", "priority": "3"}}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body = post(op("AgentLineList", `<ivws:accountcode>default</ivws:accountcode><ivws:user>0001</ivws:user>`))
+	if status != 200 || !strings.Contains(body, `<AgentLineListResult type="tns:AgentLinesArray"><AgentLines><accountcode xsi:type="xs:string">default</accountcode>`+
+		`<outbound xsi:type="xs:integer">1</outbound><inbound xsi:type="xs:integer">1</inbound><linestatus xsi:type="xs:string">IDLE</linestatus>`+
+		`<linenumber xsi:type="xs:integer">1</linenumber><linestatusts xs:nil="1"/>`) {
+		t.Errorf("AgentLineList: %d\n%s", status, body)
+	}
+	status, body = post(op("AgentQueueMembers", `<ivws:accountcode>default</ivws:accountcode><ivws:name>1000</ivws:name>`))
+	if status != 200 || !strings.Contains(body, `<QueueMembers><priority xsi:type="xs:integer">3</priority><user xsi:type="xs:string">0001</user></QueueMembers>`) {
+		t.Errorf("AgentQueueMembers: %d\n%s", status, body)
+	}
+	status, body = post(op("AgentQueueList", `<ivws:accountcode>default</ivws:accountcode><ivws:user>0001</ivws:user>`))
+	if status != 200 || !strings.Contains(body, `<AgentQueues><priority xsi:type="xs:integer">3</priority><name xsi:type="xs:string">1000</name></AgentQueues>`) {
+		t.Errorf("AgentQueueList: %d\n%s", status, body)
 	}
 	for _, junk := range []string{"", "not xml", "<a><b></a>", `<Envelope><Body/></Envelope>`} {
 		status, body = post(junk)
@@ -422,8 +530,9 @@ func TestSOAPRawRequests(t *testing.T) {
 	}
 }
 
-// A real SOAP client checks the WSDL: python3-zeep loads it and calls
-// AgentLogin, QueueList and AgentInfo (testdata/zeep_check.py). The test
+// A real SOAP client checks the WSDL and the replies: python3-zeep loads it
+// and calls the endpoint (testdata/zeep_check.py), asserting integer types,
+// plain lists and return codes in results. The test
 // fails, rather than skips, when zeep is missing and CI=true or
 // IV_REQUIRE_ZEEP=1.
 func TestSOAPZeep(t *testing.T) {
@@ -434,7 +543,10 @@ func TestSOAPZeep(t *testing.T) {
 		}
 		t.Skip("python3-zeep is not installed; set IV_REQUIRE_ZEEP=1 to require it")
 	}
-	p := NewPlatform(t, WithAgent("default", "1001", "1234", "Zeep Agent"), WithQueue("default", "7015"), WithQueue("default", "7016"))
+	p := NewPlatform(t, WithAgent("default", "1001", "1234", "Zeep Agent"), WithQueue("default", "7015"), WithQueue("default", "7016"),
+		WithPermissionGroups("123"),
+		WithSeed("AgentLineAdd", map[string]any{"accountcode": "default", "user": "1001", "lines": []any{map[string]any{"linenumber": "1"}}}),
+		WithSeed("AgentQueueAdd", map[string]any{"accountcode": "default", "user": "1001", "queues": []any{map[string]any{"name": "7015", "priority": "2"}}}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "testdata/zeep_check.py", p.SOAPURL()+"?wsdl", p.Key())
@@ -451,7 +563,7 @@ func TestSOAPZeep(t *testing.T) {
 	for _, r := range p.Requests() {
 		methods = append(methods, r.Method)
 	}
-	for _, m := range []string{"AgentLogin", "QueueList", "AgentInfo"} {
+	for _, m := range []string{"AgentLogin", "QueueList", "AgentInfo", "AgentLineList", "AgentInfoPermission"} {
 		if !hasString(methods, m) {
 			t.Errorf("zeep never called %s (calls: %v)", m, methods)
 		}

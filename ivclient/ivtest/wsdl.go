@@ -108,24 +108,40 @@ var soapOps = map[string]soapOp{
 
 // soapType is a complex type of a result: its fields in the order they are
 // sent (the reference's XML order first, then the fields only its JSON
-// examples show), and the JSON names the XML renames.
+// examples show), the fields typed xs:integer (all others are xs:string),
+// and the JSON names the XML renames.
 type soapType struct {
-	fields  []string
-	renames map[string]string // JSON (STOMP) name -> XML name
+	fields   []string
+	integers []string
+	renames  map[string]string // JSON (STOMP) name -> XML name
+}
+
+// xsType is the schema type of field f: xs:integer where the reference's
+// samples show an integer (in the XML reply, or else in the JSON one),
+// xs:string otherwise.
+func (t soapType) xsType(f string) string {
+	for _, n := range t.integers {
+		if n == f {
+			return "xs:integer"
+		}
+	}
+	return "xs:string"
 }
 
 var soapTypes = map[string]soapType{
 	"AgentInfo": {
 		fields: []string{"passwd", "accountcode", "agents_id", "name", "user",
 			"extension", "interface", "agentstatus", "agentstatusts", "logints", "disabled", "reasons_reason"},
-		renames: map[string]string{"pass": "passwd", "id": "agents_id"},
+		integers: []string{"agents_id", "agentstatusts", "logints", "disabled"},
+		renames:  map[string]string{"pass": "passwd", "id": "agents_id"},
 	},
 	"AgentLines": {
 		fields: []string{"accountcode", "outbound", "inbound", "linestatus", "linenumber", "linestatusts",
 			"id", "queues_id", "uniqueid"},
+		integers: []string{"outbound", "inbound", "linenumber", "linestatusts", "id", "queues_id"},
 	},
-	"AgentQueues":  {fields: []string{"priority", "name"}},
-	"QueueMembers": {fields: []string{"priority", "user"}},
+	"AgentQueues":  {fields: []string{"priority", "name"}, integers: []string{"priority"}},
+	"QueueMembers": {fields: []string{"priority", "user"}, integers: []string{"priority"}},
 	"QueueInfo": {
 		fields: []string{"accountcode", "description", "requisendinfo", "sl_answeredbefore_2", "maxlen",
 			"joinempty", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3", "announce", "wrapuptime",
@@ -135,6 +151,13 @@ var soapTypes = map[string]soapType{
 			"agents_oncall", "agents_paused", "agents_pending_logoff", "agents_pending_pause",
 			"agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup",
 			"sl_w1_a1", "sl_w1_a2", "sl_w1_a3", "sl_w2_a1", "sl_w2_a2", "sl_w2_a3", "sl_w3_a1", "sl_w3_a2", "sl_w3_a3"},
+		// The sl_w*_a* fields are null in every sample: their type is not
+		// shown, and they stay xs:string.
+		integers: []string{"sl_answeredbefore_2", "maxlen", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3",
+			"wrapuptime", "dialtimeout", "quarantinetime",
+			"id", "max_recordings", "len", "maxwait", "timestamp", "agents_total", "agents_loggedin",
+			"agents_loggedoff", "agents_idle", "agents_oncall", "agents_paused", "agents_pending_logoff",
+			"agents_pending_pause", "agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup"},
 		renames: map[string]string{"requiresendinfo": "requisendinfo"},
 	},
 	"SipUserInfo": {
@@ -145,12 +168,15 @@ var soapTypes = map[string]soapType{
 			"name", "language", "ignoreexpire", "qualify", "pickupgroup", "rpid", "canreinvite", "allow", "permit",
 			"fromuser", "regexten", "trustrpid",
 			"id", "rtptimeout", "route", "context", "location"},
-		renames: map[string]string{"call-limit": "call_limit", "ignoreregexpire": "ignoreexpire"},
+		// qualify is 0 in the JSON sample but "no" in the XML one, and may
+		// be yes, no or milliseconds: xs:string.
+		integers: []string{"call_limit", "port", "regseconds", "rtpholdtimeout", "id", "rtptimeout"},
+		renames:  map[string]string{"call-limit": "call_limit", "ignoreregexpire": "ignoreexpire"},
 	},
 }
 
-// arrayType names the list type of a result: "integerArray",
-// "AgentLinesArray".
+// arrayType names the list type of a result as the replies' type
+// attribute shows it: "integerArray", "AgentLinesArray".
 func (op soapOp) arrayType() string {
 	switch op.result {
 	case resultIntegers, resultTuples:
@@ -159,6 +185,26 @@ func (op soapOp) arrayType() string {
 		return op.typ + "Array"
 	}
 	return ""
+}
+
+// schemaType names the WSDL type of the operation's result element.
+// SipUserList's items are typed xs:integer in the replies but hold Python
+// tuple text, ('0001',), which no integer parser reads: the WSDL gives them
+// a list type of their own whose items are xs:string.
+func (op soapOp) schemaType() string {
+	switch op.result {
+	case resultCode:
+		return "xs:integer"
+	case resultTuples:
+		return "tns:tupleArray"
+	case resultIntegers, resultObjects:
+		return "tns:" + op.arrayType()
+	case resultObject:
+		return "tns:" + op.typ
+	case resultPermission:
+		return "tns:permission"
+	}
+	return "xs:string"
 }
 
 func (op soapOp) isList(param string) bool {
@@ -180,13 +226,23 @@ func sortedOps() []string {
 }
 
 // wsdlDocument writes the endpoint's WSDL 1.1 document: document/literal,
-// target namespace Ivws.Ivws, elementFormDefault qualified. Every request
-// element is an optional, nillable xs:string (IVWS sends and reads text)
-// except <key>; the numbered items of <lines> and <queues> are open
-// content. Result fields are xs:string too: the replies carry their own
-// xsi:type in the 1999 XML Schema instance namespace, as the reference's
-// replies do, which schema-driven clients ignore; every result type ends
-// with an xs:any, so a field added later does not break such a client.
+// target namespace Ivws.Ivws, elementFormDefault qualified.
+//
+// Every request element is an optional, nillable xs:string except <key>:
+// IVWS reads text, and the reference's own requests send empty elements
+// for unset integer fields (<timeout></timeout>), which xs:integer would
+// refuse. The numbered items of <lines> and <queues> are open content.
+//
+// Results are typed as the reference's reply samples show them: the return
+// code of the action methods and of {code, location} as xs:integer, each
+// field of an object as soapType says, AgentList's and QueueList's items as
+// xs:integer. The replies also carry an xsi:type in the 1999 XML Schema
+// instance namespace, as the reference's do; schema-driven clients go by
+// the WSDL. A list is a complex type with one repeated element and nothing
+// else (no attribute: the replies' type="tns:...Array" is left undeclared),
+// which zeep and other SOAP stacks hand over as a plain list. Every object
+// type ends with an xs:any, so a field added later does not break such a
+// client.
 func wsdlDocument(address string) []byte {
 	var b bytes.Buffer
 	w := func(s ...string) {
@@ -213,8 +269,11 @@ func wsdlDocument(address string) []byte {
 		`<xs:any minOccurs="0" maxOccurs="unbounded" processContents="lax"/>`,
 		`</xs:sequence></xs:complexType>`, "\n")
 	w(`   <xs:complexType name="integerArray"><xs:sequence>`,
+		`<xs:element name="integer" type="xs:integer" minOccurs="0" maxOccurs="unbounded" nillable="true"/>`,
+		`</xs:sequence></xs:complexType>`, "\n")
+	w(`   <xs:complexType name="tupleArray"><xs:sequence>`,
 		`<xs:element name="integer" type="xs:string" minOccurs="0" maxOccurs="unbounded" nillable="true"/>`,
-		`</xs:sequence><xs:attribute name="type" type="xs:string"/></xs:complexType>`, "\n")
+		`</xs:sequence></xs:complexType>`, "\n")
 	typeNames := make([]string, 0, len(soapTypes))
 	for n := range soapTypes {
 		typeNames = append(typeNames, n)
@@ -222,8 +281,9 @@ func wsdlDocument(address string) []byte {
 	sort.Strings(typeNames)
 	for _, n := range typeNames {
 		w(`   <xs:complexType name="`, n, `"><xs:sequence>`)
-		for _, f := range soapTypes[n].fields {
-			w(`<xs:element name="`, f, `" type="xs:string" minOccurs="0" nillable="true"/>`)
+		t := soapTypes[n]
+		for _, f := range t.fields {
+			w(`<xs:element name="`, f, `" type="`, t.xsType(f), `" minOccurs="0" nillable="true"/>`)
 		}
 		w(`<xs:any minOccurs="0" maxOccurs="unbounded" processContents="lax"/>`,
 			`</xs:sequence></xs:complexType>`, "\n")
@@ -231,7 +291,7 @@ func wsdlDocument(address string) []byte {
 	for _, n := range []string{"AgentLines", "AgentQueues", "QueueMembers"} {
 		w(`   <xs:complexType name="`, n, `Array"><xs:sequence>`,
 			`<xs:element name="`, n, `" type="tns:`, n, `" minOccurs="0" maxOccurs="unbounded"/>`,
-			`</xs:sequence><xs:attribute name="type" type="xs:string"/></xs:complexType>`, "\n")
+			`</xs:sequence></xs:complexType>`, "\n")
 	}
 	w(`   <xs:complexType name="permission"><xs:sequence>`,
 		`<xs:element name="code" type="xs:integer" minOccurs="0"/>`,
@@ -250,19 +310,8 @@ func wsdlDocument(address string) []byte {
 			w(`<xs:element name="`, p, `" type="`, typ, `" minOccurs="0" nillable="true"/>`)
 		}
 		w(`</xs:sequence></xs:complexType></xs:element>`, "\n")
-		var rtype string
-		switch op.result {
-		case resultCode:
-			rtype = "xs:integer"
-		case resultIntegers, resultTuples, resultObjects:
-			rtype = "tns:" + op.arrayType()
-		case resultObject:
-			rtype = "tns:" + op.typ
-		case resultPermission:
-			rtype = "tns:permission"
-		}
 		w(`   <xs:element name="`, name, `Response"><xs:complexType><xs:sequence>`,
-			`<xs:element name="`, name, `Result" type="`, rtype, `" minOccurs="0" nillable="true"/>`,
+			`<xs:element name="`, name, `Result" type="`, op.schemaType(), `" minOccurs="0" nillable="true"/>`,
 			`</xs:sequence></xs:complexType></xs:element>`, "\n")
 	}
 	w(`  </xs:schema>`, "\n", ` </wsdl:types>`, "\n")
