@@ -3,6 +3,7 @@ package stompx_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,6 +119,9 @@ func (h *hostileBroker) serve(c net.Conn) {
 				}
 			}
 		}
+		if f.Command == frame.DISCONNECT && h.attack == "mute-disconnect" {
+			continue
+		}
 		if id, ok := f.Header.Contains(frame.Receipt); ok {
 			if write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {
 				return
@@ -144,6 +148,8 @@ func (h *hostileBroker) flood(c net.Conn, subID string) {
 		chunk = bytes.Repeat([]byte{'A'}, 64<<10)
 	case "headers":
 		chunk = bytes.Repeat([]byte("x:y\n"), 16<<10)
+	default:
+		return
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
 	if _, err := c.Write([]byte(start)); err != nil {
@@ -262,5 +268,24 @@ func runHostile(t *testing.T, attack string) {
 	}
 	if st := tr.Stats(); st.ConnectionsLost != 1 || st.CallsLost != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A broker that never answers DISCONNECT: Close still returns, once the
+// grace period is over, and leaves no goroutine behind (goleak).
+func TestCloseWithoutDisconnectReceipt(t *testing.T) {
+	h := newHostileBroker(t, "mute-disconnect")
+	tr := dial(t, h.ln.Addr().String(), stompx.WithHeartBeat(0, 0))
+	// The broker never replies: the call makes the reply subscription.
+	ctx := ctxT(t, 300*time.Millisecond)
+	if err := tr.Call(ctx, &ivclient.Request{Method: "AgentLogin", Key: testKey}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = tr.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
 	}
 }

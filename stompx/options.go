@@ -63,6 +63,7 @@ type options struct {
 	stateHandler    func(StateChange)
 	connectTimeout  time.Duration
 	frameLimits     frameLimits
+	oneConn         bool // tests only (export_test.go): one STOMP connection, to measure the design against
 }
 
 func defaultOptions() *options {

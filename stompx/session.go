@@ -101,10 +101,13 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err != nil {
 		return nil, err
 	}
-	pub, pubRaw, err := t.dialConn(ctx, addr)
-	if err != nil {
-		_ = subRaw.Close()
-		return nil, err
+	pub, pubRaw := sub, subRaw
+	if !t.opts.oneConn {
+		pub, pubRaw, err = t.dialConn(ctx, addr)
+		if err != nil {
+			_ = subRaw.Close()
+			return nil, err
+		}
 	}
 	s.sub, s.subRaw, s.pub, s.pubRaw = sub, subRaw, pub, pubRaw
 	subRaw.arm(s.lost)
@@ -287,7 +290,7 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 		// goroutine for good. Our own watchdog bounds the wait instead.
 		stomp.ConnOpt.RcvReceiptTimeout(0),
 		stomp.ConnOpt.UnsubscribeReceiptTimeout(0),
-		stomp.ConnOpt.DisconnectReceiptTimeout(disconnectGrace),
+		stomp.ConnOpt.DisconnectReceiptTimeout(5 * disconnectGrace),
 		stomp.ConnOpt.ReadChannelCapacity(64),
 		stomp.ConnOpt.WriteChannelCapacity(writeChanCap),
 		stomp.ConnOpt.Logger(stompLogger{l: t.log, r: t.red}),
@@ -405,20 +408,32 @@ func (s *session) kill(cause string, callErr error, graceful bool) {
 	})
 }
 
-// disconnect sends DISCONNECT on both connections at once and waits for
-// the receipts; go-stomp bounds each by MsgSendTimeout plus
-// DisconnectReceiptTimeout (disconnectGrace), so it returns within about
-// three seconds, and no goroutine outlives it.
+// disconnect sends DISCONNECT on both connections and waits for the
+// receipts, for disconnectGrace at most; kill then closes the sockets. It
+// runs only within Close, whose wait group owns the two goroutines: each
+// stays in go-stomp's Disconnect until the receipt comes or, once the
+// socket is closed, go-stomp's I/O goroutine hands it the failure (it
+// must be there to take it: go-stomp blocks its I/O goroutine on that
+// hand-off, so DisconnectReceiptTimeout is longer than disconnectGrace).
 func (s *session) disconnect() {
-	var wg sync.WaitGroup
+	done := make(chan struct{}, 2)
 	for _, c := range []*stomp.Conn{s.pub, s.sub} {
-		wg.Add(1)
+		s.t.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer s.t.wg.Done()
 			_ = c.Disconnect()
+			done <- struct{}{}
 		}()
 	}
-	wg.Wait()
+	tm := time.NewTimer(disconnectGrace)
+	defer tm.Stop()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-done:
+		case <-tm.C:
+			return
+		}
+	}
 }
 
 // unregister removes a pending call whose caller gives up; false means a
