@@ -109,6 +109,9 @@ func New(t Transport, key string, opts ...Option) (*Client, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
+	if kh, ok := t.(KeyHolder); ok {
+		kh.AcquireKey(key)
+	}
 	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents, observe: o.observe}, nil
 }
 
@@ -134,9 +137,17 @@ func CheckKey(key string) error {
 func (c *Client) Transport() Transport { return c.t }
 
 // Close closes the client and, unless it was made with KeepTransportOpen,
-// its transport. Calls after Close fail with ErrClosed. Close is idempotent.
+// its transport. A transport that keeps something per key (KeyHolder) is
+// told that this client of the key is gone. Calls after Close fail with
+// ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	if c.closed.Swap(true) || c.keepOpen {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if kh, ok := c.t.(KeyHolder); ok {
+		kh.ReleaseKey(c.key)
+	}
+	if c.keepOpen {
 		return nil
 	}
 	return c.t.Close()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -79,8 +78,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		}
 		select {
 		case <-s.done:
-			runtime.Gosched() // the dead session is about to be replaced
-			continue
+			continue // s is no longer current (kill saw to it before done)
 		default:
 		}
 		done := make(chan error, 1)
