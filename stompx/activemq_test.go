@@ -449,8 +449,9 @@ func activemqScript(t *testing.T, addr, cmd string) time.Duration {
 // TestActiveMQRestart stops ActiveMQ while calls are in flight and starts
 // it again: calls end with ErrConnectionLost or their deadline, never hang,
 // and once the broker is back, the transport and the platform's processor
-// reconnect by themselves: calls succeed again and the subscription made
-// before the stop receives events again.
+// reconnect by themselves: calls succeed again (one made during the outage
+// too, within its deadline) and the subscription made before the stop
+// receives events again.
 func TestActiveMQRestart(t *testing.T) {
 	addr := activemqAddr(t)
 	if os.Getenv("IV_ACTIVEMQ_RESTART") != "1" {
@@ -503,8 +504,19 @@ func TestActiveMQRestart(t *testing.T) {
 	waitCount(t, &ok, 100)
 	stopT := activemqScript(t, addr, "stop")
 	states.waitFor(t, stompx.Connected, stompx.Reconnecting)
+	// A call with a long deadline made while the broker is down waits for
+	// the connection and succeeds once the broker is back.
+	patient := make(chan error, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		patient <- echo(cctx, tr, p.Key(), "patient")
+	}()
 	startT := activemqScript(t, addr, "start")
 	states.waitFor(t, stompx.Connected, stompx.Reconnecting, stompx.Connected)
+	if err := <-patient; err != nil {
+		t.Fatalf("call made during the outage = %v, want success after the restart", err)
+	}
 	after := ok.Load()
 	waitCount(t, &ok, after+100)
 	stop.Store(true)
