@@ -35,6 +35,10 @@ const ExpireInterval = 30 * time.Second
 // typically with a defer. Every ExpireInterval it also calls Expire on the
 // sinks that have such a method (*Tracker, *Board).
 //
+// On a durable subscription (one whose events need Ack) Run acks each
+// event once every sink has taken it, never before: an event whose sinks
+// did not all return (the process died, say) is delivered again.
+//
 //	s, err := client.Subscribe(ctx, events.AllAgents)
 //	...
 //	defer s.Close()
@@ -71,6 +75,14 @@ func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks 
 			}
 			for _, sink := range sinks {
 				sink.Apply(ev)
+			}
+			if ev.delivery != nil {
+				// Every sink has taken the event: settle it. A failed Ack
+				// (the connection dropped) means the broker delivers the
+				// event again; the sinks take a redelivery only once.
+				if err := s.Ack(ev); err != nil && s.onError != nil {
+					s.onError(err)
+				}
 			}
 		case <-tick:
 			for _, e := range expirers {

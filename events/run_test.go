@@ -15,7 +15,7 @@ func TestRun(t *testing.T) {
 	var got collector
 	tr := NewTracker(WithFinished(got.add))
 	b := NewBoard()
-	p := NewPoller(0)
+	p := NewPoller()
 	var seen []Type
 	sink := SinkFunc(func(ev Event) { seen = append(seen, ev.Type) })
 

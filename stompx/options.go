@@ -62,6 +62,7 @@ type options struct {
 	failFast        bool
 	stateHandler    func(StateChange)
 	connectTimeout  time.Duration
+	noExpiry        bool // WithoutRequestExpiry
 }
 
 func defaultOptions() *options {

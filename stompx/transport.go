@@ -323,6 +323,7 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)
 // waits for the result. A session lost before the request was queued is
 // retried on the next one: nothing was sent.
 func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []byte) (result, error) {
+	deadline, _ := ctx.Deadline()
 	for retry := false; ; retry = true {
 		if retry {
 			runtime.Gosched() // a dead session is about to be replaced
@@ -344,11 +345,11 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 		}
 		s.pending[id] = c
 		s.mu.Unlock()
-		if s.trySend(body) {
+		if s.trySend(body, deadline) {
 			return t.await(ctx, s, c, id)
 		}
 		select {
-		case s.sendq <- outgoing{id: id, body: body}:
+		case s.sendq <- outgoing{id: id, body: body, deadline: deadline}:
 		case <-s.done:
 			// The sweep has delivered its error to c.ch, but the request was
 			// never queued: take the next session.
