@@ -115,7 +115,7 @@ func testWorkerProcesses(t *testing.T, c *durableBroker, n int) {
 		}
 		if total >= n {
 			var err error
-			if got, seen, err = distinct(); err != nil {
+			if got, _, err = distinct(); err != nil {
 				t.Fatal(err)
 			}
 			if got == n && done == 0 {
