@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Sink is anything that takes events one by one: *Tracker, *Board and
@@ -27,9 +29,6 @@ type expirer interface {
 // (*Tracker, *Board), so that calls expire even when no events arrive.
 const ExpireInterval = 30 * time.Second
 
-// expireInterval is ExpireInterval; tests shorten it.
-var expireInterval = ExpireInterval
-
 // Run hands every event of s to each sink, in order, on the calling
 // goroutine, until s ends or ctx is done. It returns s.Err() when s ended
 // (nil after Close), or ctx.Err(). It does not close s: the caller does,
@@ -47,6 +46,14 @@ var expireInterval = ExpireInterval
 //	board := events.NewBoard()
 //	go events.Run(ctx, s, tracker, board)
 func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
+	return run(ctx, s, ExpireInterval, sinks)
+}
+
+// run is Run, calling Expire every expireEvery (tests shorten it).
+func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks []Sink) error {
+	if ctx == nil {
+		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil context", nil)
+	}
 	var expirers []expirer
 	for _, sink := range sinks {
 		if e, ok := sink.(expirer); ok {
@@ -55,7 +62,7 @@ func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
 	}
 	var tick <-chan time.Time
 	if len(expirers) > 0 {
-		t := time.NewTicker(expireInterval)
+		t := time.NewTicker(expireEvery)
 		defer t.Stop()
 		tick = t.C
 	}

@@ -41,7 +41,9 @@ type run struct {
 // TestEveryProgramIsTested.
 var programs = map[string][]run{
 	"quickstart": {{
-		want: []string{"started the fake platform", "AgentLogin: ok", "NewCall: ok",
+		want: []string{"started the fake platform: STOMP broker on 127.0.0.1:", ", IVWS endpoint http://127.0.0.1:",
+			"to run against a real platform: IV_STOMP_ADDR=<host>:61613 IV_KEY=<access key> go run ./examples/quickstart",
+			"AgentLogin: ok", "NewCall: ok",
 			"event DCONNECT", "Hangup: ok", `event HANGUP   agent=default_1001 callerid=6100 direction="" reason="BYCALLER"`,
 			"AgentInfo: user=default_1001 name=Alice status=LOGIN", "AgentLogoff: ok"},
 	}},
@@ -95,8 +97,9 @@ var programs = map[string][]run{
 	}},
 	"events-tail": {{
 		want: []string{
-			"started the fake platform; playing a few calls",
+			"started the fake platform",
 			"tailing /topic/iv.agents.#",
+			"playing a few calls on the fake platform",
 			"default_1002   PAUSE    direction=Break",
 			"default_1001   HANGUP   uniqueid=", "reason=BTRANSFER",
 			"default_1001 INBOUND 2198765456: answered after ",
