@@ -50,16 +50,8 @@ type eventPublisher interface {
 	publish(run string, from, to int, topics []string, receiptEvery int) error
 }
 
-// fakeDurable says whether ivtest's broker keeps durable queues. It does
-// once branch fakebroker is merged; until then the ivtest runs skip.
-// TODO(durableint): remove with that merge.
-const fakeDurable = false
-
 // fakeBroker is ivtest's broker, in this process; the test closes it.
 func fakeBroker(t *testing.T) *durableBroker {
-	if !fakeDurable {
-		t.Skip("ivtest's broker keeps durable queues once branch fakebroker is merged")
-	}
 	p := ivtest.NewPlatform(t)
 	return &durableBroker{what: "ivtest", addrs: []string{p.STOMPAddr()},
 		publisher: func(*testing.T, int) eventPublisher { return fakePublisher{p} }}
