@@ -18,7 +18,8 @@
 #   start          start the cluster; a no-op when it already runs whole.
 #                  Anything else (a crashed run, a half-formed cluster) is
 #                  killed and wiped first, then the cluster is formed afresh
-#                  (about 15 s on 2 cores, 0.45 GB of memory).
+#                  (15 s on two idle cores, up to a minute on busy ones;
+#                  0.45 GB of memory).
 #   stop           shut every node down (SIGKILL for one that does not
 #                  answer) and remove the data directory; leaves epmd.
 #   status         each node's state, and the cluster as ivc1 sees it;
