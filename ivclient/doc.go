@@ -29,7 +29,11 @@
 //     *codes.Error that matches its sentinel (errors.Is(err,
 //     codes.ErrNotFound)) and names the method. A key or argument the client
 //     can tell is wrong fails before anything is sent, with ErrInvalidKey or
-//     an *ArgError matching ErrInvalidArgument.
+//     an *ArgError matching ErrInvalidArgument; so does a nil context, in
+//     every function of the SDK that takes one. Every error of a method
+//     reads "instantvoice: <Method>: " and then what failed, with the
+//     transport's own prefix ("instantvoice: QueueList: stompx: connection
+//     lost: EOF"): the client, and only the client, names the method.
 //   - No retries: the client never re-sends a call on its own. A call whose
 //     connection dropped fails with ErrConnectionLost: it may or may not have
 //     reached the platform (a re-sent NewCall would dial a customer twice).

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Transport carries one request to the platform and decodes the reply
@@ -31,6 +32,23 @@ type Subscriber interface {
 	Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error)
 }
 
+// KeyHolder is implemented by transports that keep something for each
+// access key they carry calls for (stompx keeps a reply subscription per
+// key and restores it on every reconnection). New calls AcquireKey with
+// the client's key and Close calls ReleaseKey, also with
+// KeepTransportOpen: when the last client of a key on a shared transport
+// closes, the transport frees what it kept for that key. A transport used
+// without clients (Call directly) keeps its keys until it closes.
+type KeyHolder interface {
+	// AcquireKey records one more client of key.
+	AcquireKey(key string)
+	// ReleaseKey records that a client of key closed. When no client of
+	// key is left, the transport frees what it kept for the key; a call
+	// of that key still in flight then fails with an error wrapping
+	// ErrClosed, and a later call of that key sets it up again.
+	ReleaseKey(key string)
+}
+
 // Request is one call of a platform method.
 type Request struct {
 	Method string // "AgentLogin", "QueueAdd", ...
@@ -44,8 +62,10 @@ var (
 	// ErrInvalidKey: the access key is empty, longer than 20 characters, or
 	// not made of ASCII letters and digits.
 	ErrInvalidKey = errors.New("instantvoice: invalid access key")
-	// ErrInvalidArgument: an argument is missing or malformed; nothing was sent.
-	ErrInvalidArgument = errors.New("instantvoice: invalid argument")
+	// ErrInvalidArgument: an argument is missing or malformed (a nil
+	// context too, for every function of the SDK that takes one); nothing
+	// was sent.
+	ErrInvalidArgument = errs.ErrInvalidArgument
 	// ErrClosed: the client or its transport was closed.
 	ErrClosed = errors.New("instantvoice: closed")
 	// ErrNotSupported: the transport cannot do what was asked (events over SOAP).

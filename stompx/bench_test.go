@@ -1,20 +1,24 @@
 package stompx_test
 
 // Benchmarks of the SDK beside the same exchange done with raw go-stomp and
-// encoding/json, in the same run, against two embedded brokers: go-stomp's
-// own server with the test responder, and ivtest's broker and processor:
+// encoding/json, in the same run, against three brokers: go-stomp's own
+// server with the test responder (gostomp), ivtest's broker and processor
+// (ivtest), and RabbitMQ with ivtest's processor attached to it
+// (rabbitmq, only with IV_RABBITMQ_ADDR):
 //
-//	go test -run '^$' -bench . -benchmem -count 5 ./stompx
+//	IV_RABBITMQ_ADDR=127.0.0.1:61613 go test -run '^$' -bench . -benchmem -count 5 ./stompx
 //
-// "raw" subscribes to /topic/KEY, sends ["AgentLogin", KEY, {...}, "<uuid>"]
-// to /queue/config on the same connection, and matches the replies by
+// "raw" subscribes to /topic/KEY on one connection, sends
+// ["AgentLogin", KEY, {...}, "<uuid>"] to the request queue on a second
+// one (as the SDK does: one connection cannot carry 1,024 in flight on
+// go-stomp's server, go-stomp-limits.md), and matches the replies by
 // identifier through a map[id]chan filled by one goroutine reading the
-// subscription (go-stomp-limits.md). "sdk" is stompx.Transport.Call.
+// subscription. "sdk" is stompx.Transport.Call. Both use the same broker
+// and the same responder in the same run.
 
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -36,17 +40,19 @@ type loginArgs struct {
 var benchArgs = loginArgs{Accountcode: "default", User: "default_1001", Interface: "SIP/default_0001"}
 
 type rawClient struct {
-	conn    *stomp.Conn
-	nc      net.Conn
+	conn    *stomp.Conn // sends the requests
+	queue   string
 	key     string
 	mu      sync.Mutex
 	pending map[string]chan []byte
 	done    chan struct{}
 }
 
-func newRawClient(tb testing.TB, addr, key string) *rawClient {
-	c, nc := dialRaw(tb, addr)
-	r := &rawClient{conn: c, nc: nc, key: key, pending: make(map[string]chan []byte), done: make(chan struct{})}
+func newRawClient(tb testing.TB, tg benchTarget) *rawClient {
+	c, nc := dialRaw(tb, tg.addr)
+	pub, pubNC := dialRaw(tb, tg.addr)
+	key := tg.key
+	r := &rawClient{conn: pub, queue: tg.queue, key: key, pending: make(map[string]chan []byte), done: make(chan struct{})}
 	sub, err := c.Subscribe("/topic/"+key, stomp.AckAuto)
 	if err != nil {
 		tb.Fatal(err)
@@ -78,6 +84,7 @@ func newRawClient(tb testing.TB, addr, key string) *rawClient {
 		}
 	}()
 	tb.Cleanup(func() {
+		_ = pubNC.Close()
 		_ = nc.Close()
 		<-r.done
 	})
@@ -94,7 +101,7 @@ func (r *rawClient) call(tb testing.TB) {
 	r.mu.Lock()
 	r.pending[id] = ch
 	r.mu.Unlock()
-	if err := r.conn.Send("/queue/config", "", body); err != nil {
+	if err := r.conn.Send(r.queue, "", body); err != nil {
 		tb.Fatal(err)
 	}
 	reply := <-ch
@@ -114,25 +121,43 @@ func reportRate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
+// benchTarget is a broker with a responder: where to connect, the key to
+// call with, the request queue, and the options the SDK needs there.
+type benchTarget struct {
+	addr, key, queue string
+	opts             []stompx.Option
+}
+
+func (tg benchTarget) dial(b *testing.B, opts ...stompx.Option) *stompx.Transport {
+	return dial(b, tg.addr, append(append([]stompx.Option(nil), tg.opts...), opts...)...)
+}
+
 // benchBrokers runs f against go-stomp's embedded server (with the test
-// responder) and against ivtest's embedded broker and processor (answering
-// every request with its arguments).
-func benchBrokers(b *testing.B, f func(b *testing.B, addr, key string)) {
+// responder), ivtest's embedded broker and processor, and RabbitMQ with
+// ivtest's processor on a request queue of its own (skipped without
+// IV_RABBITMQ_ADDR); ivtest's processor answers every request with its
+// arguments.
+func benchBrokers(b *testing.B, f func(b *testing.B, tg benchTarget)) {
 	b.Run("gostomp", func(b *testing.B) {
 		br := newTestBroker(b)
-		f(b, br.addr, testKey)
+		f(b, benchTarget{addr: br.addr, key: testKey, queue: stompx.DefaultRequestQueue})
 	})
 	b.Run("ivtest", func(b *testing.B) {
 		p := ivtest.NewPlatform(b)
 		echoPlatform(p)
-		f(b, p.STOMPAddr(), p.Key())
+		f(b, benchTarget{addr: p.STOMPAddr(), key: p.Key(), queue: stompx.DefaultRequestQueue})
+	})
+	b.Run("rabbitmq", func(b *testing.B) {
+		addr := rabbitAddr(b)
+		p, queue := rabbitPlatform(b, addr)
+		f(b, benchTarget{addr: addr, key: p.Key(), queue: queue, opts: []stompx.Option{stompx.WithRequestQueue(queue)}})
 	})
 }
 
 func BenchmarkSequential(b *testing.B) {
-	benchBrokers(b, func(b *testing.B, addr, key string) {
+	benchBrokers(b, func(b *testing.B, tg benchTarget) {
 		b.Run("raw", func(b *testing.B) {
-			r := newRawClient(b, addr, key)
+			r := newRawClient(b, tg)
 			r.call(b)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -142,12 +167,12 @@ func BenchmarkSequential(b *testing.B) {
 			reportRate(b)
 		})
 		b.Run("sdk", func(b *testing.B) {
-			tr := dial(b, addr)
-			sdkCall(b, tr, key)
+			tr := tg.dial(b)
+			sdkCall(b, tr, tg.key)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				sdkCall(b, tr, key)
+				sdkCall(b, tr, tg.key)
 			}
 			reportRate(b)
 		})
@@ -158,9 +183,9 @@ func BenchmarkSequential(b *testing.B) {
 // core on the 2-core reference machine.
 func BenchmarkInFlight128(b *testing.B) {
 	par := 128 / max(1, runtimeProcs())
-	benchBrokers(b, func(b *testing.B, addr, key string) {
+	benchBrokers(b, func(b *testing.B, tg benchTarget) {
 		b.Run("raw", func(b *testing.B) {
-			r := newRawClient(b, addr, key)
+			r := newRawClient(b, tg)
 			r.call(b)
 			b.ReportAllocs()
 			b.SetParallelism(par)
@@ -173,14 +198,14 @@ func BenchmarkInFlight128(b *testing.B) {
 			reportRate(b)
 		})
 		b.Run("sdk", func(b *testing.B) {
-			tr := dial(b, addr)
-			sdkCall(b, tr, key)
+			tr := tg.dial(b)
+			sdkCall(b, tr, tg.key)
 			b.ReportAllocs()
 			b.SetParallelism(par)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					sdkCall(b, tr, key)
+					sdkCall(b, tr, tg.key)
 				}
 			})
 			reportRate(b)
@@ -193,11 +218,11 @@ func BenchmarkInFlight128(b *testing.B) {
 // and report each one's rate and their ratio (sdk/raw).
 
 func BenchmarkPairedSequential(b *testing.B) {
-	benchBrokers(b, func(b *testing.B, addr, key string) {
-		r := newRawClient(b, addr, key)
-		tr := dial(b, addr)
+	benchBrokers(b, func(b *testing.B, tg benchTarget) {
+		r := newRawClient(b, tg)
+		tr := tg.dial(b)
 		r.call(b)
-		sdkCall(b, tr, key)
+		sdkCall(b, tr, tg.key)
 		var rawT, sdkT time.Duration
 		b.ResetTimer()
 		for i := 0; i < b.N; i += 100 {
@@ -208,7 +233,7 @@ func BenchmarkPairedSequential(b *testing.B) {
 			}
 			t1 := time.Now()
 			for j := 0; j < n; j++ {
-				sdkCall(b, tr, key)
+				sdkCall(b, tr, tg.key)
 			}
 			rawT += t1.Sub(t0)
 			sdkT += time.Since(t1)
@@ -217,16 +242,21 @@ func BenchmarkPairedSequential(b *testing.B) {
 	})
 }
 
-func BenchmarkPairedInFlight128(b *testing.B) {
-	benchBrokers(b, func(b *testing.B, addr, key string) {
-		r := newRawClient(b, addr, key)
-		tr := dial(b, addr)
+func BenchmarkPairedInFlight128(b *testing.B)  { pairedInFlight(b, 128) }
+func BenchmarkPairedInFlight1024(b *testing.B) { pairedInFlight(b, 1024) }
+
+// pairedInFlight alternates rounds of 8 calls by each of n goroutines,
+// raw then SDK.
+func pairedInFlight(b *testing.B, n int) {
+	benchBrokers(b, func(b *testing.B, tg benchTarget) {
+		r := newRawClient(b, tg)
+		tr := tg.dial(b)
 		r.call(b)
-		sdkCall(b, tr, key)
+		sdkCall(b, tr, tg.key)
 		round := func(f func()) time.Duration {
 			var wg sync.WaitGroup
 			t0 := time.Now()
-			for g := 0; g < 128; g++ {
+			for g := 0; g < n; g++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -241,9 +271,9 @@ func BenchmarkPairedInFlight128(b *testing.B) {
 		var rawT, sdkT time.Duration
 		calls := 0
 		b.ResetTimer()
-		for ; calls < b.N; calls += 1024 {
+		for ; calls < b.N; calls += 8 * n {
 			rawT += round(func() { r.call(b) })
-			sdkT += round(func() { sdkCall(b, tr, key) })
+			sdkT += round(func() { sdkCall(b, tr, tg.key) })
 		}
 		reportPair(b, calls, rawT, sdkT)
 	})

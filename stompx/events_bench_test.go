@@ -116,3 +116,93 @@ func BenchmarkEvents(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkPairedEvents alternates rounds of 1,000 events, published by a
+// raw go-stomp connection, received by a raw go-stomp subscriber decoding
+// each body into a struct, then by an SDK subscription (each on a topic of
+// its own, so that neither sees the other's events), on each broker of
+// benchBrokers. Both wait for every event (the SDK blocks instead of
+// dropping, as go-stomp does).
+func BenchmarkPairedEvents(b *testing.B) {
+	benchBrokers(b, func(b *testing.B, tg benchTarget) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		suffix := randName("b")
+		rawTopic := "/topic/iv.agents.raw" + suffix + "_1001"
+		sdkTopic := "/topic/iv.agents.sdk" + suffix + "_1001"
+
+		conn, nc := dialRaw(b, tg.addr)
+		defer nc.Close()
+		rawSub, err := conn.Subscribe(rawTopic, stomp.AckAuto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.Send("/topic/raw.sync", "", nil, stomp.SendOpt.Receipt); err != nil {
+			b.Fatal(err)
+		}
+		tr := tg.dial(b, stompx.WithBlockingEvents())
+		sdkSub, err := tr.Subscribe(ctx, sdkTopic)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sdkSub.Close()
+		pub, pubNC := dialRaw(b, tg.addr)
+		defer pubNC.Close()
+
+		const per = 1000
+		bodies := make([][]byte, per)
+		for i := range bodies {
+			bodies[i] = fmt.Appendf(nil, `{"direction":"INBOUND","callerid":"2198765456","type":"NEWCALL","uniqueid":"1282781304.2.%d","agent":"default_1001"}`, i)
+		}
+		round := func(topic string, recv func()) time.Duration {
+			errc := make(chan error, 1)
+			t0 := time.Now()
+			go func() {
+				for _, body := range bodies {
+					if err := pub.Send(topic, "application/json", body); err != nil {
+						errc <- err
+						return
+					}
+				}
+				errc <- nil
+			}()
+			recv()
+			d := time.Since(t0)
+			if err := <-errc; err != nil {
+				b.Fatal(err)
+			}
+			return d
+		}
+		rawRecv := func() {
+			for i := 0; i < per; i++ {
+				m := <-rawSub.C
+				if m == nil || m.Err != nil {
+					b.Fatalf("raw subscription ended: %v", m)
+				}
+				var ev rawEvent
+				if err := json.Unmarshal(m.Body, &ev); err != nil || ev.Type != "NEWCALL" {
+					b.Fatalf("event %s: %v", m.Body, err)
+				}
+			}
+		}
+		sdkRecv := func() {
+			for i := 0; i < per; i++ {
+				ev, ok := <-sdkSub.C()
+				if !ok || ev.Type != events.NewCall {
+					b.Fatalf("event %v %v: %v", ok, ev.Type, sdkSub.Err())
+				}
+			}
+		}
+		var rawT, sdkT time.Duration
+		n := 0
+		b.ResetTimer()
+		for ; n < b.N; n += per {
+			rawT += round(rawTopic, rawRecv)
+			sdkT += round(sdkTopic, sdkRecv)
+		}
+		rawRate, sdkRate := float64(n)/rawT.Seconds(), float64(n)/sdkT.Seconds()
+		b.ReportMetric(rawRate, "raw-events/s")
+		b.ReportMetric(sdkRate, "sdk-events/s")
+		b.ReportMetric(sdkRate/rawRate, "sdk/raw")
+	})
+}

@@ -19,6 +19,9 @@ func newRedactor(passcode string) *redactor { return &redactor{secrets.NewRedact
 // addKey hides k from now on, at O(1) cost (r.r.RemoveKey forgets it).
 func (r *redactor) addKey(k string) { r.r.AddKey(k) }
 
+// removeKey forgets a key that is no longer in use (ReleaseKey).
+func (r *redactor) removeKey(k string) { r.r.RemoveKey(k) }
+
 func (r *redactor) redact(s string) string {
 	if r == nil {
 		return secrets.Topics(s)

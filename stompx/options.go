@@ -62,6 +62,9 @@ type options struct {
 	failFast        bool
 	stateHandler    func(StateChange)
 	connectTimeout  time.Duration
+	noExpiry        bool // WithoutRequestExpiry
+	frameLimits     frameLimits
+	oneConn         bool // tests only (export_test.go): one STOMP connection, to measure the design against
 }
 
 func defaultOptions() *options {
@@ -102,6 +105,9 @@ func (o *options) finish() {
 	}
 	if o.connectTimeout == 0 {
 		o.connectTimeout = DefaultConnectTimeout
+	}
+	if o.frameLimits == (frameLimits{}) {
+		o.frameLimits = frameLimits{DefaultMaxHeaderLine, DefaultMaxHeaders, DefaultMaxFrameBody}
 	}
 }
 
@@ -319,6 +325,25 @@ func WithConnectTimeout(d time.Duration) Option {
 			return optErr("WithConnectTimeout", "must be positive")
 		}
 		o.connectTimeout = d
+		return nil
+	}
+}
+
+// WithFrameLimits bounds every frame the broker sends: maxLine the length
+// of its command line and of each header line in bytes (default
+// DefaultMaxHeaderLine, 16 KiB), maxHeaders the number of its headers
+// (default DefaultMaxHeaders, 128), maxBody its body in bytes (default
+// DefaultMaxFrameBody, 16 MiB). The limits are checked as the bytes arrive,
+// before go-stomp buffers them; a frame past one of them drops the
+// connection with an error wrapping ErrFrameTooLarge, and the transport
+// reconnects. Each must be at least 1; a reply larger than maxBody cannot
+// be received, so raise it only if the platform's replies need it.
+func WithFrameLimits(maxLine, maxHeaders, maxBody int) Option {
+	return func(o *options) error {
+		if maxLine < 1 || maxHeaders < 1 || maxBody < 1 {
+			return optErr("WithFrameLimits", "every limit must be at least 1, got %d, %d, %d", maxLine, maxHeaders, maxBody)
+		}
+		o.frameLimits = frameLimits{line: maxLine, headers: maxHeaders, body: maxBody}
 		return nil
 	}
 }

@@ -30,7 +30,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
-func rabbitAddr(t *testing.T) string {
+func rabbitAddr(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv("IV_RABBITMQ_ADDR")
 	if addr == "" {
@@ -50,7 +50,7 @@ func randName(prefix string) string {
 
 // rabbitPlatform attaches ivtest's request processor to RabbitMQ on a
 // request queue of its own, answering every request with its arguments.
-func rabbitPlatform(t *testing.T, addr string) (*ivtest.Platform, string) {
+func rabbitPlatform(t testing.TB, addr string) (*ivtest.Platform, string) {
 	t.Helper()
 	queue := "/queue/" + randName("stompx.config.")
 	p := ivtest.NewPlatform(t, ivtest.WithExternalBroker(addr, testLogin, testPasscode), ivtest.WithRequestQueue(queue))

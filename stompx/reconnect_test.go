@@ -346,3 +346,68 @@ func TestBrokerWithoutHeartBeats(t *testing.T) {
 		t.Fatalf("CONNECT heart-beats %v, want %v", got, want)
 	}
 }
+
+// A call whose context ends while it waits for a session counts as timed
+// out, as one that waits for its reply does (issue 11, item 4).
+func TestTimedOutWhileReconnectingCounted(t *testing.T) {
+	b := newTestBroker(t)
+	p := newProxy(t, b.addr)
+	var states stateLog
+	tr := dial(t, p.addr(), fast, stompx.WithStateHandler(states.add))
+	ctx := ctxT(t, 30*time.Second)
+	if err := echo(ctx, tr, testKey, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	p.setRefuse(true)
+	p.kill()
+	states.waitFor(t, stompx.Connected, stompx.Reconnecting)
+	const n = 5
+	for i := 0; i < n; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := echo(sctx, tr, testKey, "short")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("short: %v", err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := echo(cctx, tr, testKey, "cancelled"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if st := tr.Stats(); st.CallsTimedOut != n || st.CallsSent != 1 {
+		// A call cancelled before it starts is not a call that timed out.
+		t.Fatalf("stats %+v, want %d calls timed out", st, n)
+	}
+}
+
+// After a connection loss the next address is tried first: the one that
+// just failed is tried again only after the others (issue 11, item 5).
+func TestFailoverTriesNextAddressFirst(t *testing.T) {
+	b := newTestBroker(t)
+	first := newProxy(t, b.addr)
+	second := newProxy(t, b.addr)
+	var states stateLog
+	tr := dial(t, first.addr(), fast, stompx.WithAddrs(second.addr()), stompx.WithStateHandler(states.add))
+	ctx := ctxT(t, 30*time.Second)
+	if err := echo(ctx, tr, testKey, "x"); err != nil {
+		t.Fatal(err)
+	}
+	first.kill() // the connections drop, but first still accepts
+	states.waitFor(t, stompx.Connected, stompx.Reconnecting, stompx.Connected)
+	second.kill()
+	states.waitFor(t, stompx.Connected, stompx.Reconnecting, stompx.Connected, stompx.Reconnecting, stompx.Connected)
+	if err := echo(ctx, tr, testKey, "y"); err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, c := range states.changes() {
+		if c.State == stompx.Connected {
+			addrs = append(addrs, c.Addr)
+		}
+	}
+	want := []string{first.addr(), second.addr(), first.addr()}
+	if fmt.Sprint(addrs) != fmt.Sprint(want) {
+		t.Fatalf("connected to %v, want %v", addrs, want)
+	}
+}

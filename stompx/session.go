@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -43,10 +42,13 @@ type session struct {
 	done     chan struct{} // closed by kill, after cause is set and pending swept
 	killOnce sync.Once
 	cause    string // why the session ended, redacted
+	causeErr error  // the error calls in flight got: lostError(cause) or a typed variant
 
 	mu      sync.Mutex
 	pending map[string]*call
 	dead    bool
+
+	broker brokerKind // from pub's CONNECTED frame: the expiry header
 
 	keys   sync.Map   // key -> *keySub
 	sendMu sync.Mutex // held around every Send on pub
@@ -68,8 +70,9 @@ type syncReq struct {
 const writeChanCap = 64
 
 type outgoing struct {
-	id   string
-	body []byte
+	id       string
+	body     []byte
+	deadline time.Time // the call's; zero when none
 }
 
 // syncDestination receives the empty SEND whose RECEIPT confirms that the
@@ -101,14 +104,18 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err != nil {
 		return nil, err
 	}
-	pub, pubRaw, err := t.dialConn(ctx, addr)
-	if err != nil {
-		_ = subRaw.Close()
-		return nil, err
+	pub, pubRaw := sub, subRaw
+	if !t.opts.oneConn {
+		pub, pubRaw, err = t.dialConn(ctx, addr)
+		if err != nil {
+			_ = subRaw.Close()
+			return nil, err
+		}
 	}
 	s.sub, s.subRaw, s.pub, s.pubRaw = sub, subRaw, pub, pubRaw
-	subRaw.arm(s.connDead)
-	pubRaw.arm(s.connDead)
+	s.broker = detectBroker(pub.Server())
+	subRaw.arm(s.lost)
+	pubRaw.arm(s.lost)
 	if !t.spawn(s.writer) || !t.spawn(s.syncLoop) {
 		s.kill("transport closed", errClosed, false)
 		return nil, errClosed
@@ -161,7 +168,16 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	t.cur.Store(s)
 	close(t.readyCh)
 	t.setState(Connected, nil, addr)
+	var released []string
+	for _, k := range keys {
+		if _, ok := t.keys[k]; !ok {
+			released = append(released, k) // released while s was connecting
+		}
+	}
 	t.mu.Unlock()
+	for _, k := range released {
+		s.releaseKey(k)
+	}
 	t.log.Info("stompx: connected", slog.String("addr", addr), slog.Int("keys", len(keys)), slog.Int("subscriptions", len(subs)))
 	return s, nil
 }
@@ -190,7 +206,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			// *tls.CertificateVerificationError work.
 			return nil, nil, fmt.Errorf("stompx: connect %s: %w", addr, err)
 		}
-		wc := &watchedConn{Conn: raw}
+		wc := &watchedConn{Conn: raw, guard: newFrameGuard(o.frameLimits)}
 		if dl, ok := ctx.Deadline(); ok {
 			_ = raw.SetDeadline(dl)
 		}
@@ -219,6 +235,9 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 					msg += ": " + b
 				}
 				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.red.redact(msg))
+			}
+			if errors.Is(err, ErrFrameTooLarge) {
+				return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %w", addr, err)
 			}
 			return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %s", addr, t.red.redact(err.Error()))
 		}
@@ -285,9 +304,13 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 
 // watchedConn tells the session when go-stomp's reader sees the connection
 // fail: EOF, reset, or the close that follows a missed heart-beat or an
-// ERROR frame. go-stomp has no callback for that.
+// ERROR frame. go-stomp has no callback for that. Its guard bounds every
+// frame the broker sends before go-stomp reads it (see frameGuard): a
+// frame past the limits closes the connection, and the reader gets an
+// error wrapping ErrFrameTooLarge instead of the bytes.
 type watchedConn struct {
 	net.Conn
+	guard  *frameGuard // used by go-stomp's one reader goroutine only
 	mu     sync.Mutex
 	err    error
 	onDead func(error)
@@ -295,12 +318,20 @@ type watchedConn struct {
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.guard != nil {
+		if gerr := c.guard.feed(p[:n]); gerr != nil {
+			c.guard = nil
+			_ = c.Conn.Close()
+			n, err = 0, gerr
+		}
+	}
 	if err != nil {
 		c.mu.Lock()
 		first := c.err == nil
 		if first {
 			c.err = err
 		}
+		err = c.err // a rejected frame stays the reason
 		f := c.onDead
 		c.mu.Unlock()
 		if first && f != nil {
@@ -332,40 +363,43 @@ func (s *session) causeText() string {
 	}
 }
 
-func (s *session) connDead(err error) {
-	s.kill(s.t.red.redact(err.Error()), nil, false)
-}
-
+// lost ends the session because of err: a connection that failed (seen
+// by watchedConn) or a go-stomp call that failed. Calls in flight get an
+// error wrapping ivclient.ErrConnectionLost and err's typed reason, if any.
 func (s *session) lost(err error) {
-	s.kill(s.t.red.redact(err.Error()), nil, false)
+	cause := s.t.red.redact(err.Error())
+	s.kill(cause, lostErrorFor(cause, err), false)
 }
 
 // kill ends the session once: every pending call gets callErr (by default
 // an ErrConnectionLost error), the session stops being current, and the
-// connections are closed, after a bounded DISCONNECT when graceful.
+// connections are closed, after a bounded DISCONNECT when graceful. The
+// session stops being current before done closes, so whoever sees done
+// closed and asks for the current session gets another one (or waits).
 func (s *session) kill(cause string, callErr error, graceful bool) {
 	s.killOnce.Do(func() {
 		t := s.t
 		if callErr == nil {
 			callErr = lostError(cause)
 		}
-		s.cause = cause
+		s.cause, s.causeErr = cause, callErr
 		s.mu.Lock()
 		s.dead = true
-		n := len(s.pending)
-		for _, c := range s.pending {
-			c.ch <- result{err: callErr}
-		}
+		pending := s.pending
 		s.pending = nil
 		s.mu.Unlock()
-		t.stats.lost.Add(uint64(n))
-		close(s.done)
+		// Each call removed from pending gets exactly one result, from
+		// here; its owner waits for it before it reuses the call.
+		for _, c := range pending {
+			c.ch <- result{err: callErr}
+		}
 
 		t.mu.Lock()
 		if t.cur.CompareAndSwap(s, nil) {
 			t.readyCh = make(chan struct{})
 		}
 		t.mu.Unlock()
+		close(s.done)
 
 		if s.sub == nil {
 			return
@@ -379,27 +413,30 @@ func (s *session) kill(cause string, callErr error, graceful bool) {
 }
 
 // disconnect sends DISCONNECT on both connections and waits for the
-// receipts, for disconnectGrace at most.
+// receipts, for disconnectGrace at most; kill then closes the sockets. It
+// runs only within Close, whose wait group owns the two goroutines: each
+// stays in go-stomp's Disconnect until the receipt comes or, once the
+// socket is closed, go-stomp's I/O goroutine hands it the failure (it
+// must be there to take it: go-stomp blocks its I/O goroutine on that
+// hand-off, so DisconnectReceiptTimeout is longer than disconnectGrace).
 func (s *session) disconnect() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.pub.Disconnect()
-		_ = s.sub.Disconnect()
-	}()
+	done := make(chan struct{}, 2)
+	for _, c := range []*stomp.Conn{s.pub, s.sub} {
+		s.t.wg.Add(1)
+		go func() {
+			defer s.t.wg.Done()
+			_ = c.Disconnect()
+			done <- struct{}{}
+		}()
+	}
 	tm := time.NewTimer(disconnectGrace)
 	defer tm.Stop()
-	select {
-	case <-done:
-		return
-	case <-tm.C:
-	}
-	_ = s.subRaw.Close()
-	_ = s.pubRaw.Close()
-	tm.Reset(disconnectGrace)
-	select {
-	case <-done:
-	case <-tm.C:
+	for i := 0; i < 2; i++ {
+		select {
+		case <-done:
+		case <-tm.C:
+			return
+		}
 	}
 }
 
@@ -427,7 +464,11 @@ func (s *session) isPending(id string) bool {
 // (the common case: no hand-off to the writer). It reports whether the
 // request was dealt with; a failure ends the session, whose sweep gives
 // the call its error.
-func (s *session) trySend(body []byte) bool {
+//
+// A request whose deadline has passed is not sent (and counts as dealt
+// with: the caller's context ends it); the others carry the broker's
+// expiry header, computed now.
+func (s *session) trySend(body []byte, deadline time.Time) bool {
 	if !s.sendMu.TryLock() {
 		return false
 	}
@@ -435,7 +476,11 @@ func (s *session) trySend(body []byte) bool {
 	if s.pub.Stats().CurrentWriteChanSize >= writeChanCap-1 {
 		return false
 	}
-	err := s.pub.Send(s.t.opts.requestQueue, "", body)
+	exp, ok := s.t.expiryHeader(s.broker, deadline)
+	if !ok {
+		return true
+	}
+	err := s.pub.Send(s.t.opts.requestQueue, "", body, exp)
 	switch {
 	case err == nil:
 		s.t.stats.sent.Add(1)
@@ -462,7 +507,13 @@ func (s *session) writer() {
 			}
 			for {
 				s.sendMu.Lock()
-				err := s.pub.Send(dest, "", m.body)
+				exp, ok := s.t.expiryHeader(s.broker, m.deadline)
+				if !ok {
+					// Too late: send nothing; the caller's context ends the call.
+					s.sendMu.Unlock()
+					break
+				}
+				err := s.pub.Send(dest, "", m.body, exp)
 				s.sendMu.Unlock()
 				if err == nil {
 					s.t.stats.sent.Add(1)
@@ -531,6 +582,11 @@ func (s *session) syncLoop() {
 			}
 		}
 		err := s.syncOnce()
+		if err != nil {
+			// End the session before telling the waiters, so that a waiter
+			// that retries finds it no longer current.
+			s.lost(err)
+		}
 		for i, r := range batch {
 			if r.done == nil {
 				continue
@@ -542,7 +598,6 @@ func (s *session) syncLoop() {
 			}
 		}
 		if err != nil {
-			s.lost(err)
 			s.drainSync()
 			return
 		}
@@ -576,82 +631,6 @@ func (s *session) syncOnce() error {
 		}
 	}
 	return err
-}
-
-// keySub is the reply subscription of one key within a session.
-type keySub struct {
-	key   string
-	ready chan struct{} // closed once confirmed (ok) or failed (err)
-	ok    atomic.Bool
-	err   error
-	once  sync.Once
-}
-
-func (ks *keySub) complete(s *session, err error) {
-	ks.once.Do(func() {
-		if err == nil {
-			t := s.t
-			t.mu.Lock()
-			if _, known := t.keys[ks.key]; !known && (t.cur.Load() == s) {
-				t.keys[ks.key] = struct{}{}
-			}
-			t.mu.Unlock()
-			ks.ok.Store(true)
-		} else {
-			ks.err = err
-		}
-		close(ks.ready)
-	})
-}
-
-// subscribeKey makes (once per session) the reply subscription of key,
-// through the sync goroutine, and returns it; ks.ready closes once the
-// broker has confirmed it (or the session failed first).
-func (s *session) subscribeKey(key string) *keySub {
-	if v, ok := s.keys.Load(key); ok {
-		return v.(*keySub)
-	}
-	ks := &keySub{key: key, ready: make(chan struct{})}
-	if v, loaded := s.keys.LoadOrStore(key, ks); loaded {
-		return v.(*keySub)
-	}
-	s.t.red.addKey(key)
-	s.requestSync(syncReq{
-		prep: func() error {
-			ss, err := s.sub.Subscribe("/topic/"+key, stomp.AckAuto)
-			if err != nil {
-				s.lost(err)
-				return errRetry
-			}
-			if !s.t.spawn(func() { s.replyPump(key, ss) }) {
-				s.kill("transport closed", errClosed, false)
-				return errRetry
-			}
-			return nil
-		},
-		done: func(err error) { ks.complete(s, err) },
-	})
-	return ks
-}
-
-// ensureKey returns once the reply subscription of key is confirmed on s.
-// errRetry means s died first (nothing was sent).
-func (s *session) ensureKey(ctx context.Context, key string) error {
-	if v, ok := s.keys.Load(key); ok && v.(*keySub).ok.Load() {
-		return nil
-	}
-	ks := s.subscribeKey(key)
-	select {
-	case <-ks.ready:
-		if ks.err != nil {
-			return errRetry
-		}
-		return nil
-	case <-s.done:
-		return errRetry
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // replyPump drains the reply subscription of one key into the pending
@@ -696,7 +675,9 @@ func (s *session) dispatch(key string, body []byte) {
 		return
 	}
 	delete(s.pending, id)
+	s.mu.Unlock()
+	// Removing the call from pending made this the one send its owner
+	// waits for (buffer 1: it never blocks).
 	st.matched.Add(1)
 	c.ch <- result{code: r.code, payload: payload}
-	s.mu.Unlock()
 }

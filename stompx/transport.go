@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -36,6 +36,7 @@ type Transport struct {
 	state     State
 	readyCh   chan struct{}          // closed when a session becomes current
 	keys      map[string]struct{}    // reply keys confirmed once: restored on reconnect
+	keyRefs   map[string]int         // clients of each key (AcquireKey, ReleaseKey)
 	subs      map[*eventSub]struct{} // live event subscriptions: restored on reconnect
 	endErr    error                  // why the transport can no longer carry calls
 	ended     chan struct{}          // closed when endErr is set
@@ -90,7 +91,7 @@ type Stats struct {
 // every 10s, and reconnects forever with backoff when the connection drops.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) {
 	if ctx == nil {
-		return nil, errors.New("stompx: Dial: nil context")
+		return nil, errs.Wrap("stompx: Dial", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -124,6 +125,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) 
 		note:    newNotifier(o.stateHandler),
 		readyCh: make(chan struct{}),
 		keys:    make(map[string]struct{}),
+		keyRefs: make(map[string]int),
 		subs:    make(map[*eventSub]struct{}),
 		ended:   make(chan struct{}),
 	}
@@ -186,7 +188,7 @@ func normalizeAddr(a string) (string, error) {
 func (t *Transport) setState(s State, err error, addr string) {
 	t.state = s
 	if err != nil {
-		err = &transportError{t.red.redact(err.Error()), errorKind(err)}
+		err = &transportError{msg: t.red.redact(err.Error()), kind: errorKind(err), also: reasonKind(err)}
 	}
 	t.note.emit(StateChange{State: s, Err: err, Addr: addr})
 }
@@ -257,26 +259,25 @@ func (t *Transport) spawn(f func()) bool {
 // the transport is reconnecting, calls wait for it within ctx (or fail at
 // once WithFailFast).
 func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) error {
-	if req == nil {
-		return fmt.Errorf("instantvoice: Call: %w: nil request", ivclient.ErrInvalidArgument)
+	switch {
+	case ctx == nil:
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil context", nil)
+	case req == nil:
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil request", nil)
+	case !validMethod(req.Method):
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "method name must be 1-64 ASCII letters, digits or '_'", nil)
 	}
 	method := req.Method
-	if !validMethod(method) {
-		return fmt.Errorf("instantvoice: Call: %w: method name must be 1-64 ASCII letters, digits or '_'", ivclient.ErrInvalidArgument)
-	}
-	if ctx == nil {
-		return fmt.Errorf("instantvoice: %s: %w: nil context", method, ivclient.ErrInvalidArgument)
-	}
 	if err := ivclient.CheckKey(req.Key); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	id := uuid.NewString()
 	body, err := wire.AppendRequest(make([]byte, 0, 192), method, req.Key, req.Args, id)
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w: arguments: %v", method, ivclient.ErrInvalidArgument, err)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "arguments: "+err.Error(), nil)
 	}
 	c := callPool.Get().(*call)
 	c.key = req.Key
@@ -284,9 +285,18 @@ func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) er
 	c.key = ""
 	callPool.Put(c)
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return callError(err)
 	}
 	return outcome(method, r, out)
+}
+
+// callError gives an error of a call the package's prefix once: the
+// transport's own errors have it, a context's error gets it.
+func callError(err error) error {
+	if strings.HasPrefix(err.Error(), "stompx: ") {
+		return err
+	}
+	return errs.Wrap("stompx", err, "", nil)
 }
 
 func validMethod(m string) bool {
@@ -314,44 +324,52 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)
 // waits for the result. A session lost before the request was queued is
 // retried on the next one: nothing was sent.
 func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []byte) (result, error) {
-	for retry := false; ; retry = true {
-		if retry {
-			runtime.Gosched() // a dead session is about to be replaced
-		}
+	deadline, _ := ctx.Deadline()
+	for {
 		s, err := t.session(ctx)
 		if err != nil {
-			return result{}, err
+			return result{}, t.callEnded(ctx, err)
 		}
-		if err := s.ensureKey(ctx, c.key); err != nil {
+		ks, err := s.ensureKey(ctx, c.key)
+		if err != nil {
 			if err == errRetry {
-				continue
+				continue // s is gone (kill made it stop being current first), or the key was released
 			}
-			return result{}, err
+			return result{}, t.callEnded(ctx, err)
 		}
 		s.mu.Lock()
-		if s.dead {
+		if v, _ := s.keys.Load(c.key); v != ks {
+			// The key was released since: subscribe it again.
 			s.mu.Unlock()
 			continue
 		}
+		if s.dead {
+			s.mu.Unlock()
+			// kill is under way: wait until s is no longer current.
+			select {
+			case <-s.done:
+				continue
+			case <-ctx.Done():
+				return result{}, t.callEnded(ctx, ctx.Err())
+			}
+		}
 		s.pending[id] = c
 		s.mu.Unlock()
-		if s.trySend(body) {
+		if s.trySend(body, deadline) {
 			return t.await(ctx, s, c, id)
 		}
 		select {
-		case s.sendq <- outgoing{id: id, body: body}:
+		case s.sendq <- outgoing{id: id, body: body, deadline: deadline}:
 		case <-s.done:
-			// The sweep has delivered its error to c.ch, but the request was
-			// never queued: take the next session.
+			// The sweep gave the call its error, but the request was never
+			// queued: take the result and try the next session.
 			<-c.ch
-			t.stats.lost.Add(^uint64(0))
 			continue
 		case <-ctx.Done():
 			if s.unregister(id) {
-				t.stats.timedOut.Add(1)
-				return result{}, ctx.Err()
+				return result{}, t.callEnded(ctx, ctx.Err())
 			}
-			return <-c.ch, nil
+			return t.took(<-c.ch), nil
 		}
 		return t.await(ctx, s, c, id)
 	}
@@ -361,14 +379,32 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 func (t *Transport) await(ctx context.Context, s *session, c *call, id string) (result, error) {
 	select {
 	case r := <-c.ch:
-		return r, nil
+		return t.took(r), nil
 	case <-ctx.Done():
 		if s.unregister(id) {
-			t.stats.timedOut.Add(1)
-			return result{}, ctx.Err()
+			return result{}, t.callEnded(ctx, ctx.Err())
 		}
-		return <-c.ch, nil
+		return t.took(<-c.ch), nil
 	}
+}
+
+// took counts a result a call returns: a failure without a reply is a
+// call lost with its connection (or to Close).
+func (t *Transport) took(r result) result {
+	if r.err != nil {
+		t.stats.lost.Add(1)
+	}
+	return r
+}
+
+// callEnded returns err, the reason a call ends without a result; when it is
+// ctx's own error, the call counts as timed out, whatever it was waiting
+// for (a session, its reply subscription, its reply).
+func (t *Transport) callEnded(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && err == cerr {
+		t.stats.timedOut.Add(1)
+	}
+	return err
 }
 
 // session returns the current session, waiting for one within ctx.
@@ -486,7 +522,7 @@ func (t *Transport) supervise(s *session) {
 				t.mu.Unlock()
 				return
 			}
-			t.setState(Reconnecting, lostError(s.cause), s.addr)
+			t.setState(Reconnecting, s.causeErr, s.addr)
 			t.mu.Unlock()
 			s = nil
 		}
@@ -498,8 +534,9 @@ func (t *Transport) supervise(s *session) {
 			if !t.sleep(t.backoff(attempt)) {
 				return
 			}
+			// The address that just failed is tried again last.
 			t.mu.Lock()
-			idx := (t.lastAddr + attempt) % len(t.addrs)
+			idx := (t.lastAddr + 1 + attempt) % len(t.addrs)
 			t.mu.Unlock()
 			ctx, cancel := context.WithTimeout(t.ctx, t.opts.connectTimeout)
 			s2, err := t.connectSession(ctx, t.addrs[idx], idx)

@@ -145,11 +145,32 @@
 // good (64 MiB queued) is sent an ERROR and disconnected. It supports STOMP
 // 1.0 to 1.2, heart-beats, receipts on every frame (a receipt proves the
 // broker has acted on the connection's earlier frames, SUBSCRIBE included),
-// transactions, and queues served round-robin; acknowledgements are
-// accepted, and every subscription is served as ack:auto. Like go-stomp's
-// server it matches topics exactly, so every event is published to the
-// agent's topic and to the literal wildcard topic events.AllAgents,
-// "/topic/iv.agents.#" (WithEventWildcards adds ">" or others).
+// and transactions. Like go-stomp's server it matches plain topic
+// subscriptions exactly, so every event is published to the agent's topic
+// and to the literal wildcard topic events.AllAgents, "/topic/iv.agents.#"
+// (WithEventWildcards adds ">" or others).
+//
+// Queues and acknowledgements behave as on RabbitMQ 3.10, so that workers
+// using durable subscriptions (stompx.SubscribeDurable) can be tested
+// without RabbitMQ: a SUBSCRIBE to a topic pattern with durable:true,
+// auto-delete:false and x-queue-name:Q makes (or joins) the named queue Q,
+// bound to the pattern with RabbitMQ's topic matching ('#' zero or more
+// words, '*' one); another topic on the same name adds a binding, and
+// bindings outlive every consumer until the queue is deleted (UNSUBSCRIBE
+// with durable:true and x-queue-name, or x-expires). Events published
+// while nobody consumes wait in the queue; consumers share it round robin
+// within their prefetch-count; ack:client-individual deliveries are
+// settled by ACK, requeued by NACK, and requeued for the next consumer,
+// redelivered:true, when their connection ends. The queue arguments
+// x-max-length, x-max-length-bytes, x-message-ttl, x-expires and
+// x-queue-type apply, and a SUBSCRIBE whose arguments differ from the
+// queue's is refused with RabbitMQ's precondition_failed text; so is an
+// ACK of an unknown delivery, which closes the connection. A SEND's
+// expiration header (milliseconds) drops the message if it waits longer,
+// /queue/config included (PauseRequests shows it). Every queue holds at
+// most MaxQueueBacklog messages waiting; past it the oldest are dropped
+// and counted (Stats.BrokerOverflows). BrokerQueue shows a queue's state.
+// The details, and what was verified on RabbitMQ, are in broker_durable.go.
 //
 // WithExternalBroker attaches the processor to another broker, RabbitMQ
 // for instance, which routes wildcards itself; the processor then

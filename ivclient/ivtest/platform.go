@@ -16,6 +16,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
@@ -183,11 +184,15 @@ type Stats struct {
 	Events         int64 // events published, each counted once however many topics carry it
 	PublishErrors  int64 // messages the broker refused or lost
 	Reconnects     int64 // times the processor replaced a lost broker connection
+	// BrokerOverflows counts the messages the embedded broker dropped,
+	// oldest first, from queues holding MaxQueueBacklog messages or
+	// MaxQueueBacklogBytes (a durable subscription nobody consumes, say).
+	BrokerOverflows int64
 }
 
 // Stats returns the platform's counters.
 func (p *Platform) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Requests:       p.stats.requests.Load(),
 		Replies:        p.stats.replies.Load(),
 		DroppedReplies: p.stats.dropped.Load(),
@@ -196,6 +201,46 @@ func (p *Platform) Stats() Stats {
 		PublishErrors:  p.stats.publishErrors.Load(),
 		Reconnects:     p.stats.reconnects.Load(),
 	}
+	if p.broker != nil {
+		st.BrokerOverflows = p.broker.overflows.Load()
+	}
+	return st
+}
+
+// BrokerQueue describes the queue name of the embedded broker: the queue
+// of a durable subscription (its x-queue-name; stompx names the queue of
+// SubscribeDurable's name "iv.events.<name>"), or Q for /queue/Q. It
+// reports false when no such queue exists (deleted, expired, never made),
+// and always with WithExternalBroker. Messages whose expiry has passed are
+// counted as Expired, not Ready.
+func (p *Platform) BrokerQueue(name string) (BrokerQueue, bool) {
+	if p.broker == nil {
+		return BrokerQueue{}, false
+	}
+	return p.broker.queueInfo(name)
+}
+
+// PauseRequests stops the platform from taking requests off its request
+// queue, as if its consumer were down, until ResumeRequests: requests wait
+// in the embedded broker's queue, and those sent with an expiration header
+// (stompx sends one from the call's deadline) are dropped when it passes,
+// never executed. Replies and events already produced are still published.
+// It returns an error with WithExternalBroker.
+func (p *Platform) PauseRequests() error { return p.holdRequests(true) }
+
+// ResumeRequests ends PauseRequests: the requests still waiting, and not
+// expired, are served in order.
+func (p *Platform) ResumeRequests() error { return p.holdRequests(false) }
+
+func (p *Platform) holdRequests(hold bool) error {
+	if p.broker == nil {
+		return errors.New("ivtest: PauseRequests and ResumeRequests need the embedded broker")
+	}
+	if !isQueue(p.proc.queue) {
+		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.queue)
+	}
+	p.broker.holdQueue(queueName(p.proc.queue), hold)
+	return nil
 }
 
 // Request is one request the platform received on its request queue.
@@ -301,7 +346,12 @@ func (p *Platform) Do(method string, args map[string]any) (any, error) {
 // Sync waits until every reply and event the platform has produced so far
 // has been accepted by the broker: a subscriber to their topics gets them
 // before anything published after Sync returns.
-func (p *Platform) Sync(ctx context.Context) error { return p.proc.sync(ctx) }
+func (p *Platform) Sync(ctx context.Context) error {
+	if ctx == nil {
+		return errs.Wrap("ivtest: Sync", errs.ErrInvalidArgument, "nil context", nil) // ivclient.ErrInvalidArgument
+	}
+	return p.proc.sync(ctx)
+}
 
 // PublishRaw publishes body, as it is, on topic (a destination such as
 // "/topic/iv.agents.default_1001", or "/topic/<key>" to inject a reply). It

@@ -1,0 +1,5 @@
+//go:build !race
+
+package stompx_test
+
+const raceEnabled = false
