@@ -449,7 +449,12 @@ func forSOAP(method string, args map[string]any, payload any) any {
 		return out
 	case "AgentLineList":
 		list, _ := payload.([]any)
-		ac, _ := scalarText(args["accountcode"])
+		var ac string
+		for k, v := range args { // the lookup succeeded: this is the agent's accountcode
+			if strings.EqualFold(k, "accountcode") {
+				ac, _ = scalarText(v)
+			}
+		}
 		out := make([]any, 0, len(list))
 		for _, it := range list {
 			m, ok := it.(map[string]any)
