@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
@@ -368,18 +368,19 @@ type durableSub struct {
 // durableConn is one connection generation of a durable subscription.
 // Deliveries are bound to it: their acks go on its connection or nowhere.
 type durableConn struct {
-	ds      *durableSub
-	addr    string
-	conn    *stomp.Conn
-	raw     *watchedConn
-	subs    []*stomp.Subscription // one per topic, once subscribed
-	pumps   sync.WaitGroup        // the subscriptions' pumps
-	pumping atomic.Bool           // every pump was added to pumps
+	ds    *durableSub
+	addr  string
+	conn  *stomp.Conn
+	raw   *watchedConn
+	subs  []*stomp.Subscription // one per topic, once subscribed
+	pumps sync.WaitGroup        // the subscriptions' pumps
 
 	done  chan struct{} // closed by kill
 	once  sync.Once
 	cause string // set before done is closed; redacted
-	fatal error  // set before done is closed when resubscribing must not be tried
+
+	mu    sync.Mutex
+	fatal error // a refusal that ends the subscription; read it with verdict
 }
 
 // connect opens a connection for ds at addr and subscribes every topic on
@@ -403,10 +404,26 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	stopWatch := context.AfterFunc(ctx, func() { dc.kill("subscribing: "+ctxErr(ctx).Error(), false) })
 	defer stopWatch()
 
+	// Confirming a SUBSCRIBE: go-stomp's Send with a receipt holds the
+	// connection's lock while it waits, and its I/O goroutine needs that
+	// lock to handle an ERROR frame; if the ERROR (a queue mismatch) comes
+	// before the SEND's receipt is registered, both wait for ever. So the
+	// confirmation is a message to a topic of our own, subscribed first:
+	// the broker handles a connection's frames in order, so once it comes
+	// back every SUBSCRIBE before it is in place (or refused, with an ERROR
+	// that every go-stomp subscription of the connection gets). One
+	// SUBSCRIBE at a time, so that go-stomp knows each one before the
+	// broker can refuse it.
+	syncTopic := "/topic/instantvoice-go.sync." + uuid.NewString()
+	synced := make(chan struct{}, 1)
+	syncSub, err := conn.Subscribe(syncTopic, stomp.AckAuto)
+	if err != nil {
+		dc.kill(t.red.redact(err.Error()), false)
+		return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, lostError(dc.cause))
+	}
+	dc.startPump(func() { dc.syncPump(syncSub, synced) })
 	headers := ds.opts.queueHeaders(ds.queue)
 	n := len(ds.topics)
-	var subs []*stomp.Subscription
-	failed := "" // why subscribing failed, if it did
 	for i, tp := range ds.topics {
 		// Each SUBSCRIBE is a consumer of the queue: share the prefetch
 		// among them, so that the total in flight is the prefetch.
@@ -418,48 +435,32 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(max(share, 1))))
 		ss, err := conn.Subscribe(tp, stomp.AckClientIndividual, h...)
 		if err != nil {
-			failed = t.red.redact(err.Error())
+			dc.kill(t.red.redact(err.Error()), false)
 			break
 		}
-		subs = append(subs, ss)
-	}
-	// Pumps first: go-stomp's reader must always find its messages taken.
-	for _, ss := range subs {
-		ss := ss
-		dc.pumps.Add(1)
-		if !t.spawn(func() { defer dc.pumps.Done(); dc.pump(ss) }) {
-			dc.pumps.Done()
-			dc.kill("transport closed", false)
+		dc.subs = append(dc.subs, ss)
+		dc.startPump(func() { dc.pump(ss) })
+		if err := conn.Send(syncTopic, "", nil); err != nil {
+			dc.kill(t.red.redact(err.Error()), false)
+			break
 		}
-	}
-	dc.pumping.Store(true)
-	dc.subs = subs
-	if failed == "" {
-		if err := conn.Send(syncDestination, "", nil, stomp.SendOpt.Receipt); err != nil {
-			if isErrorFrame(err) {
-				// An ERROR frame (the queue's arguments differ, say) reaches
-				// this Send and the pumps alike; both classify it the same way.
-				dc.brokerError(err)
-			} else {
-				failed = t.red.redact(err.Error())
-			}
+		select {
+		case <-synced:
+			continue
+		case <-dc.done:
 		}
-	}
-	if failed != "" {
-		// go-stomp may have handled an ERROR frame before this call: its
-		// pumps have it.
-		dc.settle(failed)
+		break
 	}
 	select {
 	case <-dc.done:
 	default:
 		return dc, nil
 	}
+	if fatal := dc.verdict(); fatal != nil {
+		return nil, fatal
+	}
 	if cerr := ctxErr(ctx); cerr != nil {
 		return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, cerr)
-	}
-	if dc.fatal != nil {
-		return nil, dc.fatal
 	}
 	if t.ctx.Err() != nil {
 		return nil, errClosed
@@ -467,27 +468,29 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, lostError(dc.cause))
 }
 
-// readFailed runs when the connection's reader fails. An ERROR frame
-// read just before (the broker closes the connection after one) is still
-// on its way through go-stomp to the pumps, which classify it: a queue
-// mismatch or a deleted queue must end the subscription, not be taken for
-// a plain connection loss. So the pumps have a moment to see it first;
-// they always do unless one is waiting for the consumer.
+// readFailed runs when the connection's reader fails: EOF, reset, or the
+// close that follows an ERROR frame (whose meaning the pumps find out:
+// see verdict).
 func (dc *durableConn) readFailed(err error) {
-	cause := dc.ds.t.red.redact(err.Error())
-	if !dc.pumping.Load() {
-		dc.kill(cause, false) // still subscribing: connect sees the error
-		return
-	}
-	if !dc.ds.t.spawn(func() { dc.settle(cause) }) {
-		dc.kill(cause, false)
+	dc.kill(dc.ds.t.red.redact(err.Error()), false)
+}
+
+// startPump runs f as one of the connection's pumps.
+func (dc *durableConn) startPump(f func()) {
+	dc.pumps.Add(1)
+	if !dc.ds.t.spawn(func() { defer dc.pumps.Done(); f() }) {
+		dc.pumps.Done()
+		dc.kill("transport closed", false)
 	}
 }
 
-// settle kills the connection generation with cause once its pumps have
-// seen the end of their go-stomp subscriptions (and classified any ERROR
-// frame), or after a second at most.
-func (dc *durableConn) settle(cause string) {
+// verdict returns, once the connection is dead, the broker refusal that
+// must end the subscription (a queue mismatch, a deleted queue), nil for a
+// plain connection loss. An ERROR frame reaches the pumps through go-stomp
+// after the connection may already be seen closed, so verdict waits for
+// the pumps to finish (go-stomp closes their channels), a second at most:
+// a pump waiting for a consumer that does not read may take longer.
+func (dc *durableConn) verdict() error {
 	done := make(chan struct{})
 	go func() { dc.pumps.Wait(); close(done) }()
 	tm := time.NewTimer(time.Second)
@@ -496,8 +499,23 @@ func (dc *durableConn) settle(cause string) {
 	case <-done:
 	case <-tm.C:
 	}
-	dc.kill(cause, false)
-	<-done // go-stomp closes the pumps' channels once the connection is closed
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	return dc.fatal
+}
+
+// syncPump drains the confirmation subscription.
+func (dc *durableConn) syncPump(ss *stomp.Subscription, synced chan<- struct{}) {
+	for m := range ss.C {
+		if m.Err != nil {
+			dc.brokerError(m.Err)
+			continue
+		}
+		select {
+		case synced <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // kill ends the connection generation once. graceful sends DISCONNECT
@@ -530,15 +548,15 @@ func (dc *durableConn) kill(cause string, graceful bool) {
 	})
 }
 
-// failWith records a broker refusal that ends the subscription, then
-// kills the connection.
+// failWith records a broker refusal that ends the subscription (the
+// first one counts), then kills the connection.
 func (dc *durableConn) failWith(err error, cause string) {
-	dc.once.Do(func() {
+	dc.mu.Lock()
+	if dc.fatal == nil {
 		dc.fatal = err
-		dc.cause = cause
-		close(dc.done)
-		_ = dc.raw.Close()
-	})
+	}
+	dc.mu.Unlock()
+	dc.kill(cause, false)
 }
 
 // pump drains one go-stomp subscription into the feed. It waits for the
@@ -700,9 +718,9 @@ func (ds *durableSub) run(dc *durableConn) {
 		if closed {
 			return
 		}
-		if dc.fatal != nil {
-			t.log.Warn("stompx: durable subscription ended", slog.String("queue", ds.queue), slog.String("error", dc.fatal.Error()))
-			ds.feed.End(dc.fatal)
+		if fatal := dc.verdict(); fatal != nil {
+			t.log.Warn("stompx: durable subscription ended", slog.String("queue", ds.queue), slog.String("error", fatal.Error()))
+			ds.feed.End(fatal)
 			return
 		}
 		if t.ctx.Err() != nil {
@@ -873,8 +891,8 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 		if cerr := ctxErr(cctx); cerr != nil {
 			return fmt.Errorf("instantvoice: DeleteDurable: %w", cerr)
 		}
-		if dc.fatal != nil {
-			return fmt.Errorf("instantvoice: DeleteDurable: %w", dc.fatal)
+		if fatal := dc.verdict(); fatal != nil {
+			return fmt.Errorf("instantvoice: DeleteDurable: %w", fatal)
 		}
 		return fmt.Errorf("instantvoice: DeleteDurable: %w", lostError(dc.cause))
 	default:
