@@ -2,12 +2,20 @@
 # Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
 # beside its raw baseline in the same run), summarises the ratios, and appends
 # benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
+# With IV_RABBITMQ_ADDR (e.g. 127.0.0.1:61613) the stompx benchmarks run on
+# RabbitMQ too, beside go-stomp's server and ivtest's broker; without it the
+# rabbitmq sub-benchmarks are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-6}
 pkgs="./events ./stompx ./soapx"
 out=$(mktemp -d)
 cmd="go test -run '^\$' -bench . -benchmem -count $count $pkgs"
+if [ -n "${IV_RABBITMQ_ADDR:-}" ]; then
+  cmd="IV_RABBITMQ_ADDR=$IV_RABBITMQ_ADDR $cmd"
+else
+  echo "IV_RABBITMQ_ADDR is not set: the rabbitmq benchmarks are skipped" >&2
+fi
 echo "running: $cmd" >&2
 eval "$cmd" | tee "$out/bench.txt" >&2
 
@@ -84,12 +92,18 @@ $paired
 
 What the names mean:
 
-- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply), on
-  go-stomp's own embedded server with a test responder (\`gostomp\`) and on ivtest's broker and
-  request processor (\`ivtest\`).
-- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one connection (raw) or one Transport (SDK).
-- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`: the same two exchanges, alternated.
-- \`BenchmarkEvents\`: events/s from a publisher through one subscription to the consumer.
+- \`<benchmark>/<broker>\`: \`gostomp\` is go-stomp's own embedded server with a test responder,
+  \`ivtest\` ivtest's broker and request processor, \`rabbitmq\` RabbitMQ (IV_RABBITMQ_ADDR) with
+  ivtest's request processor attached to it on a request queue of its own. Raw and SDK share the
+  broker and the responder in the same run; raw sends its requests on a second connection, as the
+  SDK does.
+- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply).
+- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one raw client or one Transport (SDK).
+- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`, \`BenchmarkPairedInFlight1024\`: one
+  call at a time, 128 and 1,024 in flight, raw and SDK alternated in rounds.
+- \`BenchmarkPairedEvents/<broker>\`: events/s from a raw publisher through one subscription to the
+  consumer, raw (go-stomp, decoded into a struct) and SDK alternated in rounds of 1,000.
+- \`BenchmarkEvents\`: events/s on ivtest's broker, raw then SDK (not alternated).
 - \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against
   the same POST built and parsed by hand; \`interleaved\` alternates the two in one loop and reports
   their ratio, which is the steadiest figure on a busy machine.
