@@ -71,7 +71,7 @@ subscriber decoding into a struct for events, \`net/http\` with \`encoding/xml\`
 ns/op (medians of $count runs): 1.00 means as fast as raw, above 1 faster. Nothing here is asserted by a
 test; the numbers are measured, never timed in tests.
 
-Regenerate with \`scripts/bench.sh\` (this file is its output). Machine:
+Regenerate with \`IV_RABBITMQ_ADDR=127.0.0.1:61613 scripts/bench.sh\` (this file is its output). Machine:
 
 - $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB
 - $(go version)
