@@ -68,11 +68,17 @@ func (a AgentState) Status() Status {
 // never arrives is dropped after the expiry time (WithExpiry), checked when
 // the agent's next event arrives and by Expire. Memory is bounded by
 // WithMaxAgents and a few calls per agent.
+//
+// A redelivered event (Event.Redelivered, from a durable subscription)
+// that the board already took changes nothing, LastEventAt and Since
+// included: it recognises the last DefaultDedupeWindow events it took
+// (WithDedupeWindow). An event not marked Redelivered is always taken.
 type Board struct {
-	cfg stateConfig
+	cfg sinkConfig
 
 	mu     sync.RWMutex
 	agents *lru[string, *agentEntry]
+	seen   dedupe
 }
 
 type agentEntry struct {
@@ -88,11 +94,13 @@ type agentCall struct {
 
 // NewBoard returns an empty board.
 func NewBoard(opts ...BoardOption) *Board {
-	cfg := defaultStateConfig()
+	cfg := defaultSinkConfig()
 	for _, o := range opts {
-		o.applyBoard(&cfg)
+		if o != nil {
+			o.applyBoard(&cfg)
+		}
 	}
-	return &Board{cfg: cfg, agents: newLRU[string, *agentEntry]()}
+	return &Board{cfg: cfg, agents: newLRU[string, *agentEntry](), seen: newDedupe(cfg.window)}
 }
 
 // Apply updates the board with one event. Events without an agent (and
@@ -111,6 +119,9 @@ func (b *Board) Apply(ev Event) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.seen.take(ev, agent) {
+		return
+	}
 	e := b.agents.get(agent)
 	if e == nil {
 		e = b.agents.add(agent)

@@ -29,6 +29,11 @@ type Event struct {
 	// with their JSON values exactly as sent. The values share memory with
 	// Raw (they are read-only views of it).
 	Extra map[string]json.RawMessage
+
+	// delivery settles the event with the broker (Subscription.Ack); nil
+	// for events of subscriptions that need no acknowledgement. Copies of
+	// the event share it, so acking any copy acks the event.
+	delivery *delivery
 }
 
 // ErrMalformed is returned by Decode for a body that is not a JSON object.

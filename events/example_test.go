@@ -109,7 +109,7 @@ func ExampleBoard() {
 }
 
 func ExamplePoller_PollEvents() {
-	poller := events.NewPoller(events.DefaultPollLimit)
+	poller := events.NewPoller()
 	for _, body := range []string{
 		`{"direction": "OUTBOUND", "callerid": "1234", "type": "NEWCALL", "uniqueid": "1282779516.1.6", "agent": "default_1001"}`,
 		`{"direction": "", "callerid": "1234", "type": "HANGUP", "uniqueid": "1282779516.1.6", "agent": "default_1001", "reason": "BYCALLEE"}`,

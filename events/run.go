@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Sink is anything that takes events one by one: *Tracker, *Board and
@@ -27,14 +29,15 @@ type expirer interface {
 // (*Tracker, *Board), so that calls expire even when no events arrive.
 const ExpireInterval = 30 * time.Second
 
-// expireInterval is ExpireInterval; tests shorten it.
-var expireInterval = ExpireInterval
-
 // Run hands every event of s to each sink, in order, on the calling
 // goroutine, until s ends or ctx is done. It returns s.Err() when s ended
 // (nil after Close), or ctx.Err(). It does not close s: the caller does,
 // typically with a defer. Every ExpireInterval it also calls Expire on the
 // sinks that have such a method (*Tracker, *Board).
+//
+// On a durable subscription (one whose events need Ack) Run acks each
+// event once every sink has taken it, never before: an event whose sinks
+// did not all return (the process died, say) is delivered again.
 //
 //	s, err := client.Subscribe(ctx, events.AllAgents)
 //	...
@@ -43,6 +46,14 @@ var expireInterval = ExpireInterval
 //	board := events.NewBoard()
 //	go events.Run(ctx, s, tracker, board)
 func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
+	return run(ctx, s, ExpireInterval, sinks)
+}
+
+// run is Run, calling Expire every expireEvery (tests shorten it).
+func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks []Sink) error {
+	if ctx == nil {
+		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil context", nil)
+	}
 	var expirers []expirer
 	for _, sink := range sinks {
 		if e, ok := sink.(expirer); ok {
@@ -51,7 +62,7 @@ func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
 	}
 	var tick <-chan time.Time
 	if len(expirers) > 0 {
-		t := time.NewTicker(expireInterval)
+		t := time.NewTicker(expireEvery)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -64,6 +75,14 @@ func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
 			}
 			for _, sink := range sinks {
 				sink.Apply(ev)
+			}
+			if ev.delivery != nil {
+				// Every sink has taken the event: settle it. A failed Ack
+				// (the connection dropped) means the broker delivers the
+				// event again; the sinks take a redelivery only once.
+				if err := s.Ack(ev); err != nil && s.onError != nil {
+					s.onError(err)
+				}
 			}
 		case <-tick:
 			for _, e := range expirers {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 func TestRun(t *testing.T) {
@@ -13,7 +15,7 @@ func TestRun(t *testing.T) {
 	var got collector
 	tr := NewTracker(WithFinished(got.add))
 	b := NewBoard()
-	p := NewPoller(0)
+	p := NewPoller()
 	var seen []Type
 	sink := SinkFunc(func(ev Event) { seen = append(seen, ev.Type) })
 
@@ -55,15 +57,15 @@ func TestRunClosedAndCancelled(t *testing.T) {
 	if err := Run(ctx, s2, NewTracker()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
+	//lint:ignore SA1012 a nil context is what this checks
+	if err := Run(nil, s2); !errors.Is(err, errs.ErrInvalidArgument) {
+		t.Fatalf("Run(nil) = %v, want an error matching ivclient.ErrInvalidArgument", err)
+	}
 }
 
 // TestRunExpires checks that Run expires calls while no events arrive. The
 // clock is fake; only the ticker is shortened.
 func TestRunExpires(t *testing.T) {
-	old := expireInterval
-	expireInterval = time.Millisecond
-	defer func() { expireInterval = old }()
-
 	clock := newFakeClock()
 	expired := make(chan Call, 1)
 	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
@@ -71,7 +73,7 @@ func TestRunExpires(t *testing.T) {
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- Run(ctx, s, tr) }()
+	go func() { done <- run(ctx, s, time.Millisecond, []Sink{tr}) }()
 	feed.PublishEvent(Event{Type: NewCall, Agent: agentA, UniqueID: "x", Received: t0})
 	clock.Advance(time.Hour)
 	c := <-expired

@@ -38,6 +38,7 @@ type Subscription struct {
 	stop    chan struct{} // closed when the subscription starts to end; wakes blocked publishers
 	done    chan struct{} // closed by Close
 	block   bool
+	acks    bool // events are settled by Ack (WithAcks)
 	onError func(error)
 	onClose func() error
 
@@ -79,9 +80,20 @@ func WithBuffer(n int) SubscriptionOption {
 // may be delayed. A waiting publisher gives up when the subscription ends.
 func WithBlocking() SubscriptionOption { return func(s *Subscription) { s.block = true } }
 
+// WithAcks makes a subscription whose events are settled by Ack, as a
+// durable subscription's are: the transport publishes them with
+// Feed.PublishWithAck, and Ack hands each one back to the transport once.
+// Such a subscription never drops an event: a full buffer waits for the
+// consumer, as WithBlocking (the transport bounds what is in flight, with
+// the broker's prefetch, so that it need not wait).
+func WithAcks() SubscriptionOption {
+	return func(s *Subscription) { s.acks, s.block = true, true }
+}
+
 // WithErrorHandler sets a function called with ErrSlowConsumer when drops
-// begin (once per slow period) and with the decode error of every malformed
-// event (it wraps ErrMalformed). It runs on the transport's pump goroutine,
+// begin (once per slow period), with the decode error of every malformed
+// event (it wraps ErrMalformed), and with the error of an Ack that Run
+// made and that failed. It runs on the transport's pump goroutine,
 // with no lock held: it must not block, but it may call the subscription's
 // methods, Close included.
 func WithErrorHandler(f func(error)) SubscriptionOption {
@@ -186,6 +198,38 @@ func (f *Feed) Publish(topic string, body []byte, received time.Time) bool {
 	return f.PublishEvent(ev)
 }
 
+// PublishWithAck is Publish for a subscription made WithAcks: the event
+// carries redelivered (Event.Redelivered) and ack, the function that
+// acknowledges this one delivery to the broker. Subscription.Ack calls ack
+// for this subscription's own events only, and never again once it has
+// returned nil, so a transport cannot be made to acknowledge a delivery
+// twice; after an error it may be called again (the transport must then
+// still know whether the delivery can be acknowledged: a delivery of a
+// connection that has since dropped cannot, and ack must send nothing and
+// return an error). ack runs on the goroutine that calls Ack. A nil ack
+// publishes an event that needs no acknowledgement.
+func (f *Feed) PublishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
+	s := f.s
+	ev, err := Decode(body)
+	if err != nil {
+		s.bad.Add(1)
+		if s.onError != nil {
+			s.onError(err)
+		}
+		// The body is not an event and will never be one: settle it, so
+		// that the broker does not deliver it again and again.
+		if ack != nil {
+			_ = ack()
+		}
+		return false
+	}
+	ev.Topic, ev.Received, ev.Redelivered = topic, received, redelivered
+	if ack != nil {
+		ev.delivery = &delivery{sub: s, ack: ack}
+	}
+	return f.PublishEvent(ev)
+}
+
 // PublishEvent queues an already decoded event, as Publish does.
 func (f *Feed) PublishEvent(ev Event) bool {
 	s := f.s
@@ -248,3 +292,57 @@ func (f *Feed) Done() <-chan struct{} { return f.s.done }
 
 // Subscription returns the subscription this feed fills.
 func (f *Feed) Subscription() *Subscription { return f.s }
+
+// delivery is one delivery of an event by a subscription made WithAcks.
+type delivery struct {
+	sub   *Subscription
+	ack   func() error
+	state atomic.Uint32 // deliveryPending, deliveryAcking or deliveryAcked
+}
+
+const (
+	deliveryPending uint32 = iota
+	deliveryAcking
+	deliveryAcked
+)
+
+var (
+	errForeignEvent = errors.New("events: Ack: the event was not delivered by this subscription; nothing sent")
+	errNoDelivery   = errors.New("events: Ack: the event carries no delivery of this subscription; nothing sent")
+)
+
+// Ack acknowledges ev to the broker. On a subscription made WithAcks (a
+// durable subscription, stompx.Transport.SubscribeDurable) an event is
+// settled only by Ack, or by Run once every sink has taken it; on other
+// subscriptions Ack does nothing and returns nil.
+//
+// Acking an event twice (or a copy of it) is a no-op returning nil, and so
+// is an Ack made while another Ack of the same event is in progress. An
+// event delivered by another subscription, or one the subscription did not
+// deliver at all, gets an error and nothing is sent. Acking an event that
+// arrived on a connection that has since dropped sends nothing and returns
+// the transport's error (stompx's wraps ivclient.ErrConnectionLost): the
+// broker delivers that event again, with Redelivered set. Ack may be
+// called from any goroutine, also after Close (it then fails: the
+// transport let the broker take the event back).
+func (s *Subscription) Ack(ev Event) error {
+	d := ev.delivery
+	if d == nil {
+		if s.acks {
+			return errNoDelivery
+		}
+		return nil
+	}
+	if d.sub != s {
+		return errForeignEvent
+	}
+	if !d.state.CompareAndSwap(deliveryPending, deliveryAcking) {
+		return nil
+	}
+	if err := d.ack(); err != nil {
+		d.state.Store(deliveryPending)
+		return err
+	}
+	d.state.Store(deliveryAcked)
+	return nil
+}

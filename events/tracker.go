@@ -122,17 +122,25 @@ type TrackerStats struct {
 // is called; Run calls it periodically.
 //
 // Events of calls that already finished (a late or duplicated CONNECT or
-// HANGUP) are ignored; a NEWCALL always starts a new call. Events that are
-// not call events (LOGIN, PAUSE, unknown types) and events without a
-// uniqueid are ignored.
+// HANGUP) are ignored; a NEWCALL always starts a new call, unless it is
+// marked Redelivered. Events that are not call events (LOGIN, PAUSE,
+// unknown types) and events without a uniqueid are ignored.
+//
+// A redelivered event (Event.Redelivered, from a durable subscription)
+// that the tracker already took changes nothing, Stats and LastEventAt
+// included: it recognises the last DefaultDedupeWindow events it took
+// (WithDedupeWindow), and it ignores any redelivered event of the last
+// 4,096 calls it finished, so that a call is finished once whatever is
+// redelivered.
 //
 // A Tracker is safe for concurrent use.
 type Tracker struct {
-	cfg stateConfig
+	cfg sinkConfig
 
 	mu       sync.Mutex
 	calls    *lru[callKey, Call]
 	finished *keyRing[callKey]
+	seen     dedupe
 	stats    TrackerStats
 }
 
@@ -140,11 +148,14 @@ type callKey struct{ agent, uniqueID string }
 
 // NewTracker returns a tracker.
 func NewTracker(opts ...TrackerOption) *Tracker {
-	cfg := defaultStateConfig()
+	cfg := defaultSinkConfig()
 	for _, o := range opts {
-		o.applyTracker(&cfg)
+		if o != nil {
+			o.applyTracker(&cfg)
+		}
 	}
-	return &Tracker{cfg: cfg, calls: newLRU[callKey, Call](), finished: newKeyRing[callKey](lateWindow)}
+	return &Tracker{cfg: cfg, calls: newLRU[callKey, Call](), finished: newKeyRing[callKey](lateWindow),
+		seen: newDedupe(cfg.window)}
 }
 
 // Apply folds one event into its call. The calls it finishes (this one on
@@ -159,10 +170,16 @@ func (t *Tracker) Apply(ev Event) {
 
 	var done []Call
 	t.mu.Lock()
+	if !t.seen.take(ev, k.agent) {
+		t.mu.Unlock()
+		return
+	}
 	e := t.calls.get(k)
 	if e == nil {
-		if ev.Type != NewCall && t.finished.has(k) {
-			t.stats.Late++
+		if t.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
+			if !ev.Redelivered {
+				t.stats.Late++
+			}
 			t.mu.Unlock()
 			return
 		}

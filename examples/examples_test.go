@@ -41,7 +41,9 @@ type run struct {
 // TestEveryProgramIsTested.
 var programs = map[string][]run{
 	"quickstart": {{
-		want: []string{"started the fake platform", "AgentLogin: ok", "NewCall: ok",
+		want: []string{"started the fake platform: STOMP broker on 127.0.0.1:", ", IVWS endpoint http://127.0.0.1:",
+			"to run against a real platform: IV_STOMP_ADDR=<host>:61613 IV_KEY=<access key> go run ./examples/quickstart",
+			"AgentLogin: ok", "NewCall: ok",
 			"event DCONNECT", "Hangup: ok", `event HANGUP   agent=default_1001 callerid=6100 direction="" reason="BYCALLER"`,
 			"AgentInfo: user=default_1001 name=Alice status=LOGIN", "AgentLogoff: ok"},
 	}},
@@ -81,10 +83,23 @@ var programs = map[string][]run{
 			"campaign done: 8 of 8 numbers called: 1 BUSY, 1 FAILED, 1 NOANSWER, 1 answered, 4 timed out",
 		}},
 	},
+	"call-workers": {{
+		want: []string{
+			"started the fake platform",
+			`worker w1 consuming durable name "call-records" (queue iv.events.call-records)`,
+			"worker w1 took HANGUP of call ", "and died before writing its record (no ack)",
+			"workers w2 and w3 consuming the same durable name",
+			`"reason":"BYCALLER","answered":true`, `"redelivered":true`,
+			`"reason":"QUEUEMISSED","answered":false`,
+			"6 calls played",
+			"6 calls, 6 call records (6 keys; 1 from a redelivered HANGUP); by worker: ",
+		},
+	}},
 	"events-tail": {{
 		want: []string{
-			"started the fake platform; playing a few calls",
+			"started the fake platform",
 			"tailing /topic/iv.agents.#",
+			"playing a few calls on the fake platform",
 			"default_1002   PAUSE    direction=Break",
 			"default_1001   HANGUP   uniqueid=", "reason=BTRANSFER",
 			"default_1001 INBOUND 2198765456: answered after ",
@@ -387,6 +402,9 @@ func TestProgramsFail(t *testing.T) {
 			if !strings.HasPrefix(res.stderr, name+": ") {
 				t.Errorf("%s: the error does not start with the program's name: %q", name, res.stderr)
 			}
+			if name == "call-workers" {
+				return // events only: it needs no IV_KEY
+			}
 			res = execute(t, name, env("IV_STOMP_ADDR="+closed), args...)
 			if res.err == nil || !strings.Contains(res.stderr, "IV_KEY is not set") {
 				t.Errorf("%s without IV_KEY: exit %v, stderr %q; want a failure saying IV_KEY is not set", name, res.err, res.stderr)
@@ -494,6 +512,8 @@ func TestSimulatorServesTheExamples(t *testing.T) {
 			[]string{"calling 4 numbers with 3 agents", "campaign done: 4 of 4 numbers called: 4 answered"}},
 		{"events-tail", vars, []string{"-duration", "1s"}, []string{"tailing /topic/iv.agents.#", "0 calls finished"}},
 		{"crm-screen-pop", vars, []string{"-duration", "1s"}, []string{"listening to every agent's calls", "0 call records written"}},
+		// Its status goes to stderr, its records (none here) to stdout.
+		{"call-workers", vars, []string{"-duration", "1s", "-idle-expiry", "1m"}, nil},
 	} {
 		res := execute(t, r.name, env(r.env...), r.args...)
 		if res.err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // MaxKeyLen is the longest access key the platform accepts.
@@ -44,7 +45,7 @@ type options struct {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return errors.New("ivclient: WithLogger: nil logger")
+			return errors.New("instantvoice: WithLogger: nil logger")
 		}
 		o.log = l
 		return nil
@@ -83,7 +84,7 @@ type CallInfo struct {
 func WithObserver(f func(ctx context.Context, info CallInfo)) Option {
 	return func(o *options) error {
 		if f == nil {
-			return errors.New("ivclient: WithObserver: nil observer")
+			return errors.New("instantvoice: WithObserver: nil observer")
 		}
 		o.observe = f
 		return nil
@@ -94,7 +95,7 @@ func WithObserver(f func(ctx context.Context, info CallInfo)) Option {
 // it never dials.
 func New(t Transport, key string, opts ...Option) (*Client, error) {
 	if t == nil {
-		return nil, errors.New("ivclient: New: nil transport")
+		return nil, errors.New("instantvoice: New: nil transport")
 	}
 	if err := CheckKey(key); err != nil {
 		return nil, err
@@ -156,12 +157,16 @@ func (c *Client) Close() error {
 // through the client's transport. It fails with ErrNotSupported when the
 // transport cannot deliver events (SOAP).
 func (c *Client) Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error) {
+	const op = "instantvoice: Subscribe"
+	if ctx == nil {
+		return nil, errs.Wrap(op, ErrInvalidArgument, "nil context", nil)
+	}
 	if c.closed.Load() {
-		return nil, fmt.Errorf("instantvoice: Subscribe: %w", ErrClosed)
+		return nil, errs.Wrap(op, ErrClosed, "", nil)
 	}
 	s, ok := c.t.(Subscriber)
 	if !ok {
-		return nil, fmt.Errorf("instantvoice: Subscribe: %w: %T delivers no events", ErrNotSupported, c.t)
+		return nil, errs.Wrap(op, ErrNotSupported, fmt.Sprintf("%T delivers no events", c.t), nil)
 	}
 	return s.Subscribe(ctx, topics...)
 }
@@ -181,15 +186,15 @@ func (c *Client) call(ctx context.Context, method string, args any, out any) err
 // send checks the arguments, sends the request and decodes the reply.
 func (c *Client) send(ctx context.Context, method string, args any, out any) error {
 	if ctx == nil {
-		return fmt.Errorf("instantvoice: %s: nil context", method)
+		return errs.Wrap("instantvoice: "+method, ErrInvalidArgument, "nil context", nil)
 	}
 	if c.closed.Load() {
-		return fmt.Errorf("instantvoice: %s: %w", method, ErrClosed)
+		return errs.Wrap("instantvoice: "+method, ErrClosed, "", nil)
 	}
 	if err := validate(method, args); err != nil {
 		return err
 	}
-	err := c.t.Call(ctx, &Request{Method: method, Key: c.key, Args: args}, out)
+	err := withMethod(method, c.t.Call(ctx, &Request{Method: method, Key: c.key, Args: args}, out))
 	if c.log.Enabled(ctx, slog.LevelDebug) {
 		if err != nil {
 			c.log.LogAttrs(ctx, slog.LevelDebug, "instantvoice call failed", slog.String("method", method), slog.String("error", err.Error()))
@@ -198,6 +203,21 @@ func (c *Client) send(ctx context.Context, method string, args any, out any) err
 		}
 	}
 	return err
+}
+
+// withMethod names the method in the text of a transport's error, once.
+// This is the one place that does: the transports leave it out ("stompx:
+// connection lost"), and the errors that carry the method themselves
+// (*codes.Error, soapx's *Fault when it names a code) already start with
+// "instantvoice: <Method>: ".
+func withMethod(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if strings.HasPrefix(err.Error(), "instantvoice: "+method+": ") {
+		return err
+	}
+	return fmt.Errorf("instantvoice: %s: %w", method, err)
 }
 
 // agentName returns "<accountcode>_<number>" for a bare number.

@@ -29,7 +29,11 @@
 //     *codes.Error that matches its sentinel (errors.Is(err,
 //     codes.ErrNotFound)) and names the method. A key or argument the client
 //     can tell is wrong fails before anything is sent, with ErrInvalidKey or
-//     an *ArgError matching ErrInvalidArgument.
+//     an *ArgError matching ErrInvalidArgument; so does a nil context, in
+//     every function of the SDK that takes one. Every error of a method
+//     reads "instantvoice: <Method>: " and then what failed, with the
+//     transport's own prefix ("instantvoice: QueueList: stompx: connection
+//     lost: EOF"): the client, and only the client, names the method.
 //   - No retries: the client never re-sends a call on its own. A call whose
 //     connection dropped fails with ErrConnectionLost: it may or may not have
 //     reached the platform (a re-sent NewCall would dial a customer twice).
@@ -42,6 +46,16 @@
 //     (stompx) and fails with ErrNotSupported over soapx. Event order is per
 //     topic only (see package events).
 //   - Secrets: the access key never appears in an error or a log line.
+//
+// # Metrics, traces and calls by name
+//
+// WithObserver hands every finished call (its method, duration and error)
+// to a function of the partner's, with the call's context: per-method
+// counters and latency, or a child span of the caller's trace (see its
+// Examples). Methods and Lookup describe the 41 methods and their wire
+// arguments, and Invoke calls one by name with its STOMP argument names,
+// through the typed method and its checks (the ivctl command is built on
+// them).
 //
 // # Wire irregularities absorbed
 //

@@ -27,7 +27,8 @@ import (
 // argument not given. An unknown method, an unknown argument, a value of the
 // wrong type or a missing mandatory argument fails with an error matching
 // ErrInvalidArgument (an *ArgError, but for an unknown method) before
-// anything is sent.
+// anything is sent. The observer (WithObserver) sees every call of a method,
+// refused ones included; a name that is no method is not observed.
 func (c *Client) Invoke(ctx context.Context, method string, args map[string]any) (any, error) {
 	m, ok := find(method)
 	if !ok {

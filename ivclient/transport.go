@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Transport carries one request to the platform and decodes the reply
@@ -61,8 +62,10 @@ var (
 	// ErrInvalidKey: the access key is empty, longer than 20 characters, or
 	// not made of ASCII letters and digits.
 	ErrInvalidKey = errors.New("instantvoice: invalid access key")
-	// ErrInvalidArgument: an argument is missing or malformed; nothing was sent.
-	ErrInvalidArgument = errors.New("instantvoice: invalid argument")
+	// ErrInvalidArgument: an argument is missing or malformed (a nil
+	// context too, for every function of the SDK that takes one); nothing
+	// was sent.
+	ErrInvalidArgument = errs.ErrInvalidArgument
 	// ErrClosed: the client or its transport was closed.
 	ErrClosed = errors.New("instantvoice: closed")
 	// ErrNotSupported: the transport cannot do what was asked (events over SOAP).

@@ -2,20 +2,21 @@
 # Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
 # beside its raw baseline in the same run), summarises the ratios, and appends
 # benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
-# With IV_RABBITMQ_ADDR (e.g. 127.0.0.1:61613) the stompx benchmarks run on
-# RabbitMQ too, beside go-stomp's server and ivtest's broker; without it the
-# rabbitmq sub-benchmarks are skipped.
+# The RabbitMQ benchmarks (durable events, and the rabbitmq runs of the STOMP
+# benchmarks beside go-stomp's server and ivtest's broker) need RabbitMQ:
+# IV_RABBITMQ_ADDR (default 127.0.0.1:61613, scripts/rabbitmq.sh) must
+# answer, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-6}
 pkgs="./events ./stompx ./soapx"
 out=$(mktemp -d)
-cmd="go test -run '^\$' -bench . -benchmem -count $count $pkgs"
-if [ -n "${IV_RABBITMQ_ADDR:-}" ]; then
-  cmd="IV_RABBITMQ_ADDR=$IV_RABBITMQ_ADDR $cmd"
-else
-  echo "IV_RABBITMQ_ADDR is not set: the rabbitmq benchmarks are skipped" >&2
+rabbit=${IV_RABBITMQ_ADDR:-127.0.0.1:61613}
+if ! (exec 3<>"/dev/tcp/${rabbit%:*}/${rabbit##*:}") 2>/dev/null; then
+  echo "no RabbitMQ at $rabbit (IV_RABBITMQ_ADDR) for BenchmarkPairedDurableEvents: run scripts/rabbitmq.sh start" >&2
+  exit 1
 fi
+cmd="IV_RABBITMQ_ADDR=$rabbit IV_REQUIRE_BROKER=1 go test -run '^\$' -bench . -benchmem -count $count $pkgs"
 echo "running: $cmd" >&2
 eval "$cmd" | tee "$out/bench.txt" >&2
 
@@ -33,7 +34,9 @@ summary=$(awk '
       if ($(i+1)=="ns/op") ns[name]=ns[name] " " $i
       if ($(i+1)=="allocs/op") al[name]=$i
       if ($(i+1)=="sdk/raw" || $(i+1)=="raw/soapx") pr[name]=pr[name] " " $i
+      if ($(i+1) ~ /^(raw-events\/s|plain-events\/s|durable-events\/s|durable\/plain|durable\/raw)$/) dm[name, $(i+1)]=dm[name, $(i+1)] " " $i
     }
+    if (index(name, "Durable")) dn[name]=1
   }
   function median(s,   a, n, i, j, t) {
     n=split(s, a, " ")
@@ -56,9 +59,11 @@ summary=$(awk '
       printf "| BenchmarkDecode (vs encoding/json into a struct) | %.0f | %.0f | %.2f | %s | %s |\n", r, s, r/s, al["BenchmarkDecodeEncodingJSON"], al["BenchmarkDecode"]
     }
     for (name in pr) printf "PAIRED\t%s\t%.2f\n", name, median(pr[name])
+    for (name in dn) printf "DURABLE\t| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", name, median(dm[name, "raw-events/s"]), median(dm[name, "plain-events/s"]), median(dm[name, "durable-events/s"]), median(dm[name, "durable/plain"]), median(dm[name, "durable/raw"])
   }' "$out/bench.txt")
+durable=$(printf '%s\n' "$summary" | awk -F'\t' '/^DURABLE/ {print $2}' | sort)
 paired=$(printf '%s\n' "$summary" | awk -F'\t' '/^PAIRED/ {printf "| %s | %s |\n", $2, $3}' | sort)
-summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
+summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | grep -v '^DURABLE' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
 
 {
   cat <<EOF2
@@ -90,6 +95,15 @@ runs) is the fairest figure:
 |---|---|
 $paired
 
+Durable events on RabbitMQ (\`$rabbit\`), paired in one run: each round sends the same events to
+a raw go-stomp durable subscription acking each message (\`raw\`), to a plain \`Subscribe\`
+(\`plain\`, no acks) and to \`SubscribeDurable\` with \`Subscription.Ack\` after each event
+(\`durable\`), one after the other (events/s and ratios, medians of $count runs):
+
+| benchmark | raw events/s | plain events/s | durable events/s | durable / plain | durable / raw |
+|---|---|---|---|---|---|
+$durable
+
 What the names mean:
 
 - \`<benchmark>/<broker>\`: \`gostomp\` is go-stomp's own embedded server with a test responder,
@@ -104,6 +118,8 @@ What the names mean:
 - \`BenchmarkPairedEvents/<broker>\`: events/s from a raw publisher through one subscription to the
   consumer, raw (go-stomp, decoded into a struct) and SDK alternated in rounds of 1,000.
 - \`BenchmarkEvents\`: events/s on ivtest's broker, raw then SDK (not alternated).
+- \`BenchmarkPairedDurableEvents\` (RabbitMQ): durable events, acked one by one, against plain
+  \`Subscribe\` and raw go-stomp with client-individual acks (the same queue headers and prefetch).
 - \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against
   the same POST built and parsed by hand; \`interleaved\` alternates the two in one loop and reports
   their ratio, which is the steadiest figure on a busy machine.

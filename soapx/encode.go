@@ -21,9 +21,15 @@ import (
 // cycles).
 const maxArgDepth = 16
 
-// encodeRequest returns the request elements: the key first, then the
-// fields of args in declaration order.
-func encodeRequest(key string, args any) (gosoap.ArrayParams, error) {
+// encoder turns arguments into request elements. It keeps what it learns of
+// each argument type; a Transport has one.
+type encoder struct {
+	fields sync.Map // reflect.Type -> []field
+}
+
+// request returns the request elements: the key first, then the fields of
+// args in declaration order.
+func (e *encoder) request(key string, args any) (gosoap.ArrayParams, error) {
 	ps := make(gosoap.ArrayParams, 1, 8)
 	ps[0] = [2]interface{}{"key", key}
 	if args == nil {
@@ -38,9 +44,9 @@ func encodeRequest(key string, args any) (gosoap.ArrayParams, error) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		return appendStruct(ps, v, 0)
+		return e.appendStruct(ps, v, 0)
 	case reflect.Map:
-		return appendMap(ps, v, 0)
+		return e.appendMap(ps, v, 0)
 	}
 	return nil, fmt.Errorf("arguments must be a struct or a map, not %s", v.Type())
 }
@@ -54,13 +60,11 @@ type field struct {
 	inline    bool   // an embedded struct without a name: its fields are sent in its place
 }
 
-var fieldCache sync.Map // reflect.Type -> []field
-
 // fieldsOf returns the sent fields of a struct type, from their xml tags
 // (the name, "-" to skip, omitempty) and iv tags (item=<prefix>). A field
 // without an xml tag is sent under its Go name, as encoding/xml does.
-func fieldsOf(t reflect.Type) []field {
-	if fs, ok := fieldCache.Load(t); ok {
+func (e *encoder) fieldsOf(t reflect.Type) []field {
+	if fs, ok := e.fields.Load(t); ok {
 		return fs.([]field)
 	}
 	var fs []field
@@ -106,15 +110,15 @@ func fieldsOf(t reflect.Type) []field {
 		}
 		fs = append(fs, f)
 	}
-	fieldCache.Store(t, fs)
+	e.fields.Store(t, fs)
 	return fs
 }
 
-func appendStruct(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
+func (e *encoder) appendStruct(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
 	if depth > maxArgDepth {
 		return nil, fmt.Errorf("arguments nested deeper than %d levels", maxArgDepth)
 	}
-	for _, f := range fieldsOf(v.Type()) {
+	for _, f := range e.fieldsOf(v.Type()) {
 		fv := v.Field(f.index)
 		if f.inline {
 			for fv.Kind() == reflect.Pointer {
@@ -127,13 +131,13 @@ func appendStruct(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.Arr
 				continue
 			}
 			var err error
-			if ps, err = appendStruct(ps, fv, depth+1); err != nil {
+			if ps, err = e.appendStruct(ps, fv, depth+1); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		var err error
-		if ps, err = appendValue(ps, f.name, f.item, f.omitEmpty, fv, depth+1); err != nil {
+		if ps, err = e.appendValue(ps, f.name, f.item, f.omitEmpty, fv, depth+1); err != nil {
 			return nil, err
 		}
 	}
@@ -142,7 +146,7 @@ func appendStruct(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.Arr
 
 // appendMap sends a map's entries sorted by key, so that the request is the
 // same every time.
-func appendMap(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
+func (e *encoder) appendMap(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
 	if depth > maxArgDepth {
 		return nil, fmt.Errorf("arguments nested deeper than %d levels", maxArgDepth)
 	}
@@ -157,7 +161,7 @@ func appendMap(ps gosoap.ArrayParams, v reflect.Value, depth int) (gosoap.ArrayP
 			return nil, fmt.Errorf("map key %q is not an XML element name", name)
 		}
 		var err error
-		if ps, err = appendValue(ps, name, "", false, v.MapIndex(k), depth+1); err != nil {
+		if ps, err = e.appendValue(ps, name, "", false, v.MapIndex(k), depth+1); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +173,7 @@ var textMarshalerType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 // appendValue appends the element name with v's value: text for scalars,
 // nested elements for structs and maps, numbered items for slices. A nil
 // pointer or interface is left out; so is an empty value with omitEmpty.
-func appendValue(ps gosoap.ArrayParams, name, item string, omitEmpty bool, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
+func (e *encoder) appendValue(ps gosoap.ArrayParams, name, item string, omitEmpty bool, v reflect.Value, depth int) (gosoap.ArrayParams, error) {
 	if depth > maxArgDepth {
 		return nil, fmt.Errorf("argument %s nested deeper than %d levels", name, maxArgDepth)
 	}
@@ -217,13 +221,13 @@ func appendValue(ps gosoap.ArrayParams, name, item string, omitEmpty bool, v ref
 	case reflect.Float32, reflect.Float64:
 		return append(ps, [2]interface{}{name, strconv.FormatFloat(v.Float(), 'f', -1, v.Type().Bits())}), nil
 	case reflect.Struct:
-		kids, err := appendStruct(gosoap.ArrayParams{}, v, depth)
+		kids, err := e.appendStruct(gosoap.ArrayParams{}, v, depth)
 		if err != nil {
 			return nil, err
 		}
 		return append(ps, [2]interface{}{name, kids}), nil
 	case reflect.Map:
-		kids, err := appendMap(gosoap.ArrayParams{}, v, depth)
+		kids, err := e.appendMap(gosoap.ArrayParams{}, v, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +245,7 @@ func appendValue(ps gosoap.ArrayParams, name, item string, omitEmpty bool, v ref
 		kids := make(gosoap.ArrayParams, 0, v.Len())
 		for i := 0; i < v.Len(); i++ {
 			var err error
-			if kids, err = appendValue(kids, prefix+strconv.Itoa(i+1), "", false, v.Index(i), depth+1); err != nil {
+			if kids, err = e.appendValue(kids, prefix+strconv.Itoa(i+1), "", false, v.Index(i), depth+1); err != nil {
 				return nil, err
 			}
 		}

@@ -40,18 +40,14 @@ type Fault struct {
 // Error returns, for a fault that names a platform code, the text of its
 // *codes.Error ("instantvoice: QueueInfo: RESPONSE_NOT_FOUND (3): Queue
 // 4242 not found"), the same as over STOMP; for any other fault,
-// "instantvoice: <Method>: SOAP fault <Code>: <String>".
+// "soapx: SOAP fault <Code>: <String>" (ivclient.Client puts the method in
+// front, as it does for every transport error).
 func (f *Fault) Error() string {
 	if f.err != nil {
 		return f.err.Error()
 	}
 	var b strings.Builder
-	b.WriteString("instantvoice: ")
-	if f.Method != "" {
-		b.WriteString(f.Method)
-		b.WriteString(": ")
-	}
-	b.WriteString("SOAP fault")
+	b.WriteString("soapx: SOAP fault")
 	if f.Code != "" {
 		b.WriteString(" ")
 		b.WriteString(f.Code)
@@ -91,12 +87,10 @@ type HTTPError struct {
 	Body       string // the start of the response body (at most 512 bytes)
 }
 
-// Error returns "instantvoice: <Method>: HTTP <Status>: <start of body>".
+// Error returns "soapx: HTTP <Status>: <start of body>" (ivclient.Client
+// puts the method in front, as it does for every transport error).
 func (e *HTTPError) Error() string {
-	s := "instantvoice: "
-	if e.Method != "" {
-		s += e.Method + ": "
-	}
+	s := "soapx: "
 	st := e.Status
 	if st == "" {
 		st = strconv.Itoa(e.StatusCode)

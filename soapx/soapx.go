@@ -15,6 +15,7 @@ import (
 
 	"github.com/tiaguinho/gosoap"
 
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
@@ -34,6 +35,7 @@ type Transport struct {
 	jar           http.CookieJar
 
 	defs atomic.Pointer[definitions]
+	enc  encoder
 
 	mu       sync.Mutex
 	closed   bool
@@ -49,7 +51,7 @@ type pooled struct {
 	st *callState
 }
 
-var errClosed = fmt.Errorf("soapx: %w", ivclient.ErrClosed)
+var errClosed = errs.Wrap("soapx", ivclient.ErrClosed, "", nil)
 
 // New returns a transport for the IVWS endpoint, such as
 // "http://acd:7789/"; the WSDL is read from endpoint + "?wsdl". New does no
@@ -151,22 +153,24 @@ func (t *Transport) decorate(r *http.Request) {
 // a closed transport gives ivclient.ErrClosed; and when ctx ends first, the
 // error wraps ctx.Err(). No error text holds the access key.
 func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) error {
-	if req == nil {
-		return fmt.Errorf("instantvoice: soapx: %w: nil request", ivclient.ErrInvalidArgument)
+	switch {
+	case ctx == nil:
+		return errs.Wrap("soapx", ivclient.ErrInvalidArgument, "nil context", nil)
+	case req == nil:
+		return errs.Wrap("soapx", ivclient.ErrInvalidArgument, "nil request", nil)
+	case !isXMLName(req.Method):
+		return errs.Wrap("soapx", ivclient.ErrInvalidArgument, fmt.Sprintf("method %q is not a SOAP operation name", req.Method), nil)
 	}
 	method := req.Method
-	if ctx == nil {
-		return fmt.Errorf("instantvoice: %s: nil context", method)
-	}
-	if !isXMLName(method) {
-		return fmt.Errorf("instantvoice: soapx: %w: method %q is not a SOAP operation name", ivclient.ErrInvalidArgument, method)
+	if err := ivclient.CheckKey(req.Key); err != nil {
+		return errs.Wrap("soapx", err, "", nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return errs.Wrap("soapx", err, "", nil)
 	}
-	params, err := encodeRequest(req.Key, req.Args)
+	params, err := t.enc.request(req.Key, req.Args)
 	if err != nil {
-		return scrub(fmt.Errorf("instantvoice: %s: %w: %v", method, ivclient.ErrInvalidArgument, err), req.Key)
+		return scrub(errs.Wrap("soapx", ivclient.ErrInvalidArgument, err.Error(), nil), req.Key)
 	}
 	err = t.call(ctx, method, req.Key, params, out)
 	if err != nil {
@@ -179,26 +183,26 @@ func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) er
 func (t *Transport) call(ctx context.Context, method, key string, params gosoap.ArrayParams, out any) error {
 	pc, cctx, cancel, err := t.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return err
 	}
 	defs, err := t.definitions(cctx)
 	if err != nil {
 		cerr := cctx.Err()
 		t.end(pc, cancel, true)
 		if ctx.Err() != nil {
-			return fmt.Errorf("instantvoice: %s: %w", method, ctx.Err())
+			return errs.Wrap("soapx", ctx.Err(), "", nil)
 		}
 		if errors.Is(err, ivclient.ErrClosed) || t.isClosed() {
-			return fmt.Errorf("instantvoice: %s: %w", method, errClosed)
+			return errClosed
 		}
 		if cerr != nil {
-			return t.timeoutError(method)
+			return t.timeoutError()
 		}
-		return fmt.Errorf("instantvoice: %s: %w: %w", method, ErrWSDL, err)
+		return errs.Wrap("soapx", ErrWSDL, err.Error(), err)
 	}
 	if !defs.has(method) {
 		t.end(pc, cancel, true)
-		return fmt.Errorf("instantvoice: %s: %w: the endpoint's WSDL has no operation %s", method, ivclient.ErrNotSupported, method)
+		return errs.Wrap("soapx", ivclient.ErrNotSupported, "the endpoint's WSDL has no operation "+method, nil)
 	}
 
 	res, gerr := pc.do(method, params)
@@ -210,28 +214,28 @@ func (t *Transport) call(ctx context.Context, method, key string, params gosoap.
 
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("instantvoice: %s: %w", method, ctx.Err())
+		return errs.Wrap("soapx", ctx.Err(), "", nil)
 	case cerr != nil && t.isClosed():
-		return fmt.Errorf("instantvoice: %s: %w", method, errClosed)
+		return errClosed
 	case cerr != nil:
-		return t.timeoutError(method)
+		return t.timeoutError()
 	case st.status != 0 && (st.status < 200 || st.status > 299):
 		return t.httpFailure(method, key, &st)
 	case st.tooLarge:
-		return fmt.Errorf("instantvoice: %s: %w: reply larger than %d bytes", method, ivclient.ErrMalformedReply, t.opts.maxReply)
+		return errs.Wrap("soapx", ivclient.ErrMalformedReply, fmt.Sprintf("reply larger than %d bytes", t.opts.maxReply), nil)
 	case st.err != nil:
-		return t.transportError(method, &st)
+		return t.transportError(&st)
 	case gerr != nil && st.status != 0:
-		return fmt.Errorf("instantvoice: %s: %w: %v", method, ivclient.ErrMalformedReply, gerr)
+		return errs.Wrap("soapx", ivclient.ErrMalformedReply, gerr.Error(), nil)
 	case gerr != nil:
-		return fmt.Errorf("instantvoice: %s: soapx: %v", method, gerr)
+		return errs.Wrap("soapx", nil, gerr.Error(), nil)
 	case res == nil:
-		return fmt.Errorf("instantvoice: %s: %w: no reply", method, ivclient.ErrMalformedReply)
+		return errs.Wrap("soapx", ivclient.ErrMalformedReply, "no reply", nil)
 	}
 
 	r, err := decodeReply(st.body, method, key, st.status, shapeOf(out))
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w: %v", method, ivclient.ErrMalformedReply, err)
+		return errs.Wrap("soapx", ivclient.ErrMalformedReply, err.Error(), nil)
 	}
 	switch {
 	case r.fault != nil:
@@ -242,7 +246,7 @@ func (t *Transport) call(ctx context.Context, method, key string, params gosoap.
 		return nil
 	}
 	if err := json.Unmarshal(r.json, out); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w: %v", method, ivclient.ErrMalformedReply, err)
+		return errs.Wrap("soapx", ivclient.ErrMalformedReply, err.Error(), nil)
 	}
 	return nil
 }
@@ -364,17 +368,17 @@ func (t *Transport) httpFailure(method, key string, st *callState) error {
 // written, the platform may have acted on it: the error wraps
 // ivclient.ErrConnectionLost. Otherwise the endpoint could not be reached
 // and nothing was sent.
-func (t *Transport) transportError(method string, st *callState) error {
+func (t *Transport) transportError(st *callState) error {
 	var op *net.OpError
 	dial := errors.As(st.err, &op) && op.Op == "dial"
 	if st.written() && !dial {
-		return fmt.Errorf("instantvoice: %s: %w: %w", method, ivclient.ErrConnectionLost, st.err)
+		return errs.Wrap("soapx", ivclient.ErrConnectionLost, st.err.Error(), st.err)
 	}
-	return fmt.Errorf("instantvoice: %s: soapx: cannot reach %s (nothing was sent): %w", method, t.endpoint, st.err)
+	return fmt.Errorf("soapx: cannot reach %s (nothing was sent): %w", t.endpoint, st.err)
 }
 
-func (t *Transport) timeoutError(method string) error {
-	return fmt.Errorf("instantvoice: %s: soapx: the HTTP client's Timeout (%v) expired: %w", method, t.timeout, context.DeadlineExceeded)
+func (t *Transport) timeoutError() error {
+	return errs.Wrap("soapx", context.DeadlineExceeded, fmt.Sprintf("the HTTP client's Timeout (%v) expired", t.timeout), nil)
 }
 
 // Close fails the calls in flight with ivclient.ErrClosed, makes later calls

@@ -47,6 +47,27 @@
 // first, the error wraps ctx.Err() and nothing is left behind. A request
 // still queued when its caller gives up is not sent.
 //
+// Request expiry. A request that was sent carries the broker's expiry
+// header, computed from the call's deadline when it is sent (RabbitMQ's
+// and ivtest's "expiration", ActiveMQ's "expires"): a request still
+// waiting in /queue/config when its caller has given up (the platform's
+// consumer is down, say) is dropped by the broker, never executed later. A
+// call whose deadline passes before it could be sent sends nothing; a call
+// without a deadline carries no header. WithoutRequestExpiry turns this off.
+//
+// Durable events. SubscribeDurable receives events through a durable queue
+// the broker keeps for a name (RabbitMQ and ivtest's broker): events wait
+// while no consumer is connected, the consumers of one name (in any
+// process) share them, and each event is settled by Subscription.Ack (or
+// events.Run once its sinks have taken it), at least once: an event whose
+// consumer died before acking is delivered again, with Redelivered set. A
+// durable subscription never drops an event; the broker's prefetch bounds
+// what is in flight. Each durable subscription has a STOMP connection of
+// its own, so that a broker refusal (a queue whose arguments differ, which
+// RabbitMQ answers by closing the connection) disturbs nothing else.
+// DeleteDurable removes a queue. Plain subscriptions (Subscribe) keep no
+// events while disconnected and give each subscriber every event.
+//
 // No deadlock. Requests are sent on a connection of their own, and every
 // go-stomp subscription is drained at once by a goroutine that never sends,
 // so go-stomp's client cannot wedge and the broker can always deliver to the

@@ -76,3 +76,45 @@ func ExampleWithStateHandler() {
 	// Connected
 	// Closed
 }
+
+// A worker on a durable name: every process that subscribes with the same
+// name shares the events, which wait in the broker while no worker runs.
+// An event is settled by Ack (or by events.Run once its sinks have taken
+// it); one whose worker dies first is delivered again, Redelivered set.
+// (It prints "LOGIN default_1001 false" once ivtest's broker keeps durable
+// queues; until then it is only compiled.)
+func ExampleTransport_SubscribeDurable() {
+	p, err := ivtest.Start(ivtest.WithAgent("default", "1001", "", "Ann"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := stompx.Dial(ctx, p.STOMPAddr()) // RabbitMQ: "acd.example.com:61613"
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := ivclient.New(t, p.Key())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	sub, err := t.SubscribeDurable(ctx, "crm-workers", []string{events.AllAgents},
+		stompx.WithMaxBacklog(100_000),        // an abandoned queue cannot fill the broker...
+		stompx.WithIdleExpiry(7*24*time.Hour)) // ...and goes after a week without workers
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+
+	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_0001"); err != nil {
+		log.Fatal(err)
+	}
+	ev := <-sub.C()
+	fmt.Println(ev.Type, ev.Agent, ev.Redelivered)
+	if err := sub.Ack(ev); err != nil {
+		log.Println(err) // the connection dropped: the event comes again
+	}
+}

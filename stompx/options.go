@@ -62,6 +62,7 @@ type options struct {
 	failFast        bool
 	stateHandler    func(StateChange)
 	connectTimeout  time.Duration
+	noExpiry        bool // WithoutRequestExpiry
 	frameLimits     frameLimits
 	oneConn         bool // tests only (export_test.go): one STOMP connection, to measure the design against
 }

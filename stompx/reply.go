@@ -2,9 +2,9 @@ package stompx
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -150,7 +150,7 @@ func fastReply(b []byte) (parsedReply, bool) {
 // outcome turns a call's result into Call's return value.
 func outcome(method string, r result, out any) error {
 	if r.err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, r.err)
+		return callError(r.err)
 	}
 	if r.code != 0 {
 		e := &codes.Error{Code: codes.Code(r.code), Method: method}
@@ -166,7 +166,7 @@ func outcome(method string, r result, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.payload, out); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w: %v", method, ivclient.ErrMalformedReply, err)
+		return errs.Wrap("stompx", ivclient.ErrMalformedReply, err.Error(), nil)
 	}
 	return nil
 }

@@ -68,6 +68,8 @@ type session struct {
 	pending map[string]*call
 	dead    bool
 
+	broker brokerKind // from pub's CONNECTED frame: the expiry header
+
 	keys   sync.Map   // key -> *keySub
 	sendMu sync.Mutex // held around every Send on pub
 	sendq  chan outgoing
@@ -88,8 +90,9 @@ type syncReq struct {
 const writeChanCap = 64
 
 type outgoing struct {
-	id   string
-	body []byte
+	id       string
+	body     []byte
+	deadline time.Time // the call's; zero when none
 }
 
 // syncDestination receives the empty SEND whose RECEIPT confirms that the
@@ -130,6 +133,7 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 		}
 	}
 	s.sub, s.subRaw, s.pub, s.pubRaw = sub, subRaw, pub, pubRaw
+	s.broker = detectBroker(pub.Server())
 	subRaw.arm(s.lost)
 	pubRaw.arm(s.lost)
 	if !t.spawn(s.writer) || !t.spawn(s.syncLoop) {
@@ -480,7 +484,11 @@ func (s *session) isPending(id string) bool {
 // (the common case: no hand-off to the writer). It reports whether the
 // request was dealt with; a failure ends the session, whose sweep gives
 // the call its error.
-func (s *session) trySend(body []byte) bool {
+//
+// A request whose deadline has passed is not sent (and counts as dealt
+// with: the caller's context ends it); the others carry the broker's
+// expiry header, computed now.
+func (s *session) trySend(body []byte, deadline time.Time) bool {
 	if !s.sendMu.TryLock() {
 		return false
 	}
@@ -488,7 +496,11 @@ func (s *session) trySend(body []byte) bool {
 	if s.pub.Stats().CurrentWriteChanSize >= writeChanCap-1 {
 		return false
 	}
-	err := s.pub.Send(s.t.opts.requestQueue, "", body)
+	exp, ok := s.t.expiryHeader(s.broker, deadline)
+	if !ok {
+		return true
+	}
+	err := s.pub.Send(s.t.opts.requestQueue, "", body, exp)
 	switch {
 	case err == nil:
 		s.t.stats.sent.Add(1)
@@ -515,7 +527,13 @@ func (s *session) writer() {
 			}
 			for {
 				s.sendMu.Lock()
-				err := s.pub.Send(dest, "", m.body)
+				exp, ok := s.t.expiryHeader(s.broker, m.deadline)
+				if !ok {
+					// Too late: send nothing; the caller's context ends the call.
+					s.sendMu.Unlock()
+					break
+				}
+				err := s.pub.Send(dest, "", m.body, exp)
 				s.sendMu.Unlock()
 				if err == nil {
 					s.t.stats.sent.Add(1)

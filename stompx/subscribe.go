@@ -12,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
@@ -35,17 +36,17 @@ import (
 // ivclient.ErrConnectionLost).
 func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("instantvoice: Subscribe: %w: nil context", ivclient.ErrInvalidArgument)
+		return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("instantvoice: Subscribe: %w: no topic", ivclient.ErrInvalidArgument)
+		return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument, "no topic", nil)
 	}
 	var list []string
 	seen := make(map[string]bool, len(topics))
 	for _, tp := range topics {
 		if !strings.HasPrefix(tp, "/topic/") || len(tp) == len("/topic/") || strings.ContainsAny(tp, "\r\n\x00 ") {
-			return nil, fmt.Errorf("instantvoice: Subscribe: %w: topic %q must be \"/topic/<name>\" (a name without a prefix is a queue on RabbitMQ)",
-				ivclient.ErrInvalidArgument, redactDest(tp))
+			return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument,
+				fmt.Sprintf("topic %q must be \"/topic/<name>\" (a name without a prefix is a queue on RabbitMQ)", redactDest(tp)), nil)
 		}
 		if t.opts.wildcard != "#" && strings.HasSuffix(tp, ".#") {
 			tp = tp[:len(tp)-1] + t.opts.wildcard
@@ -56,7 +57,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+		return nil, errs.Wrap("stompx: Subscribe", err, "", nil)
 	}
 
 	es := &eventSub{t: t, topics: list}
@@ -73,7 +74,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		s, err := t.session(ctx)
 		if err != nil {
 			es.sub.Close()
-			return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+			return nil, errs.Wrap("stompx: Subscribe", err, "", nil)
 		}
 		select {
 		case <-s.done:
@@ -91,17 +92,17 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 			err = errRetry
 		case <-ctx.Done():
 			es.sub.Close()
-			return nil, fmt.Errorf("instantvoice: Subscribe: %w", ctx.Err())
+			return nil, errs.Wrap("stompx: Subscribe", ctx.Err(), "", nil)
 		}
 		if err != nil {
 			es.sub.Close()
 			if errors.Is(err, ivclient.ErrClosed) {
-				return nil, fmt.Errorf("instantvoice: Subscribe: %w", err)
+				return nil, errs.Wrap("stompx: Subscribe", err, "", nil)
 			}
 			// The connection dropped while subscribing. The broker may have
 			// refused a topic with an ERROR frame (which ends the connection),
 			// so do not retry on our own: the caller decides.
-			return nil, fmt.Errorf("instantvoice: Subscribe: %w", lostError(s.causeText()))
+			return nil, errs.Wrap("stompx: Subscribe", lostError(s.causeText()), "", nil)
 		}
 		t.mu.Lock()
 		if t.cur.Load() == s {
@@ -113,7 +114,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		t.mu.Unlock()
 		if t.opts.failFast {
 			es.sub.Close()
-			return nil, fmt.Errorf("instantvoice: Subscribe: %w", errNotConnected)
+			return nil, errs.Wrap("stompx: Subscribe", errNotConnected, "", nil)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -90,7 +91,7 @@ type Stats struct {
 // every 10s, and reconnects forever with backoff when the connection drops.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) {
 	if ctx == nil {
-		return nil, errors.New("stompx: Dial: nil context")
+		return nil, errs.Wrap("stompx: Dial", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -258,26 +259,25 @@ func (t *Transport) spawn(f func()) bool {
 // the transport is reconnecting, calls wait for it within ctx (or fail at
 // once WithFailFast).
 func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) error {
-	if req == nil {
-		return fmt.Errorf("instantvoice: Call: %w: nil request", ivclient.ErrInvalidArgument)
+	switch {
+	case ctx == nil:
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil context", nil)
+	case req == nil:
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil request", nil)
+	case !validMethod(req.Method):
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "method name must be 1-64 ASCII letters, digits or '_'", nil)
 	}
 	method := req.Method
-	if !validMethod(method) {
-		return fmt.Errorf("instantvoice: Call: %w: method name must be 1-64 ASCII letters, digits or '_'", ivclient.ErrInvalidArgument)
-	}
-	if ctx == nil {
-		return fmt.Errorf("instantvoice: %s: %w: nil context", method, ivclient.ErrInvalidArgument)
-	}
 	if err := ivclient.CheckKey(req.Key); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	id := uuid.NewString()
 	body, err := wire.AppendRequest(make([]byte, 0, 192), method, req.Key, req.Args, id)
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w: arguments: %v", method, ivclient.ErrInvalidArgument, err)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "arguments: "+err.Error(), nil)
 	}
 	c := callPool.Get().(*call)
 	c.key = req.Key
@@ -285,9 +285,18 @@ func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) er
 	c.key = ""
 	callPool.Put(c)
 	if err != nil {
-		return fmt.Errorf("instantvoice: %s: %w", method, err)
+		return callError(err)
 	}
 	return outcome(method, r, out)
+}
+
+// callError gives an error of a call the package's prefix once: the
+// transport's own errors have it, a context's error gets it.
+func callError(err error) error {
+	if strings.HasPrefix(err.Error(), "stompx: ") {
+		return err
+	}
+	return errs.Wrap("stompx", err, "", nil)
 }
 
 func validMethod(m string) bool {
@@ -315,6 +324,7 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)
 // waits for the result. A session lost before the request was queued is
 // retried on the next one: nothing was sent.
 func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []byte) (result, error) {
+	deadline, _ := ctx.Deadline()
 	for {
 		s, err := t.session(ctx)
 		if err != nil {
@@ -345,11 +355,11 @@ func (t *Transport) roundTrip(ctx context.Context, c *call, id string, body []by
 		}
 		s.pending[id] = c
 		s.mu.Unlock()
-		if s.trySend(body) {
+		if s.trySend(body, deadline) {
 			return t.await(ctx, s, c, id)
 		}
 		select {
-		case s.sendq <- outgoing{id: id, body: body}:
+		case s.sendq <- outgoing{id: id, body: body, deadline: deadline}:
 		case <-s.done:
 			// The sweep gave the call its error, but the request was never
 			// queued: take the result and try the next session.

@@ -222,7 +222,7 @@ func TestReplyThatNeverComes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := tr.Call(ctx, &ivclient.Request{Method: "NewCall", Key: testKey}, nil)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "instantvoice: NewCall: ") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stompx: context deadline exceeded") {
 		t.Fatalf("got %v", err)
 	}
 	if st := tr.Stats(); st.CallsTimedOut != 1 {

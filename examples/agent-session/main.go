@@ -31,10 +31,9 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
-	"github.com/instantvoice/instantvoice-go/soapx"
-	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 type config struct {
@@ -85,69 +84,30 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// target is the platform to run against.
-type target struct {
-	stompAddr, soapURL, key string
-	stompOpts               []stompx.Option
-	close                   func()
-}
-
-// platform returns the platform of the environment, or starts the fake one.
-func platform(cfg config) (*target, error) {
-	t := &target{
-		stompAddr: os.Getenv("IV_STOMP_ADDR"),
-		soapURL:   os.Getenv("IV_SOAP_URL"),
-		key:       os.Getenv("IV_KEY"),
-		close:     func() {},
-	}
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		t.stompOpts = append(t.stompOpts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
-	}
-	if t.stompAddr == "" && t.soapURL == "" {
-		p, err := ivtest.Start(ivtest.WithAgent(cfg.accountcode, cfg.agent, "", "Alice"))
-		if err != nil {
-			return nil, fmt.Errorf("starting the fake platform: %w", err)
-		}
-		fmt.Println("started the fake platform")
-		t.stompAddr, t.soapURL, t.key, t.stompOpts = p.STOMPAddr(), p.SOAPURL(), p.Key(), nil
-		t.close = func() { p.Close() }
-		return t, nil
-	}
-	switch {
-	case t.key == "":
-		return nil, errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR / IV_SOAP_URL")
-	case t.stompAddr == "":
-		return nil, errors.New("IV_STOMP_ADDR is not set: the session's events come over STOMP")
-	case cfg.transport == "soap" && t.soapURL == "":
-		return nil, errors.New("IV_SOAP_URL is not set: -transport soap sends the requests to it")
-	}
-	return t, nil
-}
-
 func run(ctx context.Context, cfg config) error {
-	tgt, err := platform(cfg)
+	p, err := exampleenv.Open(ivtest.WithAgent(cfg.accountcode, cfg.agent, "", "Alice"))
 	if err != nil {
 		return err
 	}
-	defer tgt.close()
+	defer p.Close()
 
 	// Events always come over STOMP; the requests take the transport chosen.
-	st, err := stompx.Dial(ctx, tgt.stompAddr, tgt.stompOpts...)
+	st, err := p.DialSTOMP(ctx)
 	if err != nil {
-		return fmt.Errorf("connecting to the broker: %w", err)
+		return err
 	}
 	defer st.Close()
 	var requests ivclient.Transport = st
 	if cfg.transport == "soap" {
-		if requests, err = soapx.New(tgt.soapURL); err != nil {
+		if requests, err = p.Transport(ctx, "soap"); err != nil {
 			return err
 		}
+		defer requests.Close()
 	}
-	c, err := ivclient.New(requests, tgt.key, ivclient.KeepTransportOpen())
+	c, err := ivclient.New(requests, p.Key, ivclient.KeepTransportOpen())
 	if err != nil {
 		return err
 	}
-	defer requests.Close()
 	defer c.Close()
 	fmt.Printf("requests over %s, events over stomp\n", cfg.transport)
 

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
@@ -120,42 +121,17 @@ plays three inbound calls on it and exits once they are recorded.
 }
 
 func run(ctx context.Context, accountcode, wildcard string) error {
-	addr, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_KEY")
-	opts := []stompx.Option{stompx.WithWildcard(wildcard)}
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		opts = append(opts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
-	}
-	var p *ivtest.Platform
-	switch {
-	case addr == "" && os.Getenv("IV_SOAP_URL") != "":
-		return errors.New("IV_STOMP_ADDR is not set: call events come over STOMP only")
-	case addr == "":
-		var err error
-		p, err = ivtest.Start(
-			ivtest.WithAccountcodes(accountcode),
-			ivtest.WithQueue(accountcode, "7000"),
-			ivtest.WithAgent(accountcode, "1001", "", "Alice"),
-			ivtest.WithAgent(accountcode, "1002", "", "Bob"),
-			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1001",
-				"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1002",
-				"queues": []any{map[string]any{"name": "7000", "priority": "1"}}}),
-		)
-		if err != nil {
-			return fmt.Errorf("starting the fake platform: %w", err)
-		}
-		defer p.Close()
-		fmt.Println("started the fake platform")
-		addr, key, opts = p.STOMPAddr(), p.Key(), opts[:1]
-	case key == "":
-		return errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR")
-	}
-
-	t, err := stompx.Dial(ctx, addr, opts...)
+	env, err := exampleenv.Open(exampleenv.QueueOfTwo(accountcode)...)
 	if err != nil {
-		return fmt.Errorf("connecting to the broker: %w", err)
+		return err
 	}
-	c, err := ivclient.New(t, key)
+	defer env.Close()
+	p := env.Fake // nil against a real platform
+	t, err := env.DialSTOMP(ctx, stompx.WithWildcard(wildcard))
+	if err != nil {
+		return err
+	}
+	c, err := ivclient.New(t, env.Key)
 	if err != nil {
 		t.Close()
 		return err
@@ -211,32 +187,13 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	}
 
 	// Embedded: play the calls while the sinks run, and stop once the last
-	// agent has logged off (events arrive in order, so every call is in).
+	// agent has logged off.
 	ctx, cancel := context.WithTimeout(ctx, time.Minute) // the demo takes a second
 	defer cancel()
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	stopper := events.SinkFunc(func(ev events.Event) {
-		if ev.Type == events.Logout && ev.Agent == accountcode+"_1002" {
-			stopRun()
-		}
-	})
-	demoErr := make(chan error, 1)
-	go func() {
-		err := demo(ctx, c, p, accountcode)
-		if err != nil {
-			stopRun()
-		}
-		demoErr <- err
-	}()
-	err = events.Run(runCtx, sub, screenPop, tracker, stopper)
-	if e := <-demoErr; e != nil {
-		return fmt.Errorf("playing the calls: %w", e)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("waiting for the calls' events: %w", ctx.Err())
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	err = exampleenv.Play(ctx, sub, func(ctx context.Context) error { return demo(ctx, c, p, accountcode) },
+		func(ev events.Event) bool { return ev.Type == events.Logout && ev.Agent == accountcode+"_1002" },
+		screenPop, tracker)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("%d call records written\n", db.count())

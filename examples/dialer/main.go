@@ -34,9 +34,9 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
-	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 type config struct {
@@ -121,28 +121,18 @@ func splitList(s string) []string {
 }
 
 func run(ctx context.Context, cfg config) error {
-	addr, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_KEY")
-	var opts []stompx.Option
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		opts = append(opts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
+	seeds := []ivtest.Option{ivtest.WithAccountcodes(cfg.accountcode)}
+	for _, a := range cfg.agents {
+		seeds = append(seeds, ivtest.WithAgent(cfg.accountcode, a, "", "Agent "+a))
 	}
+	env, err := exampleenv.Open(seeds...)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
 	// beforeDial is the embedded platform's customer script; nil otherwise.
 	var beforeDial func(number string) error
-	switch {
-	case addr == "" && os.Getenv("IV_SOAP_URL") != "":
-		return errors.New("IV_STOMP_ADDR is not set: the dialer follows its calls in events, which come over STOMP only")
-	case addr == "":
-		seeds := []ivtest.Option{ivtest.WithAccountcodes(cfg.accountcode)}
-		for _, a := range cfg.agents {
-			seeds = append(seeds, ivtest.WithAgent(cfg.accountcode, a, "", "Agent "+a))
-		}
-		p, err := ivtest.Start(seeds...)
-		if err != nil {
-			return fmt.Errorf("starting the fake platform: %w", err)
-		}
-		defer p.Close()
-		fmt.Println("started the fake platform")
-		addr, key, opts = p.STOMPAddr(), p.Key(), nil
+	if p := env.Fake; p != nil {
 		if len(cfg.numbers) == 0 {
 			for n := range script {
 				cfg.numbers = append(cfg.numbers, n)
@@ -150,20 +140,12 @@ func run(ctx context.Context, cfg config) error {
 			sort.Strings(cfg.numbers)
 		}
 		beforeDial = func(number string) error { return p.SetNewCallOutcome(script[number]) }
-	case key == "":
-		return errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR")
 	}
 	if len(cfg.numbers) == 0 {
 		return errors.New("-numbers is empty")
 	}
-
-	t, err := stompx.Dial(ctx, addr, opts...)
+	c, err := env.Client(ctx, "stomp")
 	if err != nil {
-		return fmt.Errorf("connecting to the broker: %w", err)
-	}
-	c, err := ivclient.New(t, key)
-	if err != nil {
-		t.Close()
 		return err
 	}
 	defer c.Close()

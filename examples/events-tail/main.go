@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
@@ -68,43 +69,17 @@ few call flows on it and exits when they are done (or after -duration).
 }
 
 func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
-	addr, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_KEY")
-	opts := []stompx.Option{stompx.WithWildcard(wildcard)}
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		opts = append(opts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
-	}
-	var p *ivtest.Platform
-	switch {
-	case addr == "" && os.Getenv("IV_SOAP_URL") != "":
-		return errors.New("IV_STOMP_ADDR is not set: events come over STOMP only")
-	case addr == "":
-		var err error
-		p, err = ivtest.Start(
-			ivtest.WithAccountcodes(accountcode),
-			ivtest.WithEventWildcards(wildcard),
-			ivtest.WithQueue(accountcode, "7000"),
-			ivtest.WithAgent(accountcode, "1001", "", "Alice"),
-			ivtest.WithAgent(accountcode, "1002", "", "Bob"),
-			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1001",
-				"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": accountcode, "user": "1002",
-				"queues": []any{map[string]any{"name": "7000", "priority": "0"}}}),
-		)
-		if err != nil {
-			return fmt.Errorf("starting the fake platform: %w", err)
-		}
-		defer p.Close()
-		fmt.Println("started the fake platform; playing a few calls")
-		addr, key, opts = p.STOMPAddr(), p.Key(), opts[:1]
-	case key == "":
-		return errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR")
-	}
-
-	t, err := stompx.Dial(ctx, addr, opts...)
+	env, err := exampleenv.Open(append(exampleenv.QueueOfTwo(accountcode), ivtest.WithEventWildcards(wildcard))...)
 	if err != nil {
-		return fmt.Errorf("connecting to the broker: %w", err)
+		return err
 	}
-	c, err := ivclient.New(t, key)
+	defer env.Close()
+	p := env.Fake // nil against a real platform
+	t, err := env.DialSTOMP(ctx, stompx.WithWildcard(wildcard))
+	if err != nil {
+		return err
+	}
+	c, err := ivclient.New(t, env.Key)
 	if err != nil {
 		t.Close()
 		return err
@@ -137,36 +112,18 @@ func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
 	}
 
 	// Embedded: play the flows while the sinks run. Unless -duration says
-	// how long to tail, stop once the last agent has logged off: events
-	// arrive in order, so everything before it has been printed.
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	sinks := []events.Sink{printer, tracker}
+	// how long to tail, stop once the last agent has logged off.
+	fmt.Println("playing a few calls on the fake platform")
+	var last func(events.Event) bool
 	if !timed {
-		sinks = append(sinks, events.SinkFunc(func(ev events.Event) {
-			if ev.Type == events.Logout && ev.Agent == accountcode+"_1002" {
-				stopRun()
-			}
-		}))
+		last = func(ev events.Event) bool { return ev.Type == events.Logout && ev.Agent == accountcode+"_1002" }
 	}
-	playCtx, cancelPlay := context.WithTimeout(ctx, time.Minute)
-	defer cancelPlay()
-	played := make(chan error, 1)
-	go func() {
-		err := play(playCtx, c, p, accountcode)
-		if err != nil {
-			stopRun()
-		}
-		played <- err
-	}()
-	err = events.Run(runCtx, sub, sinks...)
-	if runCtx.Err() == nil {
-		cancelPlay() // the subscription ended: stop playing
+	demo := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return play(ctx, c, p, accountcode)
 	}
-	if e := <-played; e != nil && !(timed && ctx.Err() != nil) {
-		return fmt.Errorf("playing the calls: %w", e)
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	if err := exampleenv.Play(ctx, sub, demo, last, printer, tracker); err != nil {
 		return err
 	}
 	fmt.Printf("%d calls finished\n", calls)

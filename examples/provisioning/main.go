@@ -30,10 +30,9 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
-	"github.com/instantvoice/instantvoice-go/soapx"
-	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 type config struct {
@@ -94,51 +93,21 @@ func fail(err error) {
 // connect returns a client of the platform of the environment, or of a fake
 // platform it starts, and a function that closes everything.
 func connect(ctx context.Context, cfg *config) (*ivclient.Client, func(), error) {
-	stompAddr, soapURL, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_SOAP_URL"), os.Getenv("IV_KEY")
-	var stompOpts []stompx.Option
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		stompOpts = append(stompOpts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
-	}
-	closePlatform := func() {}
-	switch {
-	case stompAddr == "" && soapURL == "":
-		p, err := ivtest.Start(ivtest.WithAccountcodes(cfg.accountcode), ivtest.WithPermissionGroups(cfg.group, cfg.group2))
-		if err != nil {
-			return nil, nil, fmt.Errorf("starting the fake platform: %w", err)
-		}
-		fmt.Println("started the fake platform")
-		cfg.embedded = true
-		stompAddr, soapURL, key, stompOpts = p.STOMPAddr(), p.SOAPURL(), p.Key(), nil
-		closePlatform = func() { p.Close() }
-	case key == "":
-		return nil, nil, errors.New("IV_KEY is not set: the access key is needed with IV_STOMP_ADDR / IV_SOAP_URL")
-	case !cfg.transportExplicit && stompAddr == "":
-		cfg.transport = "soap"
-	case cfg.transport == "stomp" && stompAddr == "":
-		return nil, nil, errors.New("IV_STOMP_ADDR is not set (-transport stomp)")
-	case cfg.transport == "soap" && soapURL == "":
-		return nil, nil, errors.New("IV_SOAP_URL is not set (-transport soap)")
-	}
-
-	var t ivclient.Transport
-	var err error
-	if cfg.transport == "soap" {
-		t, err = soapx.New(soapURL)
-	} else {
-		t, err = stompx.Dial(ctx, stompAddr, stompOpts...)
-	}
+	env, err := exampleenv.Open(ivtest.WithAccountcodes(cfg.accountcode), ivtest.WithPermissionGroups(cfg.group, cfg.group2))
 	if err != nil {
-		closePlatform()
-		return nil, nil, fmt.Errorf("connecting over %s: %w", cfg.transport, err)
-	}
-	c, err := ivclient.New(t, key)
-	if err != nil {
-		t.Close()
-		closePlatform()
 		return nil, nil, err
 	}
+	cfg.embedded = env.Fake != nil
+	if !cfg.transportExplicit && env.STOMPAddr == "" {
+		cfg.transport = "soap" // the one whose address is set
+	}
+	c, err := env.Client(ctx, cfg.transport)
+	if err != nil {
+		env.Close()
+		return nil, nil, fmt.Errorf("connecting over %s: %w", cfg.transport, err)
+	}
 	fmt.Println("connected over", cfg.transport)
-	return c, func() { c.Close(); closePlatform() }, nil
+	return c, func() { c.Close(); env.Close() }, nil
 }
 
 func run(ctx context.Context, cfg *config) (err error) {

@@ -21,14 +21,12 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
-	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 func main() {
@@ -57,28 +55,13 @@ func run(accountcode, agent, iface, exten string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	addr, key := os.Getenv("IV_STOMP_ADDR"), os.Getenv("IV_KEY")
-	var opts []stompx.Option
-	if login := os.Getenv("IV_STOMP_LOGIN"); login != "" {
-		opts = append(opts, stompx.WithLogin(login, os.Getenv("IV_STOMP_PASSCODE")))
-	}
-	if addr == "" {
-		p, err := ivtest.Start(ivtest.WithAgent(accountcode, agent, "", "Alice"))
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		addr, key = p.STOMPAddr(), p.Key()
-		fmt.Println("started the fake platform")
-	}
-
-	t, err := stompx.Dial(ctx, addr, opts...)
+	p, err := exampleenv.Open(ivtest.WithAgent(accountcode, agent, "", "Alice"))
 	if err != nil {
 		return err
 	}
-	c, err := ivclient.New(t, key)
+	defer p.Close()
+	c, err := p.Client(ctx, "stomp")
 	if err != nil {
-		t.Close()
 		return err
 	}
 	defer c.Close()

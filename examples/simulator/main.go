@@ -14,7 +14,13 @@
 // show.
 //
 // -h lists the flags: -stomp and -soap set the addresses, -key the access
-// key (default: a random one, printed), -seed=false starts it empty.
+// key (default: a random one, printed), -seed=false starts it empty and
+// -seed-file seed.json from the state a JSON file describes (this
+// directory's seed.json shows every member). -control 127.0.0.1:7790
+// serves an HTTP control interface with which a test in any language
+// resets the platform, plays calls, publishes raw events, withholds
+// replies and lists the requests received; partner_test.py is such a test,
+// in Python, and the README's "Simulator" section shows each call.
 package main
 
 import (

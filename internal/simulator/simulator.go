@@ -11,9 +11,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,21 +30,20 @@ import (
 
 type config struct {
 	stompAddr, soapAddr  string
+	controlAddr          string
 	key, login, passcode string
 	accountcode          string
+	seedFile             string
+	newCallOutcome       string
+	newCallOutcomeSet    bool
+	licensedAgents       int
 	seed, verbose        bool
 	duration, traffic    time.Duration
 }
 
-// The seeded platform.
-var (
-	seedQueues = []string{"7000", "7001"}
-	seedAgents = []struct{ user, name, queue string }{
-		{"1001", "Alice", "7000"}, {"1002", "Bob", "7000"}, {"1003", "Carol", "7001"},
-	}
-	seedSipUsers = []string{"1010", "1011", "1012"}
-	seedGroups   = []string{"123", "456"}
-)
+// trafficAgents are the built-in seed's agents, to which -traffic plays
+// calls, and their queues.
+var trafficAgents = []struct{ user, queue string }{{"1001", "7000"}, {"1002", "7000"}, {"1003", "7001"}}
 
 // Main runs the simulator with the command-line arguments args (without the
 // program name), writing what it reports to stdout and its errors and help to
@@ -58,7 +61,17 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
 	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
 	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
-	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456")
+	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456 (ignored with -seed-file)")
+	fs.StringVar(&cfg.seedFile, "seed-file", "", "start from the state in this JSON file instead (keys, accountcodes, pause reasons, permission groups, queues, SIP users, agents, requests; see the README)")
+	fs.StringVar(&cfg.controlAddr, "control", "", "serve the HTTP control interface (play calls, publish events, withhold replies, reset, list requests) on this address, e.g. 127.0.0.1:7790 (default: none)")
+	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY (default: it answers)", func(s string) error {
+		if s != "" && !slices.Contains(events.HangupReasons(), s) {
+			return fmt.Errorf("%q is not a hangup reason (%s)", s, strings.Join(events.HangupReasons(), ", "))
+		}
+		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
+		return nil
+	})
+	fs.IntVar(&cfg.licensedAgents, "licensed-agents", 0, "agents that may be logged in at once; more get RESPONSE_NO_LICENSE (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
 	fs.DurationVar(&cfg.traffic, "traffic", 0, "log the seeded agents in and play an inbound call to one of them at this interval (0: none)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
@@ -110,6 +123,29 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		ivtest.WithSTOMPLogin(cfg.login, cfg.passcode),
 		ivtest.WithAccountcodes(ac),
 	}
+	var seed *Seed
+	switch {
+	case cfg.seedFile != "":
+		var err error
+		if seed, err = readSeed(cfg.seedFile); err != nil {
+			return fmt.Errorf("-seed-file: %w", err)
+		}
+	case cfg.seed:
+		seed = builtinSeed(ac)
+	}
+	if seed != nil {
+		so, err := seed.options(ac)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		opts = append(opts, so...)
+	}
+	if cfg.newCallOutcomeSet {
+		opts = append(opts, ivtest.WithNewCallOutcome(ivtest.Outcome(cfg.newCallOutcome)))
+	}
+	if cfg.licensedAgents != 0 {
+		opts = append(opts, ivtest.WithLicensedAgents(cfg.licensedAgents))
+	}
 	if cfg.key != "" {
 		if err := ivclient.CheckKey(cfg.key); err != nil {
 			return fmt.Errorf("-key: %w", err)
@@ -118,24 +154,6 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	if cfg.verbose {
 		opts = append(opts, ivtest.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	}
-	if cfg.seed {
-		opts = append(opts, ivtest.WithPermissionGroups(seedGroups...))
-		for _, q := range seedQueues {
-			opts = append(opts, ivtest.WithQueue(ac, q))
-		}
-		for _, a := range seedAgents {
-			opts = append(opts,
-				ivtest.WithAgent(ac, a.user, "", a.name),
-				ivtest.WithSeed("AgentLineAdd", map[string]any{"accountcode": ac, "user": a.user,
-					"lines": []any{map[string]any{"linenumber": "1"}}}),
-				ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": ac, "user": a.user,
-					"queues": []any{map[string]any{"name": a.queue, "priority": "0"}}}),
-			)
-		}
-		for _, s := range seedSipUsers {
-			opts = append(opts, ivtest.WithSipUser(ac, s))
-		}
 	}
 	p, err := ivtest.Start(opts...)
 	if err != nil {
@@ -146,10 +164,39 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer p.Close()
 
+	var controlURL string
+	if cfg.controlAddr != "" {
+		ln, err := net.Listen("tcp", cfg.controlAddr)
+		if err != nil {
+			return fmt.Errorf("-control: %w", err)
+		}
+		srv := &http.Server{Handler: (&control{p: p, ac: ac}).handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: log.New(io.Discard, "", 0)}
+		served := make(chan struct{})
+		go func() { defer close(served); srv.Serve(ln) }()
+		defer func() { // before the platform closes
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+			<-served
+		}()
+		controlURL = "http://" + ln.Addr().String() + "/"
+	}
+
 	soapURL := p.SOAPURL()
 	key := p.Key()
-	if cfg.key != "" {
+	switch {
+	case cfg.key != "":
 		key = cfg.key
+	case seed != nil:
+		for _, k := range seed.Keys { // the seed's first key allowed everything
+			if len(k.Methods) == 0 {
+				key = k.Key
+				break
+			}
+		}
 	}
 	creds := "login " + cfg.login
 	if cfg.login == stompx.DefaultLogin && cfg.passcode == stompx.DefaultPasscode {
@@ -159,13 +206,15 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "STOMP: %s (%s)\n", p.STOMPAddr(), creds)
 	fmt.Fprintf(stdout, "IVWS:  %s (WSDL at %s?wsdl)\n", soapURL, soapURL)
 	fmt.Fprintf(stdout, "key:   %s\n", key)
-	if cfg.seed {
-		var agents []string
-		for _, a := range seedAgents {
-			agents = append(agents, a.user)
+	if seed != nil {
+		from := ""
+		if cfg.seedFile != "" {
+			from = " from " + cfg.seedFile
 		}
-		fmt.Fprintf(stdout, "seeded: accountcode %s; queues %s; agents %s; SIP users %s; permission groups %s\n", ac,
-			strings.Join(seedQueues, " "), strings.Join(agents, " "), strings.Join(seedSipUsers, " "), strings.Join(seedGroups, " "))
+		fmt.Fprintf(stdout, "seeded%s: %s\n", from, seed.summary(ac))
+	}
+	if controlURL != "" {
+		fmt.Fprintf(stdout, "control: %s (POST /reset, /calls/inbound, /calls/hangup, ...; GET /requests)\n", controlURL)
 	}
 	fmt.Fprintf(stdout, "for the examples: export IV_STOMP_ADDR=%s IV_SOAP_URL=%s IV_KEY=%s\n", p.STOMPAddr(), soapURL, key)
 	if cfg.duration > 0 {
@@ -174,9 +223,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "running until interrupted")
 	}
 
-	if cfg.traffic > 0 && cfg.seed {
+	if cfg.traffic > 0 && cfg.seed && cfg.seedFile == "" {
 		// The seeded agents log in, so that calls can reach them.
-		for _, a := range seedAgents {
+		for _, a := range trafficAgents {
 			if _, err := p.Do("AgentLogin", map[string]any{"Accountcode": ac, "User": a.user,
 				"Interface": "SIP/" + ac + "_" + a.user}); err != nil {
 				return fmt.Errorf("logging agent %s in: %w", a.user, err)
@@ -211,7 +260,7 @@ func traffic(ctx context.Context, p *ivtest.Platform, ac string, interval time.D
 			return
 		case <-tick.C:
 		}
-		agent := seedAgents[i%len(seedAgents)]
+		agent := trafficAgents[i%len(trafficAgents)]
 		busy := false
 		for _, c := range p.Calls() {
 			busy = busy || c.Agent == ac+"_"+agent.user

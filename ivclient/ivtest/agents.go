@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
 )
 
 // ---- Agents ----
@@ -41,15 +42,19 @@ func agentDelete(p *Platform, r *rq) any {
 	if ag == nil {
 		return nil
 	}
-	delete(ag.acct.agents, canon(ag.user))
-	for uid, l := range p.st.calls {
+	// The reference is silent on deleting a logged-in agent. A real ACD
+	// most likely refuses it, as it refuses to renumber one (AgentModify):
+	// the agent's phone, calls and events would be left behind.
+	if ag.status != statusLogoff {
+		return r.fail(codes.NotAllowed, "Agent %s is logged in; log it off first", ag.topicName())
+	}
+	// A call the agent kept after logging off ends with it.
+	for _, l := range p.st.calls {
 		if l.ag == ag {
-			if l.peer != nil {
-				l.peer.peer = nil
-			}
-			delete(p.st.calls, uid)
+			p.end(l, events.ReasonUnknown)
 		}
 	}
+	delete(ag.acct.agents, canon(ag.user))
 	return nil
 }
 
@@ -201,6 +206,40 @@ func agentLineAdd(p *Platform, r *rq) any {
 	}
 	sort.Slice(ag.lines, func(i, j int) bool { return ag.lines[i].number < ag.lines[j].number })
 	return nil
+}
+
+// hasLine reports whether a has a line enabled for placing calls
+// (outbound) or receiving them. "An agent must have at least one line
+// configured to make and receive calls", and each line enables either
+// direction (inbound, outbound). An agent with no line configured yet is
+// taken to have the platform's default one, line 1 with both enabled
+// ("Default is 1"): the reference is silent on what AgentAdd creates, and
+// the lenient reading keeps working the partner code that never configures
+// lines.
+func (a *agent) hasLine(outbound bool) bool {
+	if len(a.lines) == 0 {
+		return true
+	}
+	for _, l := range a.lines {
+		if outbound && l.outbound == 1 || !outbound && l.inbound == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// lineDisabled records RESPONSE_DISABLED ("the target is disabled") for an
+// agent whose lines are all disabled for the direction, and reports it.
+func (a *agent) lineDisabled(r *rq, outbound bool) bool {
+	if a.hasLine(outbound) {
+		return false
+	}
+	dir := "receive"
+	if outbound {
+		dir = "place"
+	}
+	r.fail(codes.Disabled, "Agent %s has no line enabled to %s calls", a.topicName(), dir)
+	return true
 }
 
 func (a *agent) line(n int) *line {

@@ -1,6 +1,8 @@
 package ivtest
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,41 +38,48 @@ import (
 // the outbound queue of each receiving connection, and a writer goroutine
 // that drains that queue to the socket. A connection whose queue grows beyond
 // maxPendingBytes (a consumer that stopped reading) gets an ERROR frame and is
-// closed. Topics match exactly, as in go-stomp's server: the platform
-// publishes to the literal wildcard topic as well as to the agent's topic.
+// closed. Plain topic subscriptions match exactly, as in go-stomp's server:
+// the platform publishes to the literal wildcard topic as well as to the
+// agent's topic. Queues, acknowledgements and durable subscriptions follow
+// RabbitMQ (broker_durable.go).
 type broker struct {
 	log             *slog.Logger
 	login, passcode string
 	maxPendingBytes int
 
 	ln     net.Listener
-	mu     sync.Mutex // guards the fields below and every bconn.subs
+	mu     sync.Mutex // guards the fields below, every bconn.subs, .tag and .unacked, and the queues
 	conns  map[*bconn]struct{}
-	topics map[string][]*bsub
-	queues map[string]*bqueue
+	topics map[string][]*bsub // plain topic subscriptions, by exact destination
+	queues map[string]*bqueue // by queue name
+	bound  map[string]*bqueue // the queues with bindings, by name
 	closed bool
+	now    func() time.Time // the clock of message and queue expiry
 
-	wg     sync.WaitGroup
-	nextID atomic.Uint64 // message ids and session ids
-}
+	maxBacklog, maxBacklogBytes int // MaxQueueBacklog, MaxQueueBacklogBytes; tests lower them
 
-type bqueue struct {
-	subs    []*bsub
-	next    int            // round-robin position
-	pending []*frame.Frame // messages sent while nobody subscribed
+	wg        sync.WaitGroup
+	overflows atomic.Int64 // messages dropped by MaxQueueBacklog
 }
 
 type bsub struct {
-	c    *bconn
-	id   string
-	dest string
+	c        *bconn
+	id       string
+	dest     string
+	q        *bqueue // nil for a plain topic subscription
+	ack      string  // frame.AckAuto, AckClient or AckClientIndividual
+	prefetch int     // most unsettled deliveries; 0: no limit
+	inflight int     // unsettled deliveries
 }
 
 type bconn struct {
 	b  *broker
 	nc net.Conn
 
-	subs map[string]*bsub // by subscription id; guarded by b.mu
+	subs    map[string]*bsub // by subscription id; guarded by b.mu
+	session string
+	tag     uint64               // the latest delivery tag; guarded by b.mu
+	unacked map[uint64]*delivery // by delivery tag; guarded by b.mu
 
 	omu      sync.Mutex
 	out      []*frame.Frame
@@ -89,7 +98,6 @@ type bconn struct {
 
 const (
 	defaultMaxPendingBytes = 64 << 20
-	brokerMaxQueued        = 1 << 20 // messages kept for a queue nobody consumes
 	connectTimeout         = 10 * time.Second
 )
 
@@ -102,6 +110,10 @@ func newBroker(log *slog.Logger, login, passcode string) *broker {
 		conns:           make(map[*bconn]struct{}),
 		topics:          make(map[string][]*bsub),
 		queues:          make(map[string]*bqueue),
+		bound:           make(map[string]*bqueue),
+		now:             time.Now,
+		maxBacklog:      MaxQueueBacklog,
+		maxBacklogBytes: MaxQueueBacklogBytes,
 	}
 }
 
@@ -139,11 +151,13 @@ func (b *broker) accept() {
 		}
 		delay = 0
 		c := &bconn{
-			b:      b,
-			nc:     nc,
-			subs:   make(map[string]*bsub),
-			notify: make(chan struct{}, 1),
-			done:   make(chan struct{}),
+			b:       b,
+			nc:      nc,
+			subs:    make(map[string]*bsub),
+			session: newSessionID(),
+			unacked: make(map[uint64]*delivery),
+			notify:  make(chan struct{}, 1),
+			done:    make(chan struct{}),
 		}
 		b.mu.Lock()
 		if b.closed {
@@ -278,7 +292,7 @@ func (c *bconn) handshake(r *frame.Reader) bool {
 	resp := frame.New(frame.CONNECTED,
 		frame.Version, version,
 		frame.Server, "ivtest/1",
-		frame.Session, "ivtest-"+strconv.FormatUint(c.b.nextID.Add(1), 10))
+		frame.Session, c.session)
 	if version != "1.0" {
 		resp.Header.Set(frame.HeartBeat, fmt.Sprintf("%d,%d", c.hbSend.Milliseconds(), c.hbRecv.Milliseconds()))
 	}
@@ -298,6 +312,7 @@ func (c *bconn) handle(f *frame.Frame) bool {
 		}
 		f.Header.Del(frame.Transaction)
 		c.receipt(f)
+		f.Header.Del(frame.Receipt)
 		c.tx[tx] = append(c.tx[tx], f)
 		return true
 	}
@@ -320,9 +335,7 @@ func (c *bconn) handle(f *frame.Frame) bool {
 			}
 			id = dest
 		}
-		if !c.b.subscribe(c, id, dest) {
-			return c.fail("subscription id already in use", f)
-		}
+		return c.subscribe(id, dest, f)
 	case frame.UNSUBSCRIBE:
 		id, ok := f.Header.Contains(frame.Id)
 		if !ok {
@@ -331,10 +344,20 @@ func (c *bconn) handle(f *frame.Frame) bool {
 		if !ok {
 			return c.fail("UNSUBSCRIBE without id", f)
 		}
-		c.b.unsubscribe(c, id)
+		name, named := f.Header.Contains("x-queue-name")
+		if named && (f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true") {
+			c.b.mu.Lock()
+			found := c.b.deleteDurable(c, id, name)
+			c.b.mu.Unlock()
+			if !found {
+				c.sendError("No subscription found", "UNSUBSCRIBE must refer to an existing subscription.\n"+
+					"Subscription to \"id='"+id+"'\" not found.\n")
+			}
+		} else {
+			c.b.unsubscribe(c, id)
+		}
 	case frame.ACK, frame.NACK:
-		// Every subscription is served as ack:auto; acknowledgements are
-		// accepted and have nothing left to do.
+		return c.ackFrame(f)
 	case frame.BEGIN, frame.COMMIT, frame.ABORT:
 		tx, ok := f.Header.Contains(frame.Transaction)
 		if !ok {
@@ -357,11 +380,17 @@ func (c *bconn) handle(f *frame.Frame) bool {
 				for _, g := range frames {
 					if g.Command == frame.SEND {
 						c.b.route(g.Header.Get(frame.Destination), g)
+					} else if !c.ackFrame(g) {
+						return false
 					}
 				}
 			}
 		}
 	case frame.DISCONNECT:
+		// Its RECEIPT proves that nothing more is delivered to it.
+		c.b.mu.Lock()
+		c.b.detach(c)
+		c.b.mu.Unlock()
 		c.receipt(f)
 		c.enqueue(nil, true)
 		return false
@@ -497,37 +526,81 @@ func (c *bconn) close() {
 		close(c.done)
 		b := c.b
 		b.mu.Lock()
-		for _, s := range c.subs {
-			b.removeSub(s)
-		}
-		c.subs = nil
+		b.detach(c)
 		delete(b.conns, c)
 		b.mu.Unlock()
 	})
 }
 
-func (b *broker) subscribe(c *bconn, id, dest string) bool {
+// subscribe handles SUBSCRIBE; false ends the connection.
+func (c *bconn) subscribe(id, dest string, f *frame.Frame) bool {
+	ack := frame.AckAuto
+	if v, ok := f.Header.Contains(frame.Ack); ok {
+		switch v {
+		case frame.AckAuto, frame.AckClient, frame.AckClientIndividual:
+			ack = v
+		default:
+			return c.fail("invalid ack header "+strconv.Quote(v), f)
+		}
+	}
+	prefetch := 0
+	if v, ok := f.Header.Contains("prefetch-count"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c.fail("invalid prefetch-count "+strconv.Quote(v), f)
+		}
+		prefetch = n
+	}
+	_, named := f.Header.Contains("x-queue-name")
+	durable := f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true"
+	b := c.b
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if c.subs == nil { // closing
+		b.mu.Unlock()
 		return true
 	}
 	if _, dup := c.subs[id]; dup {
-		return false
+		b.mu.Unlock()
+		return c.fail("subscription id already in use", f)
 	}
-	s := &bsub{c: c, id: id, dest: dest}
-	c.subs[id] = s
-	if isQueue(dest) {
-		q := b.queue(dest)
-		q.subs = append(q.subs, s)
-		for _, f := range q.pending {
-			b.deliver(s, f)
+	s := &bsub{c: c, id: id, dest: dest, ack: ack, prefetch: prefetch}
+	if isQueue(dest) || (strings.HasPrefix(dest, "/topic/") && (named || durable)) {
+		if message, body := b.subscribeQueue(c, s, f); message != "" {
+			b.mu.Unlock()
+			// RabbitMQ: the ERROR, then the SUBSCRIBE's RECEIPT, then
+			// the connection closes.
+			e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
+			e.Body = []byte(body)
+			c.enqueue(e, false)
+			c.receipt(f)
+			c.enqueue(nil, true)
+			return false
 		}
-		q.pending = nil
 	} else {
+		c.subs[id] = s
 		b.topics[dest] = append(b.topics[dest], s)
 	}
+	// The RECEIPT goes before the messages that were waiting.
+	c.receipt(f)
+	if s.q != nil {
+		b.dispatch(s.q)
+	}
+	b.mu.Unlock()
 	return true
+}
+
+// detach ends c's subscriptions; what c had not settled goes back to its
+// queues, for the next consumer, marked redelivered. b.mu is held.
+func (b *broker) detach(c *bconn) {
+	for _, s := range c.subs {
+		b.removeSub(s)
+	}
+	c.subs = nil
+	ds := make([]*delivery, 0, len(c.unacked))
+	for _, d := range c.unacked {
+		ds = append(ds, d)
+	}
+	b.settle(c, ds, true)
 }
 
 func (b *broker) unsubscribe(c *bconn, id string) {
@@ -539,17 +612,20 @@ func (b *broker) unsubscribe(c *bconn, id string) {
 	}
 }
 
-// removeSub forgets s; b.mu is held.
+// removeSub forgets s; its unsettled deliveries stay the connection's
+// (they can still be acknowledged) until it closes. b.mu is held.
 func (b *broker) removeSub(s *bsub) {
-	if isQueue(s.dest) {
-		q := b.queues[s.dest]
-		if q == nil {
-			return
-		}
+	if q := s.q; q != nil {
 		q.subs = without(q.subs, s)
-		if len(q.subs) == 0 && len(q.pending) == 0 {
-			delete(b.queues, s.dest)
+		if len(q.subs) == 0 && !q.deleted {
+			q.idleSince = b.now()
+			if q.declared && q.args.autoDelete {
+				b.deleteQueue(q)
+				return
+			}
 		}
+		b.dispatch(q) // what s could not take may suit another consumer
+		b.maybeForget(q)
 		return
 	}
 	subs := without(b.topics[s.dest], s)
@@ -571,56 +647,88 @@ func without(list []*bsub, s *bsub) []*bsub {
 	return list
 }
 
-func (b *broker) queue(dest string) *bqueue {
-	q := b.queues[dest]
-	if q == nil {
-		q = &bqueue{}
-		b.queues[dest] = q
-	}
-	return q
-}
-
 func isQueue(dest string) bool { return strings.HasPrefix(dest, "/queue/") }
 
-// route delivers a SEND to a topic's subscribers or to one of a queue's.
+// route delivers a SEND to a queue, or to a topic's subscribers and to the
+// queues bound to it.
 func (b *broker) route(dest string, f *frame.Frame) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	now := b.now()
 	if isQueue(dest) {
-		q := b.queue(dest)
-		if len(q.subs) == 0 {
-			if len(q.pending) < brokerMaxQueued {
-				q.pending = append(q.pending, f)
-			}
-			return
-		}
-		q.next = (q.next + 1) % len(q.subs)
-		b.deliver(q.subs[q.next], f)
+		q := b.implicitQueue(queueName(dest))
+		b.enqueue(q, dest, f, now)
+		b.dispatch(q)
 		return
 	}
-	subs := b.topics[dest]
-	for _, s := range subs {
-		b.deliver(s, f)
+	for _, s := range b.topics[dest] {
+		b.deliver(s, f, dest, false, 0)
+	}
+	if len(b.bound) == 0 {
+		return
+	}
+	key, ok := strings.CutPrefix(dest, "/topic/")
+	if !ok || isPattern(key) {
+		return // see the routing note in broker_durable.go
+	}
+	for name, q := range b.bound {
+		if q = b.liveQueue(name, now); q == nil {
+			continue
+		}
+		for _, p := range q.bindings {
+			if topicMatch(p, key) {
+				b.enqueue(q, dest, f, now) // once, however many bindings match
+				b.dispatch(q)
+				break
+			}
+		}
 	}
 }
 
-// deliver turns the SEND f into a MESSAGE for s; b.mu is held. The SEND's
-// headers are kept, except those that belong to the SEND itself.
-func (b *broker) deliver(s *bsub, f *frame.Frame) {
+// deliver turns the SEND f into a MESSAGE for s and returns its delivery
+// tag; b.mu is held. The SEND's headers are kept, except those that belong
+// to the SEND itself. count > 0 adds x-delivery-count (quorum queues).
+func (b *broker) deliver(s *bsub, f *frame.Frame, dest string, redelivered bool, count int) uint64 {
+	c := s.c
+	c.tag++
+	id := "T_" + s.id + "@@" + c.session + "@@" + strconv.FormatUint(c.tag, 10)
 	m := frame.New(frame.MESSAGE)
 	for i := 0; i < f.Header.Len(); i++ {
 		k, v := f.Header.GetAt(i)
 		switch k {
 		case frame.Receipt, frame.Transaction, frame.ContentLength, frame.Destination,
-			frame.MessageId, frame.Subscription, frame.Ack:
+			frame.MessageId, frame.Subscription, frame.Ack, "redelivered", "x-delivery-count":
 			continue
 		}
 		m.Header.Add(k, v)
 	}
-	m.Header.Set(frame.Destination, f.Header.Get(frame.Destination))
-	m.Header.Set(frame.MessageId, strconv.FormatUint(b.nextID.Add(1), 10))
 	m.Header.Set(frame.Subscription, s.id)
+	m.Header.Set(frame.Destination, dest)
+	m.Header.Set(frame.MessageId, id)
+	m.Header.Set("redelivered", strconv.FormatBool(redelivered))
+	if s.ack != frame.AckAuto {
+		m.Header.Set(frame.Ack, id)
+	}
+	if count > 0 {
+		m.Header.Set("x-delivery-count", strconv.Itoa(count))
+	}
 	m.Header.Set(frame.ContentLength, strconv.Itoa(len(f.Body)))
 	m.Body = f.Body // read-only from here on, shared by every copy
-	s.c.enqueue(m, false)
+	if s.q == nil && s.ack != frame.AckAuto {
+		c.unacked[c.tag] = &delivery{s: s, tag: c.tag}
+		s.inflight++
+	}
+	c.enqueue(m, false)
+	return c.tag
+}
+
+// newSessionID returns a session id, unique across brokers, in RabbitMQ's
+// shape ("session-" and random text).
+func newSessionID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// Not on any supported system; the time still tells sessions apart.
+		return "session-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return "session-" + base64.RawURLEncoding.EncodeToString(b[:])
 }

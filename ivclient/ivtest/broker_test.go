@@ -172,12 +172,7 @@ func TestBrokerFrames(t *testing.T) {
 		t.Fatalf("queue: %q %q", a.Body, b.Body)
 	}
 
-	// UNSUBSCRIBE, ACK and NACK are accepted.
 	sub.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s1", frame.Receipt, "u1"))
-	if f := sub.read(false); f.Command != frame.RECEIPT {
-		t.Fatalf("%s", f.Command)
-	}
-	sub.write(frame.New(frame.ACK, frame.Id, "1", frame.Receipt, "a1"))
 	if f := sub.read(false); f.Command != frame.RECEIPT {
 		t.Fatalf("%s", f.Command)
 	}
@@ -190,6 +185,19 @@ func TestBrokerFrames(t *testing.T) {
 	pub.write(frame.New(frame.SEND))
 	if f := pub.read(false); f.Command != frame.ERROR {
 		t.Fatalf("SEND without destination: %s", f.Command)
+	}
+	// As on RabbitMQ, an ACK of a message that was not delivered for
+	// acknowledgement (ack:auto here) is fatal: RECEIPT, ERROR, close.
+	acker := rawDial(t, b.addr())
+	acker.connect()
+	acker.write(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/topic/a", frame.Receipt, "r"))
+	acker.read(false)
+	acker.write(frame.New(frame.ACK, frame.Id, "T_s@@session-1@@1", frame.Receipt, "a1"))
+	if f := acker.read(false); f.Command != frame.RECEIPT {
+		t.Fatalf("%s", f.Command)
+	}
+	if f := acker.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "precondition_failed" {
+		t.Fatalf("ACK of nothing: %s %v", f.Command, f.Header)
 	}
 
 	// DISCONNECT with a receipt.

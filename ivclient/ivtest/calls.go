@@ -181,6 +181,9 @@ func agentLogin(p *Platform, r *rq) any {
 	if ag.status != statusLogoff {
 		return r.fail(codes.Duplicate, "Agent %s is already logged in", ag.topicName())
 	}
+	if n := p.st.licenses; n > 0 && p.st.loggedIn() >= n {
+		return r.fail(codes.NoLicense, "All %d licensed agents are logged in", n)
+	}
 	now := p.now().Unix()
 	ag.status, ag.iface, ag.statusTS, ag.loginTS = statusLogin, iface, now, now
 	p.emit(ag, events.Login, "", "", "", "")
@@ -282,10 +285,23 @@ func dialingAgent(p *Platform, r *rq, code, user, exten string) *agent {
 func newCall(p *Platform, r *rq) any {
 	code, user, exten := dialArgs(r)
 	extID, _ := r.opt("external_id", "externalid")
-	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
+	if ag := dialingAgent(p, r, code, user, exten); ag != nil && !ag.lineDisabled(r, true) {
 		p.outboundCall(ag, exten, extID, p.st.outcome)
 	}
 	return nil
+}
+
+// loggedIn counts the agents logged in, paused ones included.
+func (st *state) loggedIn() int {
+	n := 0
+	for _, a := range st.accounts {
+		for _, ag := range a.agents {
+			if ag.status != statusLogoff {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func blindTransfer(p *Platform, r *rq) any {
@@ -337,14 +353,14 @@ func (p *Platform) transfer(r *rq, ag *agent, exten string) ([]string, bool) {
 func (st *state) transferTarget(from *agent, exten string) *agent {
 	a := from.acct
 	if ag := a.agents[canon(exten)]; ag != nil {
-		if ag != from && ag.status != statusLogoff {
+		if ag != from && ag.status != statusLogoff && ag.hasLine(false) {
 			return ag
 		}
 		return nil
 	}
 	if q := a.queues[canon(exten)]; q != nil {
 		for _, ag := range q.members() {
-			if ag != from && ag.status == statusLogin {
+			if ag != from && ag.status == statusLogin && ag.hasLine(false) {
 				return ag
 			}
 		}
@@ -448,6 +464,9 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 			r.fail(codes.NotAllowed, "Agent %s is paused", ag.topicName())
 			return
 		}
+		if ag.lineDisabled(r, false) {
+			return
+		}
 		uid = p.inboundCall(ag, callerID, o).uid
 	})
 	return uid, err
@@ -470,6 +489,9 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 		}
 		if ag.status == statusLogoff {
 			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
+			return
+		}
+		if ag.lineDisabled(r, true) {
 			return
 		}
 		uid = p.outboundCall(ag, exten, "", o).uid
@@ -501,6 +523,9 @@ func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, t
 				r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
 				return
 			}
+		}
+		if a.lineDisabled(r, true) || b.lineDisabled(r, false) {
+			return
 		}
 		la := p.newLeg(a, outbound, b.user)
 		lb := p.newLeg(b, inbound, a.user)
@@ -554,6 +579,51 @@ func (p *Platform) Hangup(uniqueID, reason string) error {
 		}
 		p.end(l, reason)
 	})
+}
+
+// Reset returns the platform to the state Start gave it, for a test that
+// must not see what an earlier one did: every call in progress ends with
+// HANGUP (MSSTART, the reason the platform gives the calls that a
+// restarting media server leaves behind), the state (agents, queues, SIP
+// users, permission groups, pause reasons, SMS, callbacks, the NewCall
+// outcome) is replaced by the one the options describe, the seeds
+// (WithSeed, WithAgent, ...) run again, and the request log and
+// DropReplies are cleared. Keys, the broker, its connections and
+// subscriptions, the ReplyFunc and Stats are kept. It returns once the
+// events it caused have reached the broker. Requests served while it runs
+// may see a platform whose seeds have not all run yet.
+func (p *Platform) Reset() error {
+	if p.closed.Load() {
+		return errClosed
+	}
+	p.mu.Lock()
+	legs := make([]*leg, 0, len(p.st.calls))
+	for _, l := range p.st.calls {
+		legs = append(legs, l)
+	}
+	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
+	for _, l := range legs {
+		p.end(l, events.ReasonMSStart)
+	}
+	p.st = newState(p.conf)
+	p.mu.Unlock()
+
+	p.hookMu.Lock()
+	p.reqLog, p.reqNext, p.reqFull = nil, 0, false
+	p.dropN, p.dropMethods = 0, nil
+	p.hookMu.Unlock()
+
+	for _, s := range p.conf.seeds {
+		if _, err := p.Do(s.method, s.args); err != nil {
+			return fmt.Errorf("ivtest: Reset: seed: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	if err := p.proc.sync(ctx); err != nil {
+		return fmt.Errorf("ivtest: Reset: publishing events: %w", err)
+	}
+	return nil
 }
 
 // SetNewCallOutcome sets how the remote party answers the calls that later

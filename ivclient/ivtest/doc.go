@@ -90,6 +90,19 @@
 //     RESPONSE_DUPLICATE (the request repeats one already acted on).
 //   - AgentPause, AgentUnpause, NewCall and BlindTransfer for an agent who
 //     is not logged in: RESPONSE_NOT_ALLOWED.
+//   - AgentLogin beyond WithLicensedAgents' number of logged-in agents:
+//     RESPONSE_NO_LICENSE.
+//   - NewCall for an agent whose lines are all disabled for outbound
+//     calls: RESPONSE_DISABLED ("an agent must have at least one line
+//     configured to make and receive calls"); the call flows refuse a
+//     direction the agent's lines disable the same way, and a blind
+//     transfer does not reach such an agent. An agent with no line
+//     configured is taken to have the default line 1, both ways.
+//   - QueueDelete of a queue that has members: RESPONSE_NOTEMPTY ("this
+//     request requires the target to be empty").
+//   - AgentDelete of a logged-in agent: RESPONSE_NOT_ALLOWED (the reference
+//     is silent; a real ACD most likely refuses it, as it refuses to
+//     renumber one).
 //   - AgentLineDelete of an agent's only line and AgentQueueDelete of its
 //     only queue, which the reference forbids: RESPONSE_NOT_ALLOWED ("the
 //     server is not allowed to perform the requested operation").
@@ -100,7 +113,8 @@
 //   - *DeletePermission, *ModifyPermission and *InfoPermission when no group
 //     is set: RESPONSE_NOT_FOUND.
 //
-// QueueDelete and AgentDelete also remove the memberships they leave behind.
+// AgentDelete also removes the agent's memberships and permission group,
+// and ends with HANGUP (UNKNOWN) a call the agent kept after logging off.
 // Success replies carry "Successful <Method>", or the payload of a list or
 // info method.
 //
@@ -109,10 +123,12 @@
 // The processor reads requests on /queue/config (WithRequestQueue) and
 // replies on /topic/<key> with [code, payload, "identifier"], the
 // identifier only when the request carried one. A request that is not an
-// array, or whose arguments are not an object, gets RESPONSE_INVALID when a
-// key can be read from it; one with no usable key (none, an empty one, or
-// one with spaces, control characters or '/') is dropped and counted in
-// Stats().Malformed. Replies are JSON; WithPythonLists prints the lists of
+// array, or whose arguments are not an object, or that is not JSON at all
+// (the reference's own examples with a missing comma or "1',"), gets
+// RESPONSE_INVALID when a lenient scan can read its key (and its
+// identifier, when the body ends with `}, "identifier"]`); one with no
+// usable key (none, an empty one, or one with spaces, control characters
+// or '/') is dropped and counted in Stats().Malformed. Replies are JSON; WithPythonLists prints the lists of
 // QueueList and SipUserList the way the reference shows them,
 // [0, ['1002', '0015']].
 //
@@ -129,11 +145,32 @@
 // good (64 MiB queued) is sent an ERROR and disconnected. It supports STOMP
 // 1.0 to 1.2, heart-beats, receipts on every frame (a receipt proves the
 // broker has acted on the connection's earlier frames, SUBSCRIBE included),
-// transactions, and queues served round-robin; acknowledgements are
-// accepted, and every subscription is served as ack:auto. Like go-stomp's
-// server it matches topics exactly, so every event is published to the
-// agent's topic and to the literal wildcard topic events.AllAgents,
-// "/topic/iv.agents.#" (WithEventWildcards adds ">" or others).
+// and transactions. Like go-stomp's server it matches plain topic
+// subscriptions exactly, so every event is published to the agent's topic
+// and to the literal wildcard topic events.AllAgents, "/topic/iv.agents.#"
+// (WithEventWildcards adds ">" or others).
+//
+// Queues and acknowledgements behave as on RabbitMQ 3.10, so that workers
+// using durable subscriptions (stompx.SubscribeDurable) can be tested
+// without RabbitMQ: a SUBSCRIBE to a topic pattern with durable:true,
+// auto-delete:false and x-queue-name:Q makes (or joins) the named queue Q,
+// bound to the pattern with RabbitMQ's topic matching ('#' zero or more
+// words, '*' one); another topic on the same name adds a binding, and
+// bindings outlive every consumer until the queue is deleted (UNSUBSCRIBE
+// with durable:true and x-queue-name, or x-expires). Events published
+// while nobody consumes wait in the queue; consumers share it round robin
+// within their prefetch-count; ack:client-individual deliveries are
+// settled by ACK, requeued by NACK, and requeued for the next consumer,
+// redelivered:true, when their connection ends. The queue arguments
+// x-max-length, x-max-length-bytes, x-message-ttl, x-expires and
+// x-queue-type apply, and a SUBSCRIBE whose arguments differ from the
+// queue's is refused with RabbitMQ's precondition_failed text; so is an
+// ACK of an unknown delivery, which closes the connection. A SEND's
+// expiration header (milliseconds) drops the message if it waits longer,
+// /queue/config included (PauseRequests shows it). Every queue holds at
+// most MaxQueueBacklog messages waiting; past it the oldest are dropped
+// and counted (Stats.BrokerOverflows). BrokerQueue shows a queue's state.
+// The details, and what was verified on RabbitMQ, are in broker_durable.go.
 //
 // WithExternalBroker attaches the processor to another broker, RabbitMQ
 // for instance, which routes wildcards itself; the processor then

@@ -120,7 +120,11 @@ func TestAgents(t *testing.T) {
 	c.ok("AgentInfo", A{"accountcode": "instant", "user": "1005"})
 	c.expect(codes.NotFound, "AgentModify", A{"original_accountcode": "instant", "original_user": "1005", "accountcode": "nope"})
 
-	// AgentDelete
+	// AgentDelete; a logged-in agent is refused (the reference is silent:
+	// a real ACD most likely refuses it, as AgentModify does).
+	c.ok("AgentLogin", A{"Accountcode": "instant", "User": "1005", "Interface": "SIP/instant_1005"})
+	c.expect(codes.NotAllowed, "AgentDelete", A{"accountcode": "instant", "user": "1005"})
+	c.ok("AgentLogoff", A{"Accountcode": "instant", "User": "1005"})
 	c.ok("AgentDelete", A{"accountcode": "instant", "user": "1005"})
 	c.expect(codes.NotFound, "AgentDelete", A{"accountcode": "instant", "user": "1005"})
 	c.expect(codes.MissingArgs, "AgentDelete", A{"user": "1005"})
@@ -243,11 +247,17 @@ func TestAgentQueues(t *testing.T) {
 	c.expect(codes.NotFound, "AgentQueueDelete", A{"accountcode": "default", "user": "0001", "name": "77"})
 	c.expect(codes.MissingArgs, "AgentQueueDelete", A{"accountcode": "default", "user": "0001"})
 
-	// Deleting a queue removes its memberships.
-	c.ok("QueueDelete", A{"accountcode": "default", "name": "1"})
-	if got := string(c.ok("AgentQueueList", A{"accountcode": "default", "user": "0002"})); got != `[]` {
-		t.Fatalf("AgentQueueList = %s", got)
+	// A queue with members is not empty: RESPONSE_NOTEMPTY, and nothing
+	// changes. Deleting an agent removes its memberships; a queue left
+	// without members can go.
+	c.expect(codes.NotEmpty, "QueueDelete", A{"accountcode": "default", "name": "1"})
+	if got := string(c.ok("AgentQueueList", A{"accountcode": "default", "user": "0002"})); got == `[]` {
+		t.Fatalf("AgentQueueList = %s after a refused QueueDelete", got)
 	}
+	c.ok("AgentDelete", A{"accountcode": "default", "user": "0001"})
+	c.ok("AgentDelete", A{"accountcode": "default", "user": "0002"})
+	c.ok("QueueDelete", A{"accountcode": "default", "name": "1"})
+	c.expect(codes.NotFound, "QueueDelete", A{"accountcode": "default", "name": "1"})
 }
 
 func TestQueues(t *testing.T) {

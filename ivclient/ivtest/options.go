@@ -34,6 +34,7 @@ type config struct {
 	now            func() time.Time
 	newCallOutcome Outcome
 	pythonLists    bool
+	licensedAgents int
 }
 
 type seed struct {
@@ -270,6 +271,22 @@ func WithNewCallOutcome(o Outcome) Option {
 			return err
 		}
 		c.newCallOutcome = o
+		return nil
+	}
+}
+
+// WithLicensedAgents limits how many agents may be logged in at once on the
+// whole platform: an AgentLogin beyond n gets RESPONSE_NO_LICENSE ("the
+// number of licensed agents was exceeded"). The reference does not say
+// what a licence counts; the fake counts logged-in agents, the seats a
+// call centre pays for, not the agents configured. 0, the default, is no
+// limit.
+func WithLicensedAgents(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("ivtest: WithLicensedAgents: %d is negative", n)
+		}
+		c.licensedAgents = n
 		return nil
 	}
 }

@@ -1,7 +1,6 @@
 package ivtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
@@ -37,8 +37,9 @@ type Platform struct {
 	soapURL   string      // set by startSOAP
 	soapAddr  string      // where startSOAP listens
 
-	mu sync.Mutex // guards st
-	st *state
+	mu   sync.Mutex // guards st
+	st   *state
+	conf *config // what Start was given, for Reset
 
 	hookMu      sync.Mutex
 	dropN       int
@@ -84,6 +85,7 @@ func Start(opts ...Option) (*Platform, error) {
 		key:      randomKey(),
 		keys:     make(map[string]map[string]bool),
 		st:       newState(cfg),
+		conf:     cfg,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -182,11 +184,15 @@ type Stats struct {
 	Events         int64 // events published, each counted once however many topics carry it
 	PublishErrors  int64 // messages the broker refused or lost
 	Reconnects     int64 // times the processor replaced a lost broker connection
+	// BrokerOverflows counts the messages the embedded broker dropped,
+	// oldest first, from queues holding MaxQueueBacklog messages or
+	// MaxQueueBacklogBytes (a durable subscription nobody consumes, say).
+	BrokerOverflows int64
 }
 
 // Stats returns the platform's counters.
 func (p *Platform) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Requests:       p.stats.requests.Load(),
 		Replies:        p.stats.replies.Load(),
 		DroppedReplies: p.stats.dropped.Load(),
@@ -195,6 +201,46 @@ func (p *Platform) Stats() Stats {
 		PublishErrors:  p.stats.publishErrors.Load(),
 		Reconnects:     p.stats.reconnects.Load(),
 	}
+	if p.broker != nil {
+		st.BrokerOverflows = p.broker.overflows.Load()
+	}
+	return st
+}
+
+// BrokerQueue describes the queue name of the embedded broker: the queue
+// of a durable subscription (its x-queue-name; stompx names the queue of
+// SubscribeDurable's name "iv.events.<name>"), or Q for /queue/Q. It
+// reports false when no such queue exists (deleted, expired, never made),
+// and always with WithExternalBroker. Messages whose expiry has passed are
+// counted as Expired, not Ready.
+func (p *Platform) BrokerQueue(name string) (BrokerQueue, bool) {
+	if p.broker == nil {
+		return BrokerQueue{}, false
+	}
+	return p.broker.queueInfo(name)
+}
+
+// PauseRequests stops the platform from taking requests off its request
+// queue, as if its consumer were down, until ResumeRequests: requests wait
+// in the embedded broker's queue, and those sent with an expiration header
+// (stompx sends one from the call's deadline) are dropped when it passes,
+// never executed. Replies and events already produced are still published.
+// It returns an error with WithExternalBroker.
+func (p *Platform) PauseRequests() error { return p.holdRequests(true) }
+
+// ResumeRequests ends PauseRequests: the requests still waiting, and not
+// expired, are served in order.
+func (p *Platform) ResumeRequests() error { return p.holdRequests(false) }
+
+func (p *Platform) holdRequests(hold bool) error {
+	if p.broker == nil {
+		return errors.New("ivtest: PauseRequests and ResumeRequests need the embedded broker")
+	}
+	if !isQueue(p.proc.queue) {
+		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.queue)
+	}
+	p.broker.holdQueue(queueName(p.proc.queue), hold)
+	return nil
 }
 
 // Request is one request the platform received on its request queue.
@@ -300,7 +346,12 @@ func (p *Platform) Do(method string, args map[string]any) (any, error) {
 // Sync waits until every reply and event the platform has produced so far
 // has been accepted by the broker: a subscriber to their topics gets them
 // before anything published after Sync returns.
-func (p *Platform) Sync(ctx context.Context) error { return p.proc.sync(ctx) }
+func (p *Platform) Sync(ctx context.Context) error {
+	if ctx == nil {
+		return errs.Wrap("ivtest: Sync", errs.ErrInvalidArgument, "nil context", nil) // ivclient.ErrInvalidArgument
+	}
+	return p.proc.sync(ctx)
+}
 
 // PublishRaw publishes body, as it is, on topic (a destination such as
 // "/topic/iv.agents.default_1001", or "/topic/<key>" to inject a reply). It
@@ -405,28 +456,6 @@ func (p *Platform) serveSTOMP(body []byte) {
 	req.Code = code
 	p.record(req)
 	p.reply(req, code, payload)
-}
-
-// salvage recovers what it can of a request wire.ParseRequest refused: the
-// key, and the method and identifier when they are strings.
-func salvage(body []byte) (Request, bool) {
-	r := Request{Body: body}
-	js, err := wire.Normalize(bytes.TrimSpace(body))
-	if err != nil {
-		return r, false
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal(js, &parts) != nil || len(parts) < 2 {
-		return r, false
-	}
-	if json.Unmarshal(parts[1], &r.Key) != nil {
-		return r, false
-	}
-	_ = json.Unmarshal(parts[0], &r.Method)
-	if len(parts) > 3 && json.Unmarshal(parts[3], &r.ID) == nil {
-		r.HasID = true
-	}
-	return r, true
 }
 
 // replyableKey reports whether /topic/<key> is a destination worth

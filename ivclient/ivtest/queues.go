@@ -248,8 +248,11 @@ func queueDelete(p *Platform, r *rq) any {
 	if q == nil {
 		return nil
 	}
-	for _, ag := range q.acct.agents {
-		ag.dropQueue(q)
+	// RESPONSE_NOTEMPTY: "This request requires the target to be empty,
+	// but currently it is not." Deleting the queue would leave its members
+	// in no queue, the state AgentQueueDelete refuses.
+	if n := len(q.members()); n > 0 {
+		return r.fail(codes.NotEmpty, "Queue %s has %d members", q.name, n)
 	}
 	delete(q.acct.queues, canon(q.name))
 	return nil

@@ -609,3 +609,29 @@ func TestSOAPAddr(t *testing.T) {
 	_, err = Start(WithSOAPAddr("nonsense"))
 	require.Error(t, err)
 }
+
+// The state rules over IVWS: the codes come in the action methods' results.
+func TestSOAPStateRules(t *testing.T) {
+	p := NewPlatform(t, WithLicensedAgents(1), WithQueue("default", "7000"),
+		WithAgent("default", "1001", "", ""), WithAgent("default", "1002", "", ""),
+		WithSeed("AgentQueueAdd", map[string]any{"accountcode": "default", "user": "1001", "queues": []any{map[string]any{"name": "7000"}}}))
+	c := soapClient(t, p, p.Key())
+	ctx := ctxT(t)
+	var f *soapx.Fault
+	is := func(err error, want error, what string) {
+		t.Helper()
+		if !errors.Is(err, want) || errors.As(err, &f) {
+			t.Errorf("%s: %v, want %v in the result", what, err, want)
+		}
+	}
+	is(c.QueueDelete(ctx, "default", "7000"), codes.ErrNotEmpty, "QueueDelete with a member")
+	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
+		t.Fatal(err)
+	}
+	is(c.AgentLogin(ctx, "default", "1002", "SIP/default_1002"), codes.ErrNoLicense, "a second login on one licence")
+	is(c.AgentDelete(ctx, "default", "1001"), codes.ErrNotAllowed, "AgentDelete of a logged-in agent")
+	if err := c.AgentLineAdd(ctx, "default", "1001", ivclient.Line{Number: 1, Outbound: ivclient.Ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	is(c.NewCall(ctx, "default", "1001", "6100", ""), codes.ErrDisabled, "NewCall with no outbound line")
+}

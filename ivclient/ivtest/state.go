@@ -18,6 +18,7 @@ type state struct {
 	sms          []SMS
 	callbacks    []CallBack
 	outcome      Outcome // of NewCall requests
+	licenses     int     // logged-in agents allowed at once; 0: no limit
 	seq          int     // ids of agents, lines, queues, SIP users, calls
 }
 
@@ -110,6 +111,7 @@ func newState(cfg *config) *state {
 		pauseReasons: make(map[string]string),
 		calls:        make(map[string]*leg),
 		outcome:      cfg.newCallOutcome,
+		licenses:     cfg.licensedAgents,
 	}
 	for _, code := range append([]string{"default"}, cfg.accountcodes...) {
 		code = strings.TrimSpace(code)

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+// events runs "ivctl events [-calls] [TOPIC ...]": it prints each event as
+// one line of JSON (the body as the platform sent it), or with -calls one
+// line per finished call, until ctx ends (SIGINT, SIGTERM). The transport
+// reconnects by itself and restores the subscription; ivctl says so on
+// stderr.
+func (c *cli) events(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ivctl events", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	calls := fs.Bool("calls", false, "print one line per finished call (folded from its events) instead of each event")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: ivctl [flags] events [-calls] [TOPIC ...]
+
+Prints call events as JSON lines until interrupted. A TOPIC is a STOMP
+destination (/topic/iv.agents.default_1001) or an agent (default_1001);
+the default is every agent (`+events.AllAgents+`). Needs -stomp.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if c.soap != "" {
+		return usageErr("events needs -stomp: IVWS (SOAP) delivers no events")
+	}
+	if c.stomp == "" {
+		return usageErr("events needs -stomp host:port (IV_STOMP_ADDR)")
+	}
+	topics := fs.Args()
+	if len(topics) == 0 {
+		topics = []string{events.AllAgents}
+	}
+	for i, t := range topics {
+		if t == "" {
+			return usageErr("an empty topic")
+		}
+		if !strings.HasPrefix(t, "/") {
+			topics[i] = "/topic/iv.agents." + t
+		}
+	}
+
+	connected := false
+	state := func(sc stompx.StateChange) {
+		switch sc.State {
+		case stompx.Reconnecting:
+			fmt.Fprintf(c.stderr, "ivctl: connection to %s lost (%v); reconnecting\n", sc.Addr, sc.Err)
+		case stompx.Connected:
+			if connected {
+				fmt.Fprintf(c.stderr, "ivctl: reconnected to %s; subscription restored\n", sc.Addr)
+			}
+			connected = true
+		case stompx.Closed:
+			if sc.Err != nil {
+				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %v\n", sc.Err)
+			}
+		}
+	}
+	var opts []stompx.Option
+	if c.loginSet {
+		opts = append(opts, stompx.WithLogin(c.login, c.passcode))
+	}
+	opts = append(opts, stompx.WithStateHandler(state))
+	setup, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	t, err := stompx.Dial(setup, c.stomp, opts...)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	sub, err := t.Subscribe(setup, topics...)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	cancel()
+	fmt.Fprintf(c.stderr, "subscribed: %s\n", strings.Join(topics, " "))
+
+	var sink events.Sink = events.SinkFunc(func(ev events.Event) { c.line(eventJSON(ev)) })
+	if *calls {
+		sink = events.NewTracker(events.WithFinished(func(call events.Call) { c.line(callJSON(call)) }))
+	}
+	err = events.Run(ctx, sub, sink)
+	if ctx.Err() != nil {
+		return nil // interrupted: the normal end
+	}
+	if err == nil {
+		err = errors.New("the subscription ended")
+	}
+	return err
+}
+
+// line writes one line of JSON to stdout.
+func (c *cli) line(b []byte) {
+	c.stdout.Write(append(b, '\n'))
+}
+
+// eventJSON is the event's body as the platform sent it, on one line; an
+// event whose body is not JSON (which Decode would not have delivered) is
+// written from its fields.
+func eventJSON(ev events.Event) []byte {
+	if b := compact(ev.Raw); b != nil {
+		return b
+	}
+	b, _ := json.Marshal(map[string]string{
+		"type": string(ev.Type), "agent": ev.Agent, "uniqueid": ev.UniqueID,
+		"callerid": ev.CallerID, "direction": ev.Direction, "reason": ev.Reason,
+	})
+	return b
+}
+
+// seconds rounds d to milliseconds, in seconds.
+func seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
+
+// callJSON is one finished call.
+func callJSON(c events.Call) []byte {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(struct {
+		Agent          string  `json:"agent"`
+		UniqueID       string  `json:"uniqueid"`
+		Direction      string  `json:"direction,omitempty"`
+		CallerID       string  `json:"callerid,omitempty"`
+		RemoteCallerID string  `json:"remote_callerid,omitempty"`
+		Reason         string  `json:"reason,omitempty"`
+		Answered       bool    `json:"answered"`
+		Expired        bool    `json:"expired,omitempty"`
+		Start          string  `json:"start,omitempty"`
+		End            string  `json:"end,omitempty"`
+		RingSeconds    float64 `json:"ring_seconds"`
+		TalkSeconds    float64 `json:"talk_seconds"`
+		Events         int     `json:"events"`
+	}{
+		c.Agent, c.UniqueID, c.Direction, c.CallerID, c.RemoteCallerID, c.Reason, c.Answered(), c.Expired,
+		at(c.FirstEventAt), at(c.HangupAt), seconds(c.RingDuration()), seconds(c.TalkDuration()), c.Events,
+	})
+	return b
+}

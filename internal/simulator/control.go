@@ -1,0 +1,276 @@
+package simulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+)
+
+// The control interface: a small HTTP API, JSON in and out, with which a
+// test in any language drives the simulator (the README's "Simulator"
+// section shows each call with curl).
+//
+//	POST /reset             back to the seed (ivtest.Platform.Reset)
+//	POST /calls/inbound     {"agent", "callerid", "queue", "outcome", "accountcode"} -> {"uniqueid"}
+//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid"}
+//	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
+//	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
+//	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
+//	GET  /calls             the calls in progress
+//	POST /events            {"topic" or "agent", "body"}: publish body as it is, on
+//	                        topic, or on the agent's topic and the all-agents one
+//	POST /replies/drop      {"count", "methods"}: act on requests, withhold replies
+//	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
+//	GET  /requests          what the platform received (?method=AgentLogin)
+//	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
+//
+// accountcode defaults to the simulator's -accountcode; outcome to ""
+// (answered; else a hangup reason such as NOANSWER or BUSY). A failure is
+// {"error": "..."} with HTTP 400 for a request the interface cannot read,
+// or with HTTP 422 and the platform's "code" and "code_name" for one the
+// platform refuses (an agent that is not logged in, say).
+type control struct {
+	p  *ivtest.Platform
+	ac string
+}
+
+// maxControlBody bounds a control request's body.
+const maxControlBody = 1 << 20
+
+func (c *control) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		if err := c.p.Reset(); err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, map[string]any{})
+	})
+	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome string }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
+			return
+		}
+		uid, err := c.p.InboundCall(in.Accountcode, in.Queue, in.Agent, in.CallerID, ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten, Outcome string }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uid, err := c.p.OutboundCall(in.Accountcode, in.Agent, in.Exten, ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, From, To, Outcome string }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
+			return
+		}
+		a, b, err := c.p.AgentCall(in.Accountcode, in.From, in.To, ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
+	})
+	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten string }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uids, err := c.p.BlindTransfer(in.Accountcode, in.Agent, in.Exten)
+		if uids == nil {
+			uids = []string{}
+		}
+		result(w, err, map[string]any{"uniqueids": uids})
+	})
+	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID, Reason string }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
+			return
+		}
+		result(w, c.p.Hangup(in.UniqueID, in.Reason), map[string]any{})
+	})
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, call := range c.p.Calls() {
+			out = append(out, map[string]any{"uniqueid": call.UniqueID, "accountcode": call.Accountcode,
+				"agent": call.Agent, "direction": call.Direction, "callerid": call.CallerID,
+				"answered": call.Answered, "peer": call.Peer, "external_id": call.ExternalID})
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Topic, Agent string
+			Body         *string
+		}
+		if !c.read(w, r, &in, nil) {
+			return
+		}
+		var topics []string
+		switch {
+		case in.Body == nil:
+			bad(w, "body is missing (the message to publish, as a string)")
+			return
+		case in.Topic != "":
+			topics = []string{in.Topic}
+		case in.Agent != "":
+			// As the platform publishes an event: on the agent's topic and,
+			// since the embedded broker matches topics exactly, on the
+			// all-agents one.
+			topics = []string{events.TopicPrefix + in.Agent, events.AllAgents}
+		default:
+			bad(w, "give topic (a STOMP destination) or agent (<accountcode>_<number>)")
+			return
+		}
+		for _, t := range topics {
+			if err := c.p.PublishRaw(t, []byte(*in.Body)); err != nil {
+				bad(w, err.Error())
+				return
+			}
+		}
+		reply(w, map[string]any{"topics": topics})
+	})
+	mux.HandleFunc("POST /replies/drop", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Count   int
+			Methods []string
+		}
+		if !c.read(w, r, &in, nil) {
+			return
+		}
+		if in.Count < 0 {
+			bad(w, "count must not be negative")
+			return
+		}
+		c.p.DropReplies(in.Count, in.Methods...)
+		reply(w, map[string]any{})
+	})
+	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Outcome string }
+		if !c.read(w, r, &in, nil) {
+			return
+		}
+		if err := c.p.SetNewCallOutcome(ivtest.Outcome(in.Outcome)); err != nil {
+			bad(w, err.Error())
+			return
+		}
+		reply(w, map[string]any{})
+	})
+	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
+		method := r.URL.Query().Get("method")
+		out := []map[string]any{}
+		for _, req := range c.p.Requests() {
+			if method != "" && req.Method != method {
+				continue
+			}
+			transport := "stomp"
+			if b := bytes.TrimSpace(req.Body); len(b) > 0 && b[0] == '<' {
+				transport = "soap"
+			}
+			// The key is left out: access keys never leave the platform.
+			e := map[string]any{"method": req.Method, "transport": transport, "args": req.Args,
+				"code": int(req.Code), "code_name": req.Code.String()}
+			if req.HasID {
+				e["id"] = req.ID
+			}
+			out = append(out, e)
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /sms", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, m := range c.p.SentSMS() {
+			out = append(out, map[string]any{"accountcode": m.Accountcode, "number": m.Number, "text": m.Text})
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /callbacks", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, cb := range c.p.CallBacks() {
+			out = append(out, map[string]any{"accountcode": cb.Accountcode, "ruleid": cb.RuleID, "mcdu": cb.Mcdu,
+				"originator": cb.Originator, "language": cb.Language, "location_id": cb.LocationID,
+				"queue_id": cb.QueueID, "email": cb.Email})
+		}
+		reply(w, out)
+	})
+	return mux
+}
+
+// read decodes the JSON body into v (member names match case-insensitively,
+// unknown ones are an error) and defaults *accountcode; it answers 400 and
+// reports false when it cannot.
+func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcode *string) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
+	if err != nil {
+		bad(w, "reading the request: "+err.Error())
+		return false
+	}
+	if len(body) > maxControlBody {
+		bad(w, "request body too large")
+		return false
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			bad(w, "the body is not the JSON object this call takes: "+err.Error())
+			return false
+		}
+	}
+	if accountcode != nil && *accountcode == "" {
+		*accountcode = c.ac
+	}
+	return true
+}
+
+func need(w http.ResponseWriter, name, value string) bool {
+	if strings.TrimSpace(value) == "" {
+		bad(w, name+" is missing")
+		return false
+	}
+	return true
+}
+
+func result(w http.ResponseWriter, err error, v any) {
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, v)
+}
+
+// fail answers a platform refusal (422, with its code) or another error
+// (400).
+func fail(w http.ResponseWriter, err error) {
+	var ce *codes.Error
+	if errors.As(err, &ce) {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": err.Error(),
+			"code": int(ce.Code), "code_name": ce.Code.String()})
+		return
+	}
+	bad(w, err.Error())
+}
+
+func bad(w http.ResponseWriter, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"error": msg})
+}
+
+func reply(w http.ResponseWriter, v any) { writeJSON(w, http.StatusOK, v) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,693 @@
+package ivtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+// brokerClock is a broker clock that tests move by hand.
+type brokerClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *brokerClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *brokerClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func fakeBrokerClock(b *broker) *brokerClock {
+	c := &brokerClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b.mu.Lock()
+	b.now = c.now
+	b.mu.Unlock()
+	return c
+}
+
+// durableSub returns a durable SUBSCRIBE, with the headers of the research
+// note's probes (and stompx), changed or added by more (name, value, ...).
+func durableSub(id, topic, queue string, more ...string) *frame.Frame {
+	f := frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, topic, "durable", "true", "auto-delete", "false",
+		"x-queue-name", queue, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r-"+id)
+	for i := 0; i+1 < len(more); i += 2 {
+		f.Header.Set(more[i], more[i+1])
+	}
+	return f
+}
+
+// subscribe sends f and waits for its receipt.
+func (c *rawConn) subscribe(f *frame.Frame) {
+	c.t.Helper()
+	c.write(f)
+	if g := c.read(false); g.Command != frame.RECEIPT {
+		c.t.Fatalf("SUBSCRIBE %v: %s %v %q", f.Header, g.Command, g.Header, g.Body)
+	}
+}
+
+// message reads the next frame, which must be a MESSAGE.
+func (c *rawConn) message() *frame.Frame {
+	c.t.Helper()
+	f := c.read(false)
+	if f.Command != frame.MESSAGE {
+		c.t.Fatalf("got %s %v %q, want a MESSAGE", f.Command, f.Header, f.Body)
+	}
+	return f
+}
+
+// none checks that nothing arrives for a little while (after the broker
+// has proved, by a receipt on pub, that it routed what pub sent).
+func (c *rawConn) none(pub *rawConn) {
+	c.t.Helper()
+	pub.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "sync"))
+	if f := pub.read(false); f.Command != frame.RECEIPT {
+		c.t.Fatalf("sync: %s", f.Command)
+	}
+	c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "none"))
+	if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "none" {
+		c.t.Fatalf("expected nothing, got %s %v %q", f.Command, f.Header, f.Body)
+	}
+}
+
+// closed checks that the broker closes the connection.
+func (c *rawConn) closed() {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(waitFor))
+	for {
+		f, err := c.r.Read()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.t.Fatal("the connection is still open")
+			}
+			return
+		}
+		if f != nil {
+			c.t.Fatalf("after the ERROR: %s %v", f.Command, f.Header)
+		}
+	}
+}
+
+// expectError reads an ERROR with message and body, then the close.
+func (c *rawConn) expectError(message, body string) {
+	c.t.Helper()
+	f := c.read(false)
+	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != message || string(f.Body) != body {
+		c.t.Fatalf("got %s %v %q\nwant ERROR message:%s %q", f.Command, f.Header, f.Body, message, body)
+	}
+}
+
+func (c *rawConn) send(dest, body string, headers ...string) {
+	c.t.Helper()
+	f := frame.New(frame.SEND, append([]string{frame.Destination, dest}, headers...)...)
+	f.Body = []byte(body)
+	c.write(f)
+}
+
+func (c *rawConn) ack(cmd string, m *frame.Frame, headers ...string) {
+	c.t.Helper()
+	c.write(frame.New(cmd, append([]string{frame.Id, m.Header.Get(frame.Ack)}, headers...)...))
+}
+
+func brokerConn(t *testing.T, addr string) (*rawConn, string) {
+	t.Helper()
+	c := rawDial(t, addr)
+	f := c.connect()
+	if f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "ivtest/") {
+		t.Fatalf("CONNECTED %v", f.Header)
+	}
+	return c, f.Header.Get(frame.Session)
+}
+
+func TestTopicMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, key string
+		want         bool
+	}{
+		{"iv.agents.#", "iv.agents.default_1001", true},
+		{"iv.agents.#", "iv.agents", true}, // '#' matches zero words
+		{"iv.agents.#", "iv.agents.a.b", true},
+		{"iv.agents.#", "iv.agentsx", false},
+		{"iv.agents.*", "iv.agents.default_1001", true},
+		{"iv.agents.*", "iv.agents", false},
+		{"iv.agents.*", "iv.agents.a.b", false},
+		{"#", "anything.at.all", true},
+		{"*.agents.#", "iv.agents.x", true},
+		{"iv.#.x", "iv.x", true},
+		{"iv.#.x", "iv.a.b.x", true},
+		{"iv.#.x", "iv.a.b.y", false},
+		{"iv.agents.default_1001", "iv.agents.default_1001", true},
+		{"iv.agents.default_1001", "iv.agents.default_1002", false},
+	} {
+		if got := topicMatch(tc.pattern, tc.key); got != tc.want {
+			t.Errorf("topicMatch(%q, %q) = %v", tc.pattern, tc.key, got)
+		}
+	}
+}
+
+// The life of a durable queue, with the platform publishing events as it
+// does: to the agent's topic and to the literal wildcard topic.
+func TestDurableQueue(t *testing.T) {
+	p := NewPlatform(t, WithAgent("default", "1001", "", ""), WithAgent("default", "1002", "", ""))
+	q := "iv.events.t" + randomKey()
+	w1, session := brokerConn(t, p.STOMPAddr())
+	w1.subscribe(durableSub("s1", events.AllAgents, q))
+	// The same name through another topic binds that topic too; the
+	// queue gets each event once although both bindings match.
+	w1.subscribe(durableSub("s2", events.AgentTopic("default", "1001"), q))
+	publish := func(agent, uid string) {
+		t.Helper()
+		if err := p.PublishEvent(events.Event{Type: events.NewCall, Agent: agent, UniqueID: uid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("default_1001", "u1")
+	seen := map[string]bool{}
+	var first *frame.Frame
+	for i := 0; i < 1; i++ {
+		m := w1.message()
+		first = m
+		ev, err := events.Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.UniqueID] = true
+		// RabbitMQ's headers: the concrete topic, session-scoped ids.
+		sub := m.Header.Get(frame.Subscription)
+		want := "T_" + sub + "@@" + session + "@@1"
+		if m.Header.Get(frame.Destination) != "/topic/iv.agents.default_1001" || m.Header.Get(frame.MessageId) != want ||
+			m.Header.Get(frame.Ack) != want || m.Header.Get("redelivered") != "false" || (sub != "s1" && sub != "s2") {
+			t.Fatalf("MESSAGE headers %v", m.Header)
+		}
+	}
+	w1.none(w1)
+	info, ok := p.BrokerQueue(q)
+	if !ok || !info.Durable || info.Consumers != 2 || info.Unacked != 1 || info.Ready != 0 ||
+		strings.Join(info.Bindings, " ") != "/topic/iv.agents.# /topic/iv.agents.default_1001" {
+		t.Fatalf("BrokerQueue %+v %v", info, ok)
+	}
+	w1.ack(frame.ACK, first, frame.Receipt, "a1")
+	if f := w1.read(false); f.Command != frame.RECEIPT {
+		t.Fatalf("ACK: %s %q", f.Command, f.Body)
+	}
+
+	// Every consumer gone: events wait, bindings stay.
+	w1.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+	w1.read(false)
+	publish("default_1002", "u2") // through the wildcard binding only
+	publish("default_1001", "u3")
+	publish("default_1001", "u4")
+	if err := p.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := p.BrokerQueue(q); info.Ready != 3 || info.Consumers != 0 || len(info.Bindings) != 2 {
+		t.Fatalf("while nobody consumes: %+v", info)
+	}
+
+	// Two workers split them, within their prefetch.
+	w2, _ := brokerConn(t, p.STOMPAddr())
+	w2.subscribe(durableSub("a", events.AllAgents, q, "prefetch-count", "1"))
+	m2 := w2.message()
+	w3, _ := brokerConn(t, p.STOMPAddr())
+	w3.subscribe(durableSub("b", events.AllAgents, q, "prefetch-count", "1"))
+	m3 := w3.message()
+	w2.none(w3)
+	if info, _ := p.BrokerQueue(q); info.Ready != 1 || info.Unacked != 2 {
+		t.Fatalf("prefetch 1 each: %+v", info)
+	}
+	// w3 dies without acking: its event goes to w2 once w2 has room,
+	// redelivered, with a new id.
+	w3.nc.Close()
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(time.Millisecond) {
+		if info, _ := p.BrokerQueue(q); info.Consumers == 1 && info.Ready == 2 {
+			break // the broker took the unacked event back
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after w3 closed: %+v", info)
+		}
+	}
+	w2.ack(frame.ACK, m2)
+	m4 := w2.message() // back at the head of the queue
+	if m4.Header.Get("redelivered") != "true" || string(m4.Body) != string(m3.Body) || m4.Header.Get(frame.MessageId) == m3.Header.Get(frame.MessageId) {
+		t.Fatalf("redelivery %v %q, first delivered as %v %q", m4.Header, m4.Body, m3.Header, m3.Body)
+	}
+	w2.ack(frame.ACK, m4)
+	m5 := w2.message()
+	for _, m := range []*frame.Frame{m2, m4, m5} {
+		ev, _ := events.Decode(m.Body)
+		seen[ev.UniqueID] = true
+	}
+	if len(seen) != 4 {
+		t.Fatalf("events seen %v", seen)
+	}
+	// NACK requeues at once, redelivered; requeue:false drops.
+	w2.ack(frame.NACK, m5)
+	m6 := w2.message()
+	if m6.Header.Get("redelivered") != "true" || string(m6.Body) != string(m5.Body) {
+		t.Fatalf("after NACK: %v %q", m6.Header, m6.Body)
+	}
+	w2.ack(frame.NACK, m6, "requeue", "false", frame.Receipt, "n")
+	w2.read(false)
+	if info, _ := p.BrokerQueue(q); info.Ready != 0 || info.Unacked != 0 {
+		t.Fatalf("after NACK requeue:false: %+v", info)
+	}
+
+	// Deleting the queue cancels the other consumers, whose connections
+	// stay open.
+	w4, _ := brokerConn(t, p.STOMPAddr())
+	w4.subscribe(durableSub("d", events.AllAgents, q))
+	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "d", "durable", "true", "x-queue-name", q, frame.Receipt, "del"))
+	if f := w4.read(false); f.Command != frame.RECEIPT {
+		t.Fatalf("delete: %s %q", f.Command, f.Body)
+	}
+	f := w2.read(false)
+	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != "Server cancelled subscription" || f.Header.Get(frame.Subscription) != "a" ||
+		string(f.Body) != "The server has canceled a subscription.\nNo more messages will be delivered for \"id='a'\"." {
+		t.Fatalf("cancelled consumer got %s %v %q", f.Command, f.Header, f.Body)
+	}
+	w2.none(w4)
+	if _, ok := p.BrokerQueue(q); ok {
+		t.Fatal("the queue outlived its deletion")
+	}
+	publish("default_1001", "u5")
+	w2.none(w4)
+	// Deleting through a subscription this connection does not hold.
+	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "nope", "durable", "true", "x-queue-name", q))
+	if f := w4.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "No subscription found" ||
+		string(f.Body) != "UNSUBSCRIBE must refer to an existing subscription.\nSubscription to \"id='nope'\" not found.\n" {
+		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+	}
+}
+
+// ACKs and NACKs RabbitMQ cannot take: an unknown delivery tag is fatal,
+// a malformed id is not.
+func TestDurableBadAck(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	pub, _ := brokerConn(t, b.addr())
+	for _, tc := range []struct {
+		name  string
+		ack   func(c *rawConn, m *frame.Frame)
+		fatal bool // RECEIPT, ERROR, close; else an ERROR only
+		msg   string
+		body  string
+		acked bool // the message was settled before the mistake
+	}{
+		{"twice", func(c *rawConn, m *frame.Frame) {
+			c.ack(frame.ACK, m, frame.Receipt, "first")
+			if f := c.read(false); f.Command != frame.RECEIPT {
+				t.Fatalf("first ACK: %s", f.Command)
+			}
+			c.ack(frame.ACK, m, frame.Receipt, "second")
+		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 1", true},
+		{"other session", func(c *rawConn, m *frame.Frame) {
+			// Only the tag counts: 99 was never delivered here.
+			c.write(frame.New(frame.ACK, frame.Id, "T_s@@session-old@@99", frame.Receipt, "r"))
+		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 99", false},
+		{"nack unknown", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.NACK, frame.Id, "T_s@@session-old@@7", frame.Receipt, "r"))
+		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 7", false},
+		{"no id", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.ACK, frame.Receipt, "r"))
+		}, false, "Missing header", "\"ACK\" must include the \"id\" header\n", false},
+		{"invalid id", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.NACK, frame.Id, "1", frame.Receipt, "r"))
+		}, false, "Invalid header", "\"NACK\" must include a valid \"id\" header\n", false},
+		{"no subscription", func(c *rawConn, m *frame.Frame) {
+			c.write(frame.New(frame.ACK, frame.Id, "T_nosub@@session-x@@1", frame.Receipt, "r"))
+		}, false, "Subscription not found", `Message with id "T_nosub@@session-x@@1" has no subscription`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := "t" + randomKey()
+			c, _ := brokerConn(t, b.addr())
+			c.subscribe(durableSub("s", "/topic/"+q+".#", q))
+			pub.send("/topic/"+q+".ev", "m")
+			m := c.message()
+			tc.ack(c, m)
+			if tc.fatal {
+				if f := c.read(false); f.Command != frame.RECEIPT {
+					t.Fatalf("before the ERROR: %s %v", f.Command, f.Header)
+				}
+			}
+			c.expectError(tc.msg, tc.body)
+			if !tc.fatal {
+				// Still open, and the message can still be settled.
+				c.ack(frame.ACK, m, frame.Receipt, "ok")
+				if f := c.read(false); f.Command != frame.RECEIPT {
+					t.Fatalf("after a harmless ERROR: %s %v %q", f.Command, f.Header, f.Body)
+				}
+				return
+			}
+			c.closed()
+			// The queue outlives its consumer's mistake; what was not
+			// settled is delivered again.
+			again, _ := brokerConn(t, b.addr())
+			again.subscribe(durableSub("s", "/topic/"+q+".#", q))
+			if !tc.acked {
+				if m := again.message(); m.Header.Get("redelivered") != "true" {
+					t.Fatalf("%v", m.Header)
+				}
+			}
+			again.none(pub)
+		})
+	}
+}
+
+// Queue arguments that differ from the existing queue's fail as on
+// RabbitMQ, with its exact text: the ERROR, the RECEIPT, the close.
+func TestDurableArgsMismatch(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	q := "t" + randomKey()
+	owner, _ := brokerConn(t, b.addr())
+	owner.subscribe(durableSub("s", "/topic/"+q, q, "x-max-length", "5"))
+	pre := "PRECONDITION_FAILED - inequivalent arg "
+	where := " for queue '" + q + "' in vhost '/': "
+	for _, tc := range []struct {
+		name string
+		f    *frame.Frame
+		body string
+	}{
+		{"other value", durableSub("x", "/topic/"+q, q, "x-max-length", "6"),
+			pre + "'x-max-length'" + where + "received '6' but current is '5'"},
+		{"left out", durableSub("x", "/topic/"+q, q),
+			pre + "'x-max-length'" + where + "received none but current is the value '5' of type 'long'"},
+		{"quorum", durableSub("x", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "quorum"),
+			pre + "'x-queue-type'" + where + "received the value 'quorum' of type 'longstr' but current is none"},
+		{"not durable", frame.New(frame.SUBSCRIBE, frame.Id, "x", frame.Destination, "/topic/"+q, "x-queue-name", q,
+			"auto-delete", "false", "x-max-length", "5", frame.Receipt, "r-x"),
+			pre + "'durable'" + where + "received 'false' but current is 'true'"},
+		{"auto-delete", durableSub("x", "/topic/"+q, q, "x-max-length", "5", "auto-delete", "true"),
+			pre + "'auto_delete'" + where + "received 'true' but current is 'false'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := brokerConn(t, b.addr())
+			c.write(tc.f)
+			c.expectError("precondition_failed", tc.body)
+			if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "r-x" {
+				t.Fatalf("after the ERROR: %s %v", f.Command, f.Header)
+			}
+			c.closed()
+		})
+	}
+	// The owner is undisturbed, and the same arguments join the queue
+	// (x-queue-type classic is the default, the same as none).
+	c, _ := brokerConn(t, b.addr())
+	c.subscribe(durableSub("y", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "classic"))
+	c.send("/topic/"+q, "m1")
+	c.send("/topic/"+q, "m2")
+	owner.message()
+	c.message()
+}
+
+// x-max-length drops the head, x-message-ttl and expiration expire
+// waiting messages, x-expires deletes an unused queue.
+func TestDurableQueueBounds(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	clock := fakeBrokerClock(b)
+	pub, _ := brokerConn(t, b.addr())
+	sync := func() {
+		t.Helper()
+		pub.send("/topic/ivtest.sync", "", frame.Receipt, "s")
+		pub.read(false)
+	}
+
+	t.Run("max-length", func(t *testing.T) {
+		q := "t" + randomKey()
+		c, _ := brokerConn(t, b.addr())
+		c.subscribe(durableSub("s", "/topic/"+q, q, "x-max-length", "5"))
+		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.read(false)
+		for i := 0; i < 10; i++ {
+			pub.send("/topic/"+q, fmt.Sprint("m", i))
+		}
+		sync()
+		if info, _ := b.queueInfo(q); info.Ready != 5 || info.Dropped != 5 {
+			t.Fatalf("%+v", info)
+		}
+		c.subscribe(durableSub("s2", "/topic/"+q, q, "x-max-length", "5"))
+		for i := 5; i < 10; i++ {
+			if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+				t.Fatalf("got %q, want m%d", m.Body, i)
+			}
+		}
+	})
+
+	t.Run("ttl", func(t *testing.T) {
+		q := "t" + randomKey()
+		c, _ := brokerConn(t, b.addr())
+		c.subscribe(durableSub("s", "/topic/"+q, q, "x-message-ttl", "1000"))
+		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.read(false)
+		pub.send("/topic/"+q, "old")
+		sync()
+		clock.advance(600 * time.Millisecond)
+		pub.send("/topic/"+q, "new")
+		pub.send("/topic/"+q, "short", "expiration", "100") // sooner than the queue's TTL
+		sync()
+		clock.advance(600 * time.Millisecond)
+		if info, _ := b.queueInfo(q); info.Ready != 1 || info.Expired != 2 {
+			t.Fatalf("%+v", info)
+		}
+		c.subscribe(durableSub("s2", "/topic/"+q, q, "x-message-ttl", "1000"))
+		if m := c.message(); string(m.Body) != "new" {
+			t.Fatalf("got %q", m.Body)
+		}
+		c.none(pub)
+	})
+
+	t.Run("expires", func(t *testing.T) {
+		q := "t" + randomKey()
+		c, _ := brokerConn(t, b.addr())
+		c.subscribe(durableSub("s", "/topic/"+q, q, "x-expires", "2000"))
+		clock.advance(time.Hour) // kept while a consumer is attached
+		if _, ok := b.queueInfo(q); !ok {
+			t.Fatal("deleted while consumed")
+		}
+		c.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+		c.read(false)
+		pub.send("/topic/"+q, "kept a while")
+		sync()
+		clock.advance(1999 * time.Millisecond)
+		if info, ok := b.queueInfo(q); !ok || info.Ready != 1 {
+			t.Fatalf("%+v %v", info, ok)
+		}
+		clock.advance(time.Millisecond)
+		if _, ok := b.queueInfo(q); ok {
+			t.Fatal("not deleted after x-expires")
+		}
+		// A new subscription makes a new, empty queue.
+		c2, _ := brokerConn(t, b.addr())
+		c2.subscribe(durableSub("s", "/topic/"+q, q, "x-expires", "2000"))
+		c2.none(pub)
+	})
+
+	t.Run("backlog cap", func(t *testing.T) {
+		b.mu.Lock()
+		b.maxBacklog = 3
+		b.mu.Unlock()
+		defer func() {
+			b.mu.Lock()
+			b.maxBacklog = MaxQueueBacklog
+			b.mu.Unlock()
+		}()
+		q := "t" + randomKey()
+		c, _ := brokerConn(t, b.addr())
+		c.subscribe(durableSub("s", "/topic/"+q, q))
+		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.read(false)
+		for i := 0; i < 5; i++ {
+			pub.send("/topic/"+q, fmt.Sprint("m", i))
+		}
+		sync()
+		if info, _ := b.queueInfo(q); info.Ready != 3 || info.Dropped != 2 || b.overflows.Load() != 2 {
+			t.Fatalf("%+v, overflows %d", info, b.overflows.Load())
+		}
+		// Unacknowledged deliveries count too: a consumer that never acks
+		// cannot make the queue grow past the cap.
+		c.subscribe(durableSub("s2", "/topic/"+q, q))
+		for i := 2; i < 5; i++ {
+			if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+				t.Fatalf("got %q", m.Body)
+			}
+		}
+		pub.send("/topic/"+q, "over")
+		sync()
+		if info, _ := b.queueInfo(q); info.Ready != 0 || info.Unacked != 3 || info.Dropped != 3 {
+			t.Fatalf("%+v", info)
+		}
+		c.none(pub)
+	})
+}
+
+// Prefetch bounds what a consumer holds unacked; ack:client acknowledges
+// every earlier delivery; quorum queues count deliveries.
+func TestDurablePrefetchAndAckModes(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	pub, _ := brokerConn(t, b.addr())
+	q := "t" + randomKey()
+	c, _ := brokerConn(t, b.addr())
+	c.subscribe(durableSub("s", "/topic/"+q, q, "prefetch-count", "3", frame.Ack, frame.AckClient, "x-queue-type", "quorum"))
+	for i := 0; i < 10; i++ {
+		pub.send("/topic/"+q, fmt.Sprint("m", i))
+	}
+	var got []*frame.Frame
+	for i := 0; i < 3; i++ {
+		got = append(got, c.message())
+	}
+	c.none(pub)
+	// A cumulative ACK (ack:client) of the third settles all three:
+	// three more come.
+	c.ack(frame.ACK, got[2])
+	for i := 3; i < 6; i++ {
+		if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+			t.Fatalf("got %q", m.Body)
+		} else {
+			got = append(got, m)
+		}
+	}
+	if info, _ := b.queueInfo(q); info.Unacked != 3 || info.Ready != 4 {
+		t.Fatalf("%+v", info)
+	}
+	c.ack(frame.NACK, got[3], "requeue", "true") // NACK, client mode: m3 only (it is the first)
+	m := c.message()
+	if string(m.Body) != "m3" || m.Header.Get("redelivered") != "true" || m.Header.Get("x-delivery-count") != "1" {
+		t.Fatalf("%v %q", m.Header, m.Body)
+	}
+	// Without prefetch-count everything comes at once.
+	q2 := "t" + randomKey()
+	all, _ := brokerConn(t, b.addr())
+	all.subscribe(durableSub("s", "/topic/"+q2, q2))
+	for i := 0; i < 50; i++ {
+		pub.send("/topic/"+q2, "x")
+	}
+	for i := 0; i < 50; i++ {
+		all.message()
+	}
+}
+
+// A request sent with an expiration while the platform's consumer is down
+// is never executed; one that is still in time is.
+func TestRequestExpiry(t *testing.T) {
+	p := NewPlatform(t, WithKey("expkey"), WithAgent("default", "1001", "", ""))
+	clock := fakeBrokerClock(p.broker)
+	replies := dial(t, p.STOMPAddr())
+	sub, err := replies.Subscribe(replyPrefix+"expkey", stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replies.Send(probeTopic, "", nil, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err) // the subscription is in place
+	}
+	send := dial(t, p.STOMPAddr())
+	if err := p.PauseRequests(); err != nil {
+		t.Fatal(err)
+	}
+	req := func(id string) []byte {
+		return []byte(`["AgentLogin", "expkey", {"Accountcode": "default", "User": "1001", "Interface": "SIP/1"}, "` + id + `"]`)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("late"), stomp.SendOpt.Header("expiration", "1000")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("timely"), stomp.SendOpt.Header("expiration", "60000"),
+		stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := p.BrokerQueue("config"); info.Ready != 2 {
+		t.Fatalf("while paused: %+v", info)
+	}
+	clock.advance(5 * time.Second)
+	if err := p.ResumeRequests(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C:
+		if string(m.Body) != `[0,"Successful AgentLogin","timely"]` {
+			t.Fatalf("reply %s", m.Body)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
+	}
+	if err := p.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := p.Requests()
+	if len(reqs) != 1 || reqs[0].ID != "timely" {
+		t.Fatalf("executed %+v", reqs)
+	}
+	if info, _ := p.BrokerQueue("config"); info.Expired != 1 {
+		t.Fatalf("%+v", info)
+	}
+	// The test can fail: without expiry, a paused request is executed.
+	if err := p.PauseRequests(); err != nil {
+		t.Fatal(err)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("kept"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Hour)
+	if err := p.ResumeRequests(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C:
+		if !strings.Contains(string(m.Body), `"kept"`) {
+			t.Fatalf("reply %s", m.Body)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
+	}
+	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/x"+randomKey()))
+	if err := ext.PauseRequests(); err == nil {
+		t.Fatal("PauseRequests with an external broker succeeded")
+	}
+	replies.MustDisconnect()
+	for range sub.C {
+	}
+}
+
+// A plain topic subscription with client acks: ACK settles; a NACK or a
+// disconnect drops (there is no queue to return to, as with RabbitMQ's
+// exclusive subscription queue).
+func TestPlainTopicClientAck(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	pub, _ := brokerConn(t, b.addr())
+	c, _ := brokerConn(t, b.addr())
+	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
+	pub.send("/topic/plain", "a")
+	pub.send("/topic/plain", "b")
+	ma, mb := c.message(), c.message()
+	if ma.Header.Get(frame.Ack) == "" || ma.Header.Get(frame.Ack) != ma.Header.Get(frame.MessageId) {
+		t.Fatalf("%v", ma.Header)
+	}
+	c.ack(frame.ACK, ma, frame.Receipt, "a")
+	c.ack(frame.NACK, mb, frame.Receipt, "b")
+	for _, id := range []string{"a", "b"} {
+		if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != id {
+			t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+		}
+	}
+	c.none(pub) // the NACKed message is not delivered again
+	// An auto-ack subscription's messages have no ack header.
+	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
+	pub.send("/topic/auto", "x")
+	if m := c.message(); m.Header.Get("redelivered") != "false" {
+		t.Fatalf("%v", m.Header)
+	} else if _, ok := m.Header.Contains(frame.Ack); ok {
+		t.Fatalf("ack header on an auto subscription: %v", m.Header)
+	}
+}

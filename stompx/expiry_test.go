@@ -1,0 +1,270 @@
+package stompx_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+// serverBroker is a STOMP broker that introduces itself with a given
+// server header, records the headers of every SEND to the request queue
+// and answers receipts. It routes nothing: calls get no reply.
+type serverBroker struct {
+	ln     net.Listener
+	server string
+	mu     sync.Mutex
+	sends  []*frame.Header
+	sent   chan struct{}
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newServerBroker(tb testing.TB, server string) *serverBroker {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &serverBroker{ln: ln, server: server, sent: make(chan struct{}, 64)}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.conns = append(b.conns, c)
+			b.mu.Unlock()
+			b.wg.Add(1)
+			go b.serve(c)
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		b.mu.Lock()
+		for _, c := range b.conns {
+			_ = c.Close()
+		}
+		b.mu.Unlock()
+		b.wg.Wait()
+	})
+	return b
+}
+
+func (b *serverBroker) serve(c net.Conn) {
+	defer b.wg.Done()
+	defer c.Close()
+	r, w := frame.NewReader(c), frame.NewWriter(c)
+	for {
+		f, err := r.Read()
+		if err != nil {
+			return
+		}
+		if f == nil {
+			continue
+		}
+		switch f.Command {
+		case frame.CONNECT, frame.STOMP:
+			if w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "0,0", frame.Server, b.server)) != nil {
+				return
+			}
+			continue
+		case frame.SEND:
+			if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
+				b.mu.Lock()
+				b.sends = append(b.sends, f.Header.Clone())
+				b.mu.Unlock()
+				b.sent <- struct{}{}
+			}
+		}
+		if id, ok := f.Header.Contains(frame.Receipt); ok {
+			if w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (b *serverBroker) lastSend(tb testing.TB) *frame.Header {
+	tb.Helper()
+	select {
+	case <-b.sent:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no request reached the broker")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sends[len(b.sends)-1]
+}
+
+func TestRequestExpiryHeaders(t *testing.T) {
+	for _, c := range []struct {
+		server string
+		opts   []stompx.Option
+		header string // the header expected, "" for none
+		absent []string
+	}{
+		{"RabbitMQ/3.10.8", nil, "expiration", []string{"expires"}},
+		{"ivtest/1", nil, "expiration", []string{"expires"}},
+		{"ActiveMQ/5.17.2", nil, "expires", []string{"expiration"}},
+		{"RabbitMQ/3.10.8", []stompx.Option{stompx.WithoutRequestExpiry()}, "", []string{"expiration", "expires"}},
+		{"stompd/x.y.z", nil, "", []string{"expiration", "expires"}},
+	} {
+		t.Run(c.server, func(t *testing.T) {
+			b := newServerBroker(t, c.server)
+			tr := dial(t, b.ln.Addr().String(), c.opts...)
+			const timeout = 2 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			dl, _ := ctx.Deadline()
+			errc := make(chan error, 1)
+			go func() { errc <- echo(ctx, tr, testKey, "x") }()
+			h := b.lastSend(t)
+			cancel()
+			if err := <-errc; !errors.Is(err, context.Canceled) {
+				t.Fatalf("call = %v", err)
+			}
+			for _, a := range c.absent {
+				if _, ok := h.Contains(a); ok {
+					t.Fatalf("header %s sent: %v", a, h)
+				}
+			}
+			switch c.header {
+			case "expiration":
+				ms, err := strconv.Atoi(h.Get("expiration"))
+				if err != nil || ms < 1 || ms > int(timeout/time.Millisecond) {
+					t.Fatalf("expiration %q, want 1-%d ms", h.Get("expiration"), timeout/time.Millisecond)
+				}
+			case "expires":
+				at, err := strconv.ParseInt(h.Get("expires"), 10, 64)
+				if err != nil || at < dl.UnixMilli() || at > dl.UnixMilli()+1 {
+					t.Fatalf("expires %q, want the deadline %d", h.Get("expires"), dl.UnixMilli())
+				}
+			}
+		})
+	}
+}
+
+func TestRequestWithoutDeadlineHasNoExpiry(t *testing.T) {
+	b := newServerBroker(t, "RabbitMQ/3.10.8")
+	tr := dial(t, b.ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- echo(ctx, tr, testKey, "x") }()
+	h := b.lastSend(t)
+	cancel()
+	<-errc
+	if _, ok := h.Contains("expiration"); ok {
+		t.Fatalf("a call without deadline sent expiration: %v", h)
+	}
+}
+
+func TestDurableNotSupportedOnActiveMQ(t *testing.T) {
+	b := newServerBroker(t, "ActiveMQ/5.17.2")
+	tr := dial(t, b.ln.Addr().String())
+	_, err := tr.SubscribeDurable(ctxT(t, 10*time.Second), "workers", []string{events.AllAgents})
+	if !errors.Is(err, ivclient.ErrNotSupported) {
+		t.Fatalf("SubscribeDurable on ActiveMQ = %v, want ErrNotSupported", err)
+	}
+}
+
+// TestRabbitRequestExpiry is the proof that expiry works and that the test
+// can fail: with the platform's consumer down, calls time out; when it
+// comes back, it gets none of them, unless WithoutRequestExpiry.
+func TestRabbitRequestExpiry(t *testing.T) {
+	addr := rabbitAddr(t)
+	for _, c := range []struct {
+		name string
+		opts []stompx.Option
+		want int
+	}{
+		{"expiry", nil, 0},
+		{"WithoutRequestExpiry", []stompx.Option{stompx.WithoutRequestExpiry()}, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			queue := "/queue/" + randName("stompx.expiry.")
+			tr := dial(t, addr, append(c.opts, stompx.WithRequestQueue(queue))...)
+			var last time.Time
+			for i := 0; i < 5; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				last, _ = ctx.Deadline()
+				err := echo(ctx, tr, testKey, strconv.Itoa(i))
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("call %d with no consumer = %v", i, err)
+				}
+			}
+			// Make sure every expiry has passed (rounded up to the ms).
+			time.Sleep(time.Until(last.Add(20 * time.Millisecond)))
+			// The platform's consumer comes back: a raw consumer of the
+			// queue, reading up to a sentinel published after the calls.
+			rabbitPublish(t, addr, queue, []byte(`"sentinel"`))
+			conn, nc := dialRaw(t, addr)
+			defer nc.Close()
+			sub, err := conn.Subscribe(queue, stomp.AckAuto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for {
+				var m *stomp.Message
+				select {
+				case m = <-sub.C:
+				case <-time.After(10 * time.Second):
+					t.Fatal("no sentinel")
+				}
+				if m == nil || m.Err != nil {
+					t.Fatalf("consumer: %v", m)
+				}
+				if string(m.Body) == `"sentinel"` {
+					break
+				}
+				got++
+			}
+			if got != c.want {
+				t.Fatalf("the returning consumer got %d of the timed-out requests, want %d", got, c.want)
+			}
+		})
+	}
+}
+
+// TestRabbitRequestLongDeadlineWaitsForPlatform: a call made while the
+// platform's consumer is down succeeds when it comes back in time.
+func TestRabbitRequestLongDeadlineWaitsForPlatform(t *testing.T) {
+	addr := rabbitAddr(t)
+	queue := "/queue/" + randName("stompx.expiry.")
+	tr := dial(t, addr, stompx.WithRequestQueue(queue))
+	ctx := ctxT(t, 30*time.Second)
+	errc := make(chan error, 1)
+	go func() { errc <- echo(ctx, tr, testKey, "late") }()
+	// The request is queued once the transport counts it sent.
+	for tr.Stats().CallsSent == 0 {
+		select {
+		case err := <-errc:
+			t.Fatalf("call ended early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	p := ivtest.NewPlatform(t, ivtest.WithExternalBroker(addr, testLogin, testPasscode), ivtest.WithRequestQueue(queue), ivtest.WithKey(testKey))
+	_ = p
+	// The platform took the request and answered it (ivtest does not know
+	// Echo: a *codes.Error reply is its answer), long after it was sent.
+	if err := <-errc; err != nil && !errors.As(err, new(*codes.Error)) {
+		t.Fatalf("call = %v, want the platform's reply", err)
+	}
+}
