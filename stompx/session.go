@@ -71,7 +71,7 @@ type session struct {
 	broker brokerKind // from pub's CONNECTED frame: the expiry header
 
 	keys   sync.Map   // key -> *keySub
-	sendMu sync.Mutex // held around every Send on pub
+	sendMu sync.Mutex // held around every Send on pub; callers only TryLock it (trySend), so no caller ever waits behind go-stomp's write queue
 	sendq  chan outgoing
 	syncq  chan syncReq
 }
