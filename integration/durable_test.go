@@ -102,7 +102,6 @@ func testWorkerProcesses(t *testing.T, c *durableBroker, n int) {
 	// Then every event is handled, and nothing more comes for a second
 	// (late redeliveries).
 	var (
-		seen             map[string][]delivery
 		lastTotal, got   int
 		lastChange, done time.Duration
 	)
@@ -137,7 +136,7 @@ func testWorkerProcesses(t *testing.T, c *durableBroker, n int) {
 	for _, w := range ws {
 		w.stop(t)
 	}
-	seen = map[string][]delivery{}
+	seen := map[string][]delivery{}
 	for _, w := range ws {
 		if _, err := readRecords(w.out, w.id, seen); err != nil {
 			t.Fatal(err)

@@ -2,8 +2,10 @@
 # Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
 # beside its raw baseline in the same run), summarises the ratios, and appends
 # benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
-# The durable-event benchmark needs RabbitMQ: IV_RABBITMQ_ADDR (default
-# 127.0.0.1:61613, scripts/rabbitmq.sh) must answer, or the script fails.
+# The RabbitMQ benchmarks (durable events, and the rabbitmq runs of the STOMP
+# benchmarks beside go-stomp's server and ivtest's broker) need RabbitMQ:
+# IV_RABBITMQ_ADDR (default 127.0.0.1:61613, scripts/rabbitmq.sh) must
+# answer, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-6}
@@ -74,7 +76,7 @@ subscriber decoding into a struct for events, \`net/http\` with \`encoding/xml\`
 ns/op (medians of $count runs): 1.00 means as fast as raw, above 1 faster. Nothing here is asserted by a
 test; the numbers are measured, never timed in tests.
 
-Regenerate with \`scripts/bench.sh\` (this file is its output). Machine:
+Regenerate with \`IV_RABBITMQ_ADDR=127.0.0.1:61613 scripts/bench.sh\` (this file is its output). Machine:
 
 - $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB
 - $(go version)
@@ -104,12 +106,18 @@ $durable
 
 What the names mean:
 
-- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply), on
-  go-stomp's own embedded server with a test responder (\`gostomp\`) and on ivtest's broker and
-  request processor (\`ivtest\`).
-- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one connection (raw) or one Transport (SDK).
-- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`: the same two exchanges, alternated.
-- \`BenchmarkEvents\`: events/s from a publisher through one subscription to the consumer.
+- \`<benchmark>/<broker>\`: \`gostomp\` is go-stomp's own embedded server with a test responder,
+  \`ivtest\` ivtest's broker and request processor, \`rabbitmq\` RabbitMQ (IV_RABBITMQ_ADDR) with
+  ivtest's request processor attached to it on a request queue of its own. Raw and SDK share the
+  broker and the responder in the same run; raw sends its requests on a second connection, as the
+  SDK does.
+- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply).
+- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one raw client or one Transport (SDK).
+- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`, \`BenchmarkPairedInFlight1024\`: one
+  call at a time, 128 and 1,024 in flight, raw and SDK alternated in rounds.
+- \`BenchmarkPairedEvents/<broker>\`: events/s from a raw publisher through one subscription to the
+  consumer, raw (go-stomp, decoded into a struct) and SDK alternated in rounds of 1,000.
+- \`BenchmarkEvents\`: events/s on ivtest's broker, raw then SDK (not alternated).
 - \`BenchmarkPairedDurableEvents\` (RabbitMQ): durable events, acked one by one, against plain
   \`Subscribe\` and raw go-stomp with client-individual acks (the same queue headers and prefetch).
 - \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against

@@ -29,20 +29,11 @@ type durableEnv struct {
 	opts  []stompx.DurableOption
 }
 
-// ivtestDurable says whether ivtest's broker keeps durable queues (branch
-// fakebroker): the durable tests then run against it too.
-const ivtestDurable = false
-
-// forDurableBrokers runs f against RabbitMQ (see rabbitAddr) and, where it
-// supports durable queues, ivtest's broker.
+// forDurableBrokers runs f against RabbitMQ (see rabbitAddr) and against
+// ivtest's broker, which has RabbitMQ's durable semantics.
 func forDurableBrokers(t *testing.T, f func(t *testing.T, addr string)) {
 	t.Run("rabbitmq", func(t *testing.T) { f(t, rabbitAddr(t)) })
-	t.Run("ivtest", func(t *testing.T) {
-		if !ivtestDurable {
-			t.Skip("ivtest's broker keeps no durable queues yet")
-		}
-		f(t, ivtest.NewPlatform(t).STOMPAddr())
-	})
+	t.Run("ivtest", func(t *testing.T) { f(t, ivtest.NewPlatform(t).STOMPAddr()) })
 }
 
 func newDurableEnv(t *testing.T, addr string, opts ...stompx.DurableOption) *durableEnv {

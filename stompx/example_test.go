@@ -81,8 +81,7 @@ func ExampleWithStateHandler() {
 // name shares the events, which wait in the broker while no worker runs.
 // An event is settled by Ack (or by events.Run once its sinks have taken
 // it); one whose worker dies first is delivered again, Redelivered set.
-// (It prints "LOGIN default_1001 false" once ivtest's broker keeps durable
-// queues; until then it is only compiled.)
+// ivtest's broker keeps durable queues as RabbitMQ does.
 func ExampleTransport_SubscribeDurable() {
 	p, err := ivtest.Start(ivtest.WithAgent("default", "1001", "", "Ann"))
 	if err != nil {
@@ -117,4 +116,5 @@ func ExampleTransport_SubscribeDurable() {
 	if err := sub.Ack(ev); err != nil {
 		log.Println(err) // the connection dropped: the event comes again
 	}
+	// Output: LOGIN default_1001 false
 }

@@ -183,6 +183,30 @@ func TestDurableNotSupportedOnActiveMQ(t *testing.T) {
 	}
 }
 
+// expiryQueue returns a request queue of the test's own on RabbitMQ, with
+// no consumer: a durable queue, made and deleted with SubscribeDurable and
+// DeleteDurable, that requests reach as /amq/queue/<name> (a /queue/
+// destination could not be deleted over STOMP).
+func expiryQueue(t *testing.T, addr string) string {
+	t.Helper()
+	name := "stompxtest.expiry." + randName("")
+	tr := dial(t, addr)
+	ctx := ctxT(t, 30*time.Second)
+	s, err := tr.SubscribeDurable(ctx, name, []string{"/topic/" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tr.DeleteDurable(ctx, name); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return "/amq/queue/iv.events." + name
+}
+
 // TestRabbitRequestExpiry is the proof that expiry works and that the test
 // can fail: with the platform's consumer down, calls time out; when it
 // comes back, it gets none of them, unless WithoutRequestExpiry.
@@ -197,7 +221,7 @@ func TestRabbitRequestExpiry(t *testing.T) {
 		{"WithoutRequestExpiry", []stompx.Option{stompx.WithoutRequestExpiry()}, 5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			queue := "/queue/" + randName("stompx.expiry.")
+			queue := expiryQueue(t, addr)
 			tr := dial(t, addr, append(c.opts, stompx.WithRequestQueue(queue))...)
 			var last time.Time
 			for i := 0; i < 5; i++ {
@@ -247,7 +271,7 @@ func TestRabbitRequestExpiry(t *testing.T) {
 // platform's consumer is down succeeds when it comes back in time.
 func TestRabbitRequestLongDeadlineWaitsForPlatform(t *testing.T) {
 	addr := rabbitAddr(t)
-	queue := "/queue/" + randName("stompx.expiry.")
+	queue := expiryQueue(t, addr)
 	tr := dial(t, addr, stompx.WithRequestQueue(queue))
 	ctx := ctxT(t, 30*time.Second)
 	errc := make(chan error, 1)
