@@ -316,20 +316,12 @@ func TestEveryProgramIsTested(t *testing.T) {
 	}
 }
 
-// needsFakeDurable lists the programs whose embedded demo needs ivtest's
-// broker to keep durable queues, which it does once branch fakebroker is
-// merged. TODO(durableint): remove with that merge.
-var needsFakeDurable = map[string]bool{"call-workers": true}
-
 // TestPrograms runs every program on its embedded fake platform and checks
 // that it exits 0 and prints what it documents.
 func TestPrograms(t *testing.T) {
 	for name, runs := range programs {
 		name, runs := name, runs
 		t.Run(name, func(t *testing.T) {
-			if needsFakeDurable[name] {
-				t.Skip("ivtest's broker keeps durable queues once branch fakebroker is merged")
-			}
 			t.Parallel()
 			for _, r := range runs {
 				res := execute(t, name, env(), r.args...)
@@ -520,6 +512,8 @@ func TestSimulatorServesTheExamples(t *testing.T) {
 			[]string{"calling 4 numbers with 3 agents", "campaign done: 4 of 4 numbers called: 4 answered"}},
 		{"events-tail", vars, []string{"-duration", "1s"}, []string{"tailing /topic/iv.agents.#", "0 calls finished"}},
 		{"crm-screen-pop", vars, []string{"-duration", "1s"}, []string{"listening to every agent's calls", "0 call records written"}},
+		// Its status goes to stderr, its records (none here) to stdout.
+		{"call-workers", vars, []string{"-duration", "1s", "-idle-expiry", "1m"}, nil},
 	} {
 		res := execute(t, r.name, env(r.env...), r.args...)
 		if res.err != nil {

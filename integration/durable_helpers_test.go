@@ -50,16 +50,8 @@ type eventPublisher interface {
 	publish(run string, from, to int, topics []string, receiptEvery int) error
 }
 
-// fakeDurable says whether ivtest's broker keeps durable queues. It does
-// once branch fakebroker is merged; until then the ivtest runs skip.
-// TODO(durableint): remove with that merge.
-const fakeDurable = false
-
 // fakeBroker is ivtest's broker, in this process; the test closes it.
 func fakeBroker(t *testing.T) *durableBroker {
-	if !fakeDurable {
-		t.Skip("ivtest's broker keeps durable queues once branch fakebroker is merged")
-	}
 	p := ivtest.NewPlatform(t)
 	return &durableBroker{what: "ivtest", addrs: []string{p.STOMPAddr()},
 		publisher: func(*testing.T, int) eventPublisher { return fakePublisher{p} }}
@@ -330,7 +322,8 @@ type tally struct {
 }
 
 func newTally(clk clock) *tally {
-	return &tally{clk: clk, seen: map[string][]delivery{}, ackErrs: map[string]int{}}
+	// last starts now: a quiet period counts from the tally's start.
+	return &tally{clk: clk, seen: map[string][]delivery{}, ackErrs: map[string]int{}, last: clk.now()}
 }
 
 func (tl *tally) add(worker int, ev events.Event) {
@@ -354,6 +347,13 @@ func (tl *tally) ackErr(err error) {
 	if len(tl.bad) < 10 {
 		tl.bad = append(tl.bad, "Ack: "+err.Error())
 	}
+}
+
+// lastAt is when the latest event was handled.
+func (tl *tally) lastAt() time.Duration {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.last
 }
 
 func (tl *tally) distinct() int {
@@ -418,6 +418,23 @@ func waitAll(ctx context.Context, count func() int, want int, last func() time.D
 	}
 }
 
+// background runs f on a goroutine of its own. The function it returns
+// waits for f and returns its error (it may be called again); the test's
+// cleanup waits for f too.
+func background(t *testing.T, f func() error) (wait func() error) {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = f()
+	}()
+	t.Cleanup(func() { <-done })
+	return func() error {
+		<-done
+		return err
+	}
+}
+
 // stallCheck returns a function that fails the test when count has not
 // changed for phaseLimit since its previous calls.
 func stallCheck(t *testing.T, clk clock, count func() int) func() {
@@ -432,9 +449,7 @@ func stallCheck(t *testing.T, clk clock, count func() int) func() {
 	}
 }
 
-// verdict checks the deliveries of events 0..n-1 of run: none lost, and
-// every duplicate a redelivery (at most one delivery of an event without
-// Redelivered). It returns the counts for the log.
+// verdict is what judge found in the deliveries of a run's events.
 type verdict struct {
 	lost, dupes, redelivered, unknown int
 	firstTime                         int // events delivered more than once with Redelivered false: must be 0
@@ -442,6 +457,9 @@ type verdict struct {
 	lostKeys, badKeys                 []string
 }
 
+// judge checks the deliveries of events 0..n-1 of run: none lost, and
+// every duplicate a redelivery (at most one delivery of an event without
+// Redelivered); the counts are for the log.
 func judge(seen map[string][]delivery, run string, n int, topics []string) verdict {
 	v := verdict{perWorker: map[int]int{}}
 	want := make(map[string]bool, n)

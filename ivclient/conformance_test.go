@@ -263,6 +263,7 @@ func runConformance(ctx context.Context, t *testing.T, c *ivclient.Client, p *iv
 	is(c.NewCallBack(ctx, ivclient.CallBack{Accountcode: "default", RuleID: "1", Mcdu: "6100", Originator: "2177277722", Language: "pt_BR"}), nil, "NewCallBack")
 	is(c.NewCallBack(ctx, ivclient.CallBack{Accountcode: "nosuchaccount", Mcdu: "6100", Originator: "2177277722"}), codes.ErrNotFound, "NewCallBack unknown accountcode")
 	require.Len(t, p.CallBacks(), 1)
+	is(c.AgentDelete(ctx, "default", "1001"), codes.ErrNotAllowed, "AgentDelete of a logged-in agent")
 	is(c.AgentLogoff(ctx, "default", "1001"), nil, "AgentLogoff")
 	is(c.AgentLogoff(ctx, "default", "1001"), codes.ErrDuplicate, "AgentLogoff twice")
 
@@ -277,6 +278,7 @@ func runConformance(ctx context.Context, t *testing.T, c *ivclient.Client, p *iv
 	is(err, nil, "AgentQueueMembers after deletes")
 	require.Len(t, members, 1)
 	assert.Equal(t, "1001", members[0].User)
+	is(c.QueueDelete(ctx, "default", "7015"), codes.ErrNotEmpty, "QueueDelete of a queue with members")
 }
 
 func stripQueues(in []ivclient.AgentQueue) []ivclient.AgentQueue {

@@ -2,12 +2,21 @@
 # Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
 # beside its raw baseline in the same run), summarises the ratios, and appends
 # benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
+# The RabbitMQ benchmarks (durable events, and the rabbitmq runs of the STOMP
+# benchmarks beside go-stomp's server and ivtest's broker) need RabbitMQ:
+# IV_RABBITMQ_ADDR (default 127.0.0.1:61613, scripts/rabbitmq.sh) must
+# answer, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-6}
 pkgs="./events ./stompx ./soapx"
 out=$(mktemp -d)
-cmd="go test -run '^\$' -bench . -benchmem -count $count $pkgs"
+rabbit=${IV_RABBITMQ_ADDR:-127.0.0.1:61613}
+if ! (exec 3<>"/dev/tcp/${rabbit%:*}/${rabbit##*:}") 2>/dev/null; then
+  echo "no RabbitMQ at $rabbit (IV_RABBITMQ_ADDR) for BenchmarkPairedDurableEvents: run scripts/rabbitmq.sh start" >&2
+  exit 1
+fi
+cmd="IV_RABBITMQ_ADDR=$rabbit IV_REQUIRE_BROKER=1 go test -run '^\$' -bench . -benchmem -count $count $pkgs"
 echo "running: $cmd" >&2
 eval "$cmd" | tee "$out/bench.txt" >&2
 
@@ -25,7 +34,9 @@ summary=$(awk '
       if ($(i+1)=="ns/op") ns[name]=ns[name] " " $i
       if ($(i+1)=="allocs/op") al[name]=$i
       if ($(i+1)=="sdk/raw" || $(i+1)=="raw/soapx") pr[name]=pr[name] " " $i
+      if ($(i+1) ~ /^(raw-events\/s|plain-events\/s|durable-events\/s|durable\/plain|durable\/raw)$/) dm[name, $(i+1)]=dm[name, $(i+1)] " " $i
     }
+    if (index(name, "Durable")) dn[name]=1
   }
   function median(s,   a, n, i, j, t) {
     n=split(s, a, " ")
@@ -48,9 +59,11 @@ summary=$(awk '
       printf "| BenchmarkDecode (vs encoding/json into a struct) | %.0f | %.0f | %.2f | %s | %s |\n", r, s, r/s, al["BenchmarkDecodeEncodingJSON"], al["BenchmarkDecode"]
     }
     for (name in pr) printf "PAIRED\t%s\t%.2f\n", name, median(pr[name])
+    for (name in dn) printf "DURABLE\t| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", name, median(dm[name, "raw-events/s"]), median(dm[name, "plain-events/s"]), median(dm[name, "durable-events/s"]), median(dm[name, "durable/plain"]), median(dm[name, "durable/raw"])
   }' "$out/bench.txt")
+durable=$(printf '%s\n' "$summary" | awk -F'\t' '/^DURABLE/ {print $2}' | sort)
 paired=$(printf '%s\n' "$summary" | awk -F'\t' '/^PAIRED/ {printf "| %s | %s |\n", $2, $3}' | sort)
-summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
+summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | grep -v '^DURABLE' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
 
 {
   cat <<EOF2
@@ -63,7 +76,7 @@ subscriber decoding into a struct for events, \`net/http\` with \`encoding/xml\`
 ns/op (medians of $count runs): 1.00 means as fast as raw, above 1 faster. Nothing here is asserted by a
 test; the numbers are measured, never timed in tests.
 
-Regenerate with \`scripts/bench.sh\` (this file is its output). Machine:
+Regenerate with \`IV_RABBITMQ_ADDR=127.0.0.1:61613 scripts/bench.sh\` (this file is its output). Machine:
 
 - $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB
 - $(go version)
@@ -82,14 +95,31 @@ runs) is the fairest figure:
 |---|---|
 $paired
 
+Durable events on RabbitMQ (\`$rabbit\`), paired in one run: each round sends the same events to
+a raw go-stomp durable subscription acking each message (\`raw\`), to a plain \`Subscribe\`
+(\`plain\`, no acks) and to \`SubscribeDurable\` with \`Subscription.Ack\` after each event
+(\`durable\`), one after the other (events/s and ratios, medians of $count runs):
+
+| benchmark | raw events/s | plain events/s | durable events/s | durable / plain | durable / raw |
+|---|---|---|---|---|---|
+$durable
+
 What the names mean:
 
-- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply), on
-  go-stomp's own embedded server with a test responder (\`gostomp\`) and on ivtest's broker and
-  request processor (\`ivtest\`).
-- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one connection (raw) or one Transport (SDK).
-- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`: the same two exchanges, alternated.
-- \`BenchmarkEvents\`: events/s from a publisher through one subscription to the consumer.
+- \`<benchmark>/<broker>\`: \`gostomp\` is go-stomp's own embedded server with a test responder,
+  \`ivtest\` ivtest's broker and request processor, \`rabbitmq\` RabbitMQ (IV_RABBITMQ_ADDR) with
+  ivtest's request processor attached to it on a request queue of its own. Raw and SDK share the
+  broker and the responder in the same run; raw sends its requests on a second connection, as the
+  SDK does.
+- \`BenchmarkSequential/<broker>\`: one correlated call at a time (AgentLogin and its reply).
+- \`BenchmarkInFlight128/<broker>\`: 128 calls in flight on one raw client or one Transport (SDK).
+- \`BenchmarkPairedSequential\`, \`BenchmarkPairedInFlight128\`, \`BenchmarkPairedInFlight1024\`: one
+  call at a time, 128 and 1,024 in flight, raw and SDK alternated in rounds.
+- \`BenchmarkPairedEvents/<broker>\`: events/s from a raw publisher through one subscription to the
+  consumer, raw (go-stomp, decoded into a struct) and SDK alternated in rounds of 1,000.
+- \`BenchmarkEvents\`: events/s on ivtest's broker, raw then SDK (not alternated).
+- \`BenchmarkPairedDurableEvents\` (RabbitMQ): durable events, acked one by one, against plain
+  \`Subscribe\` and raw go-stomp with client-individual acks (the same queue headers and prefetch).
 - \`BenchmarkCall\`, \`BenchmarkCallParallel\` (soapx): one SOAP call (AgentInfo) through soapx against
   the same POST built and parsed by hand; \`interleaved\` alternates the two in one loop and reports
   their ratio, which is the steadiest figure on a busy machine.

@@ -18,7 +18,8 @@
 #   start          start the cluster; a no-op when it already runs whole.
 #                  Anything else (a crashed run, a half-formed cluster) is
 #                  killed and wiped first, then the cluster is formed afresh
-#                  (about 15 s on 2 cores, 0.45 GB of memory).
+#                  (15 s on two idle cores, up to a minute on busy ones;
+#                  0.45 GB of memory).
 #   stop           shut every node down (SIGKILL for one that does not
 #                  answer) and remove the data directory; leaves epmd.
 #   status         each node's state, and the cluster as ivc1 sees it;
@@ -118,6 +119,20 @@ configure() {
   echo 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"' > "$d/rabbitmq-env.conf"
 }
 
+# cookie makes sure the rabbitmq user has an Erlang cookie before the
+# three nodes start at once: each would otherwise write its own, and they
+# could not join.
+cookie() {
+  local home f
+  home=$(getent passwd rabbitmq | cut -d: -f6)
+  f=${home:-/var/lib/rabbitmq}/.erlang.cookie
+  [ -s "$f" ] && return 0
+  mkdir -p "$(dirname "$f")"
+  (umask 077; head -c 64 /dev/urandom | od -An -tx1 | tr -dc 'a-f0-9' | head -c 32 | tr 'a-f' 'A-F' > "$f")
+  chown rabbitmq:rabbitmq "$f"
+  chmod 0400 "$f"
+}
+
 # launch i: start node i's server in the background (returns at once).
 launch() {
   local i=$1 d=$R/$1
@@ -161,6 +176,7 @@ start() {
   chmod 0755 "$R"
   for i in 1 2 3; do configure "$i"; done
   chown -R rabbitmq:rabbitmq "$R"
+  cookie
   for i in 1 2 3; do launch "$i"; done
   for i in 1 2 3; do await "$i"; done
   for i in 2 3; do

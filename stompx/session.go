@@ -31,6 +31,26 @@ import (
 // connection that receives never sends more than a few small frames, and
 // the connection that sends never needs the processor to make progress
 // for its own reads.
+//
+// DESIGN: two connections, re-measured (issue 11, item 12) with readers
+// that never send. TestConnectionExperiment (IV_CONN_EXPERIMENT=1) runs
+// the transport with one connection (WithOneConnection, tests only) and
+// with two, alternately, at 1, 128 and 1,024 calls in flight, with and
+// without an unthrottled event flood on a subscribed topic, a fresh
+// embedded broker per run, on a busy 2-core machine (2026-12-01):
+//   - go-stomp's server: one connection hung (no call completed for 20s,
+//     the broker wedged for good) in 4 of 4 runs at 1,024 in flight and in
+//     6 of 6 runs under the flood (at 1, 128 and 1,024); two connections
+//     never hung (4,508-6,846 calls/s at 1,024). The cycle is inside the
+//     server, whatever the client's readers do.
+//   - RabbitMQ 3.10: never hung; without the flood the same within noise
+//     (1,528/836 against 1,278/661 calls/s at 1,024), under the flood one
+//     connection was slower (329/466 against 795/1,164 at 1,024).
+//   - ivtest's broker: never hung, one connection as fast or faster
+//     (4,229/6,987 against 4,078/4,300 at 1,024).
+//
+// One connection can hang on a broker partners test with, and is slower
+// on RabbitMQ under load: the transport keeps two.
 type session struct {
 	t    *Transport
 	id   uint64
@@ -51,7 +71,7 @@ type session struct {
 	broker brokerKind // from pub's CONNECTED frame: the expiry header
 
 	keys   sync.Map   // key -> *keySub
-	sendMu sync.Mutex // held around every Send on pub
+	sendMu sync.Mutex // held around every Send on pub; callers only TryLock it (trySend), so no caller ever waits behind go-stomp's write queue
 	sendq  chan outgoing
 	syncq  chan syncReq
 }

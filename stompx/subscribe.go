@@ -137,25 +137,43 @@ type eventSub struct {
 // for each.
 func (es *eventSub) attach(s *session) error {
 	es.mu.Lock()
-	defer es.mu.Unlock()
 	if es.closed {
+		es.mu.Unlock()
 		return errClosed
 	}
 	if es.sess == s {
+		es.mu.Unlock()
 		return nil
 	}
 	es.sess, es.stomps = s, nil
+	es.mu.Unlock()
+	// go-stomp's Subscribe may wait for its write queue: not under es.mu,
+	// which the consumer's Close takes.
+	var stomps []*stomp.Subscription
 	for _, tp := range es.topics {
 		ss, err := s.sub.Subscribe(tp, stomp.AckAuto)
 		if err != nil {
 			s.lost(err)
 			return errRetry
 		}
-		es.stomps = append(es.stomps, ss)
+		stomps = append(stomps, ss)
 		if !es.t.spawn(func() { es.pump(s, ss) }) {
 			s.kill("transport closed", errClosed, false)
 			return errClosed
 		}
+	}
+	es.mu.Lock()
+	closed := es.closed
+	if !closed && es.sess == s {
+		es.stomps = stomps
+	}
+	es.mu.Unlock()
+	if closed {
+		// Closed by the consumer meanwhile: onClose found none of these.
+		for _, ss := range stomps {
+			s.unsubscribe(ss)
+		}
+		return errClosed
 	}
 	return nil
 }

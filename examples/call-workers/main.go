@@ -128,7 +128,7 @@ func (w *worker) consume(ctx context.Context, sub *events.Subscription) error {
 			if !ok {
 				return sub.Err()
 			}
-			if ev.Type == w.dieOn {
+			if w.dieOn != "" && ev.Type == w.dieOn {
 				return fmt.Errorf("worker %s took %s of call %s and %w", w.id, ev.Type, ev.UniqueID, errDied)
 			}
 			if ev.Type == events.Hangup {
@@ -152,7 +152,11 @@ func (w *worker) consume(ctx context.Context, sub *events.Subscription) error {
 // write writes the record of a HANGUP, in one Write, so that a worker killed
 // mid-way leaves no half record behind.
 func (w *worker) write(ev events.Event) error {
-	r := record{UniqueID: ev.UniqueID, Agent: ev.Agent, CallerID: ev.CallerID, Reason: ev.Reason,
+	agent := ev.Agent
+	if agent == "" { // the agent's topic says whose event it is
+		agent = strings.TrimPrefix(ev.Topic, events.TopicPrefix)
+	}
+	r := record{UniqueID: ev.UniqueID, Agent: agent, CallerID: ev.CallerID, Reason: ev.Reason,
 		Answered: answered(ev.Reason), EndedAt: ev.Received.UTC(), Worker: w.id, Redelivered: ev.Redelivered}
 	b, err := json.Marshal(r)
 	if err != nil {

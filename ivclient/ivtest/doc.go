@@ -196,5 +196,6 @@
 // DropReplies withholds replies (over STOMP and IVWS) and SetReplyFunc
 // rewrites them (over STOMP); Requests and
 // Stats show what the platform received and did; Sync waits until
-// everything produced so far has reached the broker.
+// everything produced so far has reached the broker; Reset returns the
+// platform to its seeds between tests.
 package ivtest

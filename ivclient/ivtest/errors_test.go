@@ -59,9 +59,14 @@ func TestNilContext(t *testing.T) {
 
 	req := &ivclient.Request{Method: "QueueList", Key: p.Key(), Args: map[string]string{"accountcode": "default"}}
 	checks := map[string]func() error{
-		"stompx.Dial":          func() error { _, err := stompx.Dial(nil, p.STOMPAddr()); return err },
-		"stompx.Call":          func() error { return st.Call(nil, req, nil) },
-		"stompx.Subscribe":     func() error { _, err := st.Subscribe(nil, events.AllAgents); return err },
+		"stompx.Dial":      func() error { _, err := stompx.Dial(nil, p.STOMPAddr()); return err },
+		"stompx.Call":      func() error { return st.Call(nil, req, nil) },
+		"stompx.Subscribe": func() error { _, err := st.Subscribe(nil, events.AllAgents); return err },
+		"stompx.SubscribeDurable": func() error {
+			_, err := st.SubscribeDurable(nil, "crm", []string{events.AllAgents})
+			return err
+		},
+		"stompx.DeleteDurable": func() error { return st.DeleteDurable(nil, "crm") },
 		"soapx.Call":           func() error { return sp.Call(nil, req, nil) },
 		"events.Run":           func() error { return events.Run(nil, sub) },
 		"ivtest.Platform.Sync": func() error { return p.Sync(nil) },

@@ -44,3 +44,34 @@ func ExampleStart() {
 	// true default_1001 INBOUND 2198765456 true
 	// true
 }
+
+// Reset between tests: what one test did (a queue it added, a call it left
+// up, an agent it logged in) is gone, and the seeds are back.
+func ExamplePlatform_Reset() {
+	p, err := ivtest.Start(ivtest.WithQueue("default", "7000"), ivtest.WithAgent("default", "1001", "", "Alice"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+
+	// One test.
+	p.Do("QueueAdd", map[string]any{"accountcode": "default", "name": "7100"})
+	p.Do("AgentLogin", map[string]any{"Accountcode": "default", "User": "1001", "Interface": "SIP/default_1001"})
+	if _, err := p.OutboundCall("default", "1001", "6100", ivtest.Answer); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(p.Calls()), "call,", len(p.Requests()), "requests") // Do is not a request
+
+	// The next.
+	if err := p.Reset(); err != nil { // the call ends with HANGUP MSSTART
+		log.Fatal(err)
+	}
+	_, err = p.Do("QueueInfo", map[string]any{"accountcode": "default", "name": "7100"})
+	fmt.Println(len(p.Calls()), "calls;", "queue 7100:", errors.Is(err, codes.ErrNotFound))
+	info, _ := p.Do("AgentInfo", map[string]any{"accountcode": "default", "user": "1001"})
+	fmt.Println("agent 1001:", info.(map[string]any)["agentstatus"])
+	// Output:
+	// 1 call, 0 requests
+	// 0 calls; queue 7100: true
+	// agent 1001: LOGOFF
+}

@@ -252,3 +252,17 @@ func TestReset(t *testing.T) {
 		t.Error("Reset of a closed platform")
 	}
 }
+
+// The lenient scan never panics, and a key it reads is one the body holds.
+func FuzzSalvage(f *testing.F) {
+	for _, s := range []string{`["M", "k", {"a": 1 "b": 2}, "id"]`, `['M', 'k\'', {}]`, `["M", "k\`, `[`, `["M",`,
+		`["M", "k", {"a": "1',}, "i\"d"]`, `["M", 1234, {}]`, `[1, 2, 3]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, ok := salvage(b)
+		if ok && r.Key == "" && !strings.Contains(string(b), `""`) && !strings.Contains(string(b), `''`) {
+			t.Fatalf("empty key from %q", b)
+		}
+	})
+}

@@ -66,13 +66,14 @@ const maxSOAPRequest = 4 << 20
 
 type soapServer struct {
 	srv  *httptest.Server
+	desc *ivws // the operations and result types
 	wsdl []byte
 	stop chan struct{} // closed by stopSOAP: releases withheld replies
 	once sync.Once
 }
 
 func (p *Platform) startSOAP() error {
-	s := &soapServer{stop: make(chan struct{})}
+	s := &soapServer{desc: newIVWS(), stop: make(chan struct{})}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.serveSOAP(s, w, r)
 	}))
@@ -89,7 +90,7 @@ func (p *Platform) startSOAP() error {
 	// Everything the handler reads is set before Start.
 	p.soap = s
 	p.soapURL = "http://" + s.srv.Listener.Addr().String() + "/"
-	s.wsdl = wsdlDocument(p.soapURL)
+	s.wsdl = s.desc.document(p.soapURL)
 	s.srv.Start()
 	return nil
 }
@@ -153,10 +154,10 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	if code != codes.OK {
 		desc, _ := payload.(string)
-		writeFailure(w, method, code, desc)
+		s.desc.writeFailure(w, method, code, desc)
 		return
 	}
-	writeResult(w, method, forSOAP(method, args, payload))
+	s.desc.writeResult(w, method, forSOAP(method, args, payload))
 }
 
 // wsdlQuery reports whether the query asks for the WSDL ("wsdl", "WSDL",
@@ -329,8 +330,8 @@ func writeFault(w http.ResponseWriter, faultcode, faultstring, detail string) {
 //   - the Info and List methods, whose result has no room for a code, and
 //     an operation the endpoint does not know, get a SOAP fault that names
 //     the code (writeCodeFault).
-func writeFailure(w http.ResponseWriter, method string, code codes.Code, desc string) {
-	op, ok := soapOps[method]
+func (d *ivws) writeFailure(w http.ResponseWriter, method string, code codes.Code, desc string) {
+	op, ok := d.ops[method]
 	if !ok {
 		writeCodeFault(w, code, desc)
 		return
@@ -382,8 +383,8 @@ func writeCodeFault(w http.ResponseWriter, code codes.Code, desc string) {
 }
 
 // writeResult answers a success.
-func writeResult(w http.ResponseWriter, method string, payload any) {
-	op, ok := soapOps[method]
+func (d *ivws) writeResult(w http.ResponseWriter, method string, payload any) {
+	op, ok := d.ops[method]
 	if !ok {
 		op = soapOp{result: resultCode}
 	}
@@ -407,14 +408,14 @@ func writeResult(w http.ResponseWriter, method string, payload any) {
 	case resultObject:
 		b.WriteString(">")
 		m, _ := payload.(map[string]any)
-		writeFields(&b, soapTypes[op.typ], m)
+		writeFields(&b, d.types[op.typ], m)
 	case resultObjects:
 		b.WriteString(` type="tns:` + op.arrayType() + `">`)
 		list, _ := payload.([]any)
 		for _, it := range list {
 			m, _ := it.(map[string]any)
 			b.WriteString("<" + op.typ + ">")
-			writeFields(&b, soapTypes[op.typ], m)
+			writeFields(&b, d.types[op.typ], m)
 			b.WriteString("</" + op.typ + ">")
 		}
 	case resultPermission:
@@ -449,7 +450,12 @@ func forSOAP(method string, args map[string]any, payload any) any {
 		return out
 	case "AgentLineList":
 		list, _ := payload.([]any)
-		ac, _ := scalarText(args["accountcode"])
+		var ac string
+		for k, v := range args { // the lookup succeeded: this is the agent's accountcode
+			if strings.EqualFold(k, "accountcode") {
+				ac, _ = scalarText(v)
+			}
+		}
 		out := make([]any, 0, len(list))
 		for _, it := range list {
 			m, ok := it.(map[string]any)

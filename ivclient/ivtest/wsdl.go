@@ -9,7 +9,7 @@ import (
 // The IVWS endpoint's description: for each of the 41 operations, its
 // request elements as the reference names them in XML (passwd, call_limit,
 // ignoreexpire, User for NewCall and BlindTransfer, Location_id, ...) and
-// the shape of its result. wsdlDocument turns it into the WSDL 1.1 document
+// the shape of its result. ivws.document turns it into the WSDL 1.1 document
 // served at SOAPURL()+"?wsdl"; soap.go answers the operations with it.
 
 // ivwsNamespace is the target namespace of IVWS.
@@ -35,18 +35,79 @@ type soapOp struct {
 	typ    string     // resultObject, resultObjects: the complex type of the result or of an item
 }
 
-var (
-	agentBody = []string{"accountcode", "user", "passwd", "name"}
-	queueBody = []string{"accountcode", "name", "description", "sl_answeredbefore_1", "sl_answeredbefore_2",
+// ivws is the endpoint's description: its operations by name and the
+// complex types of their results. Each platform builds its own (newIVWS),
+// so that no table is shared, and nothing changes it after.
+type ivws struct {
+	ops   map[string]soapOp
+	types map[string]soapType
+}
+
+func newIVWS() *ivws {
+	return &ivws{ops: soapOps(), types: soapTypes()}
+}
+
+// soapOps returns the 41 operations.
+func soapOps() map[string]soapOp {
+	agentBody := []string{"accountcode", "user", "passwd", "name"}
+	queueBody := []string{"accountcode", "name", "description", "sl_answeredbefore_1", "sl_answeredbefore_2",
 		"sl_answeredbefore_3", "joinempty", "requiresendinfo", "timeout", "dialtimeout", "maxlen", "wrapuptime",
 		"quarantinetime", "announce", "musiconhold"}
-	sipBody = []string{"accountcode", "name", "description", "allow", "amaflags", "call_limit", "callerid",
+	sipBody := []string{"accountcode", "name", "description", "allow", "amaflags", "call_limit", "callerid",
 		"callgroup", "canreinvite", "context", "defaultip", "deny", "disallow", "dtmfmode", "fromdomain", "fromuser",
 		"fullcontact", "host", "ignoreexpire", "insecure", "ipaddr", "language", "mailbox", "md5secret",
 		"musiconhold", "nat", "permit", "pickupgroup", "port", "progressinband", "promiscredir", "qualify",
 		"regexten", "regseconds", "rpid", "rtpholdtimeout", "secret", "sendrpid", "setvar", "subscribecontext",
 		"trustrpid", "type", "useclientcode", "username", "route", "macaddr", "location"}
-)
+	return map[string]soapOp{
+		"AgentAdd":          {params: agentBody},
+		"AgentDelete":       {params: []string{"accountcode", "user"}},
+		"AgentModify":       {params: joinParams([]string{"original_accountcode", "original_user"}, agentBody)},
+		"AgentList":         {params: []string{"accountcode"}, result: resultIntegers},
+		"AgentInfo":         {params: []string{"accountcode", "user"}, result: resultObject, typ: "AgentInfo"},
+		"AgentLineAdd":      {params: []string{"accountcode", "user", "lines"}, lists: []string{"lines"}},
+		"AgentLineDelete":   {params: []string{"accountcode", "user", "linenumber"}},
+		"AgentLineModify":   {params: []string{"original_accountcode", "original_user", "original_linenumber", "inbound", "outbound"}},
+		"AgentLineList":     {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentLines"},
+		"AgentQueueAdd":     {params: []string{"accountcode", "user", "queues"}, lists: []string{"queues"}},
+		"AgentQueueDelete":  {params: []string{"accountcode", "user", "name"}},
+		"AgentQueueModify":  {params: []string{"original_accountcode", "original_user", "original_name", "priority"}},
+		"AgentQueueList":    {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentQueues"},
+		"AgentQueueMembers": {params: []string{"accountcode", "name"}, result: resultObjects, typ: "QueueMembers"},
+
+		"AgentAddPermission":    {params: []string{"accountcode", "user", "location"}},
+		"AgentDeletePermission": {params: []string{"accountcode", "user"}},
+		"AgentModifyPermission": {params: []string{"accountcode", "user", "location"}},
+		"AgentInfoPermission":   {params: []string{"accountcode", "user"}, result: resultPermission},
+
+		"AgentLogin":    {params: []string{"Accountcode", "User", "Interface"}},
+		"AgentLogoff":   {params: []string{"Accountcode", "User"}},
+		"AgentPause":    {params: []string{"Accountcode", "User", "Reason"}},
+		"AgentUnpause":  {params: []string{"Accountcode", "User"}},
+		"BlindTransfer": {params: []string{"Accountcode", "User", "Exten"}},
+		"NewCall":       {params: []string{"Accountcode", "User", "Exten", "External_id"}},
+		"SendSms":       {params: []string{"Accountcode", "Number", "Text"}},
+		"NewCallBack":   {params: []string{"Accountcode", "Mcdu", "Originator", "Language", "Location_id", "Queue_id", "Email"}},
+		"Hangup":        {params: []string{"Accountcode", "Uniqueid"}},
+
+		"QueueAdd":    {params: queueBody},
+		"QueueModify": {params: joinParams([]string{"original_accountcode", "original_name"}, queueBody)},
+		"QueueDelete": {params: []string{"accountcode", "name"}},
+		"QueueList":   {params: []string{"accountcode"}, result: resultIntegers},
+		"QueueInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "QueueInfo"},
+
+		"SipUserAdd":    {params: sipBody},
+		"SipUserModify": {params: joinParams([]string{"original_accountcode", "original_name"}, sipBody)},
+		"SipUserDelete": {params: []string{"accountcode", "name"}},
+		"SipUserList":   {params: []string{"accountcode"}, result: resultTuples},
+		"SipUserInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "SipUserInfo"},
+
+		"SipUserAddPermission":    {params: []string{"accountcode", "name", "location"}},
+		"SipUserDeletePermission": {params: []string{"accountcode", "name"}},
+		"SipUserModifyPermission": {params: []string{"accountcode", "name", "location"}},
+		"SipUserInfoPermission":   {params: []string{"accountcode", "name"}, result: resultPermission},
+	}
+}
 
 func joinParams(lists ...[]string) []string {
 	var out []string
@@ -54,56 +115,6 @@ func joinParams(lists ...[]string) []string {
 		out = append(out, l...)
 	}
 	return out
-}
-
-// soapOps holds the 41 operations.
-var soapOps = map[string]soapOp{
-	"AgentAdd":          {params: agentBody},
-	"AgentDelete":       {params: []string{"accountcode", "user"}},
-	"AgentModify":       {params: joinParams([]string{"original_accountcode", "original_user"}, agentBody)},
-	"AgentList":         {params: []string{"accountcode"}, result: resultIntegers},
-	"AgentInfo":         {params: []string{"accountcode", "user"}, result: resultObject, typ: "AgentInfo"},
-	"AgentLineAdd":      {params: []string{"accountcode", "user", "lines"}, lists: []string{"lines"}},
-	"AgentLineDelete":   {params: []string{"accountcode", "user", "linenumber"}},
-	"AgentLineModify":   {params: []string{"original_accountcode", "original_user", "original_linenumber", "inbound", "outbound"}},
-	"AgentLineList":     {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentLines"},
-	"AgentQueueAdd":     {params: []string{"accountcode", "user", "queues"}, lists: []string{"queues"}},
-	"AgentQueueDelete":  {params: []string{"accountcode", "user", "name"}},
-	"AgentQueueModify":  {params: []string{"original_accountcode", "original_user", "original_name", "priority"}},
-	"AgentQueueList":    {params: []string{"accountcode", "user"}, result: resultObjects, typ: "AgentQueues"},
-	"AgentQueueMembers": {params: []string{"accountcode", "name"}, result: resultObjects, typ: "QueueMembers"},
-
-	"AgentAddPermission":    {params: []string{"accountcode", "user", "location"}},
-	"AgentDeletePermission": {params: []string{"accountcode", "user"}},
-	"AgentModifyPermission": {params: []string{"accountcode", "user", "location"}},
-	"AgentInfoPermission":   {params: []string{"accountcode", "user"}, result: resultPermission},
-
-	"AgentLogin":    {params: []string{"Accountcode", "User", "Interface"}},
-	"AgentLogoff":   {params: []string{"Accountcode", "User"}},
-	"AgentPause":    {params: []string{"Accountcode", "User", "Reason"}},
-	"AgentUnpause":  {params: []string{"Accountcode", "User"}},
-	"BlindTransfer": {params: []string{"Accountcode", "User", "Exten"}},
-	"NewCall":       {params: []string{"Accountcode", "User", "Exten", "External_id"}},
-	"SendSms":       {params: []string{"Accountcode", "Number", "Text"}},
-	"NewCallBack":   {params: []string{"Accountcode", "Mcdu", "Originator", "Language", "Location_id", "Queue_id", "Email"}},
-	"Hangup":        {params: []string{"Accountcode", "Uniqueid"}},
-
-	"QueueAdd":    {params: queueBody},
-	"QueueModify": {params: joinParams([]string{"original_accountcode", "original_name"}, queueBody)},
-	"QueueDelete": {params: []string{"accountcode", "name"}},
-	"QueueList":   {params: []string{"accountcode"}, result: resultIntegers},
-	"QueueInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "QueueInfo"},
-
-	"SipUserAdd":    {params: sipBody},
-	"SipUserModify": {params: joinParams([]string{"original_accountcode", "original_name"}, sipBody)},
-	"SipUserDelete": {params: []string{"accountcode", "name"}},
-	"SipUserList":   {params: []string{"accountcode"}, result: resultTuples},
-	"SipUserInfo":   {params: []string{"accountcode", "name"}, result: resultObject, typ: "SipUserInfo"},
-
-	"SipUserAddPermission":    {params: []string{"accountcode", "name", "location"}},
-	"SipUserDeletePermission": {params: []string{"accountcode", "name"}},
-	"SipUserModifyPermission": {params: []string{"accountcode", "name", "location"}},
-	"SipUserInfoPermission":   {params: []string{"accountcode", "name"}, result: resultPermission},
 }
 
 // soapType is a complex type of a result: its fields in the order they are
@@ -128,51 +139,54 @@ func (t soapType) xsType(f string) string {
 	return "xs:string"
 }
 
-var soapTypes = map[string]soapType{
-	"AgentInfo": {
-		fields: []string{"passwd", "accountcode", "agents_id", "name", "user",
-			"extension", "interface", "agentstatus", "agentstatusts", "logints", "disabled", "reasons_reason"},
-		integers: []string{"agents_id", "agentstatusts", "logints", "disabled"},
-		renames:  map[string]string{"pass": "passwd", "id": "agents_id"},
-	},
-	"AgentLines": {
-		fields: []string{"accountcode", "outbound", "inbound", "linestatus", "linenumber", "linestatusts",
-			"id", "queues_id", "uniqueid"},
-		integers: []string{"outbound", "inbound", "linenumber", "linestatusts", "id", "queues_id"},
-	},
-	"AgentQueues":  {fields: []string{"priority", "name"}, integers: []string{"priority"}},
-	"QueueMembers": {fields: []string{"priority", "user"}, integers: []string{"priority"}},
-	"QueueInfo": {
-		fields: []string{"accountcode", "description", "requisendinfo", "sl_answeredbefore_2", "maxlen",
-			"joinempty", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3", "announce", "wrapuptime",
-			"dialtimeout", "quarantinetime", "musiconhold", "name",
-			"id", "leavewhenempty", "conditionalmon", "monitorfilename", "monitor_format", "max_recordings",
-			"len", "maxwait", "timestamp", "agents_total", "agents_loggedin", "agents_loggedoff", "agents_idle",
-			"agents_oncall", "agents_paused", "agents_pending_logoff", "agents_pending_pause",
-			"agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup",
-			"sl_w1_a1", "sl_w1_a2", "sl_w1_a3", "sl_w2_a1", "sl_w2_a2", "sl_w2_a3", "sl_w3_a1", "sl_w3_a2", "sl_w3_a3"},
-		// The sl_w*_a* fields are null in every sample: their type is not
-		// shown, and they stay xs:string.
-		integers: []string{"sl_answeredbefore_2", "maxlen", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3",
-			"wrapuptime", "dialtimeout", "quarantinetime",
-			"id", "max_recordings", "len", "maxwait", "timestamp", "agents_total", "agents_loggedin",
-			"agents_loggedoff", "agents_idle", "agents_oncall", "agents_paused", "agents_pending_logoff",
-			"agents_pending_pause", "agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup"},
-		renames: map[string]string{"requiresendinfo": "requisendinfo"},
-	},
-	"SipUserInfo": {
-		fields: []string{"fullcontact", "call_limit", "amaflags", "sendrpid", "useclientcode", "callgroup",
-			"progressinband", "port", "musiconhold", "regseconds", "callerid", "ipaddr", "fromdomain", "md5secret",
-			"secret", "nat", "type", "setvar", "username", "description", "insecure", "rtpholdtimeout", "disallow",
-			"host", "promiscredir", "defaultip", "subscribecontext", "mailbox", "accountcode", "deny", "dtmfmode",
-			"name", "language", "ignoreexpire", "qualify", "pickupgroup", "rpid", "canreinvite", "allow", "permit",
-			"fromuser", "regexten", "trustrpid",
-			"id", "rtptimeout", "route", "context", "location"},
-		// qualify is 0 in the JSON sample but "no" in the XML one, and may
-		// be yes, no or milliseconds: xs:string.
-		integers: []string{"call_limit", "port", "regseconds", "rtpholdtimeout", "id", "rtptimeout"},
-		renames:  map[string]string{"call-limit": "call_limit", "ignoreregexpire": "ignoreexpire"},
-	},
+// soapTypes returns the complex types of the results, by name.
+func soapTypes() map[string]soapType {
+	return map[string]soapType{
+		"AgentInfo": {
+			fields: []string{"passwd", "accountcode", "agents_id", "name", "user",
+				"extension", "interface", "agentstatus", "agentstatusts", "logints", "disabled", "reasons_reason"},
+			integers: []string{"agents_id", "agentstatusts", "logints", "disabled"},
+			renames:  map[string]string{"pass": "passwd", "id": "agents_id"},
+		},
+		"AgentLines": {
+			fields: []string{"accountcode", "outbound", "inbound", "linestatus", "linenumber", "linestatusts",
+				"id", "queues_id", "uniqueid"},
+			integers: []string{"outbound", "inbound", "linenumber", "linestatusts", "id", "queues_id"},
+		},
+		"AgentQueues":  {fields: []string{"priority", "name"}, integers: []string{"priority"}},
+		"QueueMembers": {fields: []string{"priority", "user"}, integers: []string{"priority"}},
+		"QueueInfo": {
+			fields: []string{"accountcode", "description", "requisendinfo", "sl_answeredbefore_2", "maxlen",
+				"joinempty", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3", "announce", "wrapuptime",
+				"dialtimeout", "quarantinetime", "musiconhold", "name",
+				"id", "leavewhenempty", "conditionalmon", "monitorfilename", "monitor_format", "max_recordings",
+				"len", "maxwait", "timestamp", "agents_total", "agents_loggedin", "agents_loggedoff", "agents_idle",
+				"agents_oncall", "agents_paused", "agents_pending_logoff", "agents_pending_pause",
+				"agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup",
+				"sl_w1_a1", "sl_w1_a2", "sl_w1_a3", "sl_w2_a1", "sl_w2_a2", "sl_w2_a3", "sl_w3_a1", "sl_w3_a2", "sl_w3_a3"},
+			// The sl_w*_a* fields are null in every sample: their type is not
+			// shown, and they stay xs:string.
+			integers: []string{"sl_answeredbefore_2", "maxlen", "sl_answeredbefore_1", "timeout", "sl_answeredbefore_3",
+				"wrapuptime", "dialtimeout", "quarantinetime",
+				"id", "max_recordings", "len", "maxwait", "timestamp", "agents_total", "agents_loggedin",
+				"agents_loggedoff", "agents_idle", "agents_oncall", "agents_paused", "agents_pending_logoff",
+				"agents_pending_pause", "agents_logoff_pause", "agents_unavailable_quarantine", "agents_unavailable_wrapup"},
+			renames: map[string]string{"requiresendinfo": "requisendinfo"},
+		},
+		"SipUserInfo": {
+			fields: []string{"fullcontact", "call_limit", "amaflags", "sendrpid", "useclientcode", "callgroup",
+				"progressinband", "port", "musiconhold", "regseconds", "callerid", "ipaddr", "fromdomain", "md5secret",
+				"secret", "nat", "type", "setvar", "username", "description", "insecure", "rtpholdtimeout", "disallow",
+				"host", "promiscredir", "defaultip", "subscribecontext", "mailbox", "accountcode", "deny", "dtmfmode",
+				"name", "language", "ignoreexpire", "qualify", "pickupgroup", "rpid", "canreinvite", "allow", "permit",
+				"fromuser", "regexten", "trustrpid",
+				"id", "rtptimeout", "route", "context", "location"},
+			// qualify is 0 in the JSON sample but "no" in the XML one, and may
+			// be yes, no or milliseconds: xs:string.
+			integers: []string{"call_limit", "port", "regseconds", "rtpholdtimeout", "id", "rtptimeout"},
+			renames:  map[string]string{"call-limit": "call_limit", "ignoreregexpire": "ignoreexpire"},
+		},
+	}
 }
 
 // arrayType names the list type of a result as the replies' type
@@ -216,16 +230,16 @@ func (op soapOp) isList(param string) bool {
 	return false
 }
 
-func sortedOps() []string {
-	names := make([]string, 0, len(soapOps))
-	for n := range soapOps {
+func (d *ivws) sortedOps() []string {
+	names := make([]string, 0, len(d.ops))
+	for n := range d.ops {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// wsdlDocument writes the endpoint's WSDL 1.1 document: document/literal,
+// document writes the endpoint's WSDL 1.1 document: document/literal,
 // target namespace Ivws.Ivws, elementFormDefault qualified.
 //
 // Every request element is an optional, nillable xs:string except <key>:
@@ -243,7 +257,7 @@ func sortedOps() []string {
 // which zeep and other SOAP stacks hand over as a plain list. Every object
 // type ends with an xs:any, so a field added later does not break such a
 // client.
-func wsdlDocument(address string) []byte {
+func (d *ivws) document(address string) []byte {
 	var b bytes.Buffer
 	w := func(s ...string) {
 		for _, p := range s {
@@ -255,7 +269,7 @@ func wsdlDocument(address string) []byte {
 		_ = xml.EscapeText(&e, []byte(s))
 		return e.String()
 	}
-	ops := sortedOps()
+	ops := d.sortedOps()
 
 	w(`<?xml version="1.0" encoding="UTF-8"?>`, "\n",
 		`<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"`,
@@ -274,14 +288,14 @@ func wsdlDocument(address string) []byte {
 	w(`   <xs:complexType name="tupleArray"><xs:sequence>`,
 		`<xs:element name="integer" type="xs:string" minOccurs="0" maxOccurs="unbounded" nillable="true"/>`,
 		`</xs:sequence></xs:complexType>`, "\n")
-	typeNames := make([]string, 0, len(soapTypes))
-	for n := range soapTypes {
+	typeNames := make([]string, 0, len(d.types))
+	for n := range d.types {
 		typeNames = append(typeNames, n)
 	}
 	sort.Strings(typeNames)
 	for _, n := range typeNames {
 		w(`   <xs:complexType name="`, n, `"><xs:sequence>`)
-		t := soapTypes[n]
+		t := d.types[n]
 		for _, f := range t.fields {
 			w(`<xs:element name="`, f, `" type="`, t.xsType(f), `" minOccurs="0" nillable="true"/>`)
 		}
@@ -299,7 +313,7 @@ func wsdlDocument(address string) []byte {
 		`</xs:sequence></xs:complexType>`, "\n")
 	// Operation elements.
 	for _, name := range ops {
-		op := soapOps[name]
+		op := d.ops[name]
 		w(`   <xs:element name="`, name, `"><xs:complexType><xs:sequence>`,
 			`<xs:element name="key" type="xs:string"/>`)
 		for _, p := range op.params {

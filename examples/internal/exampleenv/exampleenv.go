@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
@@ -34,10 +35,10 @@ type Platform struct {
 }
 
 // Open returns the real platform the environment names, after checking that
-// IV_KEY is set. When the environment names none, it
-// starts the fake platform with fake (its seed), and prints where the fake
-// listens and how to point the program at a real platform instead. Close
-// the platform when done.
+// IV_KEY is set. When the environment names none, it starts the fake
+// platform with fake (its seed), and prints where the fake listens and how
+// to point the program at a real platform instead. Close the platform when
+// done.
 func Open(fake ...ivtest.Option) (*Platform, error) {
 	p := &Platform{
 		STOMPAddr: os.Getenv("IV_STOMP_ADDR"),
@@ -54,7 +55,7 @@ func Open(fake ...ivtest.Option) (*Platform, error) {
 		fmt.Printf("started the fake platform: STOMP broker on %s, IVWS endpoint %s, access key %s\n",
 			f.STOMPAddr(), f.SOAPURL(), f.Key())
 		fmt.Printf("to run against a real platform: IV_STOMP_ADDR=<host>:61613 IV_KEY=<access key> go run ./examples/%s (-h says more)\n",
-			filepath.Base(os.Args[0]))
+			strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe"))
 		return &Platform{STOMPAddr: f.STOMPAddr(), SOAPURL: f.SOAPURL(), Key: f.Key(), Fake: f}, nil
 	}
 	if p.Key == "" {
