@@ -235,7 +235,7 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 		if n.array {
 			return append(dst, '[', ']')
 		}
-		return appendString(dst, n.scalar())
+		return wire.AppendString(dst, n.scalar())
 	case n.isList(listHint):
 		dst = append(dst, '[')
 		for i, k := range n.kids {
@@ -263,7 +263,7 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 			dst = append(dst, ',')
 		}
 		written++
-		dst = appendString(dst, k.name)
+		dst = wire.AppendString(dst, k.name)
 		dst = append(dst, ':')
 		count := 0
 		for _, s := range n.kids[i:] {
@@ -289,50 +289,6 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // shape is what the caller's out expects, used to read a reply that does not
@@ -437,7 +393,7 @@ func decodeElement(el *node, method, key string, status int, sh shape) (result, 
 				}
 			}
 		}
-		return result{json: appendString(nil, text)}, nil
+		return result{json: wire.AppendString(nil, text)}, nil
 	}
 	list := r.isList(sh == shapeList)
 	if !list {
