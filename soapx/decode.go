@@ -195,9 +195,15 @@ func bodyOfEnvelope(b []byte) *node {
 	return el
 }
 
-// itemNames are the names a list item carries when the element alone does
-// not say that its parent is a list.
-var itemNames = map[string]bool{"integer": true, "int": true, "long": true, "string": true, "item": true, "anyType": true}
+// isItemName reports whether name is one a list item carries when the
+// element alone does not say that its parent is a list.
+func isItemName(name string) bool {
+	switch name {
+	case "integer", "int", "long", "string", "item", "anyType":
+		return true
+	}
+	return false
+}
 
 // isList reports whether n's kids are the items of a list: the element says
 // so (a type attribute ending in "Array"), its kids share one name and are
@@ -220,7 +226,7 @@ func (n *node) isList(hint bool) bool {
 	if !same {
 		return false
 	}
-	return len(n.kids) > 1 || hint || itemNames[n.kids[0].name]
+	return len(n.kids) > 1 || hint || isItemName(n.kids[0].name)
 }
 
 // appendJSON writes n as a JSON value: nil elements as null, text as a
