@@ -175,3 +175,41 @@ func TestOptionClamps(t *testing.T) {
 	NewBoard(nil).Apply(Event{})
 	NewPoller(nil).Apply(Event{})
 }
+
+// TestDedupeWindowHuge: a window far larger than memory costs nothing until
+// events come (it used to be allocated whole, and panicked), and still
+// recognises a redelivery.
+func TestDedupeWindowHuge(t *testing.T) {
+	tr := NewTracker(WithDedupeWindow(1 << 40))
+	b := NewBoard(WithDedupeWindow(1 << 40))
+	p := NewPoller(WithDedupeWindow(1 << 40))
+	ev := platformEvent(t, 0, false, NewCall, "u1")
+	again := ev
+	again.Redelivered = true
+	for _, s := range []Sink{tr, b, p} {
+		s.Apply(ev)
+		s.Apply(again)
+	}
+	if n := p.Len(); n != 1 {
+		t.Errorf("the poller holds %d events, want 1 (the redelivery ignored)", n)
+	}
+	if c, ok := tr.Get("default_1001", "u1"); !ok || c.Events != 1 {
+		t.Errorf("the tracker's call %+v, %v: want one event", c, ok)
+	}
+}
+
+// TestKeyRingForgets: a ring of n keys remembers the last n, whether or not
+// its memory was allocated up front.
+func TestKeyRingForgets(t *testing.T) {
+	for _, n := range []int{1, 3, 300} {
+		r := newKeyRing[int](n)
+		for i := 0; i < 2*n; i++ {
+			r.add(i)
+		}
+		for i := 0; i < 2*n; i++ {
+			if want := i >= n; r.has(i) != want {
+				t.Fatalf("n=%d: has(%d) = %v, want %v", n, i, r.has(i), want)
+			}
+		}
+	}
+}

@@ -72,9 +72,12 @@ func (l *lru[K, V]) unlink(e *lruEntry[K, V]) {
 }
 
 // keyRing remembers the last n keys added, to recognise late events of
-// calls that already finished.
+// calls that already finished and redelivered events. Its memory grows
+// with the keys added, up to n, so that a large n (WithDedupeWindow) costs
+// nothing until the events come.
 type keyRing[K comparable] struct {
 	keys []K
+	n    int // the most keys remembered
 	next int
 	set  map[K]int // key -> how many times it is in keys
 }
@@ -83,13 +86,13 @@ func newKeyRing[K comparable](n int) *keyRing[K] {
 	if n < 1 {
 		n = 1
 	}
-	return &keyRing[K]{keys: make([]K, 0, n), set: make(map[K]int)}
+	return &keyRing[K]{keys: make([]K, 0, min(n, 256)), n: n, set: make(map[K]int)}
 }
 
 func (r *keyRing[K]) has(k K) bool { return r.set[k] > 0 }
 
 func (r *keyRing[K]) add(k K) {
-	if len(r.keys) < cap(r.keys) {
+	if len(r.keys) < r.n {
 		r.keys = append(r.keys, k)
 	} else {
 		old := r.keys[r.next]

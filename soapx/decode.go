@@ -195,9 +195,15 @@ func bodyOfEnvelope(b []byte) *node {
 	return el
 }
 
-// itemNames are the names a list item carries when the element alone does
-// not say that its parent is a list.
-var itemNames = map[string]bool{"integer": true, "int": true, "long": true, "string": true, "item": true, "anyType": true}
+// isItemName reports whether name is one a list item carries when the
+// element alone does not say that its parent is a list.
+func isItemName(name string) bool {
+	switch name {
+	case "integer", "int", "long", "string", "item", "anyType":
+		return true
+	}
+	return false
+}
 
 // isList reports whether n's kids are the items of a list: the element says
 // so (a type attribute ending in "Array"), its kids share one name and are
@@ -220,7 +226,7 @@ func (n *node) isList(hint bool) bool {
 	if !same {
 		return false
 	}
-	return len(n.kids) > 1 || hint || itemNames[n.kids[0].name]
+	return len(n.kids) > 1 || hint || isItemName(n.kids[0].name)
 }
 
 // appendJSON writes n as a JSON value: nil elements as null, text as a
@@ -235,7 +241,7 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 		if n.array {
 			return append(dst, '[', ']')
 		}
-		return appendString(dst, n.scalar())
+		return wire.AppendString(dst, n.scalar())
 	case n.isList(listHint):
 		dst = append(dst, '[')
 		for i, k := range n.kids {
@@ -263,7 +269,7 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 			dst = append(dst, ',')
 		}
 		written++
-		dst = appendString(dst, k.name)
+		dst = wire.AppendString(dst, k.name)
 		dst = append(dst, ':')
 		count := 0
 		for _, s := range n.kids[i:] {
@@ -289,50 +295,6 @@ func appendJSON(dst []byte, n *node, listHint bool) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // shape is what the caller's out expects, used to read a reply that does not
@@ -437,7 +399,7 @@ func decodeElement(el *node, method, key string, status int, sh shape) (result, 
 				}
 			}
 		}
-		return result{json: appendString(nil, text)}, nil
+		return result{json: wire.AppendString(nil, text)}, nil
 	}
 	list := r.isList(sh == shapeList)
 	if !list {

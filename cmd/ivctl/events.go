@@ -53,7 +53,7 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 			return usageErr("an empty topic")
 		}
 		if !strings.HasPrefix(t, "/") {
-			topics[i] = "/topic/iv.agents." + t
+			topics[i] = events.TopicPrefix + t
 		}
 	}
 
@@ -82,12 +82,12 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	defer cancel()
 	t, err := stompx.Dial(setup, c.stomp, opts...)
 	if err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	defer t.Close()
 	sub, err := t.Subscribe(setup, topics...)
 	if err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	defer sub.Close()
 	cancel()
@@ -103,6 +103,15 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	}
 	if err == nil {
 		err = errors.New("the subscription ended")
+	}
+	return err
+}
+
+// interrupted returns nil when ctx ended (SIGINT, SIGTERM: events' normal
+// end, even before it subscribed), else err.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
 	}
 	return err
 }

@@ -23,10 +23,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -70,9 +68,7 @@ fake platform (package ivtest) and runs against it.
 		fail(fmt.Errorf("-transport must be stomp or soap, not %q", cfg.transport))
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	ctx, cancel := exampleenv.Context(cfg.timeout)
 	defer cancel()
 	if err := run(ctx, cfg); err != nil {
 		fail(err)

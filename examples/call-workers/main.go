@@ -53,14 +53,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -231,13 +230,8 @@ call has its record.
 	}
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
+	ctx, cancel := exampleenv.Context(*duration)
+	defer cancel()
 	var err error
 	if os.Getenv("IV_STOMP_ADDR") == "" {
 		err = demo(ctx, cfg)

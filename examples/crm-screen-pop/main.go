@@ -23,10 +23,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
@@ -107,13 +105,8 @@ plays three inbound calls on it and exits once they are recorded.
 	}
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
+	ctx, cancel := exampleenv.Context(*duration)
+	defer cancel()
 	if err := run(ctx, *accountcode, *wildcard); err != nil {
 		fmt.Fprintln(os.Stderr, "crm-screen-pop:", err)
 		os.Exit(1)

@@ -25,11 +25,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -96,9 +94,7 @@ fake platform (package ivtest), whose customers follow a script.
 		fail(errors.New("-agents is empty"))
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	ctx, cancel := exampleenv.Context(cfg.timeout)
 	defer cancel()
 	if err := run(ctx, cfg); err != nil {
 		fail(err)

@@ -22,9 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
@@ -55,13 +53,8 @@ few call flows on it and exits when they are done (or after -duration).
 	}
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
+	ctx, cancel := exampleenv.Context(*duration)
+	defer cancel()
 	if err := run(ctx, *accountcode, *wildcard, *duration > 0); err != nil {
 		fmt.Fprintln(os.Stderr, "events-tail:", err)
 		os.Exit(1)

@@ -75,10 +75,16 @@ func readSeed(path string) (*Seed, error) {
 	return decodeSeed(f)
 }
 
+// maxSeed bounds a seed file.
+const maxSeed = 16 << 20
+
 func decodeSeed(r io.Reader) (*Seed, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(r, maxSeed+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(b) > maxSeed {
+		return nil, fmt.Errorf("not a seed: larger than %d MiB", maxSeed>>20)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -371,6 +371,11 @@ func TestSeedErrors(t *testing.T) {
 			t.Errorf("%s: no error", body)
 		}
 	}
+	// A file past the limit says so, rather than "unexpected EOF".
+	big := `{"queues": [` + strings.Repeat(`{"name": "7000"},`, maxSeed/17) + `{"name": "7001"}]}`
+	if _, err := decodeSeed(strings.NewReader(big)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a seed of %d bytes: %v, want an error naming the limit", len(big), err)
+	}
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"requests": [{"method": "QueueAdd", "args": {"accountcode": "nosuch", "name": "1"}}]}`), 0o600); err != nil {

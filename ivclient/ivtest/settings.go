@@ -130,7 +130,14 @@ func readFields(r *rq, fields []field) map[string]any {
 	return out
 }
 
-var codecs = map[string]bool{"ilbc": true, "gsm": true, "ulaw": true, "alaw": true, "g729": true}
+// isCodec reports whether name (lower case) is a codec SIP users may allow.
+func isCodec(name string) bool {
+	switch name {
+	case "ilbc", "gsm", "ulaw", "alaw", "g729":
+		return true
+	}
+	return false
+}
 
 func parseField(f field, s string) (any, bool) {
 	switch f.kind {
@@ -165,7 +172,7 @@ func parseField(f field, s string) (any, bool) {
 			return "all", true
 		}
 		for _, c := range strings.Split(s, ";") {
-			if !codecs[strings.ToLower(strings.TrimSpace(c))] {
+			if !isCodec(strings.ToLower(strings.TrimSpace(c))) {
 				return nil, false
 			}
 		}

@@ -529,14 +529,7 @@ func writeTyped(b *bytes.Buffer, name, typ string, v any) {
 			text = strconv.FormatInt(int64(f), 10) // "10.0" -> "10"
 		}
 	}
-	b.WriteString("<" + name + ` xsi:type="` + typ + `"`)
-	if text == "" {
-		b.WriteString("/>")
-		return
-	}
-	b.WriteString(">")
-	escape(b, text)
-	b.WriteString("</" + name + ">")
+	writeElement(b, name, typ, text)
 }
 
 // writeScalar writes <name xsi:type="...">value</name>, or <name xs:nil="1"/>.
@@ -562,6 +555,19 @@ func writeScalar(b *bytes.Buffer, name string, v any) {
 	default:
 		text = fmt.Sprint(x)
 	}
+	writeElement(b, name, typ, text)
+}
+
+func floatText(f float64) (string, string) {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return "xs:integer", strconv.FormatInt(int64(f), 10)
+	}
+	return "xs:double", strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// writeElement writes <name xsi:type="typ">text</name>, or
+// <name xsi:type="typ"/> for an empty text.
+func writeElement(b *bytes.Buffer, name, typ, text string) {
 	b.WriteString("<" + name + ` xsi:type="` + typ + `"`)
 	if text == "" {
 		b.WriteString("/>")
@@ -570,13 +576,6 @@ func writeScalar(b *bytes.Buffer, name string, v any) {
 	b.WriteString(">")
 	escape(b, text)
 	b.WriteString("</" + name + ">")
-}
-
-func floatText(f float64) (string, string) {
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return "xs:integer", strconv.FormatInt(int64(f), 10)
-	}
-	return "xs:double", strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 func escape(b *bytes.Buffer, s string) { _ = xml.EscapeText(b, []byte(s)) }

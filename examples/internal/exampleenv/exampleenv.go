@@ -14,8 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
@@ -23,6 +26,17 @@ import (
 	"github.com/instantvoice/instantvoice-go/soapx"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
+
+// Context returns the context a program runs in: done on SIGINT or SIGTERM
+// and, when d > 0, after d. Call cancel when the program is done.
+func Context(d time.Duration) (ctx context.Context, cancel context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if d <= 0 {
+		return ctx, stop
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, d)
+	return ctx, func() { cancelTimeout(); stop() }
+}
 
 // Platform is the platform a program runs against.
 type Platform struct {

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestEventsInterruptedWhileConnecting: SIGINT is events' normal end, also
+// before the broker answered: exit 0, not a connection error.
+func TestEventsInterruptedWhileConnecting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers CONNECT
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel) // the interrupt, while Dial waits for CONNECTED
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-stomp", ln.Addr().String(), "-timeout", "1m", "events"},
+		func(string) string { return "" }, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit status %d after an interrupt while connecting, want 0; stderr: %s", code, stderr.String())
+	}
+}
