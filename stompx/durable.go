@@ -330,9 +330,12 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 		ds.sub.Close()
 		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", err)
 	}
+	// Current before SubscribeDurable returns, so that a Close right after
+	// closes this connection.
+	ds.install(dc)
 	if !t.spawn(func() { ds.run(dc) }) {
-		dc.kill("transport closed", false)
 		ds.sub.Close()
+		dc.kill("transport closed", false)
 		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", errClosed)
 	}
 	t.log.Debug("stompx: durable subscription", slog.String("queue", ds.queue), slog.Int("topics", len(list)),
@@ -375,6 +378,9 @@ type durableConn struct {
 	subs  []*stomp.Subscription // one per topic, once subscribed
 	pumps sync.WaitGroup        // the subscriptions' pumps
 
+	syncTopic string        // the confirmation topic, subscribed first
+	synced    chan struct{} // a confirmation came back
+
 	done  chan struct{} // closed by kill
 	once  sync.Once
 	cause string // set before done is closed; redacted
@@ -414,14 +420,14 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	// that every go-stomp subscription of the connection gets). One
 	// SUBSCRIBE at a time, so that go-stomp knows each one before the
 	// broker can refuse it.
-	syncTopic := "/topic/instantvoice-go.sync." + uuid.NewString()
-	synced := make(chan struct{}, 1)
-	syncSub, err := conn.Subscribe(syncTopic, stomp.AckAuto)
+	dc.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
+	dc.synced = make(chan struct{}, 1)
+	syncSub, err := conn.Subscribe(dc.syncTopic, stomp.AckAuto)
 	if err != nil {
 		dc.kill(t.red.redact(err.Error()), false)
 		return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, lostError(dc.cause))
 	}
-	dc.startPump(func() { dc.syncPump(syncSub, synced) })
+	dc.startPump(func() { dc.syncPump(syncSub, dc.synced) })
 	headers := ds.opts.queueHeaders(ds.queue)
 	n := len(ds.topics)
 	for i, tp := range ds.topics {
@@ -440,16 +446,9 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 		}
 		dc.subs = append(dc.subs, ss)
 		dc.startPump(func() { dc.pump(ss) })
-		if err := conn.Send(syncTopic, "", nil); err != nil {
-			dc.kill(t.red.redact(err.Error()), false)
+		if !dc.confirm() {
 			break
 		}
-		select {
-		case <-synced:
-			continue
-		case <-dc.done:
-		}
-		break
 	}
 	select {
 	case <-dc.done:
@@ -472,7 +471,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 // close that follows an ERROR frame (whose meaning the pumps find out:
 // see verdict).
 func (dc *durableConn) readFailed(err error) {
-	dc.kill(dc.ds.t.red.redact(err.Error()), false)
+	dc.markDead(dc.ds.t.red.redact(err.Error()))
 }
 
 // startPump runs f as one of the connection's pumps.
@@ -499,9 +498,26 @@ func (dc *durableConn) verdict() error {
 	case <-done:
 	case <-tm.C:
 	}
+	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	return dc.fatal
+}
+
+// confirm makes a round trip through the broker on the connection: once
+// it returns true, the broker has handled every frame sent before. False
+// means the connection died first.
+func (dc *durableConn) confirm() bool {
+	if err := dc.conn.Send(dc.syncTopic, "", nil); err != nil {
+		dc.kill(dc.ds.t.red.redact(err.Error()), false)
+		return false
+	}
+	select {
+	case <-dc.synced:
+		return true
+	case <-dc.done:
+		return false
+	}
 }
 
 // syncPump drains the confirmation subscription.
@@ -526,25 +542,25 @@ func (dc *durableConn) kill(cause string, graceful bool) {
 		dc.cause = cause
 		close(dc.done)
 		if graceful {
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				_ = dc.conn.Disconnect()
-			}()
-			tm := time.NewTimer(disconnectGrace)
-			defer tm.Stop()
-			select {
-			case <-done:
-			case <-tm.C:
-				_ = dc.raw.Close()
-				tm.Reset(disconnectGrace)
-				select {
-				case <-done:
-				case <-tm.C:
-				}
-			}
+			// Disconnect returns on the RECEIPT, or when the connection
+			// closes (the timer's doing, if the broker does not answer).
+			tm := time.AfterFunc(disconnectGrace, func() { _ = dc.raw.Close() })
+			_ = dc.conn.Disconnect()
+			tm.Stop()
 		}
-		_ = dc.raw.Close()
+	})
+	_ = dc.raw.Close()
+}
+
+// markDead ends the connection generation once, without closing the
+// connection: its reader has failed already, and go-stomp must be left to
+// hand the frames it read before (an ERROR frame, say) to the pumps in
+// order, before it closes the connection itself. Closing it here could
+// make go-stomp fail a write first and drop that ERROR.
+func (dc *durableConn) markDead(cause string) {
+	dc.once.Do(func() {
+		dc.cause = cause
+		close(dc.done)
 	})
 }
 
@@ -698,10 +714,6 @@ func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
 // transport closes, reconnection gives up or the broker refuses it.
 func (ds *durableSub) run(dc *durableConn) {
 	t := ds.t
-	if !ds.install(dc) {
-		dc.kill("subscription closed", true)
-		return
-	}
 	for {
 		select {
 		case <-dc.done:
@@ -881,11 +893,21 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	defer dc.kill("delete done", true)
 	stopWatch := context.AfterFunc(cctx, func() { dc.kill("deleting: "+ctxErr(cctx).Error(), false) })
 	defer stopWatch()
-	// UNSUBSCRIBE with durable:true and x-queue-name deletes the queue;
-	// go-stomp adds a receipt and waits for it.
-	uerr := dc.subs[0].Unsubscribe(
-		stomp.SubscribeOpt.Header("durable", "true"),
-		stomp.SubscribeOpt.Header("x-queue-name", ds.queue))
+	// UNSUBSCRIBE with durable:true and x-queue-name deletes the queue.
+	// Not through go-stomp's Unsubscribe: it waits for the RECEIPT on a
+	// sync.Cond that the RECEIPT may signal before the wait begins (its
+	// state change and Broadcast are not under the Cond's lock), and then
+	// waits for ever. The frame is written whole, in one Write on the
+	// net.Conn (which go-stomp's writer, whose frames and heart-beats are
+	// single Writes too, cannot interleave with), and confirmed by a round
+	// trip, as the SUBSCRIBE was. The connection is closed right after, so
+	// go-stomp's view of the subscription does not matter.
+	unsub := "UNSUBSCRIBE\nid:" + dc.subs[0].Id() + "\ndurable:true\nx-queue-name:" + ds.queue + "\n\n\x00"
+	if _, err := dc.raw.Write([]byte(unsub)); err != nil {
+		dc.kill(t.red.redact(err.Error()), false)
+	} else {
+		dc.confirm()
+	}
 	select {
 	case <-dc.done:
 		if cerr := ctxErr(cctx); cerr != nil {
@@ -896,9 +918,6 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 		}
 		return fmt.Errorf("instantvoice: DeleteDurable: %w", lostError(dc.cause))
 	default:
-	}
-	if uerr != nil {
-		return fmt.Errorf("instantvoice: DeleteDurable: %s", t.red.redact(uerr.Error()))
 	}
 	t.log.Debug("stompx: durable queue deleted", slog.String("queue", ds.queue))
 	return nil

@@ -49,7 +49,8 @@ func BenchmarkPairedDurableEvents(b *testing.B) {
 	defer cancel()
 
 	// raw: go-stomp, the same durable queue headers, client-individual acks.
-	rawName := "iv.events.stompxbench.raw." + id
+	rawDurable := "stompxbench.raw." + id // deleted with DeleteDurable below
+	rawName := "iv.events." + rawDurable
 	conn, nc := dialRaw(b, addr)
 	defer nc.Close()
 	rawSub, err := conn.Subscribe(topics["raw"], stomp.AckClientIndividual,
@@ -90,10 +91,9 @@ func BenchmarkPairedDurableEvents(b *testing.B) {
 	}
 	defer func() {
 		durable.Close()
-		_ = tr.DeleteDurable(context.Background(), durName)
-		// The raw queue goes the same way: UNSUBSCRIBE with its name.
-		_ = rawSub.Unsubscribe(stomp.SubscribeOpt.Header("durable", "true"), stomp.SubscribeOpt.Header("x-queue-name", rawName))
 		_ = conn.Disconnect()
+		_ = tr.DeleteDurable(context.Background(), durName)
+		_ = tr.DeleteDurable(context.Background(), rawDurable)
 	}()
 	sdkRound := func(s *events.Subscription, ack bool) func(int) {
 		return func(n int) {

@@ -198,12 +198,28 @@ func (s *session) releaseKey(key string) {
 	}
 }
 
-// unsubscribe unsubscribes ss in the background while s lives.
+// unsubscribe unsubscribes ss in the background while s lives. The
+// transport's goroutine waits for go-stomp's Unsubscribe or the end of the
+// session, whichever comes first: Unsubscribe waits for the broker's
+// RECEIPT (go-stomp's own server never sends one, so until the connection
+// closes), and it can miss its wake-up for good (go-stomp v3.1.5 checks
+// the state under closeMutex but broadcasts closeCond without it), in
+// which case only go-stomp's goroutine stays behind, not the transport's.
 func (s *session) unsubscribe(ss *stomp.Subscription) {
 	select {
 	case <-s.done:
 		return // the connection is gone, and the subscription with it
 	default:
 	}
-	s.t.spawn(func() { _ = ss.Unsubscribe() })
+	s.t.spawn(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = ss.Unsubscribe()
+		}()
+		select {
+		case <-done:
+		case <-s.done:
+		}
+	})
 }

@@ -231,8 +231,7 @@ func (es *eventSub) onClose() error {
 	default:
 	}
 	for _, ss := range stomps {
-		ss := ss
-		t.spawn(func() { _ = ss.Unsubscribe() })
+		s.unsubscribe(ss)
 	}
 	return nil
 }
