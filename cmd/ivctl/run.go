@@ -61,9 +61,12 @@ type cli struct {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	c := &cli{stdout: stdout, stderr: &lockedWriter{w: stderr}}
 	err := c.run(ctx, args, getenv)
+	var exit exitError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &exit):
+		return int(exit) // the simulator said why already
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):

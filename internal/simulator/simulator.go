@@ -100,6 +100,11 @@ partner code): they then run against it instead of their embedded fake.
 		fmt.Fprintf(stderr, "%s: unexpected arguments: %q\n", name, fs.Args())
 		return 2
 	}
+	if cfg.traffic > 0 && (!cfg.seed || cfg.seedFile != "") {
+		// Rather than run without the traffic asked for.
+		fmt.Fprintf(stderr, "%s: -traffic plays calls to the built-in seed's agents: it needs -seed and no -seed-file\n", name)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -386,6 +386,12 @@ func TestSeedErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), "RESPONSE_NOT_FOUND") {
 		t.Errorf("a seed that fails: exit %d, %s", code, stderr.String())
 	}
+	for _, args := range [][]string{{"-seed=false", "-traffic", "1s"}, {"-seed-file", bad, "-traffic", "1s"}} {
+		stderr.Reset()
+		if code := Main(context.Background(), "simulator", args, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "-traffic") {
+			t.Errorf("%q: exit %d, %s; want 2, naming -traffic", args, code, stderr.String())
+		}
+	}
 	stderr.Reset()
 	if code := Main(context.Background(), "simulator", []string{"-newcall-outcome", "LATER"}, io.Discard, &stderr); code != 2 {
 		t.Errorf("-newcall-outcome LATER: exit %d, %s", code, stderr.String())

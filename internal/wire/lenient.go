@@ -53,19 +53,12 @@ func DecodeLenient(data []byte, dst any) error {
 	extra := -1
 	for i := 0; i < st.NumField(); i++ {
 		f := st.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
+		name, isExtra, ok := wireField(f)
+		if isExtra {
 			extra = i
-			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
+		if !ok {
 			continue
-		}
-		if name == "" {
-			name = f.Name
 		}
 		names := []string{name}
 		if a := f.Tag.Get("alias"); a != "" {
@@ -279,6 +272,26 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// wireField says what DecodeLenient and EncodeWithExtra make of a struct
+// field: the Extra map of unknown members (isExtra), a member named name,
+// or neither (!ok: unexported, or tagged json:"-").
+func wireField(f reflect.StructField) (name string, isExtra, ok bool) {
+	if !f.IsExported() {
+		return "", false, false
+	}
+	if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
+		return "", true, false
+	}
+	name, _, _ = strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return "", false, false
+	case "":
+		name = f.Name
+	}
+	return name, false, true
+}
+
 // EncodeWithExtra encodes the struct v as one JSON object: its fields in
 // declaration order under their json tag names (fields tagged "-" left
 // out), then the members of its Extra map (a map[string]any) in name order,
@@ -308,20 +321,12 @@ func EncodeWithExtra(v any) ([]byte, error) {
 		return nil
 	}
 	for i := 0; i < rt.NumField(); i++ {
-		f := rt.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
+		name, isExtra, ok := wireField(rt.Field(i))
+		if isExtra {
 			extra, _ = rv.Field(i).Interface().(map[string]any)
-			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
+		if !ok {
 			continue
-		}
-		if name == "" {
-			name = f.Name
 		}
 		named[strings.ToLower(name)] = true
 		if err := member(name, rv.Field(i).Interface()); err != nil {

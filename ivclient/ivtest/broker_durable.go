@@ -220,31 +220,29 @@ func topicMatch(pattern, key string) bool {
 	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
 }
 
+// matchWords matches in time len(p)*len(k), whatever the pattern (a
+// backtracking match is exponential in the number of '#' words): after
+// the loop for pattern word i, next[j] says whether p[i:] matches k[j:].
 func matchWords(p, k []string) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case "#":
-			if len(p) == 1 {
-				return true
-			}
-			for i := 0; i <= len(k); i++ {
-				if matchWords(p[1:], k[i:]) {
-					return true
-				}
-			}
-			return false
-		case "*":
-			if len(k) == 0 {
-				return false
-			}
-		default:
-			if len(k) == 0 || k[0] != p[0] {
-				return false
+	next := make([]bool, len(k)+1)
+	cur := make([]bool, len(k)+1)
+	next[len(k)] = true // the empty pattern matches the empty key only
+	for i := len(p) - 1; i >= 0; i-- {
+		for j := len(k); j >= 0; j-- {
+			switch {
+			case p[i] == "#": // zero words, or one more
+				cur[j] = next[j] || (j < len(k) && cur[j+1])
+			case j == len(k):
+				cur[j] = false
+			case p[i] == "*" || p[i] == k[j]:
+				cur[j] = next[j+1]
+			default:
+				cur[j] = false
 			}
 		}
-		p, k = p[1:], k[1:]
+		next, cur = cur, next
 	}
-	return len(k) == 0
+	return next[0]
 }
 
 // isPattern reports whether a topic has a wildcard word, so that it is a

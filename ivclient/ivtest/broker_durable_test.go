@@ -155,6 +155,15 @@ func TestTopicMatch(t *testing.T) {
 		{"iv.#.x", "iv.a.b.y", false},
 		{"iv.agents.default_1001", "iv.agents.default_1001", true},
 		{"iv.agents.default_1001", "iv.agents.default_1002", false},
+		{"#.#", "", true},
+		{"#.#.a", "a", true},
+		{"*.#.*", "a", false},
+		{"*.#.*", "a.b", true},
+		{"a.#.b.#.c", "a.x.b.y.z.c", true},
+		{"a.#.b.#.c", "a.x.c.y.b", false},
+		{"", "", true},
+		// A pattern a partner's test could send: instant, not exponential.
+		{strings.Repeat("#.a.", 30) + "b", strings.TrimSuffix(strings.Repeat("a.", 60), "."), false},
 	} {
 		if got := topicMatch(tc.pattern, tc.key); got != tc.want {
 			t.Errorf("topicMatch(%q, %q) = %v", tc.pattern, tc.key, got)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,5 +24,18 @@ func TestEventsInterruptedWhileConnecting(t *testing.T) {
 		func(string) string { return "" }, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit status %d after an interrupt while connecting, want 0; stderr: %s", code, stderr.String())
+	}
+}
+
+// TestSimExitStatus: ivctl sim exits with the simulator's status, 2 for a
+// usage error, and adds nothing to what the simulator said.
+func TestSimExitStatus(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"sim", "-no-such-flag"}, func(string) string { return "" }, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("ivctl sim -no-such-flag: exit status %d, want 2; stderr: %s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "exit status") {
+		t.Errorf("stderr %q", stderr.String())
 	}
 }
