@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
@@ -153,7 +154,7 @@ func WithPrefetch(n int) DurableOption {
 }
 
 func durableOptErr(name, format string, a ...any) error {
-	return fmt.Errorf("instantvoice: %w: %s: %s", ivclient.ErrInvalidArgument, name, fmt.Sprintf(format, a...))
+	return errs.Wrap("stompx: "+name, ivclient.ErrInvalidArgument, fmt.Sprintf(format, a...), nil)
 }
 
 func parseDurableOptions(opts []DurableOption) (*durableOptions, error) {
@@ -210,14 +211,14 @@ func validDurableName(name string) bool {
 // trailing ".#" to the broker's wildcard and removes duplicates.
 func (t *Transport) normalizeTopics(op string, topics []string) ([]string, error) {
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("instantvoice: %s: %w: no topic", op, ivclient.ErrInvalidArgument)
+		return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, "no topic", nil)
 	}
 	var list []string
 	seen := make(map[string]bool, len(topics))
 	for _, tp := range topics {
 		if !strings.HasPrefix(tp, "/topic/") || len(tp) == len("/topic/") || strings.ContainsAny(tp, "\r\n\x00 ") {
-			return nil, fmt.Errorf("instantvoice: %s: %w: topic %q must be \"/topic/<name>\"",
-				op, ivclient.ErrInvalidArgument, redactDest(tp))
+			return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument,
+				fmt.Sprintf("topic %q must be \"/topic/<name>\"", redactDest(tp)), nil)
 		}
 		if t.opts.wildcard != "#" && strings.HasSuffix(tp, ".#") {
 			tp = tp[:len(tp)-1] + t.opts.wildcard
@@ -287,11 +288,11 @@ func (t *Transport) brokerFor(ctx context.Context) (brokerKind, string, error) {
 // ivclient.ErrNotSupported.
 func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []string, opts ...DurableOption) (*events.Subscription, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w: nil context", ivclient.ErrInvalidArgument)
+		return nil, errs.Wrap("stompx: SubscribeDurable", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
 	if !validDurableName(name) {
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w: name %q must be 1-64 of [A-Za-z0-9._-]",
-			ivclient.ErrInvalidArgument, redactDest(name))
+		return nil, errs.Wrap("stompx: SubscribeDurable", ivclient.ErrInvalidArgument,
+			fmt.Sprintf("name %q must be 1-64 of [A-Za-z0-9._-]", redactDest(name)), nil)
 	}
 	list, err := t.normalizeTopics("SubscribeDurable", topics)
 	if err != nil {
@@ -305,14 +306,14 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 		o.prefetch = min(t.opts.eventBuffer, maxPrefetch)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", err)
+		return nil, errs.Wrap("stompx: SubscribeDurable", err, "", nil)
 	}
 	kind, addr, err := t.brokerFor(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", err)
+		return nil, errs.Wrap("stompx: SubscribeDurable", err, "", nil)
 	}
 	if !kind.durable() {
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w: durable subscriptions need RabbitMQ (or ivtest's broker)", ivclient.ErrNotSupported)
+		return nil, errs.Wrap("stompx: SubscribeDurable", ivclient.ErrNotSupported, "durable subscriptions need RabbitMQ (or ivtest's broker)", nil)
 	}
 
 	ds := newDurableSub(t, name, list, o)
@@ -328,15 +329,15 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 	cancel()
 	if err != nil {
 		ds.sub.Close()
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", err)
+		return nil, errs.Wrap("stompx: SubscribeDurable", err, "", nil)
 	}
 	// Current before SubscribeDurable returns, so that a Close right after
 	// closes this connection.
 	ds.install(dc)
 	if !t.spawn(func() { ds.run(dc) }) {
 		ds.sub.Close()
-		dc.kill("transport closed", false)
-		return nil, fmt.Errorf("instantvoice: SubscribeDurable: %w", errClosed)
+		dc.kill("transport closed", killAbort)
+		return nil, errs.Wrap("stompx: SubscribeDurable", errClosed, "", nil)
 	}
 	t.log.Debug("stompx: durable subscription", slog.String("queue", ds.queue), slog.Int("topics", len(list)),
 		slog.Int("prefetch", o.prefetch))
@@ -376,7 +377,7 @@ type durableConn struct {
 	conn  *stomp.Conn
 	raw   *watchedConn
 	subs  []*stomp.Subscription // one per topic, once subscribed
-	pumps sync.WaitGroup        // the subscriptions' pumps
+	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
 
 	syncTopic string        // the confirmation topic, subscribed first
 	synced    chan struct{} // a confirmation came back
@@ -401,13 +402,13 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	dc := &durableConn{ds: ds, addr: addr, conn: conn, raw: raw, done: make(chan struct{})}
 	raw.arm(dc.readFailed)
 	if k := detectBroker(conn.Server()); !k.durable() {
-		dc.kill("broker does not support durable subscriptions", false)
-		return nil, fmt.Errorf("%w: durable subscriptions need RabbitMQ (or ivtest's broker); %s is %q",
-			ivclient.ErrNotSupported, addr, conn.Server())
+		dc.kill("broker does not support durable subscriptions", killAbort)
+		return nil, errs.Wrap("stompx", ivclient.ErrNotSupported,
+			fmt.Sprintf("durable subscriptions need RabbitMQ (or ivtest's broker); %s is %q", addr, conn.Server()), nil)
 	}
 	// The broker may not answer (a wedged broker, a ctx that ends): closing
 	// the connection wakes every go-stomp call below.
-	stopWatch := context.AfterFunc(ctx, func() { dc.kill("subscribing: "+ctxErr(ctx).Error(), false) })
+	stopWatch := context.AfterFunc(ctx, func() { dc.kill("subscribing: "+ctxErr(ctx).Error(), killAbort) })
 	defer stopWatch()
 
 	// Confirming a SUBSCRIBE: go-stomp's Send with a receipt holds the
@@ -424,8 +425,8 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	dc.synced = make(chan struct{}, 1)
 	syncSub, err := conn.Subscribe(dc.syncTopic, stomp.AckAuto)
 	if err != nil {
-		dc.kill(t.red.redact(err.Error()), false)
-		return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, lostError(dc.cause))
+		dc.kill(t.red.redact(err.Error()), killAbort)
+		return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(dc.cause), "", nil)
 	}
 	dc.startPump(func() { dc.syncPump(syncSub, dc.synced) })
 	headers := ds.opts.queueHeaders(ds.queue)
@@ -441,7 +442,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(max(share, 1))))
 		ss, err := conn.Subscribe(tp, stomp.AckClientIndividual, h...)
 		if err != nil {
-			dc.kill(t.red.redact(err.Error()), false)
+			dc.kill(t.red.redact(err.Error()), killAbort)
 			break
 		}
 		dc.subs = append(dc.subs, ss)
@@ -459,12 +460,12 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 		return nil, fatal
 	}
 	if cerr := ctxErr(ctx); cerr != nil {
-		return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, cerr)
+		return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, cerr, "", nil)
 	}
 	if t.ctx.Err() != nil {
 		return nil, errClosed
 	}
-	return nil, fmt.Errorf("stompx: durable %s: subscribing on %s: %w", ds.queue, addr, lostError(dc.cause))
+	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(dc.cause), "", nil)
 }
 
 // readFailed runs when the connection's reader fails: EOF, reset, or the
@@ -474,12 +475,14 @@ func (dc *durableConn) readFailed(err error) {
 	dc.markDead(dc.ds.t.red.redact(err.Error()))
 }
 
-// startPump runs f as one of the connection's pumps.
+// startPump runs f as one of the connection's pumps, on a goroutine of
+// the transport's (Close waits for it).
 func (dc *durableConn) startPump(f func()) {
-	dc.pumps.Add(1)
-	if !dc.ds.t.spawn(func() { defer dc.pumps.Done(); f() }) {
-		dc.pumps.Done()
-		dc.kill("transport closed", false)
+	done := make(chan struct{})
+	dc.pumps = append(dc.pumps, done)
+	if !dc.ds.t.spawn(func() { defer close(done); f() }) {
+		close(done)
+		dc.kill("transport closed", killAbort)
 	}
 }
 
@@ -488,15 +491,18 @@ func (dc *durableConn) startPump(f func()) {
 // plain connection loss. An ERROR frame reaches the pumps through go-stomp
 // after the connection may already be seen closed, so verdict waits for
 // the pumps to finish (go-stomp closes their channels), a second at most:
-// a pump waiting for a consumer that does not read may take longer.
+// a pump waiting for a consumer that does not read may take longer. It
+// runs after connect has started every pump of dc.
 func (dc *durableConn) verdict() error {
-	done := make(chan struct{})
-	go func() { dc.pumps.Wait(); close(done) }()
 	tm := time.NewTimer(time.Second)
 	defer tm.Stop()
-	select {
-	case <-done:
-	case <-tm.C:
+wait:
+	for _, done := range dc.pumps {
+		select {
+		case <-done:
+		case <-tm.C:
+			break wait
+		}
 	}
 	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
 	dc.mu.Lock()
@@ -509,7 +515,7 @@ func (dc *durableConn) verdict() error {
 // means the connection died first.
 func (dc *durableConn) confirm() bool {
 	if err := dc.conn.Send(dc.syncTopic, "", nil); err != nil {
-		dc.kill(dc.ds.t.red.redact(err.Error()), false)
+		dc.kill(dc.ds.t.red.redact(err.Error()), killAbort)
 		return false
 	}
 	select {
@@ -534,22 +540,63 @@ func (dc *durableConn) syncPump(ss *stomp.Subscription, synced chan<- struct{}) 
 	}
 }
 
-// kill ends the connection generation once. graceful sends DISCONNECT
-// first (bounded), so that the broker takes back the unacknowledged
-// deliveries at once.
-func (dc *durableConn) kill(cause string, graceful bool) {
+// killMode is how kill ends a connection: killAbort closes it;
+// killDisconnect and killDisconnectOwned send DISCONNECT first and wait
+// for its RECEIPT, disconnectGrace at most, so that the broker takes back
+// the unacknowledged deliveries at once. killDisconnectOwned is for a
+// caller that runs on one of the transport's goroutines (run), which may
+// add to the wait group even while Close waits for it; killDisconnect,
+// for any other caller, sends nothing once the transport is closed.
+type killMode int
+
+const (
+	killAbort killMode = iota
+	killDisconnect
+	killDisconnectOwned
+)
+
+// kill ends the connection generation once, and closes the connection.
+func (dc *durableConn) kill(cause string, mode killMode) {
 	dc.once.Do(func() {
 		dc.cause = cause
 		close(dc.done)
-		if graceful {
-			// Disconnect returns on the RECEIPT, or when the connection
-			// closes (the timer's doing, if the broker does not answer).
-			tm := time.AfterFunc(disconnectGrace, func() { _ = dc.raw.Close() })
-			_ = dc.conn.Disconnect()
-			tm.Stop()
+		if mode != killAbort {
+			dc.disconnect(mode == killDisconnectOwned)
 		}
 	})
 	_ = dc.raw.Close()
+}
+
+// disconnect sends DISCONNECT and waits for the RECEIPT, disconnectGrace
+// at most; kill then closes the socket. The goroutine waiting in go-stomp's
+// Disconnect is the transport's (Close waits for it): it stays until the
+// RECEIPT comes or, once the socket is closed, go-stomp's I/O goroutine
+// hands it the failure. It must still be there to take it (go-stomp
+// blocks its I/O goroutine on that hand-off), which is why
+// DisconnectReceiptTimeout is longer than disconnectGrace (connOptions),
+// as for the session's connections (session.disconnect).
+func (dc *durableConn) disconnect(owned bool) {
+	t := dc.ds.t
+	done := make(chan struct{})
+	f := func() {
+		defer close(done)
+		_ = dc.conn.Disconnect()
+	}
+	if owned {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			f()
+		}()
+	} else if !t.spawn(f) {
+		return // the transport is closed: kill closes the socket
+	}
+	tm := time.NewTimer(disconnectGrace)
+	defer tm.Stop()
+	select {
+	case <-done:
+	case <-tm.C:
+	}
 }
 
 // markDead ends the connection generation once, without closing the
@@ -572,7 +619,7 @@ func (dc *durableConn) failWith(err error, cause string) {
 		dc.fatal = err
 	}
 	dc.mu.Unlock()
-	dc.kill(cause, false)
+	dc.kill(cause, killAbort)
 }
 
 // pump drains one go-stomp subscription into the feed. It waits for the
@@ -616,7 +663,7 @@ func (dc *durableConn) brokerError(err error) {
 	ds, t := dc.ds, dc.ds.t
 	f := errorFrame(err)
 	if f == nil || f.Command != frame.ERROR {
-		dc.kill(t.red.redact(err.Error()), false)
+		dc.kill(t.red.redact(err.Error()), killAbort)
 		return
 	}
 	msg := f.Header.Get(frame.Message)
@@ -629,10 +676,10 @@ func (dc *durableConn) brokerError(err error) {
 	case strings.Contains(body, "inequivalent arg"):
 		dc.failWith(mismatchError(ds.queue, body), text)
 	case strings.Contains(msg, "Server cancelled subscription") || strings.Contains(body, "has canceled a subscription"):
-		dc.failWith(fmt.Errorf("stompx: durable %s: the broker cancelled the subscription (the queue was deleted): %w",
-			ds.queue, ivclient.ErrClosed), text)
+		dc.failWith(errs.Wrap("stompx: durable "+ds.queue, ivclient.ErrClosed,
+			"the broker cancelled the subscription (the queue was deleted)", nil), text)
 	default:
-		dc.kill("broker ERROR: "+text, false)
+		dc.kill("broker ERROR: "+text, killAbort)
 	}
 }
 
@@ -678,11 +725,11 @@ func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
 	closed := ds.closed
 	ds.mu.Unlock()
 	if closed {
-		return fmt.Errorf("instantvoice: Ack: subscription closed, the broker delivers the event again: %w", ivclient.ErrClosed)
+		return errs.Wrap("stompx: Ack", ivclient.ErrClosed, "subscription closed, the broker delivers the event again", nil)
 	}
 	select {
 	case <-dc.done:
-		return fmt.Errorf("instantvoice: Ack: %w (the broker delivers the event again)", lostError(dc.cause))
+		return errs.Wrap("stompx: Ack", lostError(dc.cause), "the broker delivers the event again", nil)
 	default:
 	}
 	h := frame.NewHeader()
@@ -697,10 +744,10 @@ func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
 	case err == nil:
 		return nil
 	case err == stomp.ErrMsgSendTimeout:
-		return fmt.Errorf("instantvoice: Ack: the connection is not writing; nothing sent, retry: %w", err)
+		return errs.Wrap("stompx: Ack", nil, "the connection is not writing; nothing sent, retry", err)
 	default:
-		dc.kill(ds.t.red.redact(err.Error()), false)
-		return fmt.Errorf("instantvoice: Ack: %w (the broker delivers the event again)", lostError(dc.cause))
+		dc.kill(ds.t.red.redact(err.Error()), killAbort)
+		return errs.Wrap("stompx: Ack", lostError(dc.cause), "the broker delivers the event again", nil)
 	}
 }
 
@@ -795,7 +842,7 @@ func (ds *durableSub) reconnect(lost *durableConn) (*durableConn, error) {
 		cancel()
 		if err == nil {
 			if !ds.install(dc) {
-				dc.kill("subscription closed", true)
+				dc.kill("subscription closed", killDisconnectOwned)
 				return nil, nil
 			}
 			t.log.Info("stompx: durable subscription restored", slog.String("queue", ds.queue), slog.String("addr", addr))
@@ -820,7 +867,11 @@ func (ds *durableSub) reconnect(lost *durableConn) (*durableConn, error) {
 func (ds *durableSub) end(dc *durableConn, err error) {
 	ds.feed.End(err)
 	if dc != nil {
-		dc.kill("transport closed", errors.Is(err, ivclient.ErrClosed))
+		mode := killAbort
+		if errors.Is(err, ivclient.ErrClosed) {
+			mode = killDisconnectOwned
+		}
+		dc.kill("transport closed", mode)
 	}
 }
 
@@ -839,7 +890,7 @@ func (ds *durableSub) onClose() error {
 	ds.mu.Unlock()
 	ds.cancel()
 	if dc != nil {
-		dc.kill("subscription closed", true)
+		dc.kill("subscription closed", killDisconnect)
 	}
 	return nil
 }
@@ -855,11 +906,11 @@ func (ds *durableSub) onClose() error {
 // ivclient.ErrNotSupported on brokers other than RabbitMQ and ivtest's.
 func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...DurableOption) error {
 	if ctx == nil {
-		return fmt.Errorf("instantvoice: DeleteDurable: %w: nil context", ivclient.ErrInvalidArgument)
+		return errs.Wrap("stompx: DeleteDurable", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
 	if !validDurableName(name) {
-		return fmt.Errorf("instantvoice: DeleteDurable: %w: name %q must be 1-64 of [A-Za-z0-9._-]",
-			ivclient.ErrInvalidArgument, redactDest(name))
+		return errs.Wrap("stompx: DeleteDurable", ivclient.ErrInvalidArgument,
+			fmt.Sprintf("name %q must be 1-64 of [A-Za-z0-9._-]", redactDest(name)), nil)
 	}
 	o, err := parseDurableOptions(opts)
 	if err != nil {
@@ -867,10 +918,10 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	}
 	kind, addr, err := t.brokerFor(ctx)
 	if err != nil {
-		return fmt.Errorf("instantvoice: DeleteDurable: %w", err)
+		return errs.Wrap("stompx: DeleteDurable", err, "", nil)
 	}
 	if !kind.durable() {
-		return fmt.Errorf("instantvoice: DeleteDurable: %w: durable subscriptions need RabbitMQ (or ivtest's broker)", ivclient.ErrNotSupported)
+		return errs.Wrap("stompx: DeleteDurable", ivclient.ErrNotSupported, "durable subscriptions need RabbitMQ (or ivtest's broker)", nil)
 	}
 	o.prefetch = 1
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
@@ -883,10 +934,10 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	defer ds.sub.Close()
 	dc, err := ds.connect(cctx, addr)
 	if err != nil {
-		return fmt.Errorf("instantvoice: DeleteDurable: %w", err)
+		return errs.Wrap("stompx: DeleteDurable", err, "", nil)
 	}
-	defer dc.kill("delete done", true)
-	stopWatch := context.AfterFunc(cctx, func() { dc.kill("deleting: "+ctxErr(cctx).Error(), false) })
+	defer dc.kill("delete done", killDisconnect)
+	stopWatch := context.AfterFunc(cctx, func() { dc.kill("deleting: "+ctxErr(cctx).Error(), killAbort) })
 	defer stopWatch()
 	// UNSUBSCRIBE with durable:true and x-queue-name deletes the queue.
 	// Not through go-stomp's Unsubscribe: it waits for the RECEIPT on a
@@ -899,19 +950,19 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	// go-stomp's view of the subscription does not matter.
 	unsub := "UNSUBSCRIBE\nid:" + dc.subs[0].Id() + "\ndurable:true\nx-queue-name:" + ds.queue + "\n\n\x00"
 	if _, err := dc.raw.Write([]byte(unsub)); err != nil {
-		dc.kill(t.red.redact(err.Error()), false)
+		dc.kill(t.red.redact(err.Error()), killAbort)
 	} else {
 		dc.confirm()
 	}
 	select {
 	case <-dc.done:
 		if cerr := ctxErr(cctx); cerr != nil {
-			return fmt.Errorf("instantvoice: DeleteDurable: %w", cerr)
+			return errs.Wrap("stompx: DeleteDurable", cerr, "", nil)
 		}
 		if fatal := dc.verdict(); fatal != nil {
-			return fmt.Errorf("instantvoice: DeleteDurable: %w", fatal)
+			return errs.Wrap("stompx: DeleteDurable", fatal, "", nil)
 		}
-		return fmt.Errorf("instantvoice: DeleteDurable: %w", lostError(dc.cause))
+		return errs.Wrap("stompx: DeleteDurable", lostError(dc.cause), "", nil)
 	default:
 	}
 	t.log.Debug("stompx: durable queue deleted", slog.String("queue", ds.queue))

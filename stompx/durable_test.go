@@ -485,7 +485,8 @@ func TestDurableTopicsBindAndInvalid(t *testing.T) {
 			t.Fatalf("events by topic %v", got)
 		}
 		for _, name := range []string{"", "a/b", "x y", strings.Repeat("n", 65), "q\n"} {
-			if _, err := tr.SubscribeDurable(ctx, name, []string{e.topic}); !errors.Is(err, ivclient.ErrInvalidArgument) {
+			if _, err := tr.SubscribeDurable(ctx, name, []string{e.topic}); !errors.Is(err, ivclient.ErrInvalidArgument) ||
+				!strings.HasPrefix(err.Error(), "stompx: SubscribeDurable: invalid argument: name ") {
 				t.Fatalf("name %q: %v", name, err)
 			}
 		}
@@ -508,7 +509,8 @@ func TestDurableNotSupportedOnUnknownBroker(t *testing.T) {
 	if _, err := tr.SubscribeDurable(ctx, "workers", []string{events.AllAgents}); !errors.Is(err, ivclient.ErrNotSupported) {
 		t.Fatalf("SubscribeDurable = %v, want ErrNotSupported", err)
 	}
-	if err := tr.DeleteDurable(ctx, "workers"); !errors.Is(err, ivclient.ErrNotSupported) {
+	if err := tr.DeleteDurable(ctx, "workers"); !errors.Is(err, ivclient.ErrNotSupported) ||
+		!strings.HasPrefix(err.Error(), "stompx: DeleteDurable: not supported by this transport: ") {
 		t.Fatalf("DeleteDurable = %v, want ErrNotSupported", err)
 	}
 	// The transport is unharmed.
