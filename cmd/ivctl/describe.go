@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -141,7 +142,7 @@ func writeTable(w io.Writer, b []byte) error {
 			}
 			rows[i] = map[string]json.RawMessage{}
 			for _, kv := range obj {
-				if _, ok := rows[i][kv.name]; !ok && !contains(cols, kv.name) {
+				if _, ok := rows[i][kv.name]; !ok && !slices.Contains(cols, kv.name) {
 					cols = append(cols, kv.name)
 				}
 				rows[i][kv.name] = kv.value
@@ -165,15 +166,6 @@ func writeTable(w io.Writer, b []byte) error {
 		fmt.Fprintln(tw, text(b))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type member struct {
