@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -196,7 +198,9 @@ func members(b []byte) ([]member, error) {
 }
 
 // text shows a JSON value as a cell: a string unquoted, null empty, the
-// rest as compact JSON.
+// rest as compact JSON. A string with a control character (a tab or a
+// newline that would break the table, a terminal escape from a hostile
+// platform) is shown quoted, escapes and all.
 func text(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
@@ -205,6 +209,9 @@ func text(v json.RawMessage) string {
 	if v[0] == '"' {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
+			if strings.ContainsFunc(s, unicode.IsControl) {
+				return strconv.Quote(s)
+			}
 			return s
 		}
 	}
