@@ -209,14 +209,20 @@ func text(v json.RawMessage) string {
 	if v[0] == '"' {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
-			if strings.ContainsFunc(s, unicode.IsControl) {
-				return strconv.Quote(s)
-			}
-			return s
+			return printable(s)
 		}
 	}
 	if c := compact(v); c != nil {
 		return string(c)
 	}
 	return string(v)
+}
+
+// printable returns s, or s quoted (escapes and all) when it holds a
+// control character: text from the platform reaches no terminal raw.
+func printable(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
 }

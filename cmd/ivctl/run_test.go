@@ -53,4 +53,10 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 		!strings.HasSuffix(lines[2], "plain") {
 		t.Errorf("table:\n%s", out.String())
 	}
+	if got := printable("Agent 4242 not found"); got != "Agent 4242 not found" {
+		t.Errorf("plain text shown as %q", got)
+	}
+	if got := printable("not found\x1b]0;owned\a"); strings.ContainsRune(got, 0x1b) {
+		t.Errorf("a platform text with an escape shown as %q", got)
+	}
 }
