@@ -160,7 +160,10 @@ func (s *Subscription) Dropped() uint64 { return s.drops.Load() }
 // Malformed returns how many received messages could not be decoded.
 func (s *Subscription) Malformed() uint64 { return s.bad.Load() }
 
-// Delivered returns how many events were put in the buffer.
+// Delivered returns how many events were put in the buffer. It is counted
+// just after an event enters the buffer, so a consumer that has just
+// received an event from C may for a moment read one less: use it for
+// metrics, not to count what the consumer received.
 func (s *Subscription) Delivered() uint64 { return s.events.Load() }
 
 // end sets err and closes c, once. Publishers blocked on a full buffer are

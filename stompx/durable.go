@@ -610,11 +610,6 @@ func errorFrame(err error) *frame.Frame {
 	return nil
 }
 
-func isErrorFrame(err error) bool {
-	f := errorFrame(err)
-	return f != nil && f.Command == frame.ERROR
-}
-
 // brokerError classifies an ERROR frame (or a connection failure) seen by
 // a subscription, and ends the connection generation.
 func (dc *durableConn) brokerError(err error) {

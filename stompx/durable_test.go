@@ -140,7 +140,6 @@ func TestDurableSharedConsumersSplit(t *testing.T) {
 		seen := make([]atomic.Int32, n)
 		var all sync.WaitGroup
 		all.Add(n)
-		var subs []*events.Subscription
 		for w := 0; w < 2; w++ {
 			tr := dial(t, e.addr)
 			s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithPrefetch(10))
@@ -148,7 +147,6 @@ func TestDurableSharedConsumersSplit(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			subs = append(subs, s)
 			go func(w int) {
 				for ev := range s.C() {
 					if err := s.Ack(ev); err != nil {
