@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 const ackBody = `{"type":"NEWCALL","uniqueid":"1.1","agent":"default_1001","direction":"INBOUND","callerid":"555"}`
@@ -120,14 +122,14 @@ func TestAckForeignEvent(t *testing.T) {
 	var a acker
 	f1.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	ev := <-s1.C()
-	if err := s2.Ack(ev); err == nil {
-		t.Fatal("acked another subscription's event")
+	if err := s2.Ack(ev); !errors.Is(err, errs.ErrInvalidArgument) {
+		t.Fatalf("acking another subscription's event: %v, want an error matching ErrInvalidArgument", err)
 	}
 	if err := plain.Ack(ev); err == nil {
 		t.Fatal("a plain subscription acked a durable one's event")
 	}
-	if err := s2.Ack(Event{Type: Hangup}); err == nil {
-		t.Fatal("acked an event no subscription delivered")
+	if err := s2.Ack(Event{Type: Hangup}); !errors.Is(err, errs.ErrInvalidArgument) {
+		t.Fatalf("acking an event no subscription delivered: %v, want an error matching ErrInvalidArgument", err)
 	}
 	if n := a.count(1); n != 0 {
 		t.Fatalf("transport asked to ack %d times", n)

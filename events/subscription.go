@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // DefaultBuffer is the number of events a Subscription holds for a consumer
@@ -309,9 +311,11 @@ const (
 	deliveryAcked
 )
 
+// Both match ivclient.ErrInvalidArgument, like every misuse the SDK refuses
+// before sending anything.
 var (
-	errForeignEvent = errors.New("events: Ack: the event was not delivered by this subscription; nothing sent")
-	errNoDelivery   = errors.New("events: Ack: the event carries no delivery of this subscription; nothing sent")
+	errForeignEvent = errs.Wrap("events: Ack", errs.ErrInvalidArgument, "the event was not delivered by this subscription; nothing sent", nil)
+	errNoDelivery   = errs.Wrap("events: Ack", errs.ErrInvalidArgument, "the event carries no delivery of this subscription; nothing sent", nil)
 )
 
 // Ack acknowledges ev to the broker. On a subscription made WithAcks (a

@@ -313,9 +313,13 @@ func TestHTTPErrors(t *testing.T) {
 			t.Errorf("error text %q does not name the status", err)
 		}
 	}
+	// Undrained bodies cost a connection per call (4, or 5 with the WSDL
+	// fetch); allow one more than the single kept-alive connection, for a
+	// connection the client or the server closed for its own reasons (seen
+	// once under -race on a loaded machine).
 	n := 0
 	conns.Range(func(any, any) bool { n++; return true })
-	if n != 1 {
+	if n > 2 {
 		t.Errorf("%d connections for 4 sequential calls: error bodies are not drained", n)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -141,7 +144,7 @@ func writeTable(w io.Writer, b []byte) error {
 			}
 			rows[i] = map[string]json.RawMessage{}
 			for _, kv := range obj {
-				if _, ok := rows[i][kv.name]; !ok && !contains(cols, kv.name) {
+				if _, ok := rows[i][kv.name]; !ok && !slices.Contains(cols, kv.name) {
 					cols = append(cols, kv.name)
 				}
 				rows[i][kv.name] = kv.value
@@ -165,15 +168,6 @@ func writeTable(w io.Writer, b []byte) error {
 		fmt.Fprintln(tw, text(b))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type member struct {
@@ -204,7 +198,9 @@ func members(b []byte) ([]member, error) {
 }
 
 // text shows a JSON value as a cell: a string unquoted, null empty, the
-// rest as compact JSON.
+// rest as compact JSON. A string with a control character (a tab or a
+// newline that would break the table, a terminal escape from a hostile
+// platform) is shown quoted, escapes and all.
 func text(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
@@ -213,11 +209,20 @@ func text(v json.RawMessage) string {
 	if v[0] == '"' {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
-			return s
+			return printable(s)
 		}
 	}
 	if c := compact(v); c != nil {
 		return string(c)
 	}
 	return string(v)
+}
+
+// printable returns s, or s quoted (escapes and all) when it holds a
+// control character: text from the platform reaches no terminal raw.
+func printable(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
 }

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if text == "" {
 			text = ce.Code.Description()
 		}
-		fmt.Fprintf(c.stderr, "%s (%d): %s\n", ce.Code, int(ce.Code), text)
+		fmt.Fprintf(c.stderr, "%s (%d): %s\n", ce.Code, int(ce.Code), printable(text))
 		return 1
 	}
 	fmt.Fprintf(c.stderr, "ivctl: %v\n", err)

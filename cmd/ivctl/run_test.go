@@ -39,3 +39,24 @@ func TestSimExitStatus(t *testing.T) {
 		t.Errorf("stderr %q", stderr.String())
 	}
 }
+
+// TestTableEscapesControlCharacters: a value with a tab, a newline or a
+// terminal escape stays in its cell, quoted, and reaches no terminal raw.
+func TestTableEscapesControlCharacters(t *testing.T) {
+	var out bytes.Buffer
+	b := []byte(`[{"name":"7000","note":"a\tb\nc\u001b[2J"},{"name":"7001","note":"plain"}]`)
+	if err := writeTable(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || strings.ContainsRune(out.String(), 0x1b) || !strings.Contains(lines[1], `"a\tb\nc\x1b[2J"`) ||
+		!strings.HasSuffix(lines[2], "plain") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	if got := printable("Agent 4242 not found"); got != "Agent 4242 not found" {
+		t.Errorf("plain text shown as %q", got)
+	}
+	if got := printable("not found\x1b]0;owned\a"); strings.ContainsRune(got, 0x1b) {
+		t.Errorf("a platform text with an escape shown as %q", got)
+	}
+}

@@ -2,6 +2,7 @@ package ivtest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,7 +312,7 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 			return "precondition_failed", msg
 		}
 		q.declared = true
-		if !containsString(q.bindings, topic) {
+		if !slices.Contains(q.bindings, topic) {
 			q.bindings = append(q.bindings, topic)
 		}
 		b.bound[name] = q
@@ -320,15 +321,6 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 	q.subs = append(q.subs, s)
 	c.subs[s.id] = s
 	return "", ""
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // enqueue adds the SEND f, bound for dest, to q; b.mu is held.
@@ -448,7 +440,7 @@ func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
 		q := d.s.q
 		q.unacked--
 		q.unackedLen -= len(d.m.send.Body)
-		if !containsQueue(queues, q) {
+		if !slices.Contains(queues, q) {
 			queues = append(queues, q)
 		}
 		if requeue && !q.deleted {
@@ -467,15 +459,6 @@ func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
 		b.dispatch(q) // returned messages, or room under a prefetch
 		b.maybeForget(q)
 	}
-}
-
-func containsQueue(list []*bqueue, q *bqueue) bool {
-	for _, x := range list {
-		if x == q {
-			return true
-		}
-	}
-	return false
 }
 
 // ackFrame handles ACK and NACK as RabbitMQ does (verified on 3.10): an
