@@ -316,7 +316,7 @@ func TestSilentPeerDetected(t *testing.T) {
 // heart-beat periods. The period is 200ms, not less: go-stomp's server
 // drops a client not heard from for twice the period, the transport sends
 // every half period (connOptions) and drops a broker not heard from for
-// 1.5 periods and a half; with 20ms periods a stall of some 25ms of either
+// 2.25 periods (go-stomp's grace); with 20ms periods a stall of some 25ms of either
 // side (the race detector on a loaded machine) dropped the connection, and
 // the test measured the machine. With 200ms it takes a 250ms stall.
 func TestIdleConnectionKept(t *testing.T) {
