@@ -334,6 +334,39 @@ func TestDurableMismatchIsolated(t *testing.T) {
 	})
 }
 
+// A refusal is named every time, not only when go-stomp happens to hand
+// the ERROR frame over before it sees the connection closed: the broker
+// sends ERROR then closes at once, so the reader fails right after reading
+// it, while the confirmation SEND may still wait in go-stomp's write
+// queue. (Closing the socket on that read failure made go-stomp pick, at
+// random, the write first, fail it and drop the ERROR: "connection lost:
+// EOF" in one attempt of some tens on ivtest's broker.)
+func TestDurableMismatchAlwaysNamed(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr, stompx.WithMaxBacklog(5))
+		tr := dial(t, e.addr)
+		ctx := ctxT(t, time.Minute)
+		good, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer good.Close()
+		n := 200 // some milliseconds each
+		if strings.HasPrefix(t.Name(), "TestDurableMismatchAlwaysNamed/rabbitmq") {
+			n = 20 // some tens of milliseconds each
+		}
+		for i := 0; i < n; i++ {
+			_, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithMaxBacklog(6))
+			if !errors.Is(err, stompx.ErrDurableMismatch) {
+				t.Fatalf("attempt %d: SubscribeDurable with other arguments = %v, want ErrDurableMismatch", i, err)
+			}
+			if err := tr.DeleteDurable(ctx, e.name); !errors.Is(err, stompx.ErrDurableMismatch) {
+				t.Fatalf("attempt %d: DeleteDurable with other arguments = %v, want ErrDurableMismatch", i, err)
+			}
+		}
+	})
+}
+
 func TestDurableAckMisuseNeverFatal(t *testing.T) {
 	forDurableBrokers(t, func(t *testing.T, addr string) {
 		e := newDurableEnv(t, addr)
