@@ -227,16 +227,21 @@ func BenchmarkPairedSequential(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i += 100 {
 			n := min(100, b.N-i)
-			t0 := time.Now()
-			for j := 0; j < n; j++ {
-				r.call(b)
+			raw := func() {
+				t0 := time.Now()
+				for j := 0; j < n; j++ {
+					r.call(b)
+				}
+				rawT += time.Since(t0)
 			}
-			t1 := time.Now()
-			for j := 0; j < n; j++ {
-				sdkCall(b, tr, tg.key)
+			sdk := func() {
+				t0 := time.Now()
+				for j := 0; j < n; j++ {
+					sdkCall(b, tr, tg.key)
+				}
+				sdkT += time.Since(t0)
 			}
-			rawT += t1.Sub(t0)
-			sdkT += time.Since(t1)
+			alternate(i/100, raw, sdk)
 		}
 		reportPair(b, b.N, rawT, sdkT)
 	})
@@ -246,7 +251,7 @@ func BenchmarkPairedInFlight128(b *testing.B)  { pairedInFlight(b, 128) }
 func BenchmarkPairedInFlight1024(b *testing.B) { pairedInFlight(b, 1024) }
 
 // pairedInFlight alternates rounds of 8 calls by each of n goroutines,
-// raw then SDK.
+// raw and SDK.
 func pairedInFlight(b *testing.B, n int) {
 	benchBrokers(b, func(b *testing.B, tg benchTarget) {
 		r := newRawClient(b, tg)
@@ -271,12 +276,26 @@ func pairedInFlight(b *testing.B, n int) {
 		var rawT, sdkT time.Duration
 		calls := 0
 		b.ResetTimer()
-		for ; calls < b.N; calls += 8 * n {
-			rawT += round(func() { r.call(b) })
-			sdkT += round(func() { sdkCall(b, tr, tg.key) })
+		for k := 0; calls < b.N; k, calls = k+1, calls+8*n {
+			alternate(k,
+				func() { rawT += round(func() { r.call(b) }) },
+				func() { sdkT += round(func() { sdkCall(b, tr, tg.key) }) })
 		}
 		reportPair(b, calls, rawT, sdkT)
 	})
+}
+
+// alternate runs raw then sdk in even rounds and sdk then raw in odd
+// ones, so that neither side always goes first (and pays for the garbage
+// the other left, or finds the broker warmed by it).
+func alternate(round int, raw, sdk func()) {
+	if round%2 == 0 {
+		raw()
+		sdk()
+		return
+	}
+	sdk()
+	raw()
 }
 
 func reportPair(b *testing.B, calls int, rawT, sdkT time.Duration) {
