@@ -98,12 +98,21 @@ wait_stomp() {
   die "$(node "$i"): STOMP on 127.0.0.1:$(stomp_port "$i") never answered CONNECT"
 }
 
+# await i: wait until node i has started. A node whose beam.smp is gone
+# before it started (it died at boot, or it was the old, killed process
+# that restart_nodes saw still exiting) is launched again, up to twice.
 await() {
-  local i=$1 n
-  for n in $(seq 1 120); do
-    if ctl "$i" -q await_startup >/dev/null 2>&1; then return 0; fi
-    if [ -z "$(pid_of "$i")" ] && [ "$n" -gt 40 ]; then break; fi
-    sleep 0.5
+  local i=$1 n try
+  for try in 1 2 3; do
+    for n in $(seq 1 120); do
+      if ctl "$i" -q await_startup >/dev/null 2>&1; then return 0; fi
+      if [ -z "$(pid_of "$i")" ] && [ "$n" -gt 10 ]; then break; fi
+      sleep 0.5
+    done
+    [ -z "$(pid_of "$i")" ] || break # running, yet not started in 60 s: give up
+    [ "$try" -lt 3 ] || break
+    say "$(node "$i") is not running and has not started: launching it again"
+    launch "$i"
   done
   tail -n 20 "$R/$i/log/"*.log >&2 2>/dev/null || true
   die "$(node "$i") did not start (logs: $R/$i/log)"
@@ -139,7 +148,7 @@ launch() {
   env RABBITMQ_NODENAME="$(node "$i")" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$(amqp_port "$i")" \
     RABBITMQ_DIST_PORT="$(dist_port "$i")" RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" RABBITMQ_MNESIA_BASE="$d/mnesia" \
     RABBITMQ_LOG_BASE="$d/log" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" \
-    RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" rabbitmq-server -detached >/dev/null 2>&1 || true
+    RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" rabbitmq-server -detached >>"$d/log/launch.log" 2>&1 || true
 }
 
 kill_node() {
