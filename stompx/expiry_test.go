@@ -23,52 +23,21 @@ import (
 // server header, records the headers of every SEND to the request queue
 // and answers receipts. It routes nothing: calls get no reply.
 type serverBroker struct {
-	ln     net.Listener
+	*tcpFake
 	server string
 	mu     sync.Mutex
 	sends  []*frame.Header
 	sent   chan struct{}
-	conns  []net.Conn
-	wg     sync.WaitGroup
 }
 
 func newServerBroker(tb testing.TB, server string) *serverBroker {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b := &serverBroker{ln: ln, server: server, sent: make(chan struct{}, 64)}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c)
-			b.mu.Unlock()
-			b.wg.Add(1)
-			go b.serve(c)
-		}
-	}()
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		b.mu.Lock()
-		for _, c := range b.conns {
-			_ = c.Close()
-		}
-		b.mu.Unlock()
-		b.wg.Wait()
-	})
+	b := &serverBroker{server: server, sent: make(chan struct{}, 64)}
+	b.tcpFake = startTCPFake(tb, b.serve)
 	return b
 }
 
 func (b *serverBroker) serve(c net.Conn) {
-	defer b.wg.Done()
-	defer c.Close()
 	r, w := frame.NewReader(c), frame.NewWriter(c)
 	for {
 		f, err := r.Read()

@@ -28,14 +28,12 @@ import (
 // the bytes of attack, streamed until the client hangs up (or 1 GiB).
 // Reconnections are served the same way, so the transport recovers.
 type hostileBroker struct {
-	ln      net.Listener
-	attack  string
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   []net.Conn
-	reply   net.Conn // the connection that subscribed to a /topic/
-	subID   string
-	written atomic.Int64 // hostile bytes the client accepted
+	*tcpFake // its wg also owns the flood goroutines
+	attack   string
+	mu       sync.Mutex
+	reply    net.Conn // the connection that subscribed to a /topic/
+	subID    string
+	written  atomic.Int64 // hostile bytes the client accepted
 }
 
 // The hostile inputs of issue 11.
@@ -43,43 +41,12 @@ var hostileInputs = []string{"content-length", "header-line", "body", "headers"}
 
 func newHostileBroker(tb testing.TB, attack string) *hostileBroker {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h := &hostileBroker{ln: ln, attack: attack}
-	h.wg.Add(1)
-	go h.accept()
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		h.mu.Lock()
-		for _, c := range h.conns {
-			_ = c.Close()
-		}
-		h.mu.Unlock()
-		h.wg.Wait()
-	})
+	h := &hostileBroker{attack: attack}
+	h.tcpFake = startTCPFake(tb, h.serve)
 	return h
 }
 
-func (h *hostileBroker) accept() {
-	defer h.wg.Done()
-	for {
-		c, err := h.ln.Accept()
-		if err != nil {
-			return
-		}
-		h.mu.Lock()
-		h.conns = append(h.conns, c)
-		h.mu.Unlock()
-		h.wg.Add(1)
-		go h.serve(c)
-	}
-}
-
 func (h *hostileBroker) serve(c net.Conn) {
-	defer h.wg.Done()
-	defer c.Close()
 	r := frame.NewReader(c)
 	var wmu sync.Mutex
 	w := frame.NewWriter(c)

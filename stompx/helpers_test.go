@@ -411,80 +411,80 @@ func (p *proxy) close() {
 	p.wg.Wait()
 }
 
-// silentServer accepts TCP connections and never answers.
-func silentServer(tb testing.TB) string {
+// tcpFake is the loopback listener under the tests' hand-written brokers:
+// it accepts until closed and runs serve on each connection in a goroutine
+// of wg. Cleanup closes the listener and every connection (serve sees its
+// reads fail), then waits for wg, so a test leaves no goroutine behind.
+// A broker that starts goroutines of its own adds them to wg too.
+type tcpFake struct {
+	ln     net.Listener
+	wg     sync.WaitGroup
+	connMu sync.Mutex
+	conns  []net.Conn
+}
+
+func startTCPFake(tb testing.TB, serve func(net.Conn)) *tcpFake {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
+	f := &tcpFake{ln: ln}
+	f.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer f.wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
+			f.connMu.Lock()
+			f.conns = append(f.conns, c)
+			f.connMu.Unlock()
+			f.wg.Add(1)
 			go func() {
-				defer wg.Done()
-				_, _ = io.Copy(io.Discard, c)
+				defer f.wg.Done()
+				defer c.Close()
+				serve(c)
 			}()
 		}
 	}()
 	tb.Cleanup(func() {
 		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
+		f.connMu.Lock()
+		for _, c := range f.conns {
 			_ = c.Close()
 		}
-		mu.Unlock()
-		wg.Wait()
+		f.connMu.Unlock()
+		f.wg.Wait()
 	})
-	return ln.Addr().String()
+	return f
+}
+
+func (f *tcpFake) addr() string { return f.ln.Addr().String() }
+
+// silentServer accepts TCP connections and never answers.
+func silentServer(tb testing.TB) string {
+	tb.Helper()
+	return startTCPFake(tb, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }).addr()
 }
 
 // miniBroker is a minimal STOMP server for what go-stomp's server cannot
 // show: the CONNECTED heart-beat it answers is configurable, it records the
 // CONNECT frames, and it answers receipts. It routes nothing.
 type miniBroker struct {
-	ln       net.Listener
+	*tcpFake
 	hb       string // heart-beat header of CONNECTED
 	mu       sync.Mutex
 	connects []string // heart-beat headers of the CONNECT frames
-	conns    []net.Conn
-	wg       sync.WaitGroup
 }
 
 func newMiniBroker(tb testing.TB, hb string) *miniBroker {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m := &miniBroker{ln: ln, hb: hb}
-	m.wg.Add(1)
-	go m.accept()
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		m.mu.Lock()
-		for _, c := range m.conns {
-			_ = c.Close()
-		}
-		m.mu.Unlock()
-		m.wg.Wait()
-	})
+	m := &miniBroker{hb: hb}
+	m.tcpFake = startTCPFake(tb, m.serve)
 	return m
 }
-
-func (m *miniBroker) addr() string { return m.ln.Addr().String() }
 
 func (m *miniBroker) connectHeaders() []string {
 	m.mu.Lock()
@@ -492,24 +492,7 @@ func (m *miniBroker) connectHeaders() []string {
 	return append([]string(nil), m.connects...)
 }
 
-func (m *miniBroker) accept() {
-	defer m.wg.Done()
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			return
-		}
-		m.mu.Lock()
-		m.conns = append(m.conns, c)
-		m.mu.Unlock()
-		m.wg.Add(1)
-		go m.serve(c)
-	}
-}
-
 func (m *miniBroker) serve(c net.Conn) {
-	defer m.wg.Done()
-	defer c.Close()
 	r := frame.NewReader(c)
 	w := frame.NewWriter(c)
 	for {
