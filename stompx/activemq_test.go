@@ -163,24 +163,7 @@ func TestActiveMQInFlight1024(t *testing.T) {
 	if err := echo(ctx, tr, p.Key(), "warm"); err != nil {
 		t.Fatal(err)
 	}
-	const n = 1024
-	var start, wg sync.WaitGroup
-	start.Add(1)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			start.Wait()
-			if err := echo(ctx, tr, p.Key(), strconv.Itoa(i)); err != nil {
-				t.Error(err)
-			}
-		}(i)
-	}
-	start.Done()
-	wg.Wait()
-	if st := tr.Stats(); st.RepliesMatched != n+1 {
-		t.Fatalf("%+v", st)
-	}
+	echoAtOnce(t, ctx, tr, p.Key(), 1024)
 }
 
 // Events the platform publishes on ActiveMQ reach a subscription of

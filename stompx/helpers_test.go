@@ -2,11 +2,13 @@ package stompx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -602,5 +604,32 @@ func (l *stateLog) waitFor(tb testing.TB, want ...stompx.State) {
 			tb.Fatalf("states %v, want %v in order", got, want)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// echoAtOnce makes n echo calls on tr from n goroutines released together,
+// so that all n are in flight at once, and fails t unless every one
+// succeeded and tr matched exactly n more replies.
+func echoAtOnce(t *testing.T, ctx context.Context, tr *stompx.Transport, key string, n int) {
+	t.Helper()
+	before := tr.Stats().RepliesMatched
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	var failed atomic.Int64
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			start.Wait()
+			if err := echo(ctx, tr, key, strconv.Itoa(i)); err != nil {
+				failed.Add(1)
+				t.Error(err)
+			}
+		}(i)
+	}
+	start.Done()
+	wg.Wait()
+	if st := tr.Stats(); failed.Load() != 0 || st.RepliesMatched-before != uint64(n) {
+		t.Fatalf("%d of %d calls failed; %d replies matched (%d before); stats %+v", failed.Load(), n, st.RepliesMatched, before, st)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,26 +72,7 @@ func TestPlatformInFlight1024(t *testing.T) {
 	echoPlatform(p)
 	tr := dial(t, p.STOMPAddr())
 	ctx := ctxT(t, 2*time.Minute)
-	const n = 1024
-	var start, wg sync.WaitGroup
-	start.Add(1)
-	var failed atomic.Int64
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			start.Wait()
-			if err := echo(ctx, tr, p.Key(), fmt.Sprint(i)); err != nil {
-				failed.Add(1)
-				t.Error(err)
-			}
-		}(i)
-	}
-	start.Done()
-	wg.Wait()
-	if st := tr.Stats(); failed.Load() != 0 || st.RepliesMatched != n {
-		t.Fatalf("failed %d, %+v", failed.Load(), st)
-	}
+	echoAtOnce(t, ctx, tr, p.Key(), 1024)
 }
 
 func TestPlatformReplyThatNeverComes(t *testing.T) {

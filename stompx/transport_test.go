@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,28 +187,7 @@ func TestInFlight1024(t *testing.T) {
 	b := newTestBroker(t)
 	tr := dial(t, b.addr)
 	ctx := ctxT(t, 2*time.Minute)
-	// Hold every reply until all 1,024 requests have reached the platform.
-	const n = 1024
-	var start sync.WaitGroup
-	start.Add(1)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			start.Wait()
-			if err := echo(ctx, tr, testKey, fmt.Sprint(i)); err != nil {
-				failed.Add(1)
-				t.Error(err)
-			}
-		}(i)
-	}
-	start.Done()
-	wg.Wait()
-	if st := tr.Stats(); failed.Load() != 0 || st.RepliesMatched != n {
-		t.Fatalf("failed %d, stats %+v", failed.Load(), st)
-	}
+	echoAtOnce(t, ctx, tr, testKey, 1024)
 }
 
 func TestReplyThatNeverComes(t *testing.T) {
