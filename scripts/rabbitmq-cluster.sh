@@ -32,6 +32,15 @@
 #   restart N      start node N (or "all") again with its data, after kill or
 #                  a crash; it rejoins the cluster. Returns when its STOMP
 #                  answers.
+#   flush          make every running node write its Ra tables (dets) to
+#                  disk now. RabbitMQ 3.10's Ra 2.2 keeps a new quorum queue
+#                  member's registration and term in dets tables it saves
+#                  every 0.5 s and 5 s: when every node is SIGKILLed within
+#                  that window after the queue was made, the queue comes
+#                  back with no leader for good (all members followers at
+#                  term 0; seen once in five runs). A test that kills the
+#                  whole cluster flushes first; a real cluster has the same
+#                  window.
 #   queue NAME     the queue's type, leader, members and online members, as
 #                  rabbitmqctl list_queues prints them (JSON), asked of the
 #                  first node that runs.
@@ -274,6 +283,12 @@ case "${1:-}" in
     ns=$(nodes_of "$2")
     # shellcheck disable=SC2086
     restart_nodes $ns ;;
+  flush)
+    for i in 1 2 3; do
+      [ -n "$(pid_of "$i")" ] || continue
+      ctl "$i" -q eval '[ok = dets:sync(T) || T <- dets:all()], ok.' >/dev/null || die "$(node "$i"): flushing its dets tables failed"
+    done
+    say "Ra tables flushed" ;;
   queue) [ $# -eq 2 ] || die "usage: $0 queue NAME"; queue "$2" ;;
-  *) echo "usage: $0 start|stop|status|addrs|nodes|kill N|all|restart N|all|queue NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|addrs|nodes|kill N|all|restart N|all|flush|queue NAME" >&2; exit 2 ;;
 esac
