@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 const ackBody = `{"type":"NEWCALL","uniqueid":"1.1","agent":"default_1001","direction":"INBOUND","callerid":"555"}`
@@ -42,7 +43,7 @@ func (a *acker) count(id int) int {
 }
 
 func TestAckOncePerDelivery(t *testing.T) {
-	s, feed := NewSubscription(nil, WithAcks())
+	s, feed := newSubscription(evfeed.Config{Acks: true})
 	defer s.Close()
 	var a acker
 	if !feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), true, a.fn(1)) {
@@ -67,7 +68,7 @@ func TestAckOncePerDelivery(t *testing.T) {
 }
 
 func TestAckConcurrentSendsOnce(t *testing.T) {
-	s, feed := NewSubscription(nil, WithAcks())
+	s, feed := newSubscription(evfeed.Config{Acks: true})
 	defer s.Close()
 	var a acker
 	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(7))
@@ -89,7 +90,7 @@ func TestAckConcurrentSendsOnce(t *testing.T) {
 }
 
 func TestAckFailureCanBeRetried(t *testing.T) {
-	s, feed := NewSubscription(nil, WithAcks())
+	s, feed := newSubscription(evfeed.Config{Acks: true})
 	defer s.Close()
 	lost := errors.New("connection lost")
 	a := acker{fail: lost}
@@ -113,11 +114,11 @@ func TestAckFailureCanBeRetried(t *testing.T) {
 }
 
 func TestAckForeignEvent(t *testing.T) {
-	s1, f1 := NewSubscription(nil, WithAcks())
+	s1, f1 := newSubscription(evfeed.Config{Acks: true})
 	defer s1.Close()
-	s2, _ := NewSubscription(nil, WithAcks())
+	s2, _ := newSubscription(evfeed.Config{Acks: true})
 	defer s2.Close()
-	plain, pf := NewSubscription(nil)
+	plain, pf := newSubscription(evfeed.Config{})
 	defer plain.Close()
 	var a acker
 	f1.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
@@ -142,7 +143,7 @@ func TestAckForeignEvent(t *testing.T) {
 }
 
 func TestAckSubscriptionNeverDrops(t *testing.T) {
-	s, feed := NewSubscription(nil, WithAcks(), WithBuffer(1))
+	s, feed := newSubscription(evfeed.Config{Acks: true, Buffer: 1})
 	var a acker
 	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	queued := make(chan bool, 1)
@@ -160,7 +161,7 @@ func TestAckSubscriptionNeverDrops(t *testing.T) {
 
 func TestAckMalformedSettled(t *testing.T) {
 	var errs atomic.Int32
-	s, feed := NewSubscription(nil, WithAcks(), WithErrorHandler(func(error) { errs.Add(1) }))
+	s, feed := newSubscription(evfeed.Config{Acks: true, OnError: func(error) { errs.Add(1) }})
 	defer s.Close()
 	var a acker
 	if feed.PublishWithAck("/topic/t", []byte("not json"), time.Now(), false, a.fn(1)) {
@@ -172,7 +173,7 @@ func TestAckMalformedSettled(t *testing.T) {
 }
 
 func TestRunAcksAfterEverySink(t *testing.T) {
-	s, feed := NewSubscription(nil, WithAcks())
+	s, feed := newSubscription(evfeed.Config{Acks: true})
 	var a acker
 	var order []string
 	var mu sync.Mutex
@@ -195,7 +196,7 @@ func TestRunAcksAfterEverySink(t *testing.T) {
 
 func TestRunReportsFailedAck(t *testing.T) {
 	var got []error
-	s, feed := NewSubscription(nil, WithAcks(), WithErrorHandler(func(err error) { got = append(got, err) }))
+	s, feed := newSubscription(evfeed.Config{Acks: true, OnError: func(err error) { got = append(got, err) }})
 	lost := errors.New("connection lost")
 	a := acker{fail: lost}
 	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 // benchBody is the reference's event example, as the platform sends it.
@@ -85,7 +87,7 @@ func BenchmarkDecodeEncodingJSON(b *testing.B) {
 // BenchmarkPublish measures a Feed.Publish (decode and queue) with the
 // consumer keeping up.
 func BenchmarkPublish(b *testing.B) {
-	s, feed := NewSubscription(nil)
+	s, feed := newSubscription(evfeed.Config{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

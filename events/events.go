@@ -5,7 +5,8 @@
 // for every call and agent state change: NEWCALL, DNEWCALL, CONNECT, DCONNECT,
 // HANGUP, LOGIN, LOGOUT, PAUSE and UNPAUSE. Decode turns one into an Event;
 // a Subscription (from stompx.Transport.Subscribe or ivclient.Client.Subscribe)
-// delivers them on a channel.
+// delivers them on a channel. (A transport of your own makes Subscriptions
+// with package eventfeed.)
 //
 // A minimal consumer:
 //
@@ -40,13 +41,15 @@
 //   - Decode never panics, keeps unknown types and fields, and fails only on
 //     a body that is not a JSON object; a Subscription counts such bodies
 //     (Malformed) and goes on.
-//   - A Subscription never blocks its transport unless made WithBlocking:
+//   - A Subscription never blocks its transport unless made blocking
+//     (stompx.WithBlockingEvents) or settled by Ack (a durable one):
 //     a consumer that falls behind loses the events beyond the buffer, and
 //     they are counted (Dropped) and signalled (ErrSlowConsumer, once per
 //     slow period).
 //   - Reconnection is the transport's: stompx restores a subscription
 //     behind the same *Subscription after the connection drops, so C stays
-//     open, but the events published while it was down are lost. C is closed
+//     open, but the events published while it was down are lost (a durable
+//     subscription, stompx.Transport.SubscribeDurable, keeps them). C is closed
 //     only when the consumer calls Close or the transport ends the
 //     subscription for good; Err then says why.
 //   - Close is idempotent, Err is set before C is closed, and nothing here

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 )
 
 func ExampleDecode() {
@@ -131,7 +132,7 @@ func ExamplePoller_PollEvents() {
 // Run feeds a subscription to a tracker and a board. Here the subscription
 // is fed by hand, as a transport (or a test) would.
 func ExampleRun() {
-	sub, feed := events.NewSubscription(nil)
+	sub, feed := eventfeed.New(nil)
 	defer sub.Close()
 
 	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
@@ -159,7 +160,7 @@ func ExampleRun() {
 
 // A subscription's consumer reads C until it closes, then asks Err why.
 func ExampleSubscription() {
-	sub, feed := events.NewSubscription(nil, events.WithBuffer(16))
+	sub, feed := eventfeed.New(nil, eventfeed.WithBuffer(16))
 	feed.Publish(events.AllAgents, []byte(`{"type":"LOGIN","agent":"default_1001"}`), time.Now())
 	feed.End(errors.New("broker gone"))
 

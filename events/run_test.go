@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 func TestRun(t *testing.T) {
-	s, feed := NewSubscription(nil)
+	s, feed := newSubscription(evfeed.Config{})
 	defer s.Close()
 	var got collector
 	tr := NewTracker(WithFinished(got.add))
@@ -44,13 +45,13 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunClosedAndCancelled(t *testing.T) {
-	s, _ := NewSubscription(nil)
+	s, _ := newSubscription(evfeed.Config{})
 	s.Close()
 	if err := Run(context.Background(), s); err != nil {
 		t.Fatalf("Run after Close = %v", err)
 	}
 
-	s2, _ := NewSubscription(nil)
+	s2, _ := newSubscription(evfeed.Config{})
 	defer s2.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -69,7 +70,7 @@ func TestRunExpires(t *testing.T) {
 	clock := newFakeClock()
 	expired := make(chan Call, 1)
 	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
-	s, feed := NewSubscription(nil)
+	s, feed := newSubscription(evfeed.Config{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

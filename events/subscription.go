@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 // DefaultBuffer is the number of events a Subscription holds for a consumer
-// that has not received them yet, unless WithBuffer says otherwise.
+// that has not received them yet, unless its transport says otherwise
+// (stompx.WithEventBuffer).
 const DefaultBuffer = 1024
 
 // ErrSlowConsumer is reported (once per slow period) when a subscription's
@@ -21,11 +23,15 @@ var ErrSlowConsumer = errors.New("events: slow consumer, events dropped")
 var ErrEnded = errors.New("events: subscription ended")
 
 // Subscription delivers the events of one or more topics. It is created by
-// a transport (stompx.Transport.Subscribe, ivclient.Client.Subscribe).
+// a transport (stompx.Transport.Subscribe and SubscribeDurable,
+// ivclient.Client.Subscribe); a transport of your own makes one with
+// eventfeed.New.
 //
-// Events are buffered (DefaultBuffer, or WithBuffer); when the consumer falls
-// behind, the events beyond the buffer are dropped and counted (Dropped)
-// unless the subscription was made WithBlocking. A slow period begins with
+// Events are buffered (DefaultBuffer, or the transport's setting: stompx's
+// WithEventBuffer); when the consumer falls behind, the events beyond the
+// buffer are dropped and counted (Dropped), unless the transport made the
+// subscription blocking (stompx's WithBlockingEvents) or settled by Ack (a
+// durable subscription), which never drops. A slow period begins with
 // the first drop, which is reported to the error handler as ErrSlowConsumer,
 // and ends when the consumer has caught up (the buffer is at most half full
 // again). A body that is not an event is counted (Malformed) and reported to
@@ -40,7 +46,7 @@ type Subscription struct {
 	stop    chan struct{} // closed when the subscription starts to end; wakes blocked publishers
 	done    chan struct{} // closed by Close
 	block   bool
-	acks    bool // events are settled by Ack (WithAcks)
+	acks    bool // events are settled by Ack (evfeed.Config.Acks)
 	onError func(error)
 	onClose func() error
 
@@ -62,70 +68,35 @@ type Subscription struct {
 	events atomic.Uint64
 }
 
-// SubscriptionOption configures a Subscription.
-type SubscriptionOption func(*Subscription)
+// NewSubscription is the hook behind eventfeed.New, which is how a
+// transport (stompx's, ivtest's, or one of your own) makes the
+// Subscriptions it hands out: use eventfeed.New, which documents the
+// options and the feed. NewSubscription takes and returns types internal to
+// this module, so that only eventfeed calls it; it is exported only because
+// a Subscription's fields are this package's own.
+func NewSubscription(c evfeed.Config) (*Subscription, evfeed.Feed[Event]) {
+	return newSubscription(c)
+}
 
-// WithBuffer sets how many undelivered events a subscription holds
-// (default DefaultBuffer; values below 1 mean 1).
-func WithBuffer(n int) SubscriptionOption {
-	return func(s *Subscription) {
-		if n < 1 {
-			n = 1
-		}
-		s.c = make(chan Event, n)
+func newSubscription(c evfeed.Config) (*Subscription, *feed) {
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultBuffer
 	}
-}
-
-// WithBlocking makes a full buffer wait for the consumer instead of dropping
-// events. The cost: while the consumer is behind, the transport's event
-// pump waits too, and other subscriptions and replies on the same connection
-// may be delayed. A waiting publisher gives up when the subscription ends.
-func WithBlocking() SubscriptionOption { return func(s *Subscription) { s.block = true } }
-
-// WithAcks makes a subscription whose events are settled by Ack, as a
-// durable subscription's are: the transport publishes them with
-// Feed.PublishWithAck, and Ack hands each one back to the transport once.
-// Such a subscription never drops an event: a full buffer waits for the
-// consumer, as WithBlocking (the transport bounds what is in flight, with
-// the broker's prefetch, so that it need not wait).
-func WithAcks() SubscriptionOption {
-	return func(s *Subscription) { s.acks, s.block = true, true }
-}
-
-// WithErrorHandler sets a function called with ErrSlowConsumer when drops
-// begin (once per slow period), with the decode error of every malformed
-// event (it wraps ErrMalformed), and with the error of an Ack that Run
-// made and that failed. It runs on the transport's pump goroutine,
-// with no lock held: it must not block, but it may call the subscription's
-// methods, Close included.
-func WithErrorHandler(f func(error)) SubscriptionOption {
-	return func(s *Subscription) { s.onError = f }
-}
-
-// Feed is the transport's side of a Subscription: the transport publishes
-// the bodies it receives and ends the feed when the subscription cannot go
-// on. Partners do not need it, except to build a transport of their own or
-// to feed a subscription in a test. Its methods are safe for concurrent use.
-type Feed struct{ s *Subscription }
-
-// NewSubscription returns a subscription and the feed that fills it.
-// onClose, if not nil, is called once when the consumer closes the
-// subscription (the transport unsubscribes there); by then C is closed and
-// no Publish is in progress.
-func NewSubscription(onClose func() error, opts ...SubscriptionOption) (*Subscription, *Feed) {
 	s := &Subscription{
+		c:       make(chan Event, c.Buffer),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		onClose: onClose,
+		block:   c.Block || c.Acks,
+		acks:    c.Acks,
+		onError: c.OnError,
+		onClose: c.OnClose,
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	if s.c == nil {
-		s.c = make(chan Event, DefaultBuffer)
-	}
-	return s, &Feed{s: s}
+	return s, &feed{s: s}
 }
+
+// feed is the transport's side of a Subscription (evfeed.Feed), which
+// eventfeed.Feed wraps and documents.
+type feed struct{ s *Subscription }
 
 // C returns the channel of events. It is closed when the subscription ends;
 // Err then says why.
@@ -184,12 +155,10 @@ func (s *Subscription) end(err error) {
 	close(s.c)
 }
 
-// Publish decodes body and queues the event with its topic and receive
-// time. It never blocks, unless the subscription was made WithBlocking
-// (then it waits for room or for the end of the subscription). It reports
-// whether the event was queued; a malformed body is counted and reported
-// to the error handler. After the subscription ended it does nothing.
-func (f *Feed) Publish(topic string, body []byte, received time.Time) bool {
+// The feed's methods are documented at eventfeed.Feed, which wraps them.
+
+// Publish decodes body and queues the event (eventfeed.Feed.Publish).
+func (f *feed) Publish(topic string, body []byte, received time.Time) bool {
 	s := f.s
 	ev, err := Decode(body)
 	if err != nil {
@@ -203,17 +172,9 @@ func (f *Feed) Publish(topic string, body []byte, received time.Time) bool {
 	return f.PublishEvent(ev)
 }
 
-// PublishWithAck is Publish for a subscription made WithAcks: the event
-// carries redelivered (Event.Redelivered) and ack, the function that
-// acknowledges this one delivery to the broker. Subscription.Ack calls ack
-// for this subscription's own events only, and never again once it has
-// returned nil, so a transport cannot be made to acknowledge a delivery
-// twice; after an error it may be called again (the transport must then
-// still know whether the delivery can be acknowledged: a delivery of a
-// connection that has since dropped cannot, and ack must send nothing and
-// return an error). ack runs on the goroutine that calls Ack. A nil ack
-// publishes an event that needs no acknowledgement.
-func (f *Feed) PublishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
+// PublishWithAck is Publish with a delivery that Ack settles
+// (eventfeed.Feed.PublishWithAck).
+func (f *feed) PublishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
 	s := f.s
 	ev, err := Decode(body)
 	if err != nil {
@@ -235,8 +196,8 @@ func (f *Feed) PublishWithAck(topic string, body []byte, received time.Time, red
 	return f.PublishEvent(ev)
 }
 
-// PublishEvent queues an already decoded event, as Publish does.
-func (f *Feed) PublishEvent(ev Event) bool {
+// PublishEvent queues an already decoded event (eventfeed.Feed.PublishEvent).
+func (f *feed) PublishEvent(ev Event) bool {
 	s := f.s
 	queued, slowBegins := s.send(ev)
 	if slowBegins && s.onError != nil {
@@ -281,24 +242,19 @@ func (s *Subscription) delivered() {
 	}
 }
 
-// End ends the subscription with err (nil is taken as ErrEnded): Err
-// returns it, then C is closed after the events already buffered. It does
-// not call the subscription's onClose. Later calls, and calls after Close,
-// do nothing. It never waits for the consumer.
-func (f *Feed) End(err error) {
+// End ends the subscription with err, nil meaning ErrEnded
+// (eventfeed.Feed.End).
+func (f *feed) End(err error) {
 	if err == nil {
 		err = ErrEnded
 	}
 	f.s.end(err)
 }
 
-// Done returns a channel closed when the consumer closes the subscription.
-func (f *Feed) Done() <-chan struct{} { return f.s.done }
+// Done is closed when the consumer closes the subscription.
+func (f *feed) Done() <-chan struct{} { return f.s.done }
 
-// Subscription returns the subscription this feed fills.
-func (f *Feed) Subscription() *Subscription { return f.s }
-
-// delivery is one delivery of an event by a subscription made WithAcks.
+// delivery is one delivery of an event by a subscription settled by Ack.
 type delivery struct {
 	sub   *Subscription
 	ack   func() error
@@ -318,7 +274,7 @@ var (
 	errNoDelivery   = errs.Wrap("events: Ack", errs.ErrInvalidArgument, "the event carries no delivery of this subscription; nothing sent", nil)
 )
 
-// Ack acknowledges ev to the broker. On a subscription made WithAcks (a
+// Ack acknowledges ev to the broker. On a subscription settled by Ack (a
 // durable subscription, stompx.Transport.SubscribeDurable) an event is
 // settled only by Ack, or by Run once every sink has taken it; on other
 // subscriptions Ack does nothing and returns nil.

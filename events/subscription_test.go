@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 var t0 = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
@@ -17,7 +19,7 @@ func body(typ Type, agent, uid string) []byte {
 }
 
 func TestSubscriptionDelivers(t *testing.T) {
-	s, feed := NewSubscription(nil)
+	s, feed := newSubscription(evfeed.Config{})
 	if !feed.Publish("/topic/iv.agents.default_1001", body(NewCall, "default_1001", "1.1"), t0) {
 		t.Fatal("Publish = false")
 	}
@@ -35,11 +37,11 @@ func TestSubscriptionDelivers(t *testing.T) {
 
 func TestSubscriptionDropsAndSignalsOncePerSlowPeriod(t *testing.T) {
 	var slow atomic.Int32
-	s, feed := NewSubscription(nil, WithBuffer(4), WithErrorHandler(func(err error) {
+	s, feed := newSubscription(evfeed.Config{Buffer: 4, OnError: func(err error) {
 		if errors.Is(err, ErrSlowConsumer) {
 			slow.Add(1)
 		}
-	}))
+	}})
 	defer s.Close()
 	pub := func(n int) (queued int) {
 		for i := 0; i < n; i++ {
@@ -81,7 +83,7 @@ func TestSubscriptionDropsAndSignalsOncePerSlowPeriod(t *testing.T) {
 
 func TestSubscriptionMalformedCounted(t *testing.T) {
 	var errs []error
-	s, feed := NewSubscription(nil, WithErrorHandler(func(err error) { errs = append(errs, err) }))
+	s, feed := newSubscription(evfeed.Config{OnError: func(err error) { errs = append(errs, err) }})
 	defer s.Close()
 	for _, b := range []string{`nope`, `{"type":`, `[1]`, ``} {
 		if feed.Publish("t", []byte(b), t0) {
@@ -105,7 +107,7 @@ func TestSubscriptionMalformedCounted(t *testing.T) {
 func TestSubscriptionEnd(t *testing.T) {
 	boom := errors.New("connection lost for good")
 	closed := 0
-	s, feed := NewSubscription(func() error { closed++; return nil })
+	s, feed := newSubscription(evfeed.Config{OnClose: func() error { closed++; return nil }})
 	feed.Publish("t", body(Login, "a", ""), t0)
 	feed.End(boom)
 	feed.End(errors.New("second"))
@@ -131,7 +133,7 @@ func TestSubscriptionEnd(t *testing.T) {
 		t.Fatalf("Err = %v, onClose called %d times", s.Err(), closed)
 	}
 
-	s2, feed2 := NewSubscription(nil)
+	s2, feed2 := newSubscription(evfeed.Config{})
 	feed2.End(nil)
 	<-s2.C()
 	if s2.Err() != ErrEnded {
@@ -142,7 +144,7 @@ func TestSubscriptionEnd(t *testing.T) {
 func TestSubscriptionCloseIdempotent(t *testing.T) {
 	unsub := errors.New("unsubscribe failed")
 	var calls atomic.Int32
-	s, feed := NewSubscription(func() error { calls.Add(1); return unsub })
+	s, feed := newSubscription(evfeed.Config{OnClose: func() error { calls.Add(1); return unsub }})
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -171,16 +173,13 @@ func TestSubscriptionCloseIdempotent(t *testing.T) {
 	if feed.Publish("t", body(Login, "a", ""), t0) {
 		t.Fatal("Publish after Close queued")
 	}
-	if feed.Subscription() != s {
-		t.Fatal("Feed.Subscription")
-	}
 }
 
 func TestSubscriptionCloseFromErrorHandler(t *testing.T) {
 	var s *Subscription
-	s, feed := NewSubscription(nil, WithBuffer(1), WithErrorHandler(func(err error) {
+	s, feed := newSubscription(evfeed.Config{Buffer: 1, OnError: func(err error) {
 		s.Close() // must not deadlock
-	}))
+	}})
 	feed.Publish("t", body(Login, "a", ""), t0)
 	feed.Publish("t", body(Login, "a", ""), t0) // dropped: handler closes
 	if _, ok := <-s.C(); !ok {
@@ -192,7 +191,7 @@ func TestSubscriptionCloseFromErrorHandler(t *testing.T) {
 }
 
 func TestSubscriptionBlocking(t *testing.T) {
-	s, feed := NewSubscription(nil, WithBuffer(2), WithBlocking())
+	s, feed := newSubscription(evfeed.Config{Buffer: 2, Block: true})
 	defer s.Close()
 	const n = 1000
 	done := make(chan int)
@@ -221,7 +220,7 @@ func TestSubscriptionBlocking(t *testing.T) {
 func TestSubscriptionBlockingEnds(t *testing.T) {
 	for _, how := range []string{"Close", "End"} {
 		t.Run(how, func(t *testing.T) {
-			s, feed := NewSubscription(nil, WithBuffer(1), WithBlocking())
+			s, feed := newSubscription(evfeed.Config{Buffer: 1, Block: true})
 			feed.Publish("t", body(Login, "a", ""), t0) // fills the buffer
 			result := make(chan bool)
 			go func() { result <- feed.Publish("t", body(Logout, "a", ""), t0) }()
@@ -252,11 +251,7 @@ func TestSubscriptionBlockingEnds(t *testing.T) {
 func TestSubscriptionConcurrent(t *testing.T) {
 	for _, blocking := range []bool{false, true} {
 		for round := 0; round < 50; round++ {
-			opts := []SubscriptionOption{WithBuffer(4)}
-			if blocking {
-				opts = append(opts, WithBlocking())
-			}
-			s, feed := NewSubscription(func() error { return nil }, opts...)
+			s, feed := newSubscription(evfeed.Config{OnClose: func() error { return nil }, Buffer: 4, Block: blocking})
 			var queued atomic.Uint64
 			var wg sync.WaitGroup
 			for p := 0; p < 4; p++ {
@@ -298,7 +293,7 @@ func TestSubscriptionConcurrent(t *testing.T) {
 func TestSubscriptionErrBeforeClose(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		boom := errors.New("boom")
-		s, feed := NewSubscription(nil)
+		s, feed := newSubscription(evfeed.Config{})
 		go feed.End(boom)
 		for range s.C() {
 		}

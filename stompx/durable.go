@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -317,10 +318,10 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 	}
 
 	ds := newDurableSub(t, name, list, o)
-	ds.sub, ds.feed = events.NewSubscription(ds.onClose,
-		events.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
-		events.WithAcks(),
-		events.WithErrorHandler(ds.onError))
+	ds.sub, ds.feed = eventfeed.New(ds.onClose,
+		eventfeed.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
+		eventfeed.WithAcks(),
+		eventfeed.WithErrorHandler(ds.onError))
 
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	stop := context.AfterFunc(ds.ctx, cancel)
@@ -359,7 +360,7 @@ type durableSub struct {
 	topics []string
 	opts   *durableOptions
 	sub    *events.Subscription
-	feed   *events.Feed
+	feed   *eventfeed.Feed
 
 	ctx    context.Context // ends with the transport or the consumer's Close
 	cancel context.CancelFunc
@@ -930,7 +931,7 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	// most one event (prefetch 1), which goes with the queue.
 	ds := newDurableSub(t, name, []string{deleteTopic}, o)
 	defer ds.cancel()
-	ds.sub, ds.feed = events.NewSubscription(nil, events.WithBuffer(1), events.WithAcks())
+	ds.sub, ds.feed = eventfeed.New(nil, eventfeed.WithBuffer(1), eventfeed.WithAcks())
 	defer ds.sub.Close()
 	dc, err := ds.connect(cctx, addr)
 	if err != nil {

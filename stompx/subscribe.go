@@ -12,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -61,14 +62,14 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 	}
 
 	es := &eventSub{t: t, topics: list}
-	opts := []events.SubscriptionOption{
-		events.WithBuffer(t.opts.eventBuffer),
-		events.WithErrorHandler(es.onError),
+	opts := []eventfeed.Option{
+		eventfeed.WithBuffer(t.opts.eventBuffer),
+		eventfeed.WithErrorHandler(es.onError),
 	}
 	if t.opts.blockingEvents {
-		opts = append(opts, events.WithBlocking())
+		opts = append(opts, eventfeed.WithBlocking())
 	}
-	es.sub, es.feed = events.NewSubscription(es.onClose, opts...)
+	es.sub, es.feed = eventfeed.New(es.onClose, opts...)
 
 	for {
 		s, err := t.session(ctx)
@@ -125,7 +126,7 @@ type eventSub struct {
 	t      *Transport
 	topics []string
 	sub    *events.Subscription
-	feed   *events.Feed
+	feed   *eventfeed.Feed
 
 	mu     sync.Mutex
 	sess   *session
