@@ -312,6 +312,11 @@ func (d *dialer) call(ctx context.Context, agent, number string) result {
 		return r
 	}
 
+	// The hang-up after the talk time is this call's: it ends with it.
+	var hangup sync.WaitGroup
+	hctx, stopHangup := context.WithCancel(ctx)
+	defer func() { stopHangup(); hangup.Wait() }()
+
 	var uniqueID string
 	var answeredAt time.Time
 	for {
@@ -324,7 +329,8 @@ func (d *dialer) call(ctx context.Context, agent, number string) result {
 				// an event of another call of the agent's
 			case ev.Type == events.DConnect: // the number answered
 				r.answered, answeredAt = true, time.Now()
-				go d.hangupAfter(ctx, uniqueID, d.cfg.talk)
+				id := uniqueID
+				hangup.Go(func() { d.hangupAfter(hctx, id, d.cfg.talk) })
 			case ev.Type == events.Hangup:
 				r.outcome = ev.Reason
 				if r.answered {
