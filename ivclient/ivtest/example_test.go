@@ -1,13 +1,16 @@
 package ivtest_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/soapx"
 )
 
 // A platform with one agent, logged in with Do, taking a call from a queue.
@@ -54,24 +57,36 @@ func ExamplePlatform_Reset() {
 	}
 	defer p.Close()
 
-	// One test.
-	p.Do("QueueAdd", map[string]any{"accountcode": "default", "name": "7100"})
+	// One test: a request of the code under test, state set up with Do
+	// (which is not a request), a call left up.
+	tr, err := soapx.New(p.SOAPURL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := ivclient.New(tr, p.Key())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.QueueAdd(context.Background(), ivclient.Queue{Accountcode: "default", Name: "7100"}); err != nil {
+		log.Fatal(err)
+	}
 	p.Do("AgentLogin", map[string]any{"Accountcode": "default", "User": "1001", "Interface": "SIP/default_1001"})
 	if _, err := p.OutboundCall("default", "1001", "6100", ivtest.Answer); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(p.Calls()), "call,", len(p.Requests()), "requests") // Do is not a request
+	fmt.Println(len(p.Calls()), "call,", len(p.Requests()), "request:", p.Requests()[0].Method)
 
 	// The next.
 	if err := p.Reset(); err != nil { // the call ends with HANGUP MSSTART
 		log.Fatal(err)
 	}
 	_, err = p.Do("QueueInfo", map[string]any{"accountcode": "default", "name": "7100"})
-	fmt.Println(len(p.Calls()), "calls;", "queue 7100:", errors.Is(err, codes.ErrNotFound))
+	fmt.Println(len(p.Calls()), "calls,", len(p.Requests()), "requests; queue 7100 gone:", errors.Is(err, codes.ErrNotFound))
 	info, _ := p.Do("AgentInfo", map[string]any{"accountcode": "default", "user": "1001"})
 	fmt.Println("agent 1001:", info.(map[string]any)["agentstatus"])
 	// Output:
-	// 1 call, 0 requests
-	// 0 calls; queue 7100: true
+	// 1 call, 1 request: QueueAdd
+	// 0 calls, 0 requests; queue 7100 gone: true
 	// agent 1001: LOGOFF
 }
