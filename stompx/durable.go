@@ -877,6 +877,9 @@ func (ds *durableSub) end(dc *durableConn, err error) {
 }
 
 func (ds *durableSub) onError(err error) {
+	if errors.Is(err, events.ErrMalformed) {
+		ds.t.stats.durableMalformed.Add(1)
+	}
 	ds.t.log.Debug("stompx: durable subscription", slog.String("queue", ds.queue), slog.String("error", ds.t.red.redact(err.Error())))
 }
 

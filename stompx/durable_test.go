@@ -690,3 +690,42 @@ func TestDurableRunAcks(t *testing.T) {
 		}
 	})
 }
+
+// A body that is not an event is counted, in the subscription and in the
+// transport's Stats, and settled so that it never comes back; the events
+// around it arrive.
+func TestDurableMalformedCounted(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr)
+		tr := dial(t, e.addr)
+		ctx := ctxT(t, 30*time.Second)
+		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithPrefetch(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rabbitPublish(t, e.addr, e.topic, evBody(0), []byte(`not an event`), []byte(`[1,2]`), evBody(1))
+		for i := 0; i < 2; i++ {
+			ev := recv(t, s)
+			if seq(ev) != i {
+				t.Fatalf("event %d: %+v", i, ev)
+			}
+			if err := s.Ack(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.Malformed() != 2 || tr.Stats().EventsMalformed != 2 || tr.Stats().EventsDropped != 0 {
+			t.Fatalf("subscription counted %d malformed; Stats %+v", s.Malformed(), tr.Stats())
+		}
+		s.Close()
+		// Nothing is left in the queue: the malformed bodies were settled.
+		s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, stompx.WithPrefetch(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rabbitPublish(t, e.addr, e.topic, evBody(2))
+		if ev := recv(t, s); seq(ev) != 2 || ev.Redelivered {
+			t.Fatalf("after the malformed bodies: %+v", ev)
+		}
+	})
+}

@@ -62,6 +62,7 @@ var (
 type counters struct {
 	sent, matched, unknown, malformed, timedOut, lost atomic.Uint64
 	connLost, reconnects, events                      atomic.Uint64
+	durableMalformed                                  atomic.Uint64 // bodies of durable subscriptions that were not events (they never drop)
 }
 
 // Stats are counters of a Transport since Dial.
@@ -75,8 +76,8 @@ type Stats struct {
 	ConnectionsLost  uint64 // connection losses
 	Reconnects       uint64 // successful reconnections
 	EventsReceived   uint64 // event messages received by subscriptions
-	EventsDropped    uint64 // events dropped because a consumer fell behind
-	EventsMalformed  uint64 // event messages that could not be decoded
+	EventsDropped    uint64 // events dropped because a consumer fell behind (a durable subscription never drops)
+	EventsMalformed  uint64 // event messages that could not be decoded, durable subscriptions included
 }
 
 // Dial connects to the STOMP broker at addr ("host:port"; a port-less host
@@ -224,7 +225,7 @@ func (t *Transport) Stats() Stats {
 		EventsReceived:   t.stats.events.Load(),
 	}
 	t.mu.Lock()
-	s.EventsDropped, s.EventsMalformed = t.retired.dropped, t.retired.malformed
+	s.EventsDropped, s.EventsMalformed = t.retired.dropped, t.retired.malformed+t.stats.durableMalformed.Load()
 	for es := range t.subs {
 		s.EventsDropped += es.sub.Dropped()
 		s.EventsMalformed += es.sub.Malformed()
