@@ -507,6 +507,19 @@ wait:
 	}
 	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
 	dc.mu.Lock()
+	fatal := dc.fatal
+	dc.mu.Unlock()
+	if fatal != nil {
+		return fatal
+	}
+	// go-stomp can lose an ERROR frame (see frameGuard.onError): the one the
+	// broker sent still decides, so that a refusal or a deleted queue is
+	// never taken for a lost connection (whose reconnection would make the
+	// deleted queue again).
+	if f := dc.raw.brokerError(); f != nil {
+		dc.brokerFrame(f)
+	}
+	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	return dc.fatal
 }
@@ -661,12 +674,19 @@ func errorFrame(err error) *frame.Frame {
 // brokerError classifies an ERROR frame (or a connection failure) seen by
 // a subscription, and ends the connection generation.
 func (dc *durableConn) brokerError(err error) {
-	ds, t := dc.ds, dc.ds.t
 	f := errorFrame(err)
 	if f == nil || f.Command != frame.ERROR {
-		dc.kill(t.red.redact(err.Error()), killAbort)
+		dc.kill(dc.ds.t.red.redact(err.Error()), killAbort)
 		return
 	}
+	dc.brokerFrame(f)
+}
+
+// brokerFrame handles an ERROR frame of the broker: a refusal or a
+// cancelled subscription ends the subscription (failWith), any other
+// ERROR loses the connection.
+func (dc *durableConn) brokerFrame(f *frame.Frame) {
+	ds, t := dc.ds, dc.ds.t
 	msg := f.Header.Get(frame.Message)
 	body := string(f.Body)
 	if len(body) > 300 {

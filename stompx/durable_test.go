@@ -729,3 +729,36 @@ func TestDurableMalformedCounted(t *testing.T) {
 		}
 	})
 }
+
+// The broker's ERROR decides the fate of a durable subscription even when
+// go-stomp does not hand the frame on. go-stomp loses one when a write
+// fails on the socket the broker is closing (its I/O goroutine then ends
+// before it takes the frame read); here the ERROR has a header line
+// without a colon, which go-stomp refuses as "invalid frame format",
+// so that it is lost every time. A cancelled subscription (its queue was
+// deleted) must end the subscription: reconnecting would declare the
+// deleted queue again and keep it, bound and filling, for nobody.
+func TestDurableErrorLostByGoStompStillDecides(t *testing.T) {
+	p := ivtest.NewPlatform(t)
+	px := newProxy(t, p.STOMPAddr())
+	tr := dial(t, px.addr(), stompx.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+	ctx := ctxT(t, 30*time.Second)
+	e := newDurableEnv(t, p.STOMPAddr())
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	px.inject([]byte("ERROR\nmessage:Server cancelled subscription\nno colon here\n\nQueue 'x' in vhost '/' has canceled a subscription\x00"))
+	select {
+	case _, ok := <-s.C():
+		if ok {
+			t.Fatal("an event arrived")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscription went on (reconnected) after the broker cancelled it")
+	}
+	if !errors.Is(s.Err(), ivclient.ErrClosed) {
+		t.Fatalf("Err = %v, want the cancellation (ivclient.ErrClosed)", s.Err())
+	}
+}

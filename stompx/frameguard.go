@@ -1,9 +1,12 @@
 package stompx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/go-stomp/stomp/v3/frame"
 )
 
 // ErrFrameTooLarge is wrapped by the error that ends a connection whose
@@ -63,7 +66,22 @@ type frameGuard struct {
 	clN    int
 	clSeen bool // the frame's first content-length header was seen
 	clLen  int  // its value, -1 when absent
+
+	// An ERROR frame is kept as it passes (the first errorKeep bytes of its
+	// headers and body), because go-stomp can lose it: its I/O goroutine
+	// takes either a frame read or a write to send, and a write that fails
+	// on the socket the broker is closing ends it before it hands the ERROR
+	// to anyone. onError gets each ERROR frame once it has passed whole.
+	onError func(*frame.Frame)
+	cmd     [len("ERROR\r")]byte // the start of the command line
+	cmdN    int                  // bytes of it kept; -1: longer than ERROR\r
+	keeping bool                 // the current frame is an ERROR being kept
+	kept    []byte               // its bytes after the command line, errorKeep at most
 }
+
+// errorKeep bounds the bytes of an ERROR frame the guard keeps: RabbitMQ's
+// are a few hundred.
+const errorKeep = 4096
 
 type guardState uint8
 
@@ -85,6 +103,7 @@ func newFrameGuard(lim frameLimits) *frameGuard {
 // ErrFrameTooLarge) means the connection must be dropped without handing
 // them on.
 func (g *frameGuard) feed(p []byte) error {
+	from := 0 // where the bytes of a kept ERROR frame begin in p
 	for i := 0; i < len(p); {
 		switch g.st {
 		case gCommand, gHeader:
@@ -95,6 +114,8 @@ func (g *frameGuard) feed(p []byte) error {
 			}
 			if g.st == gHeader {
 				g.keepHeaderStart(p[i:j])
+			} else {
+				g.keepCommand(p[i:j])
 			}
 			if j > i {
 				g.last = p[j-1]
@@ -104,12 +125,17 @@ func (g *frameGuard) feed(p []byte) error {
 				return g.fail("a header line longer than %d bytes", g.lim.line)
 			}
 			if j == len(p) {
-				return nil
+				i = j
+				continue
 			}
+			wasCommand := g.st == gCommand
 			if err := g.endLine(); err != nil {
 				return err
 			}
 			i = j + 1
+			if wasCommand && g.keeping {
+				from = i
+			}
 		case gBodyLen:
 			n := len(p) - i
 			if n > g.body {
@@ -123,7 +149,7 @@ func (g *frameGuard) feed(p []byte) error {
 		case gBodyLenEnd:
 			// go-stomp reads one byte and fails the frame unless it is NUL.
 			i++
-			g.reset()
+			g.frameEnd(p[from:i])
 		case gBodyNUL:
 			j := i
 			for j < len(p) && p[j] != 0 {
@@ -134,13 +160,107 @@ func (g *frameGuard) feed(p []byte) error {
 				return g.fail("a body longer than %d bytes", g.lim.body)
 			}
 			if j == len(p) {
-				return nil
+				i = j
+				continue
 			}
 			i = j + 1
-			g.reset()
+			g.frameEnd(p[from:i])
 		}
 	}
+	if g.keeping {
+		g.keep(p[from:])
+	}
 	return nil
+}
+
+// keepCommand records the start of a command line, enough to tell ERROR.
+func (g *frameGuard) keepCommand(b []byte) {
+	for _, c := range b {
+		if g.cmdN < 0 {
+			return
+		}
+		if g.cmdN == len(g.cmd) {
+			g.cmdN = -1
+			return
+		}
+		g.cmd[g.cmdN] = c
+		g.cmdN++
+	}
+}
+
+// keep adds b to the ERROR frame being kept, up to errorKeep bytes.
+func (g *frameGuard) keep(b []byte) {
+	if n := errorKeep - len(g.kept); n > 0 {
+		g.kept = append(g.kept, b[:min(n, len(b))]...)
+	}
+}
+
+// frameEnd ends the current frame, whose last bytes in this feed are b,
+// and hands a kept ERROR frame to onError.
+func (g *frameGuard) frameEnd(b []byte) {
+	if g.keeping {
+		g.keep(b)
+		if f := parseKeptError(g.kept); f != nil && g.onError != nil {
+			g.onError(f)
+		}
+		g.kept = nil
+	}
+	g.reset()
+}
+
+// parseKeptError reads the headers and body of a kept ERROR frame (its
+// bytes after the command line), as go-stomp would; a body cut at
+// errorKeep is kept as cut. Header values are unescaped as STOMP 1.2 says.
+func parseKeptError(b []byte) *frame.Frame {
+	f := frame.New(frame.ERROR)
+	for {
+		line, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return f // cut within the headers
+		}
+		b = rest
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte{':'}); ok {
+			f.Header.Add(unescapeHeader(k), unescapeHeader(v))
+		}
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	f.Body = b
+	return f
+}
+
+// unescapeHeader undoes STOMP 1.2's header escapes (\\, \n, \r, \c) as
+// go-stomp does: an unknown escape stays as it is.
+func unescapeHeader(b []byte) string {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) {
+			switch b[i+1] {
+			case 'r':
+				c = '\r'
+			case 'n':
+				c = '\n'
+			case 'c':
+				c = ':'
+			case '\\':
+			default:
+				out = append(out, c)
+				continue
+			}
+			i++
+		}
+		out = append(out, c)
+	}
+	return string(out)
 }
 
 // keepHeaderStart records the start of a header line while it may be a
@@ -170,8 +290,12 @@ func (g *frameGuard) endLine() error {
 	g.lineLen = 0
 	switch {
 	case st == gCommand && empty:
+		g.cmdN = 0
 		return nil // a heart-beat
 	case st == gCommand:
+		cmd := g.cmd[:max(g.cmdN, 0)]
+		g.keeping = g.cmdN >= 0 && (string(cmd) == frame.ERROR || string(cmd) == frame.ERROR+"\r")
+		g.cmdN = 0
 		g.st = gHeader
 		g.clN = 0
 		return nil
@@ -233,6 +357,7 @@ func (g *frameGuard) endHeader() error {
 func (g *frameGuard) reset() {
 	g.st, g.lineLen, g.headers, g.body = gCommand, 0, 0, 0
 	g.clN, g.clSeen, g.clLen = 0, false, -1
+	g.cmdN, g.keeping = 0, false
 }
 
 func (g *frameGuard) fail(format string, a ...any) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -227,6 +228,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			return nil, nil, fmt.Errorf("stompx: connect %s: %w", addr, err)
 		}
 		wc := &watchedConn{Conn: raw, guard: newFrameGuard(o.frameLimits)}
+		wc.guard.onError = func(f *frame.Frame) { wc.errFrame.CompareAndSwap(nil, f) }
 		if dl, ok := ctx.Deadline(); ok {
 			_ = raw.SetDeadline(dl)
 		}
@@ -330,11 +332,17 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 // error wrapping ErrFrameTooLarge instead of the bytes.
 type watchedConn struct {
 	net.Conn
-	guard  *frameGuard // used by go-stomp's one reader goroutine only
-	mu     sync.Mutex
-	err    error
-	onDead func(error)
+	guard    *frameGuard // used by go-stomp's one reader goroutine only
+	errFrame atomic.Pointer[frame.Frame]
+	mu       sync.Mutex
+	err      error
+	onDead   func(error)
 }
+
+// brokerError returns the first ERROR frame the broker sent on the
+// connection, as the guard saw it pass, whether or not go-stomp handed it
+// on; nil if none.
+func (c *watchedConn) brokerError() *frame.Frame { return c.errFrame.Load() }
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
