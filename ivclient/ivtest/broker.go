@@ -38,7 +38,7 @@ import (
 // the outbound queue of each receiving connection, and a writer goroutine
 // that drains that queue to the socket. A connection whose queue grows beyond
 // maxPendingBytes (a consumer that stopped reading) gets an ERROR frame and is
-// closed. Plain topic subscriptions match exactly, as in go-stomp's server:
+// closed. Plain (auto-ack) topic subscriptions match exactly, as in go-stomp's server:
 // the platform publishes to the literal wildcard topic as well as to the
 // agent's topic. Queues, acknowledgements and durable subscriptions follow
 // RabbitMQ (broker_durable.go).
@@ -564,7 +564,10 @@ func (c *bconn) subscribe(id, dest string, f *frame.Frame) bool {
 		return c.fail("subscription id already in use", f)
 	}
 	s := &bsub{c: c, id: id, dest: dest, ack: ack, prefetch: prefetch}
-	if isQueue(dest) || (strings.HasPrefix(dest, "/topic/") && (named || durable)) {
+	// A topic subscription with client acks is, as on RabbitMQ, a queue of
+	// its own (exclusive, deleted with the subscription), so that its
+	// prefetch-count bounds what it holds unsettled and a NACK requeues.
+	if isQueue(dest) || (strings.HasPrefix(dest, "/topic/") && (named || durable || ack != frame.AckAuto)) {
 		if message, body := b.subscribeQueue(c, s, f); message != "" {
 			b.mu.Unlock()
 			// RabbitMQ: the ERROR, then the SUBSCRIBE's RECEIPT, then
@@ -714,10 +717,6 @@ func (b *broker) deliver(s *bsub, f *frame.Frame, dest string, redelivered bool,
 	}
 	m.Header.Set(frame.ContentLength, strconv.Itoa(len(f.Body)))
 	m.Body = f.Body // read-only from here on, shared by every copy
-	if s.q == nil && s.ack != frame.AckAuto {
-		c.unacked[c.tag] = &delivery{s: s, tag: c.tag}
-		s.inflight++
-	}
 	c.enqueue(m, false)
 	return c.tag
 }

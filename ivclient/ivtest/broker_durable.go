@@ -19,7 +19,10 @@ import (
 // is empty and unused); a SUBSCRIBE to /topic/<pattern> with x-queue-name:Q
 // (durable:true, auto-delete:false for a durable one) declares the named
 // queue Q with the queue arguments of its headers and binds it to the
-// pattern. Bindings accumulate and outlive consumers and connections until
+// pattern. A topic SUBSCRIBE with ack:client or ack:client-individual and
+// no name gets a queue of its own, as RabbitMQ's exclusive subscription
+// queue: bound to the pattern, deleted with the subscription (so what it
+// left unsettled is gone), its prefetch-count and NACK as below. Bindings accumulate and outlive consumers and connections until
 // the queue is deleted: UNSUBSCRIBE with durable:true (or persistent:true)
 // and x-queue-name, x-expires, or the end of the broker, which lives as
 // long as its Platform.
@@ -28,8 +31,8 @@ import (
 // exchange: the platform publishes an event once, to the agent's topic,
 // and each queue whose bindings match it ('#' zero or more dot-separated
 // words, '*' exactly one) gets one copy, however many of its bindings
-// match. This broker matches plain topic subscriptions exactly (as go-stomp's
-// server does), which is why the platform also publishes each event to the
+// match. This broker matches plain (auto-ack) topic subscriptions exactly
+// (as go-stomp's server does), which is why the platform also publishes each event to the
 // literal wildcard topics (WithEventWildcards). Those extra copies exist
 // for the exact-match subscribers only: a SEND whose topic has a wildcard
 // word ('#', '*' or '>') is a pattern, not a routing key, and is not
@@ -128,8 +131,7 @@ type qmsg struct {
 }
 
 // delivery is an unsettled message of a connection (ack:client or
-// ack:client-individual); m is nil for a plain topic subscription, whose
-// messages have no queue to return to.
+// ack:client-individual), from the queue of s.
 type delivery struct {
 	s   *bsub
 	m   *qmsg
@@ -301,8 +303,12 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 			return "precondition_failed", "PRECONDITION_FAILED - " + err.Error()
 		}
 		name, ok := f.Header.Contains("x-queue-name")
-		if !ok || name == "" {
+		switch {
+		case ok && name != "":
+		case args.durable:
 			name = "stomp-subscription-" + s.id
+		default: // the connection's own, as RabbitMQ's exclusive queue
+			name = "stomp-subscription-" + strings.TrimPrefix(c.session, "session-") + "-" + s.id
 		}
 		q = b.liveQueue(name, now)
 		if q == nil {
@@ -434,9 +440,6 @@ func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
 	for _, d := range ds {
 		delete(c.unacked, d.tag)
 		d.s.inflight--
-		if d.m == nil {
-			continue
-		}
 		q := d.s.q
 		q.unacked--
 		q.unackedLen -= len(d.m.send.Body)

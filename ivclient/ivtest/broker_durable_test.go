@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -669,34 +670,115 @@ func TestRequestExpiry(t *testing.T) {
 	}
 }
 
-// A plain topic subscription with client acks: ACK settles; a NACK or a
-// disconnect drops (there is no queue to return to, as with RabbitMQ's
-// exclusive subscription queue).
+// A plain topic subscription with client acks is a queue of its own, as on
+// RabbitMQ 3.10 (measured: ../shared/research/rabbitmq-durable-events.md,
+// sections 1 and 2; TestPlainTopicClientAckOnRabbitMQ runs the same
+// script there): prefetch-count bounds what it holds unsettled, ACK
+// settles, NACK requeues at once with redelivered:true and a new id
+// (requeue:false drops), and the queue ends with the subscription, so a
+// disconnect drops what was unsettled.
 func TestPlainTopicClientAck(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	pub, _ := brokerConn(t, b.addr())
 	c, _ := brokerConn(t, b.addr())
-	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
-	pub.send("/topic/plain", "a")
-	pub.send("/topic/plain", "b")
-	ma, mb := c.message(), c.message()
-	if ma.Header.Get(frame.Ack) == "" || ma.Header.Get(frame.Ack) != ma.Header.Get(frame.MessageId) {
-		t.Fatalf("%v", ma.Header)
+	plainClientAckScript(t, pub, c, "/topic/plain")
+	// The queue went with the connection: a new subscriber gets none of
+	// what the first left unsettled.
+	c2, _ := brokerConn(t, b.addr())
+	c2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
+	c2.none(pub)
+	queues := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queues)
 	}
-	c.ack(frame.ACK, ma, frame.Receipt, "a")
-	c.ack(frame.NACK, mb, frame.Receipt, "b")
-	for _, id := range []string{"a", "b"} {
-		if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != id {
-			t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+	for deadline := time.Now().Add(waitFor); queues() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d queues, want only the new subscription's: the first one's outlived its connection", queues())
 		}
 	}
-	c.none(pub) // the NACKed message is not delivered again
+
 	// An auto-ack subscription's messages have no ack header.
-	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
+	c2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
 	pub.send("/topic/auto", "x")
-	if m := c.message(); m.Header.Get("redelivered") != "false" {
+	if m := c2.message(); m.Header.Get("redelivered") != "false" {
 		t.Fatalf("%v", m.Header)
 	} else if _, ok := m.Header.Contains(frame.Ack); ok {
 		t.Fatalf("ack header on an auto subscription: %v", m.Header)
 	}
+}
+
+// plainClientAckScript runs the plain client-ack script on c, publishing
+// with pub; it ends with c disconnected and one delivery unsettled.
+func plainClientAckScript(t *testing.T, pub, c *rawConn, topic string) {
+	t.Helper()
+	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, topic, frame.Ack, frame.AckClientIndividual,
+		"prefetch-count", "2", frame.Receipt, "r"))
+	for _, body := range []string{"a", "b", "c", "d"} {
+		pub.send(topic, body)
+	}
+	// collect reads until the RECEIPT id (if any) and n messages came.
+	collect := func(id string, n int) []*frame.Frame {
+		t.Helper()
+		var ms []*frame.Frame
+		for seen := id == ""; !seen || len(ms) < n; {
+			switch f := c.read(false); {
+			case f.Command == frame.RECEIPT && f.Header.Get(frame.ReceiptId) == id:
+				seen = true
+			case f.Command == frame.MESSAGE:
+				ms = append(ms, f)
+			default:
+				t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+			}
+		}
+		return ms
+	}
+	body := func(ms []*frame.Frame) string {
+		var s []string
+		for _, m := range ms {
+			s = append(s, string(m.Body)+"/"+m.Header.Get("redelivered"))
+		}
+		return strings.Join(s, " ")
+	}
+	first := collect("", 2)
+	if got := body(first); got != "a/false b/false" || first[0].Header.Get(frame.Ack) == "" || first[0].Header.Get(frame.Ack) != first[0].Header.Get(frame.MessageId) {
+		t.Fatalf("first deliveries %q %v, want a and b (prefetch 2)", got, first[0].Header)
+	}
+	c.none(pub) // c and d wait for room
+	c.ack(frame.ACK, first[0], frame.Receipt, "ack-a")
+	if got := body(collect("ack-a", 1)); got != "c/false" {
+		t.Fatalf("after ACK of a: %q, want c", got)
+	}
+	c.ack(frame.NACK, first[1], frame.Receipt, "nack-b")
+	again := collect("nack-b", 1)
+	if got := body(again); got != "b/true" || again[0].Header.Get(frame.MessageId) == first[1].Header.Get(frame.MessageId) {
+		t.Fatalf("after NACK of b: %q %v, want b again, redelivered, with a new id", got, again[0].Header)
+	}
+	c.ack(frame.NACK, again[0], "requeue", "false", frame.Receipt, "drop-b")
+	if got := body(collect("drop-b", 1)); got != "d/false" {
+		t.Fatalf("after NACK requeue:false of b: %q, want d (b dropped)", got)
+	}
+	c.none(pub)
+	_ = c.nc.Close()
+}
+
+// The plain client-ack script of TestPlainTopicClientAck, run on RabbitMQ
+// (IV_RABBITMQ_ADDR; required when IV_REQUIRE_BROKER=1): what ivtest's
+// broker does is what RabbitMQ does.
+func TestPlainTopicClientAckOnRabbitMQ(t *testing.T) {
+	addr := os.Getenv("IV_RABBITMQ_ADDR")
+	if addr == "" {
+		if os.Getenv("IV_REQUIRE_BROKER") == "1" {
+			t.Fatal("IV_REQUIRE_BROKER=1 but IV_RABBITMQ_ADDR is not set")
+		}
+		t.Skip("IV_RABBITMQ_ADDR not set")
+	}
+	dial := func() *rawConn {
+		c := rawDial(t, addr)
+		if f := c.connect(frame.Host, "/"); f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "RabbitMQ/") {
+			t.Fatalf("CONNECT to %s: %s %v %q", addr, f.Command, f.Header, f.Body)
+		}
+		return c
+	}
+	plainClientAckScript(t, dial(), dial(), "/topic/ivtest.plain."+randomKey())
 }

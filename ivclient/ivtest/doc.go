@@ -161,7 +161,10 @@
 // while nobody consumes wait in the queue; consumers share it round robin
 // within their prefetch-count; ack:client-individual deliveries are
 // settled by ACK, requeued by NACK, and requeued for the next consumer,
-// redelivered:true, when their connection ends. The queue arguments
+// redelivered:true, when their connection ends. A topic subscription
+// with client acks and no queue name has a queue of its own, as on
+// RabbitMQ: its prefetch-count holds, NACK requeues, and what it left
+// unsettled goes with it. The queue arguments
 // x-max-length, x-max-length-bytes, x-message-ttl, x-expires and
 // x-queue-type apply, and a SUBSCRIBE whose arguments differ from the
 // queue's is refused with RabbitMQ's precondition_failed text; so is an
