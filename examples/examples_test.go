@@ -497,6 +497,8 @@ func TestSimulatorServesTheExamples(t *testing.T) {
 	// The other programs, as a partner would run them against it. The
 	// simulator's agents 1001-1003 exist; provisioning creates free numbers.
 	provisioningArgs := []string{"-queue", "7901", "-queue2", "7902", "-agent", "1901", "-sip", "1991"}
+	// IV_STOMP_ADDR as a cluster's node list whose first node is down.
+	nodeList := append([]string{"IV_STOMP_ADDR=127.0.0.1:1," + strings.TrimPrefix(vars[0], "IV_STOMP_ADDR=")}, vars[1:]...)
 	for _, r := range []struct {
 		name string
 		env  []string
@@ -504,6 +506,7 @@ func TestSimulatorServesTheExamples(t *testing.T) {
 		want []string
 	}{
 		{"quickstart", vars, nil, []string{"AgentLogin: ok", "Hangup: ok", "AgentLogoff: ok"}},
+		{"quickstart", nodeList, nil, []string{"AgentLogin: ok", "Hangup: ok", "AgentLogoff: ok"}},
 		{"agent-session", vars, nil, []string{"requests over stomp", "call ended: BYCALLER", "session done"}},
 		{"agent-session", vars, []string{"-transport", "soap"}, []string{"requests over soap", "session done"}},
 		{"provisioning", vars, provisioningArgs, []string{"connected over stomp", "AgentList: [1001 1002 1003 1901]", "provisioning done: 40 steps"}},

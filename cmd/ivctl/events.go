@@ -73,14 +73,9 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 			}
 		}
 	}
-	var opts []stompx.Option
-	if c.loginSet {
-		opts = append(opts, stompx.WithLogin(c.login, c.passcode))
-	}
-	opts = append(opts, stompx.WithStateHandler(state))
 	setup, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	t, err := stompx.Dial(setup, c.stomp, opts...)
+	t, err := c.dialSTOMP(setup, stompx.WithStateHandler(state))
 	if err != nil {
 		return interrupted(ctx, err)
 	}

@@ -285,6 +285,11 @@ func TestEnvironment(t *testing.T) {
 	if !strings.HasPrefix(r.stderr, "ivctl: ") {
 		t.Errorf("stderr %q", r.stderr)
 	}
+	// A cluster's nodes, comma-separated: a dead first node is passed over
+	// (TestEvents does the same for events); a list of none is a usage error.
+	nodes := "127.0.0.1:1, " + p.STOMPAddr()
+	ivctl(t, []string{"IV_STOMP_ADDR=" + nodes, "IV_KEY=" + testKey, "IV_STOMP_LOGIN=" + login, "IV_STOMP_PASSCODE=" + passcode}, list...).want(t, 0)
+	ivctl(t, []string{"IV_KEY=" + testKey, "IV_STOMP_LOGIN=" + login, "IV_STOMP_PASSCODE=" + passcode}, "-stomp", " , ", "call", "AgentList", "accountcode=default").want(t, 2)
 	// No login given: the platform's default, which this platform refuses.
 	ivctl(t, []string{"IV_STOMP_ADDR=" + p.STOMPAddr(), "IV_KEY=" + testKey}, list...).want(t, 1, testKey)
 }
@@ -397,7 +402,8 @@ func start(t *testing.T, env []string, args ...string) (stdout, stderr *lines, s
 
 func TestEvents(t *testing.T) {
 	p := newPlatform(t)
-	stdout, stderr, stop := start(t, []string{"IV_STOMP_ADDR=" + p.STOMPAddr()}, "events")
+	// A node list whose first node is down: events go on the second.
+	stdout, stderr, stop := start(t, []string{"IV_STOMP_ADDR=127.0.0.1:1," + p.STOMPAddr()}, "events")
 	if s := stderr.next(t, "events", "subscribed:"); s != "subscribed: /topic/iv.agents.#" {
 		t.Errorf("stderr %q", s)
 	}

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func (c *cli) run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("ivctl", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	fs.StringVar(&c.stomp, "stomp", "", "the platform's STOMP broker, host:port (env IV_STOMP_ADDR)")
+	fs.StringVar(&c.stomp, "stomp", "", "the platform's STOMP broker, host:port, or a cluster's nodes comma-separated (env IV_STOMP_ADDR)")
 	fs.StringVar(&c.soap, "soap", "", "the platform's IVWS endpoint, http://host:7789/ (env IV_SOAP_URL)")
 	fs.StringVar(&c.key, "key", "", "the access key (env IV_KEY)")
 	fs.StringVar(&c.login, "login", "", "the STOMP login (env IV_STOMP_LOGIN; default "+stompx.DefaultLogin+")")
@@ -278,7 +278,7 @@ func (c *cli) transport() (ivclient.Transport, error) {
 	switch {
 	case c.stomp != "":
 		return &lazyTransport{dial: func(ctx context.Context) (ivclient.Transport, error) {
-			return stompx.Dial(ctx, c.stomp, c.stompOptions()...)
+			return c.dialSTOMP(ctx, stompx.WithoutReconnect())
 		}}, nil
 	case c.soap != "":
 		return &lazyTransport{dial: func(context.Context) (ivclient.Transport, error) { return soapx.New(c.soap) }}, nil
@@ -286,12 +286,23 @@ func (c *cli) transport() (ivclient.Transport, error) {
 	return nil, usageErr("no platform: -stomp host:port (IV_STOMP_ADDR) or -soap URL (IV_SOAP_URL)")
 }
 
-func (c *cli) stompOptions(more ...stompx.Option) []stompx.Option {
-	opts := []stompx.Option{stompx.WithoutReconnect()}
+// dialSTOMP connects to the broker of -stomp (IV_STOMP_ADDR): one address,
+// or the nodes of a cluster, comma-separated, tried in order.
+func (c *cli) dialSTOMP(ctx context.Context, more ...stompx.Option) (*stompx.Transport, error) {
+	var addrs []string
+	for _, a := range strings.Split(c.stomp, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, usageErr("-stomp (IV_STOMP_ADDR) lists no address: %q", c.stomp)
+	}
+	opts := []stompx.Option{stompx.WithAddrs(addrs[1:]...)}
 	if c.loginSet {
 		opts = append(opts, stompx.WithLogin(c.login, c.passcode))
 	}
-	return append(opts, more...)
+	return stompx.Dial(ctx, addrs[0], append(opts, more...)...)
 }
 
 // lazyTransport dials on its first call. ivctl makes one call at a time.

@@ -246,12 +246,7 @@ call has its record.
 
 // run is one worker against the broker of IV_STOMP_ADDR.
 func run(ctx context.Context, cfg config) error {
-	var addrs []string
-	for _, a := range strings.Split(os.Getenv("IV_STOMP_ADDR"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
-	}
+	addrs := exampleenv.SplitAddrs(os.Getenv("IV_STOMP_ADDR"))
 	if len(addrs) == 0 {
 		return errors.New("IV_STOMP_ADDR lists no address")
 	}

@@ -2,7 +2,8 @@
 // platform to run against and connecting to it.
 //
 // A program runs against a real platform when IV_STOMP_ADDR (the broker,
-// "host:61613") or IV_SOAP_URL (the IVWS endpoint, "http://host:7789/") is
+// "host:61613", or the nodes of a RabbitMQ cluster, comma-separated, tried
+// in order) or IV_SOAP_URL (the IVWS endpoint, "http://host:7789/") is
 // set, with the access key IV_KEY and, for the broker, the login
 // IV_STOMP_LOGIN / IV_STOMP_PASSCODE when set (default the platform's).
 // Otherwise it starts the in-process fake platform of package ivtest and
@@ -94,11 +95,28 @@ func (p *Platform) DialSTOMP(ctx context.Context, opts ...stompx.Option) (*stomp
 	if p.Fake == nil && p.login != "" {
 		opts = append([]stompx.Option{stompx.WithLogin(p.login, p.passcode)}, opts...)
 	}
-	t, err := stompx.Dial(ctx, p.STOMPAddr, opts...)
+	addrs := SplitAddrs(p.STOMPAddr)
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("IV_STOMP_ADDR lists no address: %q", p.STOMPAddr)
+	}
+	opts = append([]stompx.Option{stompx.WithAddrs(addrs[1:]...)}, opts...)
+	t, err := stompx.Dial(ctx, addrs[0], opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the broker: %w", err)
 	}
 	return t, nil
+}
+
+// SplitAddrs returns the addresses of a comma-separated list (IV_STOMP_ADDR),
+// blanks trimmed and empty items left out.
+func SplitAddrs(list string) []string {
+	var addrs []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
 }
 
 // Transport returns the transport named "stomp" or "soap".
