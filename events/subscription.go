@@ -69,9 +69,8 @@ type Subscription struct {
 }
 
 // NewSubscription is the hook behind eventfeed.New, which is how a
-// transport (stompx's, ivtest's, or one of your own) makes the
-// Subscriptions it hands out: use eventfeed.New, which documents the
-// options and the feed. NewSubscription takes and returns types internal to
+// transport (stompx's, or one of your own) makes the Subscriptions it
+// hands out: use eventfeed.New, which documents the options and the feed. NewSubscription takes and returns types internal to
 // this module, so that only eventfeed calls it; it is exported only because
 // a Subscription's fields are this package's own.
 func NewSubscription(c evfeed.Config) (*Subscription, evfeed.Feed[Event]) {

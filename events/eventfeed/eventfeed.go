@@ -1,8 +1,8 @@
 // Package eventfeed is for transport authors: it makes the
 // events.Subscription a transport hands out, and the Feed with which the
-// transport fills it. Partners consuming events never need it; stompx and
-// ivtest use it, and so can a transport of your own (over another broker,
-// say) or a test that feeds a subscription by hand.
+// transport fills it. Partners consuming events never need it; stompx uses
+// it, and so can a transport of your own (over another broker, say) or a
+// test that feeds a subscription by hand.
 //
 // A transport makes a subscription with New, publishes each message body it
 // receives with Feed.Publish (or Feed.PublishWithAck for a broker delivery
