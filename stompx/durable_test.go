@@ -626,6 +626,75 @@ func TestDurableMaxBacklogDropsOldest(t *testing.T) {
 	})
 }
 
+// Events that waited longer than WithBacklogTTL are dropped by the broker,
+// never delivered; a fresh one published after them arrives first.
+func TestDurableBacklogTTLDrops(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		const ttl = 200 * time.Millisecond
+		e := newDurableEnv(t, addr, stompx.WithBacklogTTL(ttl))
+		tr := dial(t, e.addr)
+		ctx := ctxT(t, 30*time.Second)
+		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
+		time.Sleep(3 * ttl) // they wait past their TTL
+		s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rabbitPublish(t, e.addr, e.topic, evBody(3))
+		if ev := recv(t, s); seq(ev) != 3 {
+			t.Fatalf("got event %d, want 3: the three that outlived the TTL were delivered", seq(ev))
+		}
+	})
+}
+
+// A queue with WithIdleExpiry is deleted by the broker once it has had no
+// consumer that long, with its events and its bindings: seen as the
+// disappearance of the queue's arguments (a subscription with other ones
+// stops failing with ErrDurableMismatch), after which what was waiting is
+// gone.
+func TestDurableIdleExpiryDeletes(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		idle := stompx.WithIdleExpiry(300 * time.Millisecond)
+		e := newDurableEnv(t, addr, idle)
+		tr := dial(t, e.addr)
+		ctx := ctxT(t, 60*time.Second)
+		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
+		// Until the broker deletes the queue, other arguments are refused.
+		other := []stompx.DurableOption{idle, stompx.WithMaxBacklog(1000)}
+		for {
+			s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, other...)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, stompx.ErrDurableMismatch) {
+				t.Fatal(err)
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the idle queue was never deleted")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		e.opts = other // what the cleanup deletes
+		defer s.Close()
+		rabbitPublish(t, e.addr, e.topic, evBody(3))
+		if ev := recv(t, s); seq(ev) != 3 {
+			t.Fatalf("got event %d, want 3: the deleted queue's events came back", seq(ev))
+		}
+	})
+}
+
 func TestDurableQuorumQueue(t *testing.T) {
 	forDurableBrokers(t, func(t *testing.T, addr string) {
 		e := newDurableEnv(t, addr, stompx.WithQuorumQueue(), stompx.WithBacklogTTL(time.Hour), stompx.WithIdleExpiry(time.Hour))
