@@ -95,7 +95,11 @@ type durableOptions struct {
 // nodes of a RabbitMQ cluster (it survives the loss of a minority of
 // them), and keeping every event across a broker restart. A classic queue,
 // the default, keeps across a restart only the events published as
-// persistent, which the platform's are not.
+// persistent, which the platform's are not. One window remains, RabbitMQ's
+// own (3.10): a new quorum queue's registration reaches the disk within
+// about 5 s, and a crash of every node before that brings it back without a
+// leader, unusable (subscribing times out) and undeletable; make durable
+// queues ahead of time, as a deployment step.
 func WithQuorumQueue() DurableOption {
 	return func(o *durableOptions) error { o.quorum = true; return nil }
 }
