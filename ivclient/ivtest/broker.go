@@ -50,9 +50,10 @@ type broker struct {
 	ln     net.Listener
 	mu     sync.Mutex // guards the fields below, every bconn.subs, .tag and .unacked, and the queues
 	conns  map[*bconn]struct{}
-	topics map[string][]*bsub // plain topic subscriptions, by exact destination
-	queues map[string]*bqueue // by queue name
-	bound  map[string]*bqueue // the queues with bindings, by name
+	topics map[string][]*bsub   // plain topic subscriptions, by exact destination
+	queues map[string]*bqueue   // by queue name
+	bound  map[string]*bqueue   // the queues with bindings, by name
+	exact  map[string][]*bqueue // plain client-ack subscriptions' queues, by exact destination
 	closed bool
 	now    func() time.Time // the clock of message and queue expiry
 
@@ -111,6 +112,7 @@ func newBroker(log *slog.Logger, login, passcode string) *broker {
 		topics:          make(map[string][]*bsub),
 		queues:          make(map[string]*bqueue),
 		bound:           make(map[string]*bqueue),
+		exact:           make(map[string][]*bqueue),
 		now:             time.Now,
 		maxBacklog:      MaxQueueBacklog,
 		maxBacklogBytes: MaxQueueBacklogBytes,
@@ -666,6 +668,10 @@ func (b *broker) route(dest string, f *frame.Frame) {
 	}
 	for _, s := range b.topics[dest] {
 		b.deliver(s, f, dest, false, 0)
+	}
+	for _, q := range b.exact[dest] {
+		b.enqueue(q, dest, f, now)
+		b.dispatch(q)
 	}
 	if len(b.bound) == 0 {
 		return

@@ -21,8 +21,9 @@ import (
 // queue Q with the queue arguments of its headers and binds it to the
 // pattern. A topic SUBSCRIBE with ack:client or ack:client-individual and
 // no name gets a queue of its own, as RabbitMQ's exclusive subscription
-// queue: bound to the pattern, deleted with the subscription (so what it
-// left unsettled is gone), its prefetch-count and NACK as below. Bindings accumulate and outlive consumers and connections until
+// queue: fed exactly what a plain subscription to its destination gets
+// (see Routing), deleted with the subscription (so what it left
+// unsettled is gone), its prefetch-count and NACK as below. Bindings accumulate and outlive consumers and connections until
 // the queue is deleted: UNSUBSCRIBE with durable:true (or persistent:true)
 // and x-queue-name, x-expires, or the end of the broker, which lives as
 // long as its Platform.
@@ -107,6 +108,7 @@ type bqueue struct {
 	deleted  bool
 	args     queueArgs
 	bindings []string // routing patterns, "iv.agents.#"
+	exact    string   // a plain client-ack subscription's queue: its destination, matched as plain subscriptions match
 
 	ready      []*qmsg // waiting, oldest first
 	readyBytes int
@@ -307,8 +309,19 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 		case ok && name != "":
 		case args.durable:
 			name = "stomp-subscription-" + s.id
-		default: // the connection's own, as RabbitMQ's exclusive queue
-			name = "stomp-subscription-" + strings.TrimPrefix(c.session, "session-") + "-" + s.id
+		default:
+			// A plain subscription with client acks: the connection's own
+			// queue, as RabbitMQ's exclusive one, fed what a plain
+			// subscription to the same destination gets (the ack mode
+			// changes how messages are settled, never which arrive).
+			q = &bqueue{name: "stomp-subscription-" + strings.TrimPrefix(c.session, "session-") + "-" + s.id,
+				declared: true, args: args, exact: s.dest}
+			b.queues[q.name] = q
+			b.exact[s.dest] = append(b.exact[s.dest], q)
+			s.q = q
+			q.subs = append(q.subs, s)
+			c.subs[s.id] = s
+			return "", ""
 		}
 		q = b.liveQueue(name, now)
 		if q == nil {
@@ -561,6 +574,13 @@ func (b *broker) deleteQueue(q *bqueue) {
 	}
 	if b.bound[q.name] == q {
 		delete(b.bound, q.name)
+	}
+	if q.exact != "" {
+		if qs := slices.DeleteFunc(b.exact[q.exact], func(x *bqueue) bool { return x == q }); len(qs) > 0 {
+			b.exact[q.exact] = qs
+		} else {
+			delete(b.exact, q.exact)
+		}
 	}
 	for _, s := range q.subs {
 		if s.c.subs != nil {

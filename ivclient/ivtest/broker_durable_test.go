@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -781,4 +782,40 @@ func TestPlainTopicClientAckOnRabbitMQ(t *testing.T) {
 		return c
 	}
 	plainClientAckScript(t, dial(), dial(), "/topic/ivtest.plain."+randomKey())
+}
+
+// The ack mode changes how a plain subscription's messages are settled,
+// never which arrive, nor their destination: an auto-ack and a client-ack
+// subscription to the same topics get the same messages.
+func TestPlainAckModeSameMessages(t *testing.T) {
+	p := NewPlatform(t)
+	auto, _ := brokerConn(t, p.STOMPAddr())
+	client, _ := brokerConn(t, p.STOMPAddr())
+	topics := []string{events.AllAgents, "/topic/iv.agents.*", events.AgentTopic("default", "1001")}
+	for i, tp := range topics {
+		id := fmt.Sprint(i)
+		auto.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Receipt, "r"+id))
+		client.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"+id))
+	}
+	if err := p.PublishEvent(events.Event{Type: events.Login, Agent: "default_1001"}); err != nil {
+		t.Fatal(err)
+	}
+	// got reads n messages, then proves by a receipt that no more came.
+	got := func(c *rawConn, n int) []string {
+		var out []string
+		for len(out) < n {
+			m := c.message()
+			out = append(out, m.Header.Get(frame.Subscription)+" "+m.Header.Get(frame.Destination)+" "+string(m.Body))
+		}
+		c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "end"))
+		if f := c.read(false); f.Command != frame.RECEIPT {
+			t.Fatalf("after %d messages: %s %v %q", n, f.Command, f.Header, f.Body)
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, c := got(auto, 2), got(client, 2) // AllAgents' copy and the agent topic's
+	if len(a) == 0 || strings.Join(a, "\n") != strings.Join(c, "\n") {
+		t.Fatalf("auto-ack got\n%s\nclient-ack got\n%s", strings.Join(a, "\n"), strings.Join(c, "\n"))
+	}
 }
