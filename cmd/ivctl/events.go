@@ -61,7 +61,7 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	state := func(sc stompx.StateChange) {
 		switch sc.State {
 		case stompx.Reconnecting:
-			fmt.Fprintf(c.stderr, "ivctl: connection to %s lost (%v); reconnecting\n", sc.Addr, sc.Err)
+			fmt.Fprintf(c.stderr, "ivctl: connection to %s lost (%s); reconnecting\n", sc.Addr, printable(fmt.Sprint(sc.Err)))
 		case stompx.Connected:
 			if connected {
 				fmt.Fprintf(c.stderr, "ivctl: reconnected to %s; subscription restored\n", sc.Addr)
@@ -69,7 +69,7 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 			connected = true
 		case stompx.Closed:
 			if sc.Err != nil {
-				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %v\n", sc.Err)
+				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %s\n", printable(fmt.Sprint(sc.Err)))
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 
 	"go.uber.org/goleak"
 
@@ -176,6 +179,12 @@ func TestCall(t *testing.T) {
 			if strings.Join(strings.Fields(r.stdout), "") != `["1001"]` {
 				t.Errorf("AgentList printed %q", r.stdout)
 			}
+			// Any other argument is text as written, brackets and braces included.
+			call("QueueAdd", "accountcode=default", "name=7005", "description=[night] {overflow}").want(t, 0)
+			r = call("QueueInfo", "accountcode=default", "name=7005").want(t, 0)
+			if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || info["description"] != "[night] {overflow}" {
+				t.Errorf("QueueInfo printed %s (%v)", r.stdout, err)
+			}
 
 			// A platform code: exit status 1, the code's name and number and the platform's text.
 			r = call("AgentInfo", "accountcode=default", "user=4242").want(t, 1, testKey)
@@ -232,7 +241,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"missing mandatory argument over SOAP", nil, cat(soap, key, []string{"call", "AgentInfo", "user=1001"}), "argument accountcode is required"},
 		{"not a number", nil, cat(stomp, key, []string{"call", "AgentAdd", "accountcode=default", "user=abc"}), "must be a number"},
 		{"not an integer", nil, cat(stomp, key, []string{"call", "AgentLineDelete", "accountcode=default", "user=1001", "linenumber=one"}), "must be an integer"},
-		{"bad JSON", nil, cat(stomp, key, []string{"call", "AgentQueueAdd", "accountcode=default", "user=1001", "queues=[{"}), "not JSON"},
+		{"bad JSON", nil, cat(stomp, key, []string{"call", "AgentQueueAdd", "accountcode=default", "user=1001", "queues=[{"}), "is a list, given as JSON"},
+		{"repeated argument", nil, cat(stomp, key, []string{"call", "AgentInfo", "accountcode=default", "user=4242", "user=1001"}), "user given twice (user= and user=)"},
+		{"repeated argument, other case", nil, cat(stomp, key, []string{"call", "AgentInfo", "accountcode=default", "user=4242", "USER=1001"}), "user given twice (user= and USER=)"},
 		{"not name=value", nil, cat(stomp, key, []string{"call", "AgentInfo", "default"}), "name=value"},
 		{"no key", nil, cat(stomp, []string{"call", "AgentList", "accountcode=default"}), "no access key"},
 		{"bad key", nil, cat(stomp, []string{"-key", "not-a-key!", "call", "AgentList", "accountcode=default"}), "invalid access key"},
@@ -538,4 +549,49 @@ func (px *proxy) kill() {
 		c.Close()
 	}
 	px.conns = nil
+}
+
+// An endpoint's or a broker's text in an error reaches the terminal
+// quoted, never raw: no escape sequence of its own gets through.
+func TestErrorTextNeverRaw(t *testing.T) {
+	p := newPlatform(t)
+	resp, err := http.Get(p.SOAPURL() + "?wsdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsdl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	const evil = "boom\x1b]0;owned\a\x1b[2J"
+	for name, reply := range map[string]func(w http.ResponseWriter){
+		"HTTP 500 body": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, evil)
+		},
+		"fault text": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `<?xml version="1.0"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Server</faultcode><faultstring>`+evil+`</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>`)
+		},
+		"fault text, escaped": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `<?xml version="1.0"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Server</faultcode><faultstring>boom&#10;line two&#9;tab</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>`)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					w.Write(wsdl)
+					return
+				}
+				reply(w)
+			}))
+			defer srv.Close()
+			r := ivctl(t, nil, "-soap", srv.URL+"/", "-key", testKey, "call", "AgentList", "accountcode=default").want(t, 1, testKey)
+			body := strings.TrimSuffix(r.stderr, "\n")
+			if strings.ContainsFunc(body, unicode.IsControl) || !strings.Contains(body, "boom") {
+				t.Errorf("stderr %q", r.stderr)
+			}
+		})
+	}
 }

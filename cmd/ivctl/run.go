@@ -70,10 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(c.stderr, "ivctl: %s\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		fmt.Fprintf(c.stderr, "ivctl: %s\n", printable(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
 		return 2
 	case errors.Is(err, ivclient.ErrInvalidArgument), errors.Is(err, ivclient.ErrInvalidKey):
-		fmt.Fprintf(c.stderr, "ivctl: %v\n", err) // refused by the client's checks: nothing was sent
+		fmt.Fprintf(c.stderr, "ivctl: %s\n", printable(err.Error())) // refused by the client's checks: nothing was sent
 		return 2
 	}
 	var ce *codes.Error
@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(c.stderr, "%s (%d): %s\n", ce.Code, int(ce.Code), printable(text))
 		return 1
 	}
-	fmt.Fprintf(c.stderr, "ivctl: %v\n", err)
+	fmt.Fprintf(c.stderr, "ivctl: %s\n", printable(err.Error())) // a broker's or an endpoint's text may be in it
 	return 1
 }
 
@@ -217,6 +217,7 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 		return err
 	}
 	values := make(map[string]any, len(args))
+	given := make(map[string]string, len(args)) // argument name -> as written
 	for _, a := range args {
 		switch a {
 		case "-h", "-help", "--help":
@@ -230,15 +231,23 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 			}
 			return usageErr("%q: arguments are name=value (ivctl help %s)", a, m.Name)
 		}
-		if _, ok := m.Arg(k); !ok {
+		arg, ok := m.Arg(k)
+		if !ok {
 			return usageErr("%s has no argument %q (ivctl help %s)", m.Name, k, m.Name)
 		}
-		if t := strings.TrimSpace(v); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+		if prev, dup := given[arg.Name]; dup {
+			return usageErr("%s: argument %s given twice (%s= and %s=)", m.Name, arg.Name, prev, k)
+		}
+		given[arg.Name] = k
+		// A list is JSON; any other value is text as written, "[night]
+		// queue" included.
+		if arg.Kind == ivclient.ArgList {
+			t := strings.TrimSpace(v)
 			dec := json.NewDecoder(strings.NewReader(t))
 			dec.UseNumber()
 			var j any
 			if err := dec.Decode(&j); err != nil {
-				return usageErr("%s: not JSON: %v", k, err)
+				return usageErr("%s is a list, given as JSON ([{...}, ...]): %v", k, err)
 			}
 			if dec.More() {
 				return usageErr("%s: not one JSON value", k)
