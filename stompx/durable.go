@@ -840,10 +840,12 @@ func (ds *durableSub) install(dc *durableConn) bool {
 // closed the subscription meanwhile.
 func (ds *durableSub) reconnect(lost *durableConn) (*durableConn, error) {
 	t := ds.t
+	// The address that just failed is tried again last, as the
+	// transport's own reconnection does.
 	start := 0
 	for i, a := range t.addrs {
 		if a == lost.addr {
-			start = i
+			start = i + 1
 		}
 	}
 	lastErr := lost.cause

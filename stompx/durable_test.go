@@ -131,6 +131,32 @@ func TestDurableKeepsEventsWhileNoConsumer(t *testing.T) {
 	})
 }
 
+// A durable subscription that loses its connection tries the next
+// address first, as the transport does (issue 11, item 5): the one that
+// just failed is tried again only after the others.
+func TestDurableFailoverTriesNextAddressFirst(t *testing.T) {
+	p := ivtest.NewPlatform(t)
+	first, second := newProxy(t, p.STOMPAddr()), newProxy(t, p.STOMPAddr())
+	tr := dial(t, first.addr(), stompx.WithAddrs(second.addr()), stompx.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+	ctx := ctxT(t, 30*time.Second)
+	e := newDurableEnv(t, p.STOMPAddr())
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if first.kill() == 0 { // the connections drop, but first still accepts
+		t.Fatal("nothing was connected through the first address")
+	}
+	rabbitPublish(t, p.STOMPAddr(), e.topic, evBody(0))
+	if ev := recv(t, s); seq(ev) != 0 {
+		t.Fatalf("event %+v", ev)
+	}
+	if n := first.conns(); n != 0 {
+		t.Fatalf("%d connections went back to the address that had just failed, before the next one", n)
+	}
+}
+
 func TestDurableSharedConsumersSplit(t *testing.T) {
 	forDurableBrokers(t, func(t *testing.T, addr string) {
 		e := newDurableEnv(t, addr)

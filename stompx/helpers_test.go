@@ -376,6 +376,14 @@ func (p *proxy) kill() int {
 	return len(pairs)
 }
 
+// conns returns how many connections the proxy holds (made since the last
+// kill).
+func (p *proxy) conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pairs)
+}
+
 // freeze stops forwarding anything from the broker to the current
 // clients, leaving the connections open: a broker gone silent.
 func (p *proxy) freeze() {
