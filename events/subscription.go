@@ -70,9 +70,11 @@ type Subscription struct {
 
 // NewSubscription is the hook behind eventfeed.New, which is how a
 // transport (stompx's, or one of your own) makes the Subscriptions it
-// hands out: use eventfeed.New, which documents the options and the feed. NewSubscription takes and returns types internal to
-// this module, so that only eventfeed calls it; it is exported only because
-// a Subscription's fields are this package's own.
+// hands out: use eventfeed.New, which documents the options and the feed.
+// NewSubscription takes and returns types internal to this module, so that
+// code outside it cannot name them (a call from outside can only pass a
+// zero configuration, and gets what eventfeed.New(nil) gives); it is
+// exported only because a Subscription's fields are this package's own.
 func NewSubscription(c evfeed.Config) (*Subscription, evfeed.Feed[Event]) {
 	return newSubscription(c)
 }

@@ -41,7 +41,8 @@ import (
 // embedded broker per run, on a busy 2-core machine (2026-12-01):
 //   - go-stomp's server: one connection hung (no call completed for 20s,
 //     the broker wedged for good) in 4 of 4 runs at 1,024 in flight and in
-//     6 of 6 runs under the flood (at 1, 128 and 1,024); two connections
+//     6 of 6 runs under the flood (at 1, 128 and 1,024; 5 of 6 in a re-run
+//     on 2026-12-02); two connections
 //     never hung (4,508-6,846 calls/s at 1,024). The cycle is inside the
 //     server, whatever the client's readers do.
 //   - RabbitMQ 3.10: never hung; without the flood the same within noise
