@@ -23,8 +23,9 @@
 // (default) or -o table.
 //
 // call takes the arguments by the names the platform's reference gives them
-// for STOMP, matched without regard to case; a value that starts with [ or {
-// is JSON (the lines of AgentLineAdd, the queues of AgentQueueAdd):
+// for STOMP, matched without regard to case, each at most once; a list (the
+// lines of AgentLineAdd, the queues of AgentQueueAdd) is JSON, any other
+// value text as written:
 //
 //	ivctl call AgentLogin Accountcode=default User=1001 Interface=SIP/default_0001
 //	ivctl call AgentQueueAdd accountcode=default user=1001 queues='[{"name":"7000","priority":"0"}]'

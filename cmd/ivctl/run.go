@@ -28,7 +28,7 @@ const usage = `Usage:
   ivctl sim [simulator flags]                 the fake platform as a server (ivctl sim -h)
 
 Arguments are the platform's STOMP names, in any case: accountcode=default user=1001.
-A value that starts with [ or { is JSON: queues='[{"name":"7000","priority":"0"}]'.
+A list is JSON: queues='[{"name":"7000","priority":"0"}]'; any other value is text.
 Exit status: 0 success, 1 a platform return code or a failed call, 2 a usage error (nothing sent).
 
 Flags:
