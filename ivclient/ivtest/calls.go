@@ -584,12 +584,14 @@ func (p *Platform) Hangup(uniqueID, reason string) error {
 // Reset returns the platform to the state Start gave it, for a test that
 // must not see what an earlier one did: every call in progress ends with
 // HANGUP (MSSTART, the reason the platform gives the calls that a
-// restarting media server leaves behind), the state (agents, queues, SIP
+// restarting media server leaves behind), every agent still logged in is
+// logged off with LOGOUT, the state (agents, queues, SIP
 // users, permission groups, pause reasons, SMS, callbacks, the NewCall
 // outcome) is replaced by the one the options describe, the seeds
 // (WithSeed, WithAgent, ...) run again, and the request log and
 // DropReplies are cleared. Keys, the broker, its connections and
-// subscriptions, the ReplyFunc and Stats are kept. It returns once the
+// subscriptions (and their queues), the ReplyFunc, Stats and a
+// PauseRequests in force are kept. It returns once the
 // events it caused have reached the broker. Requests served while it runs
 // may see a platform whose seeds have not all run yet.
 func (p *Platform) Reset() error {
@@ -604,6 +606,21 @@ func (p *Platform) Reset() error {
 	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
 	for _, l := range legs {
 		p.end(l, events.ReasonMSStart)
+	}
+	// Agents still logged in are logged off, with LOGOUT as AgentLogoff
+	// sends it, so that a subscriber's idea of who is logged in follows.
+	accts := make([]string, 0, len(p.st.accounts))
+	for code := range p.st.accounts {
+		accts = append(accts, code)
+	}
+	sort.Strings(accts)
+	for _, code := range accts {
+		for _, ag := range sortedAgents(p.st.accounts[code]) {
+			if ag.status != statusLogoff {
+				ag.status = statusLogoff
+				p.emit(ag, events.Logout, "", "", "", "")
+			}
+		}
 	}
 	p.st = newState(p.conf)
 	p.mu.Unlock()

@@ -207,8 +207,9 @@ func isCode(err error, c codes.Code) bool {
 	return ok && e.Code == c
 }
 
-// Reset returns the platform to its seeds: calls end with MSSTART, what
-// requests changed is gone, the request log and DropReplies are cleared.
+// Reset returns the platform to its seeds: calls end with MSSTART, logged
+// in agents with LOGOUT, what requests changed is gone, the request log and
+// DropReplies are cleared.
 func TestReset(t *testing.T) {
 	p, c := agentSetup(t, WithNewCallOutcome(NoAnswer))
 	login(c, "1001")
@@ -227,6 +228,10 @@ func TestReset(t *testing.T) {
 	}
 	if ev := l.expect(events.Hangup)[0]; ev.UniqueID != uid || ev.Reason != events.ReasonMSStart {
 		t.Errorf("hangup on reset: %+v", ev)
+	}
+	// The agent that was logged in is logged off, as AgentLogoff does it.
+	if ev := l.expect(events.Logout)[0]; ev.Agent != "default_1001" {
+		t.Errorf("logout on reset: %+v", ev)
 	}
 	if len(p.Calls()) != 0 || len(p.Requests()) != 0 {
 		t.Errorf("after Reset: calls %v, requests %d", p.Calls(), len(p.Requests()))
