@@ -119,7 +119,7 @@ var programs = map[string][]run{
 			"STOMP: 127.0.0.1:", "IVWS:  http://127.0.0.1:", "key:   ",
 			"seeded: accountcode default; queues 7000 7001; agents 1001 1002 1003; SIP users 1010 1011 1012; permission groups 123 456",
 			"for the examples: export IV_STOMP_ADDR=127.0.0.1:",
-			"running for 2s", "stopping: -duration passed", "stopped after 0 requests and 0 events",
+			"running for 2s", "stopping: -duration passed", "stopped after 0 STOMP requests, 0 SOAP requests and 0 events",
 		},
 	}, {
 		args: []string{"-stomp", "127.0.0.1:0", "-soap", "127.0.0.1:0", "-duration", "1s", "-traffic", "100ms"},
@@ -548,7 +548,11 @@ func TestSimulatorServesTheExamples(t *testing.T) {
 			t.Errorf("the simulator's output lacks %q:\n%s", w, out)
 		}
 	}
-	if strings.Contains(out, "stopped after 0 requests") {
-		t.Errorf("the simulator counted no requests:\n%s", out)
+	// Programs ran over both transports: both are counted.
+	var stompN, soapN, eventsN int
+	if i := strings.Index(out, "stopped after "); i < 0 {
+		t.Errorf("no count in %q", out)
+	} else if _, err := fmt.Sscanf(out[i:], "stopped after %d STOMP requests, %d SOAP requests and %d events", &stompN, &soapN, &eventsN); err != nil || stompN == 0 || soapN == 0 || eventsN == 0 {
+		t.Errorf("the simulator counted %d STOMP and %d SOAP requests, %d events (%v):\n%s", stompN, soapN, eventsN, err, out)
 	}
 }

@@ -249,7 +249,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "stopping: interrupted")
 	}
 	st := p.Stats()
-	fmt.Fprintf(stdout, "stopped after %d requests and %d events\n", st.Requests, st.Events)
+	fmt.Fprintf(stdout, "stopped after %d STOMP requests, %d SOAP requests and %d events\n", st.Requests, st.SOAPRequests, st.Events)
 	return nil
 }
 

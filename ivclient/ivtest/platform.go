@@ -51,6 +51,7 @@ type Platform struct {
 
 	stats struct {
 		requests, replies, dropped, malformed, events, publishErrors, reconnects atomic.Int64
+		soapRequests                                                             atomic.Int64
 	}
 
 	closeOnce sync.Once
@@ -178,6 +179,7 @@ func (p *Platform) Close() error {
 // Stats counts what the platform's STOMP side has done.
 type Stats struct {
 	Requests       int64 // messages read from the request queue
+	SOAPRequests   int64 // operations POSTed to the IVWS endpoint
 	Replies        int64 // replies published (each body a ReplyFunc returns counts)
 	DroppedReplies int64 // replies withheld by DropReplies or a ReplyFunc
 	Malformed      int64 // requests dropped unanswered: they named no key to reply to
@@ -194,6 +196,7 @@ type Stats struct {
 func (p *Platform) Stats() Stats {
 	st := Stats{
 		Requests:       p.stats.requests.Load(),
+		SOAPRequests:   p.stats.soapRequests.Load(),
 		Replies:        p.stats.replies.Load(),
 		DroppedReplies: p.stats.dropped.Load(),
 		Malformed:      p.stats.malformed.Load(),

@@ -128,6 +128,7 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 		return
 	}
 
+	p.stats.soapRequests.Add(1)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSOAPRequest+1))
 	if err != nil {
 		return // the client went away

@@ -365,6 +365,10 @@ func TestSOAPPermissionDenied(t *testing.T) {
 	if strings.Contains(err.Error(), "limited") {
 		t.Errorf("error holds the key: %v", err)
 	}
+	// Both operations were served over IVWS, none over STOMP.
+	if st := p.Stats(); st.SOAPRequests != 2 || st.Requests != 0 {
+		t.Errorf("Stats: %d SOAP and %d STOMP requests, want 2 and 0", st.SOAPRequests, st.Requests)
+	}
 }
 
 // DropReplies over SOAP: the platform acts, the reply never comes, and the
