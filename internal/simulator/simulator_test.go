@@ -300,7 +300,7 @@ func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // A seed file configures keys, accountcodes, pause reasons, permission
 // groups, queues, SIP users, agents (with lines, queues, a group and a
-// login), requests, the NewCall outcome and the licences.
+// login) and requests; TestSeedFileOutcomeAndLicences the rest.
 func TestSeedFile(t *testing.T) {
 	s := start(t, "-seed-file", filepath.Join("..", "..", "examples", "simulator", "seed.json"))
 	if s.key != "partnerkey1" {
@@ -352,6 +352,55 @@ func TestSeedFile(t *testing.T) {
 	}
 	if err := limited.AgentLogoff(ctx, "default", "1001"); !errors.Is(err, codes.ErrPermissionDenied) {
 		t.Errorf("a limited key's other method: %v", err)
+	}
+}
+
+// A seed file's NewCall outcome and licence count hold.
+func TestSeedFileOutcomeAndLicences(t *testing.T) {
+	seed := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(seed, []byte(`{"keys": [{"key": "seedkey01"}], "newcall_outcome": "BUSY", "licensed_agents": 1,
+		"agents": [{"user": "1001"}, {"user": "1002"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "-seed-file", seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr, err := stompx.Dial(ctx, s.stompAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ivclient.New(tr, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := tr.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AgentLogin(ctx, "default", "1002", "SIP/default_1002"); !errors.Is(err, codes.ErrNoLicense) {
+		t.Errorf("a second agent with one licence: %v, want ErrNoLicense", err)
+	}
+	if err := c.NewCall(ctx, "default", "1001", "6100", ""); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-sub.C():
+			if ev.Type != events.Hangup {
+				continue
+			}
+			if ev.Reason != "BUSY" {
+				t.Errorf("NewCall ended %s, want the seed's BUSY", ev.Reason)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no HANGUP for the NewCall")
+		}
 	}
 }
 
