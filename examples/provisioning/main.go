@@ -112,30 +112,58 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return err
 	}
 	defer closeAll()
-	ac := cfg.accountcode
-	s := &steps{}
 
 	// Whatever happens, leave nothing behind: deleting what is already gone
 	// fails with RESPONSE_NOT_FOUND, which is fine here.
 	defer func() {
-		if err == nil {
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, e := range []error{
-			c.SipUserDelete(cctx, ac, cfg.sip),
-			c.AgentDelete(cctx, ac, cfg.agent),
-			c.QueueDelete(cctx, ac, cfg.queue),
-			c.QueueDelete(cctx, ac, cfg.queue2),
-		} {
-			if e != nil && !errors.Is(e, codes.ErrNotFound) {
-				fmt.Fprintln(os.Stderr, "provisioning: cleaning up:", e)
-			}
+		if err != nil {
+			cleanUpAfterFailure(c, cfg)
 		}
 	}()
 
-	fmt.Println("== queues")
+	s := &steps{}
+	for _, section := range []struct {
+		title string
+		do    func(context.Context, *ivclient.Client, string, *config, *steps)
+	}{
+		{"queues", sectionQueues},
+		{"agents", sectionAgents},
+		{"agent lines", sectionAgentLines},
+		{"queue memberships", sectionMemberships},
+		{"SIP users", sectionSipUsers},
+		{"permission groups", sectionPermissions},
+		{"clean up", sectionCleanUp},
+	} {
+		fmt.Println("==", section.title)
+		section.do(ctx, c, cfg.accountcode, cfg, s)
+	}
+	if s.err != nil {
+		return s.err
+	}
+	fmt.Printf("provisioning done: %d steps\n", s.n)
+	return nil
+}
+
+// cleanUpAfterFailure deletes what a failed run may have made.
+func cleanUpAfterFailure(c *ivclient.Client, cfg *config) {
+	ac := cfg.accountcode
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, e := range []error{
+		c.SipUserDelete(cctx, ac, cfg.sip),
+		c.AgentDelete(cctx, ac, cfg.agent),
+		c.QueueDelete(cctx, ac, cfg.queue),
+		c.QueueDelete(cctx, ac, cfg.queue2),
+	} {
+		if e != nil && !errors.Is(e, codes.ErrNotFound) {
+			fmt.Fprintln(os.Stderr, "provisioning: cleaning up:", e)
+		}
+	}
+}
+
+// sectionQueues adds two queues, is refused a duplicate, then lists, reads and
+// modifies them.
+func sectionQueues(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("QueueAdd "+cfg.queue, func() (any, error) {
 		return nil, c.QueueAdd(ctx, ivclient.Queue{Accountcode: ac, Name: cfg.queue, Description: "Support",
 			Timeout: ivclient.Ptr(120), WrapupTime: ivclient.Ptr(5)})
@@ -164,8 +192,10 @@ func run(ctx context.Context, cfg *config) (err error) {
 		}
 		return fmt.Sprintf("description=%q timeout=%d wrapuptime=%d maxlen=%d", q.Description, q.Timeout, q.WrapupTime, q.MaxLen), nil
 	})
+}
 
-	fmt.Println("== agents")
+// sectionAgents adds an agent, lists, modifies and reads it.
+func sectionAgents(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("AgentAdd "+cfg.agent, func() (any, error) {
 		return nil, c.AgentAdd(ctx, ivclient.Agent{Accountcode: ac, User: cfg.agent, Pass: "1234", Name: "Alice"})
 	})
@@ -180,8 +210,11 @@ func run(ctx context.Context, cfg *config) (err error) {
 		}
 		return fmt.Sprintf("user=%s name=%q status=%s", a.User, a.Name, a.AgentStatus), nil
 	})
+}
 
-	fmt.Println("== agent lines")
+// sectionAgentLines gives the agent two lines, changes one, and deletes it
+// (the last line cannot be).
+func sectionAgentLines(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("AgentLineAdd 1 2", func() (any, error) {
 		return nil, c.AgentLineAdd(ctx, ac, cfg.agent, ivclient.Line{Number: 1},
 			ivclient.Line{Number: 2, Inbound: ivclient.Ptr(false)}) // line 2 only places calls
@@ -195,8 +228,11 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return c.AgentLineDelete(ctx, ac, cfg.agent, 1)
 	})
 	s.do("AgentLineList", func() (any, error) { return lines(ctx, c, ac, cfg.agent) })
+}
 
-	fmt.Println("== queue memberships")
+// sectionMemberships puts the agent in both queues with priorities, lists
+// both ways, and takes it out of one.
+func sectionMemberships(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("AgentQueueAdd "+cfg.queue+" "+cfg.queue2, func() (any, error) {
 		return nil, c.AgentQueueAdd(ctx, ac, cfg.agent,
 			ivclient.QueueMembership{Name: cfg.queue, Priority: 1},
@@ -220,8 +256,10 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return out, err
 	})
 	s.do("AgentQueueDelete "+cfg.queue2, func() (any, error) { return nil, c.AgentQueueDelete(ctx, ac, cfg.agent, cfg.queue2) })
+}
 
-	fmt.Println("== SIP users")
+// sectionSipUsers adds a SIP user, lists, modifies and reads it.
+func sectionSipUsers(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("SipUserAdd "+cfg.sip, func() (any, error) {
 		return nil, c.SipUserAdd(ctx, ivclient.SipUser{Accountcode: ac, Name: cfg.sip, Secret: "creative-password",
 			CallLimit: ivclient.Ptr(2), Description: "Alice's desk phone"})
@@ -237,8 +275,11 @@ func run(ctx context.Context, cfg *config) (err error) {
 		}
 		return fmt.Sprintf("name=%s description=%q call-limit=%d port=%d dtmfmode=%s", u.Name, u.Description, u.CallLimit, u.Port, u.DTMFMode), nil
 	})
+}
 
-	fmt.Println("== permission groups")
+// sectionPermissions puts the agent and the SIP user in permission groups,
+// moves, reads and removes them.
+func sectionPermissions(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("AgentAddPermission "+cfg.group, func() (any, error) { return nil, c.AgentAddPermission(ctx, ac, cfg.agent, cfg.group) })
 	s.do("AgentModifyPermission "+cfg.group2, func() (any, error) {
 		return nil, c.AgentModifyPermission(ctx, ac, cfg.agent, cfg.group2)
@@ -255,8 +296,10 @@ func run(ctx context.Context, cfg *config) (err error) {
 	})
 	s.do("SipUserInfoPermission", func() (any, error) { return c.SipUserInfoPermission(ctx, ac, cfg.sip) })
 	s.do("SipUserDeletePermission", func() (any, error) { return nil, c.SipUserDeletePermission(ctx, ac, cfg.sip) })
+}
 
-	fmt.Println("== clean up")
+// sectionCleanUp deletes everything the run made and checks it is gone.
+func sectionCleanUp(ctx context.Context, c *ivclient.Client, ac string, cfg *config, s *steps) {
 	s.do("SipUserDelete "+cfg.sip, func() (any, error) { return nil, c.SipUserDelete(ctx, ac, cfg.sip) })
 	s.do("AgentDelete "+cfg.agent, func() (any, error) { return nil, c.AgentDelete(ctx, ac, cfg.agent) })
 	s.do("QueueDelete "+cfg.queue, func() (any, error) { return nil, c.QueueDelete(ctx, ac, cfg.queue) })
@@ -269,11 +312,6 @@ func run(ctx context.Context, cfg *config) (err error) {
 		s.do("QueueList", func() (any, error) { return c.QueueList(ctx, ac) })
 		s.do("AgentList", func() (any, error) { return c.AgentList(ctx, ac) })
 	}
-	if s.err != nil {
-		return s.err
-	}
-	fmt.Printf("provisioning done: %d steps\n", s.n)
-	return nil
 }
 
 func lines(ctx context.Context, c *ivclient.Client, accountcode, agent string) ([]string, error) {
