@@ -86,70 +86,103 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer p.Close()
-
-	// Events always come over STOMP; the requests take the transport chosen.
-	st, err := p.DialSTOMP(ctx)
+	s, closeAll, err := connect(ctx, p, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeAll()
+	for _, step := range []func() error{s.login, s.pause, s.call, s.logoff} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	fmt.Println("session done")
+	return nil
+}
+
+// connect makes the client (requests over cfg.transport) and subscribes to
+// the agent's events (always over STOMP), before anything is done, so that
+// no event is missed. closeAll closes all of it.
+func connect(ctx context.Context, p *exampleenv.Platform, cfg config) (s *session, closeAll func(), err error) {
+	var closers []func() error
+	closeOpened := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeOpened()
+		}
+	}()
+	st, err := p.DialSTOMP(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, st.Close)
 	var requests ivclient.Transport = st
 	if cfg.transport == "soap" {
 		if requests, err = p.Transport(ctx, "soap"); err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer requests.Close()
+		closers = append(closers, requests.Close)
 	}
 	c, err := ivclient.New(requests, p.Key, ivclient.KeepTransportOpen())
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer c.Close()
+	closers = append(closers, c.Close)
 	fmt.Printf("requests over %s, events over stomp\n", cfg.transport)
-
-	// Subscribe before acting, so that no event is missed.
 	sub, err := st.Subscribe(ctx, events.AgentTopic(cfg.accountcode, cfg.agent))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer sub.Close()
-	s := &session{ctx: ctx, sub: sub}
+	closers = append(closers, sub.Close)
+	return &session{ctx: ctx, c: c, sub: sub, cfg: cfg}, closeOpened, nil
+}
 
-	err = c.AgentLogin(ctx, cfg.accountcode, cfg.agent, cfg.iface)
+// login logs the agent in, unless it already is.
+func (s *session) login() error {
+	err := s.c.AgentLogin(s.ctx, s.cfg.accountcode, s.cfg.agent, s.cfg.iface)
 	switch {
 	case errors.Is(err, codes.ErrDuplicate):
 		fmt.Println("AgentLogin: already logged in")
+		return nil
 	case err != nil:
 		return err
-	default:
-		fmt.Println("AgentLogin: ok")
-		if _, err := s.await(events.Login); err != nil {
-			return err
-		}
 	}
+	fmt.Println("AgentLogin: ok")
+	_, err = s.await(events.Login)
+	return err
+}
 
-	if err := c.AgentPause(ctx, cfg.accountcode, cfg.agent, cfg.pause); err != nil {
+// pause pauses the agent, shows the pause in AgentInfo, and unpauses it.
+func (s *session) pause() error {
+	ac, agent := s.cfg.accountcode, s.cfg.agent
+	if err := s.c.AgentPause(s.ctx, ac, agent, s.cfg.pause); err != nil {
 		return err
 	}
 	fmt.Println("AgentPause: ok")
 	if _, err := s.await(events.Pause); err != nil {
 		return err
 	}
-	info, err := c.AgentInfo(ctx, cfg.accountcode, cfg.agent)
+	info, err := s.c.AgentInfo(s.ctx, ac, agent)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("AgentInfo: status=%s pause=%q\n", info.AgentStatus, info.PauseReason)
-
-	if err := c.AgentUnpause(ctx, cfg.accountcode, cfg.agent); err != nil {
+	if err := s.c.AgentUnpause(s.ctx, ac, agent); err != nil {
 		return err
 	}
 	fmt.Println("AgentUnpause: ok")
-	if _, err := s.await(events.Unpause); err != nil {
-		return err
-	}
+	_, err = s.await(events.Unpause)
+	return err
+}
 
-	if err := c.NewCall(ctx, cfg.accountcode, cfg.agent, cfg.exten, "agent-session-1"); err != nil {
+// call places a call and follows it to its HANGUP, hanging up once the
+// number answers.
+func (s *session) call() error {
+	if err := s.c.NewCall(s.ctx, s.cfg.accountcode, s.cfg.agent, s.cfg.exten, "agent-session-1"); err != nil {
 		return err
 	}
 	fmt.Println("NewCall: ok")
@@ -158,7 +191,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	if ev.Type == events.DConnect { // the number answered: hang up
-		if err := c.Hangup(ctx, cfg.accountcode, ev.UniqueID); err != nil {
+		if err := s.c.Hangup(s.ctx, s.cfg.accountcode, ev.UniqueID); err != nil {
 			return err
 		}
 		fmt.Println("Hangup: ok")
@@ -167,22 +200,25 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	fmt.Printf("call ended: %s\n", ev.Reason)
-
-	if err := c.AgentLogoff(ctx, cfg.accountcode, cfg.agent); err != nil {
-		return err
-	}
-	fmt.Println("AgentLogoff: ok")
-	if _, err := s.await(events.Logout); err != nil {
-		return err
-	}
-	fmt.Println("session done")
 	return nil
 }
 
-// session reads the agent's events.
+// logoff logs the agent off.
+func (s *session) logoff() error {
+	if err := s.c.AgentLogoff(s.ctx, s.cfg.accountcode, s.cfg.agent); err != nil {
+		return err
+	}
+	fmt.Println("AgentLogoff: ok")
+	_, err := s.await(events.Logout)
+	return err
+}
+
+// session is one agent's session: the client, and the agent's events.
 type session struct {
 	ctx context.Context
+	c   *ivclient.Client
 	sub *events.Subscription
+	cfg config
 }
 
 // await prints the agent's events until one of the types given arrives,
