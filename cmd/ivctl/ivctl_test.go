@@ -300,7 +300,15 @@ func TestEnvironment(t *testing.T) {
 	// (TestEvents does the same for events); a list of none is a usage error.
 	nodes := "127.0.0.1:1, " + p.STOMPAddr()
 	ivctl(t, []string{"IV_STOMP_ADDR=" + nodes, "IV_KEY=" + testKey, "IV_STOMP_LOGIN=" + login, "IV_STOMP_PASSCODE=" + passcode}, list...).want(t, 0)
-	ivctl(t, []string{"IV_KEY=" + testKey, "IV_STOMP_LOGIN=" + login, "IV_STOMP_PASSCODE=" + passcode}, "-stomp", " , ", "call", "AgentList", "accountcode=default").want(t, 2)
+	r = ivctl(t, []string{"IV_KEY=" + testKey, "IV_STOMP_LOGIN=" + login, "IV_STOMP_PASSCODE=" + passcode}, "-stomp", " , ", "call", "AgentList", "accountcode=default").want(t, 2)
+	if r.stderr != "ivctl: -stomp (IV_STOMP_ADDR) lists no address: \" , \"\n" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	// A URL that soapx refuses is a usage error too: nothing could be sent.
+	r = ivctl(t, []string{"IV_KEY=" + testKey}, "-soap", "ftp://acd:7789/", "call", "AgentList", "accountcode=default").want(t, 2)
+	if r.stderr != "ivctl: -soap (IV_SOAP_URL): the endpoint must be an http:// or https:// URL\n" {
+		t.Errorf("stderr %q", r.stderr)
+	}
 	// No login given: the platform's default, which this platform refuses.
 	ivctl(t, []string{"IV_STOMP_ADDR=" + p.STOMPAddr(), "IV_KEY=" + testKey}, list...).want(t, 1, testKey)
 }

@@ -286,18 +286,25 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 func (c *cli) transport() (ivclient.Transport, error) {
 	switch {
 	case c.stomp != "":
+		if _, err := c.stompAddrs(); err != nil {
+			return nil, err
+		}
 		return &lazyTransport{dial: func(ctx context.Context) (ivclient.Transport, error) {
 			return c.dialSTOMP(ctx, stompx.WithoutReconnect())
 		}}, nil
 	case c.soap != "":
-		return &lazyTransport{dial: func(context.Context) (ivclient.Transport, error) { return soapx.New(c.soap) }}, nil
+		t, err := soapx.New(c.soap) // checks the URL; nothing is sent before the first call
+		if err != nil {
+			return nil, usageErr("-soap (IV_SOAP_URL): %s", strings.TrimPrefix(err.Error(), "soapx: New: "))
+		}
+		return t, nil
 	}
 	return nil, usageErr("no platform: -stomp host:port (IV_STOMP_ADDR) or -soap URL (IV_SOAP_URL)")
 }
 
-// dialSTOMP connects to the broker of -stomp (IV_STOMP_ADDR): one address,
-// or the nodes of a cluster, comma-separated, tried in order.
-func (c *cli) dialSTOMP(ctx context.Context, more ...stompx.Option) (*stompx.Transport, error) {
+// stompAddrs returns the addresses of -stomp (IV_STOMP_ADDR): one, or the
+// nodes of a cluster, comma-separated.
+func (c *cli) stompAddrs() ([]string, error) {
 	var addrs []string
 	for _, a := range strings.Split(c.stomp, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -306,6 +313,16 @@ func (c *cli) dialSTOMP(ctx context.Context, more ...stompx.Option) (*stompx.Tra
 	}
 	if len(addrs) == 0 {
 		return nil, usageErr("-stomp (IV_STOMP_ADDR) lists no address: %q", c.stomp)
+	}
+	return addrs, nil
+}
+
+// dialSTOMP connects to the broker of -stomp (IV_STOMP_ADDR), trying its
+// addresses in order.
+func (c *cli) dialSTOMP(ctx context.Context, more ...stompx.Option) (*stompx.Transport, error) {
+	addrs, err := c.stompAddrs()
+	if err != nil {
+		return nil, err
 	}
 	opts := []stompx.Option{stompx.WithAddrs(addrs[1:]...)}
 	if c.loginSet {
