@@ -57,6 +57,24 @@ func newDurableEnv(t *testing.T, addr string, opts ...stompx.DurableOption) *dur
 	return e
 }
 
+// subscribe subscribes to e's name and topic with e's options; the
+// subscription is closed at the end of the test.
+func (e *durableEnv) subscribe(ctx context.Context, t *testing.T, tr *stompx.Transport) *events.Subscription {
+	t.Helper()
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// leave makes e's queue and leaves it with no consumer.
+func (e *durableEnv) leave(ctx context.Context, t *testing.T, tr *stompx.Transport) {
+	t.Helper()
+	_ = e.subscribe(ctx, t, tr).Close()
+}
+
 func evBody(i int) []byte {
 	return fmt.Appendf(nil, `{"type":"NEWCALL","uniqueid":"1700000000.%d","agent":"default_1001","direction":"INBOUND","callerid":"555"}`, i)
 }
@@ -108,17 +126,9 @@ func TestDurableKeepsEventsWhileNoConsumer(t *testing.T) {
 		e := newDurableEnv(t, addr)
 		tr := dial(t, e.addr)
 		ctx := ctxT(t, 30*time.Second)
-		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
+		e.leave(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBodies(0, 10)...)
-		s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := e.subscribe(ctx, t, tr)
 		for i := 0; i < 10; i++ {
 			ev := recv(t, s)
 			if seq(ev) != i || ev.Redelivered || ev.Topic != e.topic {
@@ -629,17 +639,9 @@ func TestDurableMaxBacklogDropsOldest(t *testing.T) {
 		e := newDurableEnv(t, addr, stompx.WithMaxBacklog(3))
 		tr := dial(t, e.addr)
 		ctx := ctxT(t, 30*time.Second)
-		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
+		e.leave(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBodies(0, 5)...)
-		s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := e.subscribe(ctx, t, tr)
 		for want := 2; want < 5; want++ {
 			ev := recv(t, s)
 			if seq(ev) != want {
@@ -660,18 +662,10 @@ func TestDurableBacklogTTLDrops(t *testing.T) {
 		e := newDurableEnv(t, addr, stompx.WithBacklogTTL(ttl))
 		tr := dial(t, e.addr)
 		ctx := ctxT(t, 30*time.Second)
-		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
+		e.leave(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
 		time.Sleep(3 * ttl) // they wait past their TTL
-		s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := e.subscribe(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBody(3))
 		if ev := recv(t, s); seq(ev) != 3 {
 			t.Fatalf("got event %d, want 3: the three that outlived the TTL were delivered", seq(ev))
@@ -690,17 +684,14 @@ func TestDurableIdleExpiryDeletes(t *testing.T) {
 		e := newDurableEnv(t, addr, idle)
 		tr := dial(t, e.addr)
 		ctx := ctxT(t, 60*time.Second)
-		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
+		e.leave(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
 		// Until the broker deletes the queue, other arguments are refused.
 		other := []stompx.DurableOption{idle, stompx.WithMaxBacklog(1000)}
 		for {
-			s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, other...)
+			s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, other...)
 			if err == nil {
+				_ = s.Close()
 				break
 			}
 			if !errors.Is(err, stompx.ErrDurableMismatch) {
@@ -712,8 +703,8 @@ func TestDurableIdleExpiryDeletes(t *testing.T) {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		e.opts = other // what the cleanup deletes
-		defer s.Close()
+		e.opts = other // the queue's arguments now, which the cleanup deletes
+		s := e.subscribe(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBody(3))
 		if ev := recv(t, s); seq(ev) != 3 {
 			t.Fatalf("got event %d, want 3: the deleted queue's events came back", seq(ev))
