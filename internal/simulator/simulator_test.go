@@ -96,6 +96,29 @@ func start(t *testing.T, args ...string) *sim {
 }
 
 // call posts body (or gets, when body is nil) to the control interface.
+// stompClient returns a client of the simulator over STOMP, with the
+// simulator's key, and a subscription to topic on the same transport; both
+// are closed at the end of the test.
+func (s *sim) stompClient(ctx context.Context, t *testing.T, topic string) (*ivclient.Client, *events.Subscription) {
+	t.Helper()
+	tr, err := stompx.Dial(ctx, s.stompAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ivclient.New(tr, s.key)
+	if err != nil {
+		tr.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	sub, err := tr.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	return c, sub
+}
+
 func (s *sim) call(t *testing.T, path string, body any) (int, map[string]any, []any) {
 	t.Helper()
 	var resp *http.Response
@@ -126,20 +149,7 @@ func TestControl(t *testing.T) {
 	s := start(t, "-key", "simkey1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := stompx.Dial(ctx, s.stompAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ivclient.New(tr, s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sub, err := tr.Subscribe(ctx, events.AllAgents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	c, sub := s.stompClient(ctx, t, events.AllAgents)
 	next := func(want events.Type) events.Event {
 		t.Helper()
 		select {
@@ -243,7 +253,7 @@ func TestControl(t *testing.T) {
 		t.Fatal(status)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = c.AgentPause(short, "default", "1003", "1")
+	err := c.AgentPause(short, "default", "1003", "1")
 	cancelShort()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("withheld AgentPause: %v", err)
@@ -365,20 +375,7 @@ func TestSeedFileOutcomeAndLicences(t *testing.T) {
 	s := start(t, "-seed-file", seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := stompx.Dial(ctx, s.stompAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ivclient.New(tr, s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sub, err := tr.Subscribe(ctx, events.AgentTopic("default", "1001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	c, sub := s.stompClient(ctx, t, events.AgentTopic("default", "1001"))
 	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
 		t.Fatal(err)
 	}
