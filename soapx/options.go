@@ -1,10 +1,11 @@
 package soapx
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Option configures a Transport. Options are checked by New, which fails
@@ -34,7 +35,7 @@ const (
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) error {
 		if c == nil {
-			return errors.New("soapx: WithHTTPClient: nil client")
+			return invalidArg("soapx: WithHTTPClient: nil client")
 		}
 		o.httpClient = c
 		return nil
@@ -47,10 +48,10 @@ func WithHTTPClient(c *http.Client) Option {
 func WithBasicAuth(user, pass string) Option {
 	return func(o *options) error {
 		if user == "" {
-			return errors.New("soapx: WithBasicAuth: empty user name")
+			return invalidArg("soapx: WithBasicAuth: empty user name")
 		}
 		if strings.ContainsAny(user, ":\r\n") || strings.ContainsAny(pass, "\r\n") {
-			return errors.New("soapx: WithBasicAuth: user name contains ':' or a line break")
+			return invalidArg("soapx: WithBasicAuth: user name contains ':' or a line break")
 		}
 		o.user, o.pass, o.hasAuth = user, pass, true
 		return nil
@@ -63,7 +64,7 @@ func WithBasicAuth(user, pass string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return errors.New("soapx: WithLogger: nil logger")
+			return invalidArg("soapx: WithLogger: nil logger")
 		}
 		o.log = l
 		return nil
@@ -75,7 +76,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithNamespace(ns string) Option {
 	return func(o *options) error {
 		if strings.TrimSpace(ns) == "" {
-			return errors.New("soapx: WithNamespace: empty namespace")
+			return invalidArg("soapx: WithNamespace: empty namespace")
 		}
 		o.namespace = ns
 		return nil
@@ -88,9 +89,14 @@ func WithNamespace(ns string) Option {
 func WithMaxReplySize(n int64) Option {
 	return func(o *options) error {
 		if n <= 0 {
-			return errors.New("soapx: WithMaxReplySize: size must be positive")
+			return invalidArg("soapx: WithMaxReplySize: size must be positive")
 		}
 		o.maxReply = n
 		return nil
 	}
 }
+
+// invalidArg is the error of a bad argument to New or an option: its text
+// is text, and it matches ivclient.ErrInvalidArgument, as the client's own
+// checks do. Nothing is sent.
+func invalidArg(text string) error { return errs.Wrap(text, nil, "", errs.ErrInvalidArgument) }

@@ -64,21 +64,21 @@ var errClosed = errs.Wrap("soapx", ivclient.ErrClosed, "", nil)
 func New(endpoint string, opts ...Option) (*Transport, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, errors.New("soapx: New: the endpoint is not a valid URL")
+		return nil, invalidArg("soapx: New: the endpoint is not a valid URL")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("soapx: New: the endpoint must be an http:// or https:// URL")
+		return nil, invalidArg("soapx: New: the endpoint must be an http:// or https:// URL")
 	}
 	if u.Host == "" {
-		return nil, errors.New("soapx: New: the endpoint has no host")
+		return nil, invalidArg("soapx: New: the endpoint has no host")
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, errors.New("soapx: New: the endpoint must not have a query or fragment (the WSDL is read from endpoint + \"?wsdl\")")
+		return nil, invalidArg("soapx: New: the endpoint must not have a query or fragment (the WSDL is read from endpoint + \"?wsdl\")")
 	}
 	var o options
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("soapx: New: nil option")
+			return nil, invalidArg("soapx: New: nil option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err

@@ -893,8 +893,8 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	for name, c := range bad {
 		_, err := soapx.New(c.endpoint, c.opts...)
-		if err == nil {
-			t.Errorf("%s: no error", name)
+		if !errors.Is(err, ivclient.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want an error matching ivclient.ErrInvalidArgument", name, err)
 		}
 		noKey(t, err)
 	}

@@ -81,7 +81,7 @@ func TestOptionValidation(t *testing.T) {
 		stompx.WithAddrs("host:port:extra"),
 	}
 	for i, o := range bad {
-		if _, err := stompx.Dial(ctx, "127.0.0.1:1", o); err == nil || !strings.Contains(err.Error(), "invalid option") {
+		if _, err := stompx.Dial(ctx, "127.0.0.1:1", o); err == nil || !strings.Contains(err.Error(), "invalid option") || !errors.Is(err, ivclient.ErrInvalidArgument) {
 			t.Errorf("option %d: %v", i, err)
 		}
 	}

@@ -2,13 +2,13 @@ package stompx
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // Defaults used when an option does not say otherwise.
@@ -111,7 +111,9 @@ func (o *options) finish() {
 	}
 }
 
-var errOption = errors.New("stompx: invalid option")
+// errOption is wrapped by every option error; it matches
+// ivclient.ErrInvalidArgument, as the client's own checks do.
+var errOption = errs.Wrap("stompx: invalid option", nil, "", errs.ErrInvalidArgument)
 
 func optErr(name, format string, a ...any) error {
 	return fmt.Errorf("%w: %s: %s", errOption, name, fmt.Sprintf(format, a...))
