@@ -68,7 +68,8 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 			}
 			connected = true
 		case stompx.Closed:
-			if sc.Err != nil {
+			// Before the first connection, Dial's error says it all.
+			if sc.Err != nil && connected {
 				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %s\n", printable(fmt.Sprint(sc.Err)))
 			}
 		}

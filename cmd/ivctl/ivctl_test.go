@@ -245,6 +245,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"repeated argument", nil, cat(stomp, key, []string{"call", "AgentInfo", "accountcode=default", "user=4242", "user=1001"}), "user given twice (user= and user=)"},
 		{"repeated argument, other case", nil, cat(stomp, key, []string{"call", "AgentInfo", "accountcode=default", "user=4242", "USER=1001"}), "user given twice (user= and USER=)"},
 		{"not name=value", nil, cat(stomp, key, []string{"call", "AgentInfo", "default"}), "name=value"},
+		{"flag after the command", nil, cat(stomp, key, []string{"call", "AgentInfo", "accountcode=default", "-o", "table"}), "flags go before the command: ivctl -o table call AgentInfo"},
 		{"no key", nil, cat(stomp, []string{"call", "AgentList", "accountcode=default"}), "no access key"},
 		{"bad key", nil, cat(stomp, []string{"-key", "not-a-key!", "call", "AgentList", "accountcode=default"}), "invalid access key"},
 		{"both endpoints", nil, cat(stomp, soap, key, []string{"call", "AgentList", "accountcode=default"}), "choose one"},
@@ -417,6 +418,15 @@ func start(t *testing.T, env []string, args ...string) (stdout, stderr *lines, s
 	}
 	t.Cleanup(func() { stop() })
 	return stdout, stderr, stop
+}
+
+// events against a broker that is not there: status 1, and the reason
+// once (no "gave up reconnecting" for a connection never made).
+func TestEventsNoBroker(t *testing.T) {
+	r := ivctl(t, nil, "-stomp", "127.0.0.1:1", "events").want(t, 1)
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "connection refused") {
+		t.Errorf("stderr %q", r.stderr)
+	}
 }
 
 func TestEvents(t *testing.T) {

@@ -218,17 +218,21 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 	}
 	values := make(map[string]any, len(args))
 	given := make(map[string]string, len(args)) // argument name -> as written
-	for _, a := range args {
+	for i, a := range args {
 		switch a {
 		case "-h", "-help", "--help":
 			c.help(m)
 			return flag.ErrHelp
 		}
+		if strings.HasPrefix(a, "-") { // no argument name starts with '-'
+			f := a
+			if !strings.Contains(a, "=") && i+1 < len(args) && !strings.Contains(args[i+1], "=") {
+				f += " " + args[i+1] // its value
+			}
+			return usageErr("%s: flags go before the command: ivctl %s call %s ...", a, f, m.Name)
+		}
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
-			if strings.HasPrefix(a, "-") {
-				return usageErr("%s: flags go before the command: ivctl %s call %s ...", a, a, m.Name)
-			}
 			return usageErr("%q: arguments are name=value (ivctl help %s)", a, m.Name)
 		}
 		arg, ok := m.Arg(k)
