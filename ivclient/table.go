@@ -2,6 +2,7 @@ package ivclient
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -92,6 +93,27 @@ func (k ArgKind) String() string {
 		return "list"
 	}
 	return "ArgKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText gives the kind's name, so that a MethodInfo in JSON reads
+// "kind": "list" rather than a number.
+func (k ArgKind) MarshalText() ([]byte, error) {
+	switch k {
+	case ArgString, ArgInteger, ArgFlag, ArgList:
+		return []byte(k.String()), nil
+	}
+	return nil, fmt.Errorf("instantvoice: no ArgKind %d", int(k))
+}
+
+// UnmarshalText reads a kind's name, as MarshalText writes it.
+func (k *ArgKind) UnmarshalText(b []byte) error {
+	for _, c := range []ArgKind{ArgString, ArgInteger, ArgFlag, ArgList} {
+		if string(b) == c.String() {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("instantvoice: no ArgKind %q", b)
 }
 
 // Methods returns the platform's 41 integration methods, in the order of

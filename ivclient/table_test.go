@@ -258,3 +258,26 @@ func TestResultJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v, %v; want %+v", back, err, a)
 	}
 }
+
+// An ArgKind reads as its name in JSON, both ways; an unknown one is an
+// error, not a number.
+func TestArgKindText(t *testing.T) {
+	b, err := json.Marshal(MethodInfo{Args: []ArgInfo{{Name: "queues", Kind: ArgList}}})
+	if err != nil || !strings.Contains(string(b), `"Kind":"list"`) {
+		t.Fatalf("MethodInfo as JSON: %s %v", b, err)
+	}
+	for _, k := range []ArgKind{ArgString, ArgInteger, ArgFlag, ArgList} {
+		text, err := k.MarshalText()
+		var back ArgKind
+		if err != nil || back.UnmarshalText(text) != nil || back != k {
+			t.Errorf("%v: %q %v, read back as %v", k, text, err, back)
+		}
+	}
+	if _, err := ArgKind(9).MarshalText(); err == nil {
+		t.Error("ArgKind(9) marshalled")
+	}
+	var k ArgKind
+	if err := k.UnmarshalText([]byte("float")); err == nil {
+		t.Error(`"float" read as a kind`)
+	}
+}
