@@ -38,9 +38,9 @@ import (
 // the outbound queue of each receiving connection, and a writer goroutine
 // that drains that queue to the socket. A connection whose queue grows beyond
 // maxPendingBytes (a consumer that stopped reading) gets an ERROR frame and is
-// closed. Plain (auto-ack) topic subscriptions match exactly, as in go-stomp's server:
-// the platform publishes to the literal wildcard topic as well as to the
-// agent's topic. Queues, acknowledgements and durable subscriptions follow
+// closed. Plain (auto-ack) topic subscriptions match exactly, as in
+// go-stomp's server: the platform publishes to the literal wildcard topic
+// as well as to the agent's topic. Queues, acknowledgements and durable subscriptions follow
 // RabbitMQ (broker_durable.go).
 type broker struct {
 	log             *slog.Logger

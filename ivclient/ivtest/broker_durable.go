@@ -23,21 +23,22 @@ import (
 // no name gets a queue of its own, as RabbitMQ's exclusive subscription
 // queue: fed exactly what a plain subscription to its destination gets
 // (see Routing), deleted with the subscription (so what it left
-// unsettled is gone), its prefetch-count and NACK as below. Bindings accumulate and outlive consumers and connections until
-// the queue is deleted: UNSUBSCRIBE with durable:true (or persistent:true)
-// and x-queue-name, x-expires, or the end of the broker, which lives as
-// long as its Platform.
+// unsettled is gone), its prefetch-count and NACK as below. Bindings
+// accumulate and outlive consumers and connections until the queue is
+// deleted: UNSUBSCRIBE with durable:true (or persistent:true) and
+// x-queue-name, x-expires, or the end of the broker, which lives as long
+// as its Platform.
 //
 // Routing. RabbitMQ's /topic/ destinations are routing keys on a topic
 // exchange: the platform publishes an event once, to the agent's topic,
 // and each queue whose bindings match it ('#' zero or more dot-separated
 // words, '*' exactly one) gets one copy, however many of its bindings
 // match. This broker matches plain (auto-ack) topic subscriptions exactly
-// (as go-stomp's server does), which is why the platform also publishes each event to the
-// literal wildcard topics (WithEventWildcards). Those extra copies exist
-// for the exact-match subscribers only: a SEND whose topic has a wildcard
-// word ('#', '*' or '>') is a pattern, not a routing key, and is not
-// routed to queues. So a queue bound to both an agent's topic and
+// (as go-stomp's server does), which is why the platform also publishes
+// each event to the literal wildcard topics (WithEventWildcards). Those
+// extra copies exist for the exact-match subscribers only: a SEND whose
+// topic has a wildcard word ('#', '*' or '>') is a pattern, not a routing
+// key, and is not routed to queues. So a queue bound to both an agent's topic and
 // /topic/iv.agents.# receives each event once, from its agent's topic, as
 // on RabbitMQ.
 //
@@ -304,12 +305,8 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 		if err != nil {
 			return "precondition_failed", "PRECONDITION_FAILED - " + err.Error()
 		}
-		name, ok := f.Header.Contains("x-queue-name")
-		switch {
-		case ok && name != "":
-		case args.durable:
-			name = "stomp-subscription-" + s.id
-		default:
+		name, named := f.Header.Contains("x-queue-name")
+		if (!named || name == "") && !args.durable {
 			// A plain subscription with client acks: the connection's own
 			// queue, as RabbitMQ's exclusive one, fed what a plain
 			// subscription to the same destination gets (the ack mode
@@ -318,23 +315,23 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 				declared: true, args: args, exact: s.dest}
 			b.queues[q.name] = q
 			b.exact[s.dest] = append(b.exact[s.dest], q)
-			s.q = q
-			q.subs = append(q.subs, s)
-			c.subs[s.id] = s
-			return "", ""
+		} else {
+			if !named || name == "" {
+				name = "stomp-subscription-" + s.id
+			}
+			q = b.liveQueue(name, now)
+			if q == nil {
+				q = &bqueue{name: name, declared: true, args: args}
+				b.queues[name] = q
+			} else if msg := q.equivalent(args); msg != "" {
+				return "precondition_failed", msg
+			}
+			q.declared = true
+			if !slices.Contains(q.bindings, topic) {
+				q.bindings = append(q.bindings, topic)
+			}
+			b.bound[name] = q
 		}
-		q = b.liveQueue(name, now)
-		if q == nil {
-			q = &bqueue{name: name, declared: true, args: args}
-			b.queues[name] = q
-		} else if msg := q.equivalent(args); msg != "" {
-			return "precondition_failed", msg
-		}
-		q.declared = true
-		if !slices.Contains(q.bindings, topic) {
-			q.bindings = append(q.bindings, topic)
-		}
-		b.bound[name] = q
 	}
 	s.q = q
 	q.subs = append(q.subs, s)

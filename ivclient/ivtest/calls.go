@@ -202,9 +202,14 @@ func agentLogoff(p *Platform, r *rq) any {
 	if ag.status == statusLogoff {
 		return r.fail(codes.Duplicate, "Agent %s is not logged in", ag.topicName())
 	}
+	p.logOff(ag)
+	return nil
+}
+
+// logOff logs ag off and publishes its LOGOUT; p.mu is held.
+func (p *Platform) logOff(ag *agent) {
 	ag.status, ag.iface, ag.pauseDesc, ag.statusTS = statusLogoff, "", "", p.now().Unix()
 	p.emit(ag, events.Logout, "", "", "", "")
-	return nil
 }
 
 func agentPause(p *Platform, r *rq) any {
@@ -617,8 +622,7 @@ func (p *Platform) Reset() error {
 	for _, code := range accts {
 		for _, ag := range sortedAgents(p.st.accounts[code]) {
 			if ag.status != statusLogoff {
-				ag.status = statusLogoff
-				p.emit(ag, events.Logout, "", "", "", "")
+				p.logOff(ag)
 			}
 		}
 	}
