@@ -687,11 +687,12 @@ func TestDurableIdleExpiryDeletes(t *testing.T) {
 		e.leave(ctx, t, tr)
 		rabbitPublish(t, e.addr, e.topic, evBodies(0, 3)...)
 		// Until the broker deletes the queue, other arguments are refused.
-		other := []stompx.DurableOption{idle, stompx.WithMaxBacklog(1000)}
-		for {
-			s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, other...)
+		e.opts = []stompx.DurableOption{idle, stompx.WithMaxBacklog(1000)} // also what the cleanup deletes
+		var s *events.Subscription
+		for s == nil {
+			var err error
+			s, err = tr.SubscribeDurable(ctx, e.name, []string{e.topic}, e.opts...)
 			if err == nil {
-				_ = s.Close()
 				break
 			}
 			if !errors.Is(err, stompx.ErrDurableMismatch) {
@@ -703,8 +704,7 @@ func TestDurableIdleExpiryDeletes(t *testing.T) {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		e.opts = other // the queue's arguments now, which the cleanup deletes
-		s := e.subscribe(ctx, t, tr)
+		defer s.Close()
 		rabbitPublish(t, e.addr, e.topic, evBody(3))
 		if ev := recv(t, s); seq(ev) != 3 {
 			t.Fatalf("got event %d, want 3: the deleted queue's events came back", seq(ev))
