@@ -36,7 +36,7 @@ type hostileBroker struct {
 	written  atomic.Int64 // hostile bytes the client accepted
 }
 
-// The hostile inputs of issue 11.
+// The hostile inputs a broker (or a man in the middle) can send.
 var hostileInputs = []string{"content-length", "header-line", "body", "headers"}
 
 func newHostileBroker(tb testing.TB, attack string) *hostileBroker {
@@ -130,7 +130,7 @@ func (h *hostileBroker) flood(c net.Conn, subID string) {
 	}
 }
 
-// TestHostileFrames sends each hostile input of issue 11 and checks that
+// TestHostileFrames sends each hostile input and checks that
 // the connection is dropped with ErrFrameTooLarge (in the call's error, the
 // log and the state handler), that the transport reconnects, and, in a
 // subprocess of its own, that peak RSS stays small.

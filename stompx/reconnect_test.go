@@ -354,7 +354,7 @@ func TestBrokerWithoutHeartBeats(t *testing.T) {
 }
 
 // A call whose context ends while it waits for a session counts as timed
-// out, as one that waits for its reply does (issue 11, item 4).
+// out, as one that waits for its reply does.
 func TestTimedOutWhileReconnectingCounted(t *testing.T) {
 	b := newTestBroker(t)
 	p := newProxy(t, b.addr)
@@ -388,7 +388,7 @@ func TestTimedOutWhileReconnectingCounted(t *testing.T) {
 }
 
 // After a connection loss the next address is tried first: the one that
-// just failed is tried again only after the others (issue 11, item 5).
+// just failed is tried again only after the others.
 func TestFailoverTriesNextAddressFirst(t *testing.T) {
 	b := newTestBroker(t)
 	first := newProxy(t, b.addr)
