@@ -1,0 +1,2 @@
+// Package ivotel records InstantVoice calls and events with OpenTelemetry.
+package ivotel
