@@ -189,7 +189,7 @@ func TestObserverInvoke(t *testing.T) {
 		t.Fatalf("Invoke with a bad argument: %v", err)
 	}
 	want := map[string]uint64{
-		call{"QueueList", "OK", ""}.metricLabel():                           1,
+		call{"QueueList", "OK", ""}.metricLabel():                          1,
 		call{"QueueList", "", "ivclient.ErrInvalidArgument"}.metricLabel(): 1,
 	}
 	if got := counts(histogram(t, tel.metrics(t), "rpc.client.call.duration")); !equalCounts(got, want) {
