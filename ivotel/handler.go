@@ -75,7 +75,8 @@ func Handler(h events.Handler, opts ...Option) events.Handler {
 		h:      h,
 		tracer: c.tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
 		system: semconv.MessagingSystemKey.String(c.system),
-		sets:   make(map[setKey]attribute.Set),
+		kind:   trace.WithSpanKind(trace.SpanKindConsumer),
+		sets:   make(map[setKey]metric.RecordOption),
 	}
 	d, _ := messagingconv.NewProcessDuration(c.mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)))
 	x.duration = d.Inst()
@@ -88,9 +89,10 @@ type handler struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	system   attribute.KeyValue
+	kind     trace.SpanStartOption // SpanKindConsumer
 
 	mu   sync.RWMutex
-	sets map[setKey]attribute.Set // metric attributes, made once each
+	sets map[setKey]metric.RecordOption // metric attributes, made once each
 }
 
 // setKey is what an event's metric attributes are made of.
@@ -104,7 +106,7 @@ func (x *handler) handle(ctx context.Context, ev events.Event) error {
 	if tmpl != "" {
 		name += " " + tmpl
 	}
-	ctx, span := x.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(start),
+	ctx, span := x.tracer.Start(ctx, name, x.kind, trace.WithTimestamp(start),
 		trace.WithAttributes(x.spanAttrs(ev, tmpl)...))
 	err := x.h(ctx, ev)
 	end := time.Now()
@@ -120,7 +122,7 @@ func (x *handler) handle(ctx context.Context, ev events.Event) error {
 	}
 	span.End(trace.WithTimestamp(end))
 	if x.duration.Enabled(ctx) {
-		x.duration.Record(ctx, end.Sub(start).Seconds(), metric.WithAttributeSet(x.set(k)))
+		x.duration.Record(ctx, end.Sub(start).Seconds(), x.set(k))
 	}
 	return err
 }
@@ -152,7 +154,7 @@ func (x *handler) spanAttrs(ev events.Event, tmpl string) []attribute.KeyValue {
 }
 
 // set returns the metric attributes for k, made once.
-func (x *handler) set(k setKey) attribute.Set {
+func (x *handler) set(k setKey) metric.RecordOption {
 	x.mu.RLock()
 	s, ok := x.sets[k]
 	x.mu.RUnlock()
@@ -166,7 +168,7 @@ func (x *handler) set(k setKey) attribute.Set {
 	if k.errType != "" {
 		kv = append(kv, semconv.ErrorTypeKey.String(k.errType))
 	}
-	s = attribute.NewSet(kv...)
+	s = metric.WithAttributeSet(attribute.NewSet(kv...))
 	x.mu.Lock()
 	x.sets[k] = s
 	x.mu.Unlock()

@@ -66,20 +66,19 @@ func failing[O ~func(P) error, P any](_ O, err error) O {
 // observer records calls. It is read-only once made.
 type observer struct {
 	tracer   trace.Tracer
+	kind     trace.SpanStartOption // SpanKindClient
 	duration metric.Float64Histogram
 	methods  map[string]*method // the client's methods, by name
-	other    *method            // a name that is none of them
 	outcomes []outcome
 	codeAt   map[codes.Code]int // the outcome index of each known non-zero code
 	sdkErrs  []sdkError         // outcomes 2.. in order
 }
 
-// method holds the attributes of one method, and the metric attribute sets
-// made so far, one per outcome, so that a call allocates none.
+// method holds the attributes of calls of one method made so far, one
+// per outcome, so that most calls make none.
 type method struct {
-	name     string // rpc.method: the method, or "_OTHER"
-	original string // rpc.method_original, for "_OTHER"
-	sets     []atomic.Pointer[attribute.Set]
+	name  string // rpc.method
+	attrs []atomic.Pointer[attrs]
 }
 
 // outcome is how a call ended.
@@ -121,6 +120,7 @@ func newObserver(c *config) *observer {
 		methods: make(map[string]*method),
 		codeAt:  make(map[codes.Code]int),
 		sdkErrs: sdkErrors(),
+		kind:    trace.WithSpanKind(trace.SpanKindClient),
 	}
 	o.outcomes = []outcome{
 		outcomeOK:    {status: codes.OK.String()},
@@ -138,9 +138,8 @@ func newObserver(c *config) *observer {
 	// An unknown code: its number is in the span, "_OTHER" in the metric.
 	o.outcomes = append(o.outcomes, outcome{status: "_OTHER", errType: "_OTHER", code: true})
 	for _, m := range ivclient.Methods() {
-		o.methods[m.Name] = &method{name: m.Name, sets: make([]atomic.Pointer[attribute.Set], len(o.outcomes))}
+		o.methods[m.Name] = &method{name: m.Name, attrs: make([]atomic.Pointer[attrs], len(o.outcomes))}
 	}
-	o.other = &method{name: "_OTHER", sets: make([]atomic.Pointer[attribute.Set], len(o.outcomes))}
 	// A meter that refuses the instrument still gives a working no-op one.
 	d, _ := rpcconv.NewClientCallDuration(c.mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)))
 	o.duration = d.Inst()
@@ -171,65 +170,68 @@ func (o *observer) classify(err error) (int, *codes.Error) {
 // observe records one finished call.
 func (o *observer) observe(ctx context.Context, info ivclient.CallInfo) {
 	end := time.Now()
-	m, ok := o.methods[info.Method]
-	if !ok {
-		m = &method{name: o.other.name, original: info.Method, sets: o.other.sets}
-	}
 	i, ce := o.classify(info.Err)
-	out := o.outcomes[i]
-
-	_, span := o.tracer.Start(ctx, m.name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(end.Add(-info.Duration)), trace.WithAttributes(
-			semconv.RPCSystemNameKey.String(RPCSystem), semconv.RPCMethod(m.name)))
-	if span.IsRecording() {
-		o.annotate(span, m, out, ce, info.Err, end)
+	var a *attrs
+	if m, ok := o.methods[info.Method]; ok && (ce == nil || ce.Code.Known()) {
+		a = o.cached(m, i)
+	} else {
+		a = o.attrs(info.Method, i, ce)
+	}
+	_, span := o.tracer.Start(ctx, a.name, o.kind, trace.WithTimestamp(end.Add(-info.Duration)), a.spanOpt)
+	if info.Err != nil && span.IsRecording() {
+		span.RecordError(info.Err, trace.WithTimestamp(end))
+		if ce != nil {
+			span.SetStatus(otelcodes.Error, ce.Code.String())
+		} else {
+			span.SetStatus(otelcodes.Error, info.Err.Error())
+		}
 	}
 	span.End(trace.WithTimestamp(end))
-
 	if o.duration.Enabled(ctx) {
-		o.duration.Record(ctx, info.Duration.Seconds(), metric.WithAttributeSet(o.set(m, i)))
+		o.duration.Record(ctx, info.Duration.Seconds(), a.setOpt)
 	}
 }
 
-// annotate sets the attributes and status of a call's span.
-func (o *observer) annotate(span trace.Span, m *method, out outcome, ce *codes.Error, err error, end time.Time) {
-	if m.original != "" {
-		span.SetAttributes(semconv.RPCMethodOriginal(m.original))
-	}
-	if ce != nil {
-		span.SetAttributes(semconv.RPCResponseStatusCode(ce.Code.String()), semconv.ErrorTypeKey.String(ce.Code.String()))
-	} else if out.status != "" {
-		span.SetAttributes(semconv.RPCResponseStatusCode(out.status))
-	}
-	if err == nil {
-		return
-	}
-	if ce == nil {
-		span.SetAttributes(semconv.ErrorTypeKey.String(out.errType))
-	}
-	span.RecordError(err, trace.WithTimestamp(end))
-	if ce != nil {
-		span.SetStatus(otelcodes.Error, ce.Code.String())
-	} else {
-		span.SetStatus(otelcodes.Error, err.Error())
-	}
+// attrs are the attributes of a call's span and metric.
+type attrs struct {
+	name    string                // the span's name: rpc.method
+	spanOpt trace.SpanStartOption // the span's attributes
+	setOpt  metric.RecordOption   // the metric's attributes
 }
 
-// set returns the metric attributes of a call of m with outcome i, made
-// once.
-func (o *observer) set(m *method, i int) attribute.Set {
-	if s := m.sets[i].Load(); s != nil {
-		return *s
+// cached returns the attributes of a call of m with outcome i, made once.
+func (o *observer) cached(m *method, i int) *attrs {
+	if a := m.attrs[i].Load(); a != nil {
+		return a
 	}
+	a := o.attrs(m.name, i, nil)
+	m.attrs[i].Store(a)
+	return a
+}
+
+// attrs makes the attributes of a call of the method named name with
+// outcome i and, when the platform answered with one, the code ce.
+func (o *observer) attrs(name string, i int, ce *codes.Error) *attrs {
 	out := o.outcomes[i]
-	kv := []attribute.KeyValue{semconv.RPCSystemNameKey.String(RPCSystem), semconv.RPCMethod(m.name)}
+	a := &attrs{name: name}
+	if _, ok := o.methods[name]; !ok {
+		a.name = "_OTHER"
+	}
+	kv := []attribute.KeyValue{semconv.RPCSystemNameKey.String(RPCSystem), semconv.RPCMethod(a.name)}
 	if out.status != "" {
 		kv = append(kv, semconv.RPCResponseStatusCode(out.status))
 	}
 	if out.errType != "" {
 		kv = append(kv, semconv.ErrorTypeKey.String(out.errType))
 	}
-	s := attribute.NewSet(kv...)
-	m.sets[i].Store(&s)
-	return s
+	a.setOpt = metric.WithAttributeSet(attribute.NewSet(kv...))
+	if ce != nil && !ce.Code.Known() { // its number in the span, "_OTHER" in the metric
+		kv = kv[:2]
+		kv = append(kv, semconv.RPCResponseStatusCode(ce.Code.String()), semconv.ErrorTypeKey.String(ce.Code.String()))
+	}
+	if a.name != name {
+		kv = append(kv, semconv.RPCMethodOriginal(name))
+	}
+	a.spanOpt = trace.WithAttributes(kv...)
+	return a
 }
