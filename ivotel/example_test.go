@@ -170,7 +170,7 @@ func ExampleObserver_httpTrace() {
 func value(kv []attribute.KeyValue, key attribute.Key) string {
 	for _, a := range kv {
 		if a.Key == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

@@ -98,7 +98,7 @@ func label(s attribute.Set) string {
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.String())
 	}
 	return b.String()
 }
@@ -119,7 +119,7 @@ func everything(spans []sdktrace.ReadOnlySpan, rm metricdata.ResourceMetrics) []
 	var out []string
 	kvs := func(kv []attribute.KeyValue) {
 		for _, a := range kv {
-			out = append(out, string(a.Key), a.Value.Emit())
+			out = append(out, string(a.Key), a.Value.String())
 		}
 	}
 	for _, s := range spans {
