@@ -3,6 +3,7 @@ package ivotel_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,50 @@ func TestHandlerOptions(t *testing.T) {
 	want := map[string]uint64{"instantvoice.event.type=LOGIN,messaging.operation.name=process,messaging.system=activemq": 1}
 	if got := counts(histogram(t, tel.metrics(t), "messaging.process.duration")); !equalCounts(got, want) {
 		t.Errorf("histogram counts:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestHandlerConcurrent: a handler called from many goroutines at once, as
+// events.Consume's lanes call it, records each event once.
+func TestHandlerConcurrent(t *testing.T) {
+	const goroutines, per = 8, 30
+	tel := newTelemetry(t)
+	errNo := errors.New("no")
+	h := ivotel.Handler(func(_ context.Context, ev events.Event) error {
+		if ev.Type == events.Pause {
+			return errNo
+		}
+		return nil
+	}, ivotel.WithTracerProvider(tel.tp), ivotel.WithMeterProvider(tel.mp))
+	types := []events.Type{events.Login, events.Pause, events.Unpause}
+	done := make(chan struct{})
+	for g := range goroutines {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range per {
+				user := strconv.Itoa(1000 + g)
+				ev := events.Event{Type: types[i%len(types)], Agent: "default_" + user, Topic: events.AgentTopic("default", user)}
+				if err := h(context.Background(), ev); (err != nil) != (ev.Type == events.Pause) {
+					t.Errorf("%s: %v", ev.Type, err)
+				}
+			}
+		}()
+	}
+	for range goroutines {
+		<-done
+	}
+	got := counts(histogram(t, tel.metrics(t), "messaging.process.duration"))
+	const tail = ",messaging.destination.template=/topic/iv.agents.{agent},messaging.operation.name=process,messaging.system=rabbitmq"
+	n := uint64(goroutines * per / len(types))
+	want := map[string]uint64{
+		"instantvoice.event.type=LOGIN" + tail:                                n,
+		"error.type=*errors.errorString,instantvoice.event.type=PAUSE" + tail: n,
+		"instantvoice.event.type=UNPAUSE" + tail:                              n,
+	}
+	if !equalCounts(got, want) {
+		t.Errorf("histogram counts:\n got %v\nwant %v", got, want)
+	}
+	if s := len(tel.spans.Ended()); s != goroutines*per {
+		t.Errorf("%d spans, want %d", s, goroutines*per)
 	}
 }

@@ -251,3 +251,58 @@ func TestObserverOptions(t *testing.T) {
 		t.Errorf("histogram counts:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestObserverConcurrent: calls from many goroutines at once are each one
+// span and one measurement, over both transports.
+func TestObserverConcurrent(t *testing.T) {
+	const goroutines, calls = 8, 20
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			p := ivtest.NewPlatform(t, ivtest.WithAgent("default", "1001", "", "Alice"))
+			tel := newTelemetry(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			transport, err := tr.dial(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := ivclient.New(transport, p.Key(), ivotel.Observer(ivotel.WithTracerProvider(tel.tp), ivotel.WithMeterProvider(tel.mp)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			errs := make(chan error, goroutines)
+			for g := range goroutines {
+				go func() {
+					for i := range calls {
+						user := "1001"
+						if (g+i)%2 == 1 {
+							user = "4242"
+						}
+						if _, err := c.AgentInfo(ctx, "default", user); err != nil && !errors.Is(err, codes.ErrNotFound) {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range goroutines {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			half := uint64(goroutines * calls / 2)
+			want := map[string]uint64{
+				call{"AgentInfo", "OK", ""}.metricLabel():                                   half,
+				call{"AgentInfo", "RESPONSE_NOT_FOUND", "RESPONSE_NOT_FOUND"}.metricLabel(): half,
+			}
+			if got := counts(histogram(t, tel.metrics(t), "rpc.client.call.duration")); !equalCounts(got, want) {
+				t.Errorf("histogram counts:\n got %v\nwant %v", got, want)
+			}
+			if n := len(tel.spans.Ended()); n != goroutines*calls {
+				t.Errorf("%d spans, want %d", n, goroutines*calls)
+			}
+		})
+	}
+}
