@@ -3,6 +3,7 @@ package ivotel_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/ivotel"
@@ -20,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -174,4 +177,83 @@ func value(kv []attribute.KeyValue, key attribute.Key) string {
 		}
 	}
 	return ""
+}
+
+// Each event a wrapped handler handles is a consumer span and a
+// measurement of messaging.process.duration, with its outcome; the
+// handler's error is returned unchanged (to events.Consume, which retries
+// the event). Here the handler is called with a subscription's events
+// directly.
+func ExampleHandler() {
+	p, err := ivtest.Start(ivtest.WithAgent("default", "1001", "", "Alice"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(ctx)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(ctx)
+
+	t, err := stompx.Dial(ctx, p.STOMPAddr())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := ivclient.New(t, p.Key())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+
+	h := ivotel.Handler(func(ctx context.Context, ev events.Event) error {
+		if ev.Type == events.Logout {
+			return errors.New("crm unavailable")
+		}
+		fmt.Println("handled", ev.Type, "of", ev.Agent)
+		return nil
+	}, ivotel.WithTracerProvider(tp), ivotel.WithMeterProvider(mp))
+
+	c.AgentLogin(ctx, "default", "1001", "SIP/default_0001")
+	c.AgentLogoff(ctx, "default", "1001")
+	for ev := range sub.C() {
+		if err := h(ctx, ev); err != nil {
+			fmt.Println("failed", ev.Type, "of", ev.Agent+":", err)
+			break
+		}
+	}
+
+	for _, s := range spans.Ended() {
+		fmt.Printf("span %q (%s) %s=%s status=%s\n", s.Name(), s.SpanKind(), ivotel.EventTypeKey,
+			value(s.Attributes(), ivotel.EventTypeKey), s.Status().Code)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+			typ, _ := dp.Attributes.Value(ivotel.EventTypeKey)
+			labels := "type=" + typ.AsString()
+			if errType, failed := dp.Attributes.Value(semconv.ErrorTypeKey); failed {
+				labels += " error.type=" + errType.AsString()
+			}
+			fmt.Printf("%s{%s} count=%d\n", m.Name, labels, dp.Count)
+		}
+	}
+	// Unordered output:
+	// handled LOGIN of default_1001
+	// failed LOGOUT of default_1001: crm unavailable
+	// span "process /topic/iv.agents.{agent}" (consumer) instantvoice.event.type=LOGIN status=Unset
+	// span "process /topic/iv.agents.{agent}" (consumer) instantvoice.event.type=LOGOUT status=Error
+	// messaging.process.duration{type=LOGIN} count=1
+	// messaging.process.duration{type=LOGOUT error.type=*errors.errorString} count=1
 }
