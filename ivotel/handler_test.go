@@ -241,3 +241,66 @@ func TestHandlerConcurrent(t *testing.T) {
 		t.Errorf("%d spans, want %d", s, goroutines*per)
 	}
 }
+
+// TestHandlerRedelivered: an event a durable subscription delivers again,
+// after its first consumer's connection ended without acking it, is marked
+// on its span (and only there).
+func TestHandlerRedelivered(t *testing.T) {
+	p := ivtest.NewPlatform(t)
+	tel := newTelemetry(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topics := []string{events.AgentTopic("default", "1001")}
+	first, err := stompx.Dial(ctx, p.STOMPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := first.SubscribeDurable(ctx, "ivotel-redelivered", topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishEvent(events.Event{Type: events.Login, Agent: "default_1001"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sub.C(): // taken, never acked
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	first.Close()
+
+	second, err := stompx.Dial(ctx, p.STOMPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	sub, err = second.SubscribeDurable(ctx, "ivotel-redelivered", topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ivotel.Handler(func(context.Context, events.Event) error { return nil },
+		ivotel.WithTracerProvider(tel.tp), ivotel.WithMeterProvider(tel.mp))
+	select {
+	case ev := <-sub.C():
+		if !ev.Redelivered {
+			t.Fatalf("event not marked redelivered: %+v", ev)
+		}
+		if err := h(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := sub.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	spans := tel.spans.Ended()
+	if len(spans) != 1 || !attrs(spans[0])["instantvoice.event.redelivered"].AsBool() {
+		t.Fatalf("spans %v: want one, marked redelivered", spans)
+	}
+	for _, dp := range histogram(t, tel.metrics(t), "messaging.process.duration") {
+		if _, ok := dp.Attributes.Value("instantvoice.event.redelivered"); ok {
+			t.Errorf("redelivery is a metric attribute: %s", label(dp.Attributes))
+		}
+	}
+}
