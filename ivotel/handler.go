@@ -61,7 +61,8 @@ const agentTemplate = events.TopicPrefix + "{agent}"
 // A nil h, a nil option or an option with a bad value makes a handler that
 // records nothing and fails every event with an error wrapping
 // ivclient.ErrInvalidArgument that names it (the signature has no other
-// way to say so).
+// way to say so). A handler called with a nil context fails the same way,
+// without calling h.
 func Handler(h events.Handler, opts ...Option) events.Handler {
 	const op = "ivotel: Handler"
 	c, err := newConfig(op, opts)
@@ -100,6 +101,9 @@ type setKey struct{ template, typ, errType string }
 
 // handle handles one event.
 func (x *handler) handle(ctx context.Context, ev events.Event) error {
+	if ctx == nil {
+		return errs.Wrap("ivotel: Handler", errs.ErrInvalidArgument, "nil context", nil)
+	}
 	start := time.Now()
 	tmpl := template(ev.Topic)
 	name := "process"

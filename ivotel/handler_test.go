@@ -180,6 +180,9 @@ func TestHandlerOptions(t *testing.T) {
 
 	tel := newTelemetry(t)
 	h := ivotel.Handler(ok, ivotel.WithTracerProvider(tel.tp), ivotel.WithMeterProvider(tel.mp), ivotel.WithMessagingSystem("activemq"))
+	if err := h(nil, events.Event{Type: events.Login}); !errors.Is(err, ivclient.ErrInvalidArgument) || err.Error() != "ivotel: Handler: invalid argument: nil context" {
+		t.Errorf("a nil context: %v", err)
+	}
 	ev, err := events.Decode([]byte(`{"type":"LOGIN","agent":"default_1001"}`))
 	if err != nil {
 		t.Fatal(err)
