@@ -42,9 +42,10 @@ const RPCSystem = "instantvoice"
 // are recorded the same way.
 //
 // Each call is also one measurement of the histogram
-// rpc.client.call.duration, in seconds, with the same attributes less the
-// span's only (nothing about the call's arguments, so no agent, uniqueid or
-// number: a series per method and outcome).
+// rpc.client.call.duration, in seconds, with the same four attributes (a
+// code the platform does not define is "_OTHER" there, not its number):
+// nothing about the call's arguments, so no agent, uniqueid or number, and
+// a series per method and outcome. One Observer may serve many clients.
 //
 // A nil option, or an option with a bad value, makes ivclient.New fail with
 // an error wrapping ivclient.ErrInvalidArgument that names it.
@@ -56,9 +57,9 @@ func Observer(opts ...Option) ivclient.Option {
 	return ivclient.WithObserver(newObserver(c).observe)
 }
 
-// failing returns an option of opt's type that fails with err. The type
-// parameters let it make an ivclient.Option, whose argument type is not
-// exported, from one such option.
+// failing returns an option of the type of its first argument that fails
+// with err. The type parameters let it make an ivclient.Option, whose
+// argument type is not exported, from any one such option.
 func failing[O ~func(P) error, P any](_ O, err error) O {
 	return func(P) error { return err }
 }
@@ -85,7 +86,6 @@ type method struct {
 type outcome struct {
 	status  string // rpc.response.status_code, when the platform answered
 	errType string // error.type, when the call failed
-	code    bool   // the platform answered with a non-zero code
 }
 
 // sdkError is an outcome of calls that got no return code: the error they
@@ -114,6 +114,8 @@ const (
 	outcomeOther = 1 // an error none of the others is
 )
 
+// newObserver makes the observer of c's providers: its instruments, and
+// the table of outcomes its attributes are cached by.
 func newObserver(c *config) *observer {
 	o := &observer{
 		tracer:  c.tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
@@ -132,11 +134,11 @@ func newObserver(c *config) *observer {
 	for _, k := range codes.All() {
 		if k != codes.OK {
 			o.codeAt[k] = len(o.outcomes)
-			o.outcomes = append(o.outcomes, outcome{status: k.String(), errType: k.String(), code: true})
+			o.outcomes = append(o.outcomes, outcome{status: k.String(), errType: k.String()})
 		}
 	}
 	// An unknown code: its number is in the span, "_OTHER" in the metric.
-	o.outcomes = append(o.outcomes, outcome{status: "_OTHER", errType: "_OTHER", code: true})
+	o.outcomes = append(o.outcomes, outcome{status: "_OTHER", errType: "_OTHER"})
 	for _, m := range ivclient.Methods() {
 		o.methods[m.Name] = &method{name: m.Name, attrs: make([]atomic.Pointer[attrs], len(o.outcomes))}
 	}
