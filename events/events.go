@@ -6,7 +6,7 @@
 // HANGUP, LOGIN, LOGOUT, PAUSE and UNPAUSE. Decode turns one into an Event;
 // a Subscription (from stompx.Transport.Subscribe or ivclient.Client.Subscribe)
 // delivers them on a channel. (A transport of your own makes Subscriptions
-// with package eventfeed.)
+// with a Feed.)
 //
 // A minimal consumer:
 //

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 func TestRun(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{})
+	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	var got collector
 	tr := NewTracker(WithFinished(got.add))
@@ -45,13 +44,13 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunClosedAndCancelled(t *testing.T) {
-	s, _ := newSubscription(evfeed.Config{})
+	s, _ := newSubscription(feedConfig{})
 	s.Close()
 	if err := Run(context.Background(), s); err != nil {
 		t.Fatalf("Run after Close = %v", err)
 	}
 
-	s2, _ := newSubscription(evfeed.Config{})
+	s2, _ := newSubscription(feedConfig{})
 	defer s2.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -70,7 +69,7 @@ func TestRunExpires(t *testing.T) {
 	clock := newFakeClock()
 	expired := make(chan Call, 1)
 	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
-	s, feed := newSubscription(evfeed.Config{})
+	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
