@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,14 +12,10 @@ import (
 
 // settledWindow is how many calls ConsumeCalls remembers after handing
 // them over, to settle their events that come back (a consumer died while
-// settling them) without handing the calls again; dedupeWindow is how many
-// events it remembers, to count an event redelivered while its call is
-// open once. Both cover the events in flight at the largest sensible
-// prefetch (about 20,000 events: 5,000 calls in progress).
-const (
-	settledWindow = 32768
-	dedupeWindow  = 32768
-)
+// settling them) without handing the calls again. It covers the calls in
+// flight at the largest sensible prefetch (about 20,000 events: 5,000
+// calls in progress).
+const settledWindow = 32768
 
 // ConsumeCalls folds the events of s into calls, as a Tracker does, and hands
 // each finished call to h, once. A call's events are settled together, only
@@ -81,7 +78,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	}
 	sink := defaultSinkConfig()
 	sink.now = cfg.now
-	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, dedupeWindow),
+	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
 		inflight: make(map[callKey]*callWork)}
 	cc.lanes = startLanes(ctx, cfg.lanes, cfg.retry)
 	return cc.run(ctx)
@@ -174,15 +171,17 @@ func (cc *callConsumer) take(op string, ev Event) {
 		var done []openCall
 		e, done = tb.add(k, now, nil)
 		cc.hand(done)
-		tb.seen.take(ev, k.agent)
-		fold(&e.val.call, ev, now)
 	} else {
 		tb.calls.touch(e)
-		if tb.seen.take(ev, k.agent) {
-			fold(&e.val.call, ev, now)
-		} else if ev.Redelivered {
-			e.val.call.Redelivered = true
-		}
+	}
+	// An event the call already took, delivered again (its connection
+	// dropped), is held to be settled but not folded twice.
+	fp := tb.seen.key(ev, k.agent)
+	if ev.Redelivered && slices.Contains(e.val.prints, fp) {
+		e.val.call.Redelivered = true
+	} else {
+		e.val.prints = append(e.val.prints, fp)
+		fold(&e.val.call, ev, now)
 	}
 	cc.hold(e, ev, now)
 	if !e.val.call.HangupAt.IsZero() {

@@ -20,11 +20,12 @@ type openCall struct {
 	call Call
 
 	// The rest is ConsumeCalls': the events it holds unsettled until the
-	// call is handed over, since when, and whether a HANGUP came before
-	// the call's first event (it then waits for it).
+	// call is handed over, since when, whether a HANGUP came before the
+	// call's first event (it then waits for it), and what it folded.
 	held      []Event
 	heldSince time.Time
 	early     bool
+	prints    []uint64 // the fingerprints of the events folded (dedupe.key)
 }
 
 func newCallTable(cfg *sinkConfig, finishedWindow, dedupeWindow int) *callTable {
