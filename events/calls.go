@@ -95,6 +95,7 @@ type callConsumer struct {
 
 	inflight map[callKey]*callWork // the latest work of each call handed to the lanes and not ended
 	heldQ    []mark                // calls whose events are held, by when the oldest was received
+	held     int                   // events held in open calls
 	graceQ   []mark                // calls whose HANGUP came first, by when it came
 	conns    []<-chan struct{}     // the connections of the events held
 
@@ -194,6 +195,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		}
 	}
 	cc.hand(tb.expireBefore(now, nil))
+	cc.release(now, true)
 }
 
 // hold keeps ev, a delivery to settle with its call.
@@ -206,6 +208,7 @@ func (cc *callConsumer) hold(e *lruEntry[callKey, openCall], ev Event, now time.
 		cc.heldQ = append(cc.heldQ, mark{e.key, now})
 	}
 	e.val.held = append(e.val.held, ev)
+	cc.held++
 }
 
 // watch notes the connection of ev; a connection seen lost drops the calls
@@ -250,6 +253,7 @@ func (cc *callConsumer) dropLost() {
 		}
 	})
 	for _, k := range drop {
+		cc.held -= len(cc.table.calls.get(k).val.held)
 		cc.table.forget(k)
 	}
 }
@@ -265,11 +269,23 @@ func (cc *callConsumer) clock(now time.Time) {
 			cc.hand([]openCall{tb.finish(e)})
 		}
 	}
+	cc.release(now, false)
+	cc.hand(tb.expireBefore(now, nil))
+	cc.dropLost()
+}
+
+// release hands over Open the calls whose events have been held for
+// WithMaxHold at now; with full, also the oldest while the events held fill
+// the subscription's buffer, which is at least the broker's prefetch: past
+// it the broker would send nothing more, and ConsumeCalls would wait for
+// HANGUPs that cannot come.
+func (cc *callConsumer) release(now time.Time, full bool) {
+	tb := cc.table
 	for len(cc.heldQ) > 0 {
 		m := cc.heldQ[0]
 		e := tb.calls.get(m.k)
 		current := e != nil && len(e.val.held) > 0 && e.val.heldSince.Equal(m.at)
-		if current && now.Before(m.at.Add(cc.cfg.maxHold)) {
+		if current && now.Before(m.at.Add(cc.cfg.maxHold)) && !(full && cc.held >= cap(cc.s.c)) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
@@ -280,13 +296,12 @@ func (cc *callConsumer) clock(now time.Time) {
 			cc.hand([]openCall{oc})
 		}
 	}
-	cc.hand(tb.expireBefore(now, nil))
-	cc.dropLost()
 }
 
 // hand gives calls to the lanes.
 func (cc *callConsumer) hand(calls []openCall) {
 	for _, oc := range calls {
+		cc.held -= len(oc.held)
 		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w

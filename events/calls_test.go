@@ -47,8 +47,8 @@ type callsRun struct {
 	done  chan error
 }
 
-func startCalls(t *testing.T, sink *callSink, opts ...ConsumeOption) *callsRun {
-	r := &callsRun{b: newBroker(t, 1024), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
+func startCalls(t *testing.T, buffer int, sink *callSink, opts ...ConsumeOption) *callsRun {
+	r := &callsRun{b: newBroker(t, buffer), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
 	opts = append([]ConsumeOption{withTestClock(r.clock.Now, HangupGrace), WithRetry(3, time.Millisecond)}, opts...)
 	go func() { r.done <- ConsumeCalls(context.Background(), r.b.sub, sink.handle, opts...) }()
 	t.Cleanup(func() {
@@ -72,7 +72,9 @@ func TestConsumeCallsWhole(t *testing.T) {
 		return sink.handle(ctx, c)
 	}
 	r := &callsRun{b: newBroker(t, 64), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
-	go func() { r.done <- ConsumeCalls(context.Background(), r.b.sub, held, withTestClock(r.clock.Now, HangupGrace)) }()
+	go func() {
+		r.done <- ConsumeCalls(context.Background(), r.b.sub, held, withTestClock(r.clock.Now, HangupGrace))
+	}()
 
 	login := r.send(Login, "default_1001", "", false)
 	r.send(NewCall, "default_1001", "1.1", false, "direction", "INBOUND", "callerid", "555")
@@ -103,7 +105,7 @@ func TestConsumeCallsOtherEvents(t *testing.T) {
 	var mu sync.Mutex
 	var others []Type
 	sink := &callSink{}
-	r := startCalls(t, sink, WithOtherEvents(func(_ context.Context, ev Event) error {
+	r := startCalls(t, 1024, sink, WithOtherEvents(func(_ context.Context, ev Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		others = append(others, ev.Type)
@@ -129,7 +131,7 @@ func TestConsumeCallsDeadLetter(t *testing.T) {
 		}
 		return nil
 	}}
-	r := startCalls(t, sink)
+	r := startCalls(t, 1024, sink)
 	ids := []int{r.send(NewCall, "default_1001", "bad", false), r.send(Connect, "default_1001", "bad", false)}
 	r.send(NewCall, "default_1002", "good", false)
 	r.send(Hangup, "default_1002", "good", false)
@@ -148,7 +150,7 @@ func TestConsumeCallsDeadLetter(t *testing.T) {
 // call is still handed over whole, once.
 func TestConsumeCallsHangupBeforeNewCall(t *testing.T) {
 	sink := &callSink{}
-	r := startCalls(t, sink)
+	r := startCalls(t, 1024, sink)
 	r.send(Hangup, "default_1001", "3.1", false, "reason", ReasonNoAnswer)
 	r.clock.Advance(HangupGrace / 2)
 	time.Sleep(10 * time.Millisecond)
@@ -170,7 +172,7 @@ func TestConsumeCallsHangupBeforeNewCall(t *testing.T) {
 // the grace; an event of it coming later is settled, not handed.
 func TestConsumeCallsHangupAlone(t *testing.T) {
 	sink := &callSink{}
-	r := startCalls(t, sink)
+	r := startCalls(t, 1024, sink)
 	r.send(Hangup, "default_1001", "4.1", false, "reason", ReasonBusy)
 	time.Sleep(10 * time.Millisecond)
 	r.clock.Advance(HangupGrace)
@@ -187,7 +189,7 @@ func TestConsumeCallsHangupAlone(t *testing.T) {
 // died while settling them), are settled without handing the call again.
 func TestConsumeCallsRedeliveredSettledCall(t *testing.T) {
 	sink := &callSink{}
-	r := startCalls(t, sink)
+	r := startCalls(t, 1024, sink)
 	r.send(NewCall, "default_1001", "5.1", false)
 	r.send(Hangup, "default_1001", "5.1", false)
 	eventually(t, func() bool { return sink.count() == 1 && len(r.b.unsettled()) == 0 }, "handed and settled")
@@ -201,7 +203,7 @@ func TestConsumeCallsRedeliveredSettledCall(t *testing.T) {
 // Redelivered.
 func TestConsumeCallsConnectionLost(t *testing.T) {
 	sink := &callSink{}
-	r := startCalls(t, sink)
+	r := startCalls(t, 1024, sink)
 	r.send(NewCall, "default_1001", "6.1", false, "direction", "INBOUND")
 	r.send(Connect, "default_1001", "6.1", false)
 	time.Sleep(10 * time.Millisecond)
@@ -222,7 +224,7 @@ func TestConsumeCallsConnectionLost(t *testing.T) {
 // Expired.
 func TestConsumeCallsLongAndExpired(t *testing.T) {
 	sink := &callSink{}
-	r := startCalls(t, sink, WithMaxHold(20*time.Minute))
+	r := startCalls(t, 1024, sink, WithMaxHold(20*time.Minute))
 	r.send(NewCall, "default_1001", "7.1", false, "direction", "INBOUND")
 	r.send(Connect, "default_1001", "7.1", false)
 	r.send(NewCall, "default_1002", "7.2", false, "direction", "OUTBOUND")
@@ -256,7 +258,7 @@ func TestConsumeCallsLongAndExpired(t *testing.T) {
 func TestConsumeCallsManyOpen(t *testing.T) {
 	const n = 5000
 	sink := &callSink{}
-	r := startCalls(t, sink, WithLanes(8))
+	r := startCalls(t, 4*n, sink, WithLanes(8)) // as a prefetch that holds every event
 	for i := 0; i < n; i++ {
 		r.send(NewCall, fmt.Sprintf("default_%d", 1000+i%60), fmt.Sprintf("9.%d", i), false, "direction", "INBOUND")
 	}
@@ -274,4 +276,28 @@ func TestConsumeCallsManyOpen(t *testing.T) {
 	for id := 1; id <= 2*n; id++ {
 		assert.Equal(t, 1, r.b.ackedTimes(id))
 	}
+}
+
+// When the events held fill the subscription's buffer (at least the
+// broker's prefetch, past which it sends nothing more), the oldest calls
+// are handed over Open instead of waiting for HANGUPs that cannot come.
+func TestConsumeCallsHeldFillBuffer(t *testing.T) {
+	sink := &callSink{}
+	b := newBroker(t, 4)
+	done := make(chan error, 1)
+	clock := newFakeClock()
+	go func() {
+		done <- ConsumeCalls(context.Background(), b.sub, sink.handle, withTestClock(clock.Now, HangupGrace))
+	}()
+	for i := 0; i < 6; i++ {
+		b.send(evBody(NewCall, "default_1001", fmt.Sprintf("f.%d", i)), false, clock.Now())
+	}
+	eventually(t, func() bool { return sink.count() == 3 }, "the oldest three handed Open")
+	for i, c := range sink.get() {
+		assert.True(t, c.Open)
+		assert.Equal(t, fmt.Sprintf("f.%d", i), c.UniqueID)
+	}
+	assert.Len(t, b.unsettled(), 3)
+	b.feed.End(nil)
+	<-done
 }
