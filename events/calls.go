@@ -61,10 +61,12 @@ const settledWindow = 32768
 //
 // ConsumeCalls holds the events of every call in progress unsettled: the
 // broker must let it (a durable subscription's prefetch, stompx.WithPrefetch,
-// is the most events in flight: a call takes two to five). A prefetch
-// smaller than the events of the calls in progress stalls the subscription
-// until WithMaxHold hands the oldest over Open. Each held event costs its
-// body and about 300 bytes.
+// is the most events in flight: a call takes two to five). When the events
+// held fill the subscription's buffer (which is at least the prefetch, so the
+// broker would send nothing more), the calls held longest are handed over
+// Open, as at WithMaxHold, rather than wait for HANGUPs that cannot come: a
+// prefetch too small for the calls in progress gives Open calls, never a
+// stall. Each held event costs its body and about 300 bytes.
 //
 // Times come from the events' Received times: see Call for which durations
 // to trust. ConsumeCalls returns as Consume does; calls still open when s
