@@ -162,7 +162,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		if w := cc.inflight[k]; w != nil && w.attach(ev) {
 			return
 		}
-		if tb.finished.has(k) {
+		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
 			// A late event of a call handed over (and settled, or being
 			// settled): settled, not handed again.
 			if !ev.Redelivered {

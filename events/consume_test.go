@@ -172,11 +172,12 @@ func TestConsumeArguments(t *testing.T) {
 	h := func(context.Context, Event) error { return nil }
 	ch := func(context.Context, Call) error { return nil }
 	ctx := context.Background()
+	var nilCtx context.Context // refused, not a panic
 	for _, c := range []struct {
 		err  error
 		want string
 	}{
-		{Consume(nil, b.sub, h), "events: Consume: invalid argument: nil context"}, //nolint:staticcheck // a nil context is refused
+		{Consume(nilCtx, b.sub, h), "events: Consume: invalid argument: nil context"},
 		{Consume(ctx, nil, h), "events: Consume: invalid argument: nil subscription"},
 		{Consume(ctx, b.sub, nil), "events: Consume: invalid argument: nil handler"},
 		{ConsumeCalls(ctx, b.sub, nil), "events: ConsumeCalls: invalid argument: nil handler"},
