@@ -255,8 +255,9 @@ func (cc *callConsumer) dropLost() {
 		}
 	})
 	for _, k := range drop {
-		cc.held -= len(cc.table.calls.get(k).val.held)
-		cc.table.forget(k)
+		e := cc.table.calls.get(k)
+		cc.held -= len(e.val.held)
+		cc.table.calls.remove(e)
 	}
 }
 
@@ -336,7 +337,7 @@ func (cc *callConsumer) reapOne(w *callWork) {
 		return
 	}
 	w.reaped = true
-	cc.table.forget(k)
+	cc.table.finished.remove(k)
 	for _, ev := range w.evs {
 		if !ev.delivery.isLost() {
 			cc.take("events: ConsumeCalls", ev)

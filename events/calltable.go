@@ -73,12 +73,3 @@ func (t *callTable) expire(e *lruEntry[callKey, openCall], done []openCall) []op
 	t.stats.Expired++
 	return append(done, c)
 }
-
-// forget drops every trace of call k: its events come again and start it
-// anew.
-func (t *callTable) forget(k callKey) {
-	if e := t.calls.get(k); e != nil {
-		t.calls.remove(e)
-	}
-	t.finished.remove(k)
-}
