@@ -301,3 +301,32 @@ func TestConsumeCallsHeldFillBuffer(t *testing.T) {
 	b.feed.End(nil)
 	<-done
 }
+
+// A consumer whose connection drops while its handler stores a call: the
+// settlement fails, the broker delivers the call's events again, and they are
+// settled without handing the call a second time.
+func TestConsumeCallsLostWhileSettling(t *testing.T) {
+	release := make(chan struct{})
+	sink := &callSink{}
+	r := &callsRun{b: newBroker(t, 64), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
+	started := make(chan struct{})
+	go func() {
+		r.done <- ConsumeCalls(context.Background(), r.b.sub, func(ctx context.Context, c Call) error {
+			close(started)
+			<-release
+			return sink.handle(ctx, c)
+		}, withTestClock(r.clock.Now, HangupGrace))
+	}()
+	r.send(NewCall, "default_1001", "8.1", false)
+	r.send(Hangup, "default_1001", "8.1", false)
+	<-started
+	r.b.lose()
+	close(release)
+	eventually(t, func() bool { return sink.count() == 1 }, "handed")
+	again := []int{r.send(NewCall, "default_1001", "8.1", true), r.send(Hangup, "default_1001", "8.1", true)}
+	eventually(t, func() bool { return r.b.ackedTimes(again[0]) == 1 && r.b.ackedTimes(again[1]) == 1 }, "settled on their second delivery")
+	time.Sleep(10 * time.Millisecond)
+	assert.Equal(t, 1, sink.count(), "handed twice")
+	r.b.feed.End(nil)
+	<-r.done
+}
