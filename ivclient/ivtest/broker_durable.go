@@ -427,22 +427,21 @@ func (b *broker) requeue(q *bqueue, ms []*qmsg, closed bool) {
 
 // deleteDurable handles UNSUBSCRIBE with durable:true (or persistent:true)
 // and x-queue-name: the queue is deleted with its messages, and its other
-// consumers are cancelled. b.mu is held. It reports false when id names no
+// consumers are cancelled. b.mu is held. It does nothing when id names no
 // subscription of c.
-func (b *broker) deleteDurable(c *bconn, id, name string) bool {
+func (b *broker) deleteDurable(c *bconn, id, name string) {
 	s, ok := c.subs[id]
 	if !ok {
-		return false
+		return
 	}
 	delete(c.subs, id)
 	b.removeSub(s)
 	if s.q == nil || !s.q.declared {
-		return true // a /queue/ or plain subscription: nothing is deleted
+		return // a /queue/ or plain subscription: nothing is deleted
 	}
 	if q := b.queues[name]; q != nil && q.declared {
 		b.deleteQueue(q)
 	}
-	return true
 }
 
 // deleteQueue removes q; its consumers get RabbitMQ's cancellation ERROR

@@ -44,9 +44,7 @@ func (c *bconn) handle(f *frame.Frame) bool {
 		}
 		return c.subscribe(id, dest, f)
 	case frame.UNSUBSCRIBE:
-		if !c.unsubscribeFrame(f) {
-			return false
-		}
+		return c.unsubscribeFrame(f)
 	case frame.ACK, frame.NACK:
 		return c.ackFrame(f)
 	case frame.BEGIN, frame.COMMIT, frame.ABORT:
@@ -78,8 +76,9 @@ func (c *bconn) send(dest string, f *frame.Frame) bool {
 	return true
 }
 
-// unsubscribeFrame handles UNSUBSCRIBE, but for its RECEIPT; false ends the
-// connection.
+// unsubscribeFrame handles UNSUBSCRIBE; false ends the connection. When it
+// deletes a queue, its RECEIPT comes before the cancellation of the
+// connection's other subscriptions to the queue, as on RabbitMQ.
 func (c *bconn) unsubscribeFrame(f *frame.Frame) bool {
 	id, ok := f.Header.Contains(frame.Id)
 	if !ok {
@@ -91,15 +90,17 @@ func (c *bconn) unsubscribeFrame(f *frame.Frame) bool {
 	name, named := f.Header.Contains("x-queue-name")
 	if named && (f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true") {
 		c.b.mu.Lock()
-		found := c.b.deleteDurable(c, id, name)
-		c.b.mu.Unlock()
-		if !found {
+		defer c.b.mu.Unlock()
+		if _, found := c.subs[id]; !found {
 			c.sendError("No subscription found", "UNSUBSCRIBE must refer to an existing subscription.\n"+
 				"Subscription to \"id='"+id+"'\" not found.\n")
 		}
-	} else {
-		c.b.unsubscribe(c, id)
+		c.receipt(f)
+		c.b.deleteDurable(c, id, name)
+		return true
 	}
+	c.b.unsubscribe(c, id)
+	c.receipt(f)
 	return true
 }
 
