@@ -20,8 +20,8 @@ import (
 //
 // It speaks STOMP 1.0-1.2 with go-stomp's frame package (the same frame
 // reader and writer go-stomp's client and server use), but it does not use
-// go-stomp's server package, for three measured reasons (see
-// ../shared/research/go-stomp-limits.md and the package notes in doc.go):
+// go-stomp's server package, for three measured reasons (see the package
+// notes in doc.go):
 //
 //   - go-stomp's server routes every frame on one goroutine that blocks
 //     writing to a client's 16-slot channel; when that client's reader is in

@@ -684,8 +684,7 @@ func TestRequestExpiry(t *testing.T) {
 }
 
 // A plain topic subscription with client acks is a queue of its own, as on
-// RabbitMQ 3.10 (measured: ../shared/research/rabbitmq-durable-events.md,
-// sections 1 and 2; TestPlainTopicClientAckOnRabbitMQ runs the same
+// RabbitMQ 3.10 (measured on 3.10.8; TestPlainTopicClientAckOnRabbitMQ runs the same
 // script there): prefetch-count bounds what it holds unsettled, ACK
 // settles, NACK requeues at once with redelivered:true and a new id
 // (requeue:false drops), and the queue ends with the subscription, so a

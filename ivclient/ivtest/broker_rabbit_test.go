@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 )
@@ -69,13 +70,20 @@ func (c *rawConn) expectFatal(message, body, receipt string) {
 }
 
 // deleteQueue deletes the durable queue name, declared through topic with
-// the headers more, as stompx does: SUBSCRIBE, then UNSUBSCRIBE durable.
+// the headers more, as stompx does: SUBSCRIBE, then UNSUBSCRIBE durable
+// (what waited in it may arrive in between).
 func deleteQueue(c *rawConn, topic, name string, more ...string) {
 	c.t.Helper()
 	c.subscribe(durableSub("del", topic, name, more...))
 	c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "del", "durable", "true", "x-queue-name", name, frame.Receipt, "deleted"))
-	if f := c.read(false); f.Command != frame.RECEIPT {
-		c.t.Fatalf("UNSUBSCRIBE durable %s: %s %v %q", name, f.Command, f.Header, f.Body)
+	for {
+		switch f := c.read(false); f.Command {
+		case frame.RECEIPT:
+			return
+		case frame.MESSAGE: // what waited in it
+		default:
+			c.t.Fatalf("UNSUBSCRIBE durable %s: %s %v %q", name, f.Command, f.Header, f.Body)
+		}
 	}
 }
 
@@ -232,4 +240,122 @@ func requeueScript(t *testing.T, dial func() *rawConn, args []string, nack, clos
 		t.Fatalf("after NACK and close: %q, want %q", got, nackClosed)
 	}
 	deleteQueue(d, "/topic/"+q, q, args...)
+}
+
+// A queue with x-dead-letter-exchange "" and x-dead-letter-routing-key D
+// moves what a NACK with requeue:false rejects to the queue D, with the
+// SEND's headers and x-first-death-*; /amq/queue/<name> sends to one
+// existing queue (to a missing one: dropped, the connection stays) and
+// consumes an existing queue (a missing one: ERROR not_found, close); a
+// reader that disconnects without acking leaves the dead letters in place,
+// in order.
+func TestDeadLetters(t *testing.T) {
+	onBothBrokers(t, func(t *testing.T, dial func() *rawConn) {
+		q := "ivtest.dlx." + randomKey()
+		dq := q + ".dead"
+		dlx := []string{"x-dead-letter-exchange", "", "x-dead-letter-routing-key", dq}
+		pub := dial()
+		mk := dial()
+		mk.subscribe(durableSub("d", "/topic/"+dq, dq)) // the dead-letter queue, consumed by name only
+		mk.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "d", frame.Receipt, "u"))
+		mk.read(false)
+		a := dial()
+		a.subscribe(durableSub("s", "/topic/"+q, q, append(dlx, "prefetch-count", "10")...))
+		pub.send("/topic/"+q, "m0", "custom", "hello")
+		pub.send(amqQueue+q, "m1")
+		pub.send(amqQueue+"ivtest.missing."+randomKey(), "lost", frame.Receipt, "lost")
+		if f := pub.read(false); f.Command != frame.RECEIPT {
+			t.Fatalf("SEND to a missing /amq/queue/: %s %v %q", f.Command, f.Header, f.Body)
+		}
+		_, ms := a.messages(2)
+		if d := ms[1].Header.Get(frame.Destination); d != "/queue/"+q {
+			t.Fatalf("a SEND to /amq/queue/ arrived with destination %q", d)
+		}
+		for _, m := range ms {
+			a.ack(frame.NACK, m, "requeue", "false")
+		}
+		a.none(pub)
+
+		r := dial()
+		r.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "r", frame.Destination, amqQueue+dq, frame.Ack, frame.AckClientIndividual,
+			"prefetch-count", "10", frame.Receipt, "r"))
+		_, ms = r.messages(2)
+		var got []string
+		for _, m := range ms {
+			h := m.Header
+			got = append(got, strings.Join([]string{string(m.Body), h.Get(frame.Destination), h.Get("redelivered"), h.Get("custom"),
+				h.Get("x-first-death-exchange"), h.Get("x-first-death-queue"), h.Get("x-first-death-reason")}, ","))
+		}
+		want := []string{"m0,/queue/" + dq + ",false,hello,amq.topic," + q + ",rejected", "m1,/queue/" + dq + ",false,,," + q + ",rejected"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("dead letters:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		_ = r.nc.Close()
+		r2 := dial()
+		r2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "r", frame.Destination, amqQueue+dq, frame.Ack, frame.AckClientIndividual,
+			"prefetch-count", "10", frame.Receipt, "r"))
+		if got, _ := r2.messages(2); got != "m0* m1*" {
+			t.Fatalf("after a reader left: %q, want m0* m1*", got)
+		}
+		missing := "ivtest.missing." + randomKey()
+		r2.write(frame.New(frame.SUBSCRIBE, frame.Id, "m", frame.Destination, amqQueue+missing, frame.Receipt, "m"))
+		r2.expectFatal("not_found", "NOT_FOUND - no queue '"+missing+"' in vhost '/'", "m")
+
+		// x-max-length drops the oldest: dead-lettered too.
+		short := q + ".short"
+		mk.subscribe(durableSub("short", "/topic/"+short, short, append(dlx, "x-max-length", "1")...))
+		mk.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "short", frame.Receipt, "u"))
+		mk.read(false)
+		pub.send("/topic/"+short, "n0")
+		pub.send("/topic/"+short, "n1")
+		r3 := dial()
+		r3.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "r", frame.Destination, amqQueue+dq, frame.Receipt, "r"))
+		if got, ms := r3.messages(3); got != "m0* m1* n0" || ms[2].Header.Get("x-first-death-reason") != "maxlen" {
+			t.Fatalf("after x-max-length: %q %v, want m0* m1* n0, maxlen", got, ms[2].Header)
+		}
+		deleteQueue(mk, "/topic/"+short, short, append(dlx, "x-max-length", "1")...)
+		deleteQueue(a, "/topic/"+q, q, dlx...)
+		deleteQueue(dial(), "/topic/"+dq, dq)
+	})
+}
+
+// ivtest's broker notices expiry when a queue is looked at (RabbitMQ, on
+// a timer): an expired message is dead-lettered then. A dead-letter
+// exchange amq.topic routes by topic; a message that dies again in the
+// same queue with no rejection on the way is dropped, not looped.
+func TestDeadLetterExpiredAndTopic(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	clock := fakeBrokerClock(b)
+	pub, _ := brokerConn(t, b.addr())
+	watch, _ := brokerConn(t, b.addr())
+	watch.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "w", frame.Destination, "/topic/dead.x", frame.Receipt, "w"))
+	c, _ := brokerConn(t, b.addr())
+	// Dead letters go to the topic dead.x, and back into the queue itself,
+	// which is bound to it.
+	args := []string{"x-dead-letter-exchange", "amq.topic", "x-dead-letter-routing-key", "dead.x", "x-message-ttl", "1000"}
+	c.subscribe(durableSub("s", "/topic/live.x", "q", args...))
+	c.subscribe(durableSub("s2", "/topic/dead.x", "q", args...))
+	c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+	c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s2", frame.Receipt, "u2"))
+	c.read(false)
+	c.read(false)
+	pub.send("/topic/live.x", "m", "expiration", "500", frame.Receipt, "sent")
+	pub.read(false)
+	watch.none(pub)
+	clock.advance(time.Second)
+	if info, _ := b.queueInfo("q"); info.Expired != 1 || info.Ready != 1 {
+		t.Fatalf("after the TTL: %+v, want 1 expired and its dead letter waiting", info)
+	}
+	m := watch.message()
+	if m.Header.Get(frame.Destination) != "/topic/dead.x" || m.Header.Get("x-first-death-reason") != "expired" ||
+		m.Header.Get("x-first-death-exchange") != "amq.topic" || m.Header.Get("x-first-death-queue") != "q" {
+		t.Fatalf("dead letter %v", m.Header)
+	} else if _, ok := m.Header.Contains("expiration"); ok {
+		t.Fatalf("the dead letter kept its expiration: %v", m.Header)
+	}
+	clock.advance(time.Second) // it expires again, in a queue it died in: dropped
+	if info, _ := b.queueInfo("q"); info.Expired != 2 || info.Ready != 0 {
+		t.Fatalf("after the second TTL: %+v", info)
+	}
+	watch.none(pub)
 }
