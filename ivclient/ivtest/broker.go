@@ -408,13 +408,15 @@ func (c *bconn) beat() time.Duration { return max(c.hbSend/2, 5*time.Millisecond
 // broker lock.
 func (c *bconn) close() {
 	c.once.Do(func() {
-		c.nc.Close()
-		close(c.done)
+		// What c held is back in its queues before the client can see
+		// the close.
 		b := c.b
 		b.mu.Lock()
 		b.detach(c)
 		delete(b.conns, c)
 		b.mu.Unlock()
+		c.nc.Close()
+		close(c.done)
 	})
 }
 

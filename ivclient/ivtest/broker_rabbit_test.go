@@ -69,6 +69,20 @@ func (c *rawConn) expectFatal(message, body, receipt string) {
 	c.closed()
 }
 
+// disconnect sends DISCONNECT, reads its RECEIPT and waits for the close:
+// the broker has then put back what c held unsettled (ivtest's broker
+// before the RECEIPT; RabbitMQ as the connection ends).
+func (c *rawConn) disconnect() {
+	c.t.Helper()
+	c.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+	for {
+		if f := c.read(false); f.Command == frame.RECEIPT && f.Header.Get(frame.ReceiptId) == "bye" {
+			break
+		}
+	}
+	c.closed()
+}
+
 // deleteQueue deletes the durable queue name, declared through topic with
 // the headers more, as stompx does: SUBSCRIBE, then UNSUBSCRIBE durable
 // (what waited in it may arrive in between).
@@ -207,14 +221,14 @@ func requeueScript(t *testing.T, dial func() *rawConn, args []string, nack, clos
 	if got, _ := a.messages(1); got != nack {
 		t.Fatalf("after NACK of m2: %q, want %q", got, nack)
 	}
-	_ = a.nc.Close()
+	a.disconnect()
 	b := dial()
 	sub(b, "prefetch-count", "10")
 	if got, _ := b.messages(5); got != closed {
 		t.Fatalf("after the close: %q, want %q", got, closed)
 	}
 	b.none(pub)
-	_ = b.nc.Close()
+	b.disconnect()
 
 	// A NACKed message redelivered on the same connection, then the close.
 	c := dial()
@@ -233,7 +247,7 @@ func requeueScript(t *testing.T, dial func() *rawConn, args []string, nack, clos
 	}
 	fill("late")
 	c.messages(1)
-	_ = c.nc.Close()
+	c.disconnect()
 	d := dial()
 	sub(d)
 	if got, _ := d.messages(4); got != nackClosed {
@@ -290,7 +304,7 @@ func TestDeadLetters(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("dead letters:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		_ = r.nc.Close()
+		r.disconnect()
 		r2 := dial()
 		r2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "r", frame.Destination, amqQueue+dq, frame.Ack, frame.AckClientIndividual,
 			"prefetch-count", "10", frame.Receipt, "r"))
