@@ -16,8 +16,8 @@ import (
 // scripts of broker_rabbit_test.go run on both brokers).
 //
 // Every queue is a bqueue, named as RabbitMQ names it: SEND and SUBSCRIBE
-// to /queue/Q use the queue Q (made on first use, forgotten again once it
-// is empty and unused); a SUBSCRIBE to /topic/<pattern> with x-queue-name:Q
+// to /queue/Q use the queue Q (made on first use, durable, and kept: a
+// consumer of /amq/queue/Q finds it empty); a SUBSCRIBE to /topic/<pattern> with x-queue-name:Q
 // (durable:true, auto-delete:false for a durable one) declares the named
 // queue Q with the queue arguments of its headers and binds it to the
 // pattern. A topic SUBSCRIBE with ack:client or ack:client-individual and
@@ -104,7 +104,7 @@ const (
 
 type bqueue struct {
 	name     string
-	declared bool // by a topic SUBSCRIBE: kept until deleted; else forgotten when empty and unused
+	declared bool // by a topic SUBSCRIBE: an UNSUBSCRIBE with durable:true deletes it (not a /queue/ one)
 	deleted  bool
 	args     queueArgs
 	bindings []string // routing patterns, "iv.agents.#"
@@ -337,7 +337,6 @@ func (b *broker) dispatch(q *bqueue) {
 		}
 		b.deliverQueued(s, b.popHead(q))
 	}
-	b.maybeForget(q)
 }
 
 // pick returns the next consumer with room under its prefetch, or nil.
@@ -367,13 +366,6 @@ func (b *broker) deliverQueued(s *bsub, m *qmsg) {
 	s.inflight++
 	s.q.unacked++
 	s.q.unackedLen += len(m.send.Body)
-}
-
-// maybeForget forgets an implicit queue nobody uses; b.mu is held.
-func (b *broker) maybeForget(q *bqueue) {
-	if !q.declared && !q.held && len(q.subs) == 0 && len(q.ready) == 0 && q.unacked == 0 && b.queues[q.name] == q {
-		delete(b.queues, q.name)
-	}
 }
 
 // How deliveries are settled.
@@ -412,7 +404,6 @@ func (b *broker) settle(c *bconn, ds []*delivery, how int) {
 	for _, q := range queues {
 		b.requeue(q, back[q], how == settleReturn)
 		b.dispatch(q) // returned messages, or room under a prefetch
-		b.maybeForget(q)
 	}
 }
 
@@ -493,7 +484,7 @@ func (b *broker) deleteQueue(q *bqueue) {
 		}
 		e := errorFrame("Server cancelled subscription",
 			"The server has canceled a subscription.\nNo more messages will be delivered for \"id='"+s.id+"'\".\n")
-		e.Header.Set(frame.Subscription, s.id)
+		e.Header.Add(frame.Subscription, s.id)
 		s.c.enqueue(e, false)
 	}
 	q.subs = nil

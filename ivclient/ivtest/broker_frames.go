@@ -162,7 +162,8 @@ func (c *bconn) fail(msg string, f *frame.Frame) bool {
 
 // errorFrame returns an ERROR frame with RabbitMQ's headers.
 func errorFrame(message, body string) *frame.Frame {
-	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain", frame.Version, "1.0,1.1,1.2")
+	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain", frame.Version, "1.0,1.1,1.2",
+		frame.ContentLength, strconv.Itoa(len(body)))
 	e.Body = []byte(body)
 	return e
 }

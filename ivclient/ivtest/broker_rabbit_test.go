@@ -373,3 +373,25 @@ func TestDeadLetterExpiredAndTopic(t *testing.T) {
 	}
 	watch.none(pub)
 }
+
+// A queue made by a SEND to /queue/ is durable and stays when empty and
+// unused: /amq/queue/ finds it. A topic SUBSCRIBE with its name, durable
+// and not auto-delete, then UNSUBSCRIBE durable, deletes it.
+func TestQueueKept(t *testing.T) {
+	onBothBrokers(t, func(t *testing.T, dial func() *rawConn) {
+		q := "ivtest.kept." + randomKey()
+		c := dial()
+		c.send("/queue/"+q, "m")
+		c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/queue/"+q, frame.Receipt, "r"))
+		if got, _ := c.messages(1); got != "m" {
+			t.Fatalf("got %q", got)
+		}
+		c.disconnect()
+		c = dial()
+		c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, amqQueue+q, frame.Receipt, "r"))
+		deleteQueue(c, "/topic/"+q, q)
+		c.expectError("Server cancelled subscription", "The server has canceled a subscription.\nNo more messages will be delivered for \"id='s'\".\n")
+		c.write(frame.New(frame.SUBSCRIBE, frame.Id, "s2", frame.Destination, amqQueue+q, frame.Receipt, "r2"))
+		c.expectFatal("not_found", "NOT_FOUND - no queue '"+q+"' in vhost '/'", "r2")
+	})
+}

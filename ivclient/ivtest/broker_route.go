@@ -52,7 +52,6 @@ func (b *broker) removeSub(s *bsub) {
 			}
 		}
 		b.dispatch(q) // what s could not take may suit another consumer
-		b.maybeForget(q)
 		return
 	}
 	subs := without(b.topics[s.dest], s)
