@@ -11,6 +11,11 @@ import (
 
 // handle processes one client frame; false ends the connection's reading.
 func (c *bconn) handle(f *frame.Frame) bool {
+	if _, ok := f.Header.Contains(frame.MessageId); ok && f.Command == frame.SEND {
+		// RabbitMQ: not sent, no RECEIPT; the connection stays.
+		c.sendError("Invalid header", "'message-id' is not allowed on 'SEND'.\n")
+		return true
+	}
 	if tx, ok := f.Header.Contains(frame.Transaction); ok && (f.Command == frame.SEND || f.Command == frame.ACK || f.Command == frame.NACK) {
 		if _, open := c.tx[tx]; !open {
 			return c.fail("unknown transaction", f)

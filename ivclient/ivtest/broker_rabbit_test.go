@@ -258,7 +258,8 @@ func requeueScript(t *testing.T, dial func() *rawConn, args []string, nack, clos
 
 // A queue with x-dead-letter-exchange "" and x-dead-letter-routing-key D
 // moves what a NACK with requeue:false rejects to the queue D, with the
-// SEND's headers and x-first-death-*; /amq/queue/<name> sends to one
+// SEND's headers and x-first-death-* (a SEND with a message-id header is
+// refused, not fatally); /amq/queue/<name> sends to one
 // existing queue (to a missing one: dropped, the connection stays) and
 // consumes an existing queue (a missing one: ERROR not_found, close); a
 // reader that disconnects without acking leaves the dead letters in place,
@@ -277,6 +278,8 @@ func TestDeadLetters(t *testing.T) {
 		a.subscribe(durableSub("s", "/topic/"+q, q, append(dlx, "prefetch-count", "10")...))
 		pub.send("/topic/"+q, "m0", "custom", "hello")
 		pub.send(amqQueue+q, "m1")
+		pub.send(amqQueue+q, "x", frame.MessageId, "m2", frame.Receipt, "m2") // refused, the connection stays
+		pub.expectError("Invalid header", "'message-id' is not allowed on 'SEND'.\n")
 		pub.send(amqQueue+"ivtest.missing."+randomKey(), "lost", frame.Receipt, "lost")
 		if f := pub.read(false); f.Command != frame.RECEIPT {
 			t.Fatalf("SEND to a missing /amq/queue/: %s %v %q", f.Command, f.Header, f.Body)
