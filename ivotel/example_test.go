@@ -181,9 +181,9 @@ func value(kv []attribute.KeyValue, key attribute.Key) string {
 
 // Each event a wrapped handler handles is a consumer span and a
 // measurement of messaging.process.duration, with its outcome; the
-// handler's error is returned unchanged (to events.Consume, which retries
-// the event). Here the handler is called with a subscription's events
-// directly.
+// handler's error is returned unchanged to events.Consume, which retries
+// the event (here it is given one attempt, and no durable subscription to
+// dead-letter to, so it gives up on it at once).
 func ExampleHandler() {
 	p, err := ivtest.Start(ivtest.WithAgent("default", "1001", "", "Alice"))
 	if err != nil {
@@ -214,8 +214,10 @@ func ExampleHandler() {
 	}
 	defer sub.Close()
 
+	consumeCtx, stop := context.WithCancel(ctx)
 	h := ivotel.Handler(func(ctx context.Context, ev events.Event) error {
 		if ev.Type == events.Logout {
+			stop() // the last event of the example
 			return errors.New("crm unavailable")
 		}
 		fmt.Println("handled", ev.Type, "of", ev.Agent)
@@ -224,12 +226,8 @@ func ExampleHandler() {
 
 	c.AgentLogin(ctx, "default", "1001", "SIP/default_0001")
 	c.AgentLogoff(ctx, "default", "1001")
-	for ev := range sub.C() {
-		if err := h(ctx, ev); err != nil {
-			fmt.Println("failed", ev.Type, "of", ev.Agent+":", err)
-			break
-		}
-	}
+	err = events.Consume(consumeCtx, sub, h, events.WithRetry(1, time.Second))
+	fmt.Println("Consume:", err)
 
 	for _, s := range spans.Ended() {
 		fmt.Printf("span %q (%s) %s=%s status=%s\n", s.Name(), s.SpanKind(), ivotel.EventTypeKey,
@@ -251,7 +249,7 @@ func ExampleHandler() {
 	}
 	// Unordered output:
 	// handled LOGIN of default_1001
-	// failed LOGOUT of default_1001: crm unavailable
+	// Consume: context canceled
 	// span "process /topic/iv.agents.{agent}" (consumer) instantvoice.event.type=LOGIN status=Unset
 	// span "process /topic/iv.agents.{agent}" (consumer) instantvoice.event.type=LOGOUT status=Error
 	// messaging.process.duration{type=LOGIN} count=1
