@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/ivotel"
@@ -126,6 +127,39 @@ func BenchmarkPairedObserver(b *testing.B) {
 			b.ReportMetric(float64(plainT.Nanoseconds())/float64(b.N), "plain-ns/call")
 			b.ReportMetric(float64(obsT.Nanoseconds())/float64(b.N), "observer-ns/call")
 			b.ReportMetric(float64(obsT)/float64(plainT), "observer/plain")
+		})
+	}
+}
+
+// BenchmarkHandler is one NEWCALL event handed to a handler that does
+// nothing, plain and wrapped by Handler (the SDK's providers as in
+// benchClients): the cost Handler adds to each event.
+func BenchmarkHandler(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer tp.Shutdown(context.Background())
+	defer mp.Shutdown(context.Background())
+	ev, err := events.Decode([]byte(`{"direction":"INBOUND","callerid":"5551234","type":"NEWCALL","uniqueid":"1700000000.42","agent":"default_1001"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev.Topic = events.AgentTopic("default", "1001")
+	plain := func(context.Context, events.Event) error { return nil }
+	for _, side := range []struct {
+		name string
+		h    events.Handler
+	}{
+		{"plain", plain},
+		{"handler", ivotel.Handler(plain, ivotel.WithTracerProvider(tp), ivotel.WithMeterProvider(mp))},
+	} {
+		b.Run(side.name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := side.h(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
