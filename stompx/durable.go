@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -65,10 +64,14 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 		return nil, err
 	}
 	ds := newDurableSub(t, name, list, o)
-	ds.sub, ds.feed = eventfeed.New(ds.onClose,
-		eventfeed.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
-		eventfeed.WithAcks(),
-		eventfeed.WithErrorHandler(ds.onError))
+	feed, err := events.NewFeed(events.WithUnsubscribe(ds.onClose),
+		events.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
+		events.WithAcks(),
+		events.WithErrorHandler(ds.onError))
+	if err != nil {
+		return nil, errs.Wrap("stompx: "+op, err, "", nil)
+	}
+	ds.sub, ds.feed = feed.Subscription(), feed
 
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	stop := context.AfterFunc(ds.ctx, cancel)
@@ -146,7 +149,7 @@ type durableSub struct {
 	topics []string
 	opts   *durableOptions
 	sub    *events.Subscription
-	feed   *eventfeed.Feed
+	feed   *events.Feed
 
 	ctx    context.Context // ends with the transport or the subscription
 	cancel context.CancelFunc

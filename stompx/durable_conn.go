@@ -13,6 +13,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/google/uuid"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -224,7 +225,8 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		if ackID != "" || msgID != "" {
 			ack = func() error { return dc.ack(ss, ackID, msgID) }
 		}
-		ds.feed.PublishWithAck(m.Destination, m.Body, time.Now(), redelivered, ack)
+		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
+			Redelivered: redelivered, Ack: ack, Lost: dc.done})
 	}
 }
 

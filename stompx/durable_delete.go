@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/instantvoice/instantvoice-go/events/eventfeed"
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
@@ -31,7 +31,11 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	// most one event (prefetch 1), which goes with the queue.
 	ds := newDurableSub(t, name, []string{deleteTopic}, o)
 	defer ds.cancel()
-	ds.sub, ds.feed = eventfeed.New(nil, eventfeed.WithBuffer(1), eventfeed.WithAcks())
+	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
+	if err != nil {
+		return errs.Wrap("stompx: "+op, err, "", nil)
+	}
+	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
 	dc, err := ds.connect(cctx, addr)
 	if err != nil {
