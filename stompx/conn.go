@@ -7,98 +7,177 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
+// ending records, once, how a connection or a session ended: the one
+// place where an end gets its cause, its redaction and the error users
+// see. done closes after the fields are set.
+type ending struct {
+	done   chan struct{}
+	once   sync.Once
+	reason error  // the error it ended with, as given (errClosed, a read error, a broker ERROR)
+	cause  string // reason's text, redacted ("closed" for errClosed)
+	err    error  // what users get: errClosed, or a lost-connection error carrying cause
+}
+
+func newEnding() ending { return ending{done: make(chan struct{})} }
+
+// record ends e with reason, once; then, still once and before done
+// closes, runs then (nil for nothing). It reports whether this call
+// ended e.
+func (e *ending) record(red *redactor, reason error, then func()) bool {
+	first := false
+	e.once.Do(func() {
+		first = true
+		e.reason = reason
+		if errors.Is(reason, ivclient.ErrClosed) {
+			e.cause, e.err = "closed", reason
+		} else {
+			e.cause = red.redact(reason.Error())
+			e.err = lostErrorFor(e.cause, reason)
+		}
+		if then != nil {
+			then()
+		}
+		close(e.done)
+	})
+	return first
+}
+
+// ended reports whether e has ended.
+func (e *ending) ended() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// causeText returns why e ended, once it has ended ("" before).
+func (e *ending) causeText() string {
+	if e.ended() {
+		return e.cause
+	}
+	return ""
+}
+
 // conn is one STOMP connection through its whole life: dialed through the
 // frame guard (watchedConn), its goroutines started through the
-// transport's spawn, and ended once, with one cause, in one of two ways:
+// transport's spawn, and ended once (ending), with one cause, in one of
+// two ways:
 //
-//   - close: graceful, by the user (Close, a subscription's Close): a
+//   - close: graceful, by the owner (Close, a subscription's Close): a
 //     DISCONNECT whose RECEIPT is awaited disconnectGrace at most, so that
 //     the broker takes back unacknowledged deliveries at once, then the
 //     socket is closed;
-//   - abort: forced, with a cause: the socket is closed at once.
+//   - abort: forced, with a cause: the socket is closed at once, unless
+//     the connection's reader has failed.
 //
 // A connection whose reader fails (EOF, reset, a missed heart-beat, an
-// ERROR frame, a frame past the limits) is aborted by its reader, except
-// that its socket is left to go-stomp, which hands the frames it read
-// before (an ERROR frame, say) to the subscriptions in order and then
-// closes it: closing it first could make go-stomp fail a write and drop
-// that ERROR.
+// ERROR frame, a frame past the limits) is aborted by its reader, and its
+// socket is left to go-stomp (whoever aborts it after), which hands the
+// frames it read before (an ERROR frame, say) to the subscriptions in
+// order and then closes it: closing it first could make go-stomp fail a
+// write and drop that ERROR. The cause is then the broker's ERROR frame,
+// when one came (failure).
 //
-// The owner learns of the end through done (closed once err is set) and,
-// if it gave one, onEnd (called once, after done closes, on the goroutine
-// that ended the connection).
+// The owner learns of the end through done and, once it has set it
+// (setOnEnd), onEnd (called once, after done closes).
 type conn struct {
+	ending
 	t      *Transport
 	addr   string
 	stomp  *stomp.Conn
 	raw    *watchedConn
 	broker brokerKind // from the CONNECTED frame's server header
 
-	onEnd func(err error)
+	mu       sync.Mutex
+	onEnd    func(reason error)
+	notified bool // onEnd's turn has come: setOnEnd calls it itself
 
-	done  chan struct{}
-	once  sync.Once
-	cause string // why it ended, redacted; set before done closes
-	err   error  // the error given for it: errClosed or a lost-connection error; set before done closes
+	echoTopic string        // the confirmation topic (subscribeEcho)
+	echoed    chan struct{} // a confirmation came back
+	confirmMu sync.Mutex    // one confirmation at a time
 }
 
-// dial opens one STOMP connection to addr (see dialConn for ctx); onEnd,
-// which may be nil, is called once when the connection ends.
-func (t *Transport) dial(ctx context.Context, addr string, onEnd func(error)) (*conn, error) {
+// dial opens one STOMP connection to addr (see dialConn for ctx). Its
+// owner sets onEnd (setOnEnd) once it holds the connection.
+func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
 	sc, raw, err := t.dialConn(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{t: t, addr: addr, stomp: sc, raw: raw, broker: detectBroker(sc.Server()), onEnd: onEnd, done: make(chan struct{})}
-	raw.arm(func(err error) { c.stop(err) })
+	c := &conn{ending: newEnding(), t: t, addr: addr, stomp: sc, raw: raw, broker: detectBroker(sc.Server())}
+	raw.arm(func(err error) { c.abort(c.failure(err)) })
 	return c, nil
 }
 
-// stop records the end of the connection once, without closing its
-// socket, and tells the owner. It reports whether this call ended it.
-func (c *conn) stop(err error) bool {
-	first := false
-	c.once.Do(func() {
-		first = true
-		if errors.Is(err, ivclient.ErrClosed) {
-			c.cause, c.err = "closed", err
-		} else {
-			c.cause = c.t.red.redact(err.Error())
-			c.err = lostErrorFor(c.cause, err)
-		}
-		close(c.done)
-	})
-	if first && c.onEnd != nil {
-		c.onEnd(err)
+// setOnEnd sets the function called once when the connection ends; if it
+// has ended already, f is called at once.
+func (c *conn) setOnEnd(f func(reason error)) {
+	c.mu.Lock()
+	c.onEnd = f
+	late := c.notified
+	c.mu.Unlock()
+	if late {
+		f(c.reason)
 	}
-	return first
 }
 
-// abort ends the connection at once because of err (errClosed when the
-// transport or the owner is closing) and closes its socket.
+// abort ends the connection because of err (errClosed when the transport
+// or the owner is closing) and closes its socket, unless its reader has
+// failed (see conn). The first abort tells the owner (onEnd).
 func (c *conn) abort(err error) {
-	c.stop(err)
-	_ = c.raw.Close()
+	if c.record(c.t.red, err, nil) {
+		c.mu.Lock()
+		f := c.onEnd
+		c.notified = true
+		c.mu.Unlock()
+		if f != nil {
+			f(c.reason)
+		}
+	}
+	if !c.raw.failed() {
+		_ = c.raw.Close()
+	}
 }
 
-// ended reports whether the connection has ended.
-func (c *conn) ended() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
+// failure returns the reason to end c with when its reader or one of its
+// subscriptions saw err: the broker's ERROR frame, if one passed, rather
+// than the EOF or the closed socket that follows it.
+func (c *conn) failure(err error) error {
+	if errors.Is(err, ErrFrameTooLarge) {
+		return err
 	}
+	if f := c.raw.brokerError(); f != nil {
+		return errors.New("broker ERROR: " + c.t.errorText(f))
+	}
+	return err
+}
+
+// maxErrorBody bounds the part of an ERROR frame's body an error carries.
+const maxErrorBody = 300
+
+// errorText is the text of an ERROR frame of the broker in errors and
+// logs: its message and the start of its body, redacted.
+func (t *Transport) errorText(f *frame.Frame) string {
+	body := string(f.Body)
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	return t.red.redact(strings.TrimSpace(strings.TrimSuffix(f.Header.Get(frame.Message)+": "+body, ": ")))
 }
 
 // spawn runs f (a pump) on a goroutine of the transport's; when the
@@ -109,6 +188,66 @@ func (c *conn) spawn(f func()) bool {
 	}
 	c.abort(errClosed)
 	return false
+}
+
+// abortOnDone aborts c when ctx ends, with "<what>: " and ctx's error:
+// closing the connection wakes every go-stomp call on it. The returned
+// function stops the watch.
+func (c *conn) abortOnDone(ctx context.Context, what string) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { c.abort(errors.New(what + ": " + ctxErr(ctx).Error())) })
+}
+
+// subscribeEcho subscribes the connection's confirmation topic, a topic of
+// its own; the owner runs echoPump on the subscription, as a pump of its
+// own. It comes before any other SUBSCRIBE of the connection.
+func (c *conn) subscribeEcho() (*stomp.Subscription, error) {
+	c.echoTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
+	c.echoed = make(chan struct{}, 1)
+	return c.stomp.Subscribe(c.echoTopic, stomp.AckAuto)
+}
+
+// echoPump drains the confirmation subscription; an error (an ERROR frame,
+// the connection's end) goes to onErr.
+func (c *conn) echoPump(ss *stomp.Subscription, onErr func(error)) {
+	for m := range ss.C {
+		if m.Err != nil {
+			onErr(m.Err)
+			continue
+		}
+		select {
+		case c.echoed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// confirm makes a round trip through the broker on the connection (the
+// one way the transport confirms subscriptions): once it returns true, the
+// broker has handled every frame sent on the connection before. False
+// means the connection ended first; the caller bounds the wait by
+// aborting the connection.
+//
+// Not a RECEIPT: go-stomp's Send with a receipt holds the connection's
+// lock while it waits, and its I/O goroutine needs that lock to handle an
+// ERROR frame; if the ERROR (a refused SUBSCRIBE) comes before the SEND's
+// receipt is registered, both wait for ever, and closing the socket wakes
+// neither. So the confirmation is a message to the connection's own topic
+// (subscribeEcho): the broker handles a connection's frames in order, so
+// once it comes back every SUBSCRIBE before it is in place (or refused,
+// with an ERROR that every go-stomp subscription of the connection gets).
+func (c *conn) confirm() bool {
+	c.confirmMu.Lock()
+	defer c.confirmMu.Unlock()
+	if err := c.stomp.Send(c.echoTopic, "", nil); err != nil {
+		c.abort(err)
+		return false
+	}
+	select {
+	case <-c.echoed:
+		return true
+	case <-c.done:
+		return false
+	}
 }
 
 // disconnectGrace bounds the graceful DISCONNECT of close.
@@ -124,10 +263,11 @@ const disconnectGrace = 2 * time.Second
 // disconnectGrace (connOptions). Once the transport refuses goroutines
 // (at the very end of Close), the connections are aborted instead.
 func closeConns(cs ...*conn) {
+	cs = uniqueConns(cs)
 	done := make(chan struct{}, len(cs))
 	n := 0
 	for _, c := range cs {
-		if c == nil || c.ended() {
+		if c.ended() {
 			continue
 		}
 		sc := c.stomp
@@ -148,10 +288,21 @@ func closeConns(cs ...*conn) {
 		}
 	}
 	for _, c := range cs {
-		if c != nil {
-			c.abort(errClosed)
+		c.abort(errClosed)
+		_ = c.raw.Close() // closed by its owner: nothing more to hand on
+	}
+}
+
+// uniqueConns returns cs without nils and duplicates (a session with one
+// connection has it twice).
+func uniqueConns(cs []*conn) []*conn {
+	out := make([]*conn, 0, len(cs))
+	for _, c := range cs {
+		if c != nil && !slices.Contains(out, c) {
+			out = append(out, c)
 		}
 	}
+	return out
 }
 
 // close closes c gracefully (see closeConns).
@@ -203,14 +354,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			}
 			var se stomp.Error
 			if errors.As(err, &se) && se.Frame != nil && se.Frame.Command == frame.ERROR {
-				msg := se.Message
-				if b := string(se.Frame.Body); b != "" {
-					if len(b) > 200 {
-						b = b[:200]
-					}
-					msg += ": " + b
-				}
-				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.red.redact(msg))
+				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.errorText(se.Frame))
 			}
 			if errors.Is(err, ErrFrameTooLarge) {
 				return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %w", addr, err)
@@ -265,9 +409,9 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 		// Bounded waits for go-stomp's write queue: the writer retries, a
 		// subscription that cannot be queued drops the session.
 		stomp.ConnOpt.MsgSendTimeout(time.Second),
-		// Receipts are awaited until they come or the connection dies: a
-		// late RECEIPT for a waiter that gave up would block go-stomp's I/O
-		// goroutine for good. Our own watchdog bounds the wait instead.
+		// Only DISCONNECT asks for a receipt (confirm is a round trip). A
+		// receipt awaited with a timeout would block go-stomp's I/O
+		// goroutine for good when it came late: none is.
 		stomp.ConnOpt.RcvReceiptTimeout(0),
 		stomp.ConnOpt.UnsubscribeReceiptTimeout(0),
 		stomp.ConnOpt.DisconnectReceiptTimeout(5 * disconnectGrace),
@@ -321,6 +465,13 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// failed reports whether the reader has failed.
+func (c *watchedConn) failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
 }
 
 // arm sets the function called on failure, calling it at once if the

@@ -73,15 +73,12 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 
-	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
-	stop := context.AfterFunc(ds.ctx, cancel)
-	dc, err := ds.connect(cctx, addr)
-	stop()
-	cancel()
+	dc, _, stop, err := ds.open(ctx, addr)
 	if err != nil {
 		ds.sub.Close()
 		return nil, errs.Wrap("stompx: "+op, err, "", nil)
 	}
+	stop()
 	// Current and registered before SubscribeDurable returns, so that a
 	// Close right after closes this connection.
 	ds.install(dc)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
-	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
@@ -26,20 +25,17 @@ type durableConn struct {
 	subs  []*stomp.Subscription // one per topic, once subscribed
 	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
 
-	syncTopic string        // the confirmation topic, subscribed first
-	synced    chan struct{} // a confirmation came back
-
 	mu    sync.Mutex
 	fatal error // a refusal that ends the subscription; read it with verdict
 }
 
 // connect opens a connection for ds at addr and subscribes every topic on
-// it (subscribeHeaders), each confirmed by a round trip (confirm). A
+// it (subscribeHeaders), each confirmed by a round trip (conn.confirm). A
 // refused subscription comes back as an error wrapping ErrDurableMismatch
 // (other queue arguments) or ErrNotSupported.
 func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, error) {
 	t := ds.t
-	c, err := t.dial(ctx, addr, nil)
+	c, err := t.dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +47,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	}
 	// The broker may not answer (a wedged broker, a ctx that ends): closing
 	// the connection wakes every go-stomp call below.
-	stopWatch := context.AfterFunc(ctx, func() { c.abort(errors.New("subscribing: " + ctxErr(ctx).Error())) })
-	defer stopWatch()
+	defer c.abortOnDone(ctx, "subscribing")()
 	if dc.subscribeAll() {
 		return dc, nil
 	}
@@ -68,19 +63,36 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(c.cause), "", nil)
 }
 
+// open connects ds at addr (connect) within ctx, the connect timeout and
+// the subscription's life, which the transport's Close ends: the one way a
+// durable connection is first opened (reconnection bounds connect
+// itself). It returns the context bounding the connection's first work
+// (DeleteDurable's), to be released with stop.
+func (ds *durableSub) open(ctx context.Context, addr string) (dc *durableConn, octx context.Context, stop func(), err error) {
+	octx, cancel := context.WithTimeout(ctx, ds.t.opts.connectTimeout)
+	unlink := context.AfterFunc(ds.ctx, cancel)
+	stop = func() { unlink(); cancel() }
+	if dc, err = ds.connect(octx, addr); err != nil {
+		stop()
+		if ctx.Err() == nil && ds.t.ctx.Err() != nil {
+			err = errClosed
+		}
+		return nil, nil, nil, err
+	}
+	return dc, octx, stop, nil
+}
+
 // subscribeAll subscribes the confirmation topic, then each topic of the
 // subscription, one at a time, each confirmed, so that go-stomp knows each
 // SUBSCRIBE before the broker can refuse it. False means the connection
 // ended first.
 func (dc *durableConn) subscribeAll() bool {
-	dc.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
-	dc.synced = make(chan struct{}, 1)
-	syncSub, err := dc.stomp.Subscribe(dc.syncTopic, stomp.AckAuto)
+	echo, err := dc.subscribeEcho()
 	if err != nil {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { dc.syncPump(syncSub) })
+	dc.startPump(func() { dc.echoPump(echo, dc.brokerError) })
 	for i, tp := range dc.ds.topics {
 		ss, err := dc.stomp.Subscribe(tp, stomp.AckClientIndividual, dc.ds.subscribeHeaders(i)...)
 		if err != nil {
@@ -117,45 +129,6 @@ func (dc *durableConn) startPump(f func()) {
 	dc.pumps = append(dc.pumps, done)
 	if !dc.spawn(func() { defer close(done); f() }) {
 		close(done)
-	}
-}
-
-// confirm makes a round trip through the broker on the connection: once
-// it returns true, the broker has handled every frame sent before. False
-// means the connection ended first.
-//
-// Not a RECEIPT: go-stomp's Send with a receipt holds the connection's
-// lock while it waits, and its I/O goroutine needs that lock to handle an
-// ERROR frame; if the ERROR (a queue mismatch) comes before the SEND's
-// receipt is registered, both wait for ever. So the confirmation is a
-// message to a topic of our own, subscribed first: the broker handles a
-// connection's frames in order, so once it comes back every SUBSCRIBE
-// before it is in place (or refused, with an ERROR that every go-stomp
-// subscription of the connection gets).
-func (dc *durableConn) confirm() bool {
-	if err := dc.stomp.Send(dc.syncTopic, "", nil); err != nil {
-		dc.abort(err)
-		return false
-	}
-	select {
-	case <-dc.synced:
-		return true
-	case <-dc.done:
-		return false
-	}
-}
-
-// syncPump drains the confirmation subscription.
-func (dc *durableConn) syncPump(ss *stomp.Subscription) {
-	for m := range ss.C {
-		if m.Err != nil {
-			dc.brokerError(m.Err)
-			continue
-		}
-		select {
-		case dc.synced <- struct{}{}:
-		default:
-		}
 	}
 }
 
@@ -261,10 +234,10 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 	ds, t := dc.ds, dc.ds.t
 	msg := f.Header.Get(frame.Message)
 	body := string(f.Body)
-	if len(body) > 300 {
-		body = body[:300]
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
 	}
-	text := t.red.redact(strings.TrimSpace(msg + ": " + body))
+	text := t.errorText(f)
 	switch {
 	case strings.Contains(body, "inequivalent arg"):
 		dc.refuse(mismatchError(ds.queue, body), text)

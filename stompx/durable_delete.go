@@ -2,7 +2,6 @@ package stompx
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/instantvoice/instantvoice-go/events"
@@ -25,8 +24,6 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 		return err
 	}
 	o.prefetch = 1
-	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
-	defer cancel()
 	// A durableSub of its own, never returned: its connection receives at
 	// most one event (prefetch 1), which goes with the queue.
 	ds := newDurableSub(t, name, []string{deleteTopic}, o)
@@ -37,13 +34,13 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
-	dc, err := ds.connect(cctx, addr)
+	dc, cctx, stop, err := ds.open(ctx, addr)
 	if err != nil {
 		return errs.Wrap("stompx: "+op, err, "", nil)
 	}
+	defer stop()
 	defer dc.close()
-	stopWatch := context.AfterFunc(cctx, func() { dc.abort(errors.New("deleting: " + ctxErr(cctx).Error())) })
-	defer stopWatch()
+	defer dc.abortOnDone(cctx, "deleting")()
 	// UNSUBSCRIBE with durable:true and x-queue-name deletes the queue,
 	// confirmed by a round trip, as the SUBSCRIBE was. The connection is
 	// closed right after, so go-stomp's view of the subscription does not
@@ -55,6 +52,9 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	}
 	select {
 	case <-dc.done:
+		if ctx.Err() == nil && t.ctx.Err() != nil {
+			return errs.Wrap("stompx: "+op, errClosed, "", nil)
+		}
 		if cerr := ctxErr(cctx); cerr != nil {
 			return errs.Wrap("stompx: "+op, cerr, "", nil)
 		}

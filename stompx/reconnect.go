@@ -36,7 +36,7 @@ func (t *Transport) supervise(s *session, idx int) {
 				t.mu.Unlock()
 				return
 			}
-			t.setState(Reconnecting, s.causeErr, s.addr)
+			t.setState(Reconnecting, s.err, s.addr)
 			t.mu.Unlock()
 			s = nil
 		}

@@ -2,15 +2,12 @@ package stompx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
-
-	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // A session is one generation of the transport's connection: two STOMP
@@ -24,23 +21,21 @@ import (
 //     gets its messages taken, and the broker can always deliver to us.
 //   - pub only sends requests, from one writer goroutine.
 //
-// A session ends once, like a conn: close (Transport.Close: calls in
-// flight get errClosed, then both connections are closed gracefully) or
-// abort (anything else: calls in flight get an error wrapping
-// ivclient.ErrConnectionLost, the connections are closed at once). Either
-// connection ending aborts the session.
+// A session ends once, as a conn does and through the same record
+// (ending): close (Transport.Close: calls in flight get errClosed, then
+// both connections are closed gracefully) or abort (anything else: calls
+// in flight get an error wrapping ivclient.ErrConnectionLost, the
+// connections are aborted, which leaves a failed reader's socket to
+// go-stomp). Either connection ending aborts the session. done closes
+// after pending is swept and the session stopped being current.
 type session struct {
+	ending
 	t    *Transport
 	id   uint64
 	addr string
 	idx  int // addr's index in t.addrs
 
 	sub, pub *conn
-
-	done     chan struct{} // closed once ended, after cause is set and pending swept
-	once     sync.Once
-	cause    string // why the session ended, redacted
-	causeErr error  // the error calls in flight got
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -53,8 +48,8 @@ type session struct {
 }
 
 // syncReq is work for the sync goroutine, the only one that calls go-stomp
-// on the sub connection (except Unsubscribe): prep (a SUBSCRIBE, say) runs
-// first, then done gets the outcome of the broker round trip that follows.
+// on the sub connection (except conn.unsubscribe): prep (a SUBSCRIBE, say)
+// runs first, then done gets the outcome of the confirmation that follows.
 type syncReq struct {
 	prep func() error
 	done func(error)
@@ -71,13 +66,9 @@ type outgoing struct {
 	deadline time.Time // the call's; zero when none
 }
 
-// syncDestination receives the empty SEND whose RECEIPT confirms that the
-// broker has processed every SUBSCRIBE sent before it on the same
-// connection. Nobody subscribes to it; brokers drop what is sent there.
-const syncDestination = "/topic/instantvoice-go.sync"
-
-// syncTimeout bounds the wait for a RECEIPT; a broker that takes longer is
-// taken as wedged and the session is aborted (and reconnected).
+// syncTimeout bounds the wait for a confirmation (conn.confirm); a broker
+// that takes longer is taken as wedged and the session is aborted (and
+// reconnected).
 const syncTimeout = 30 * time.Second
 
 // connectSession dials both connections, restores every subscription
@@ -85,11 +76,11 @@ const syncTimeout = 30 * time.Second
 // them, and makes the session current.
 func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*session, error) {
 	s := &session{
+		ending:  newEnding(),
 		t:       t,
 		id:      t.sessionIDs.Add(1),
 		addr:    addr,
 		idx:     idx,
-		done:    make(chan struct{}),
 		pending: make(map[string]*call),
 		sendq:   make(chan outgoing, 256),
 		syncq:   make(chan syncReq, 64),
@@ -97,7 +88,12 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
-	if !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
+	echo, err := s.sub.subscribeEcho()
+	if err != nil {
+		s.abort(err)
+		return nil, fmt.Errorf("stompx: connect %s: %w", addr, s.err)
+	}
+	if !s.sub.spawn(func() { s.sub.echoPump(echo, s.subFailed) }) || !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
 		return nil, errClosed
 	}
 	keys, subs := t.keys.list(), t.subs.plainList()
@@ -105,33 +101,37 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 		s.abort(err)
 		return nil, fmt.Errorf("stompx: connect %s: restoring subscriptions: %w", addr, err)
 	}
-	if !t.makeCurrent(s) {
-		s.abort(errClosed)
-		return nil, errClosed
+	if err := t.makeCurrent(s); err != nil {
+		s.abort(err)
+		if err == errClosed {
+			return nil, errClosed
+		}
+		<-s.done
+		return nil, fmt.Errorf("stompx: connect %s: %w", addr, s.err)
 	}
 	t.log.Info("stompx: connected", slog.String("addr", addr), slog.Int("keys", len(keys)), slog.Int("subscriptions", len(subs)))
 	return s, nil
 }
 
-// dial opens the session's connections.
+// dial opens the session's connections, and ties the session's end to
+// theirs once both are in place (so that abort finds them both).
 func (s *session) dial(ctx context.Context) error {
-	sub, err := s.t.dial(ctx, s.addr, s.abort)
+	sub, err := s.t.dial(ctx, s.addr)
 	if err != nil {
 		return err
 	}
-	s.sub, s.pub = sub, sub
+	pub := sub
 	if !s.t.opts.oneConn {
-		pub, err := s.t.dial(ctx, s.addr, s.abort)
-		if err != nil {
+		if pub, err = s.t.dial(ctx, s.addr); err != nil {
 			sub.abort(err)
 			return err
 		}
-		s.pub = pub
 	}
-	if s.causeText() != "" { // a connection failed before its owner knew it
-		s.sub.abort(errors.New(s.cause))
-		s.pub.abort(errors.New(s.cause))
-		return errors.New(s.cause)
+	s.sub, s.pub = sub, pub
+	sub.setOnEnd(s.abort)
+	pub.setOnEnd(s.abort)
+	if s.ended() { // a connection failed before the session knew it
+		return fmt.Errorf("stompx: connect %s: %w", s.addr, s.err)
 	}
 	return nil
 }
@@ -151,73 +151,53 @@ func (s *session) restore(ctx context.Context, keys []string, subs []*eventSub) 
 	case err := <-done:
 		return err
 	case <-s.done:
-		return errors.New(s.cause)
+		return s.reason
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// causeText returns why the session ended, once it has ended.
-func (s *session) causeText() string {
-	select {
-	case <-s.done:
-		return s.cause
-	default:
-		return ""
 	}
 }
 
 // abort ends the session because of err: a connection that failed, a
 // go-stomp call that failed, a broker that does not confirm, or errClosed.
 // Calls in flight get an error wrapping ivclient.ErrConnectionLost and
-// err's typed reason, if any (errClosed itself when closing).
-func (s *session) abort(err error) { s.end(err, false) }
+// err's typed reason, if any (errClosed itself when closing), and both
+// connections are aborted.
+func (s *session) abort(err error) {
+	if s.record(s.t.red, err, s.sweep) {
+		// Outside record: a connection's end calls abort again (a no-op).
+		s.sub.abort(err)
+		s.pub.abort(err)
+	}
+}
 
 // close ends the session for Transport.Close: calls in flight get
 // errClosed and the connections are closed gracefully.
-func (s *session) close() { s.end(errClosed, true) }
-
-// end is abort and close: once, every pending call gets the session's
-// error, the session stops being current, done closes, and the
-// connections are closed. The session stops being current before done
-// closes, so whoever sees done closed and asks for the current session
-// gets another one (or waits).
-func (s *session) end(err error, graceful bool) {
-	first := false
-	s.once.Do(func() {
-		first = true
-		t := s.t
-		s.cause = t.red.redact(err.Error())
-		s.causeErr = err
-		if !errors.Is(err, ivclient.ErrClosed) {
-			s.causeErr = lostErrorFor(s.cause, err)
-		}
-		s.mu.Lock()
-		s.dead = true
-		pending := s.pending
-		s.pending = nil
-		s.mu.Unlock()
-		// Each call removed from pending gets exactly one result, from
-		// here; its owner waits for it before it reuses the call.
-		for _, c := range pending {
-			c.ch <- result{err: s.causeErr}
-		}
-		t.dropCurrent(s)
-		close(s.done)
-	})
-	if !first {
-		return
-	}
-	// Outside once: a connection's end calls abort again (a no-op now).
-	if graceful {
+func (s *session) close() {
+	if s.record(s.t.red, errClosed, s.sweep) {
 		closeConns(s.pub, s.sub)
-		return
 	}
-	for _, c := range []*conn{s.sub, s.pub} {
-		if c != nil {
-			c.abort(err)
-		}
+}
+
+// subFailed aborts the session because a subscription on the sub
+// connection saw err (the broker's ERROR, as the connection has it).
+func (s *session) subFailed(err error) { s.abort(s.sub.failure(err)) }
+
+// sweep runs once as the session ends, before done closes: every pending
+// call gets the session's error, and the session stops being current, so
+// that whoever sees done closed and asks for the current session gets
+// another one (or waits).
+func (s *session) sweep() {
+	s.mu.Lock()
+	s.dead = true
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	// Each call removed from pending gets exactly one result, from here;
+	// its owner waits for it before it reuses the call.
+	for _, c := range pending {
+		c.ch <- result{err: s.err}
 	}
+	s.t.dropCurrent(s)
 }
 
 // unregister removes a pending call whose caller gives up; false means a
@@ -326,16 +306,14 @@ func (s *session) requestSync(r syncReq) {
 	}
 }
 
-// syncLoop runs the SUBSCRIBEs and confirms them: after a batch of them, an
-// empty SEND with a receipt header on the same connection. Brokers process
-// a connection's frames in order (go-stomp's server hands each SUBSCRIBE to
+// syncLoop runs the SUBSCRIBEs and confirms them: after a batch of them,
+// a round trip on the same connection (conn.confirm). Brokers process a
+// connection's frames in order (go-stomp's server hands each SUBSCRIBE to
 // its router before it handles the next frame; RabbitMQ binds the queue
-// synchronously), so the RECEIPT proves the subscriptions are in place. A
-// SUBSCRIBE with its own receipt header cannot be used: go-stomp then
-// closes the subscription when the RECEIPT arrives (go-stomp#40). Requests
-// that arrive while a round trip is in flight share the next one. Callers
-// only wait for done, with their context: none of them is ever stuck in
-// go-stomp.
+// synchronously), so the round trip proves the subscriptions are in
+// place. Requests that arrive while a round trip is in flight share the
+// next one. Callers only wait for done, with their context: none of them
+// is ever stuck in go-stomp.
 func (s *session) syncLoop() {
 	for {
 		var batch []syncReq
@@ -397,20 +375,18 @@ func (s *session) drainSync() {
 	}
 }
 
+// syncOnce confirms the SUBSCRIBEs sent so far; a broker that does not
+// answer within syncTimeout aborts the session, which wakes the wait. The
+// error is the reason the sub connection ended.
 func (s *session) syncOnce() error {
 	wd := time.AfterFunc(syncTimeout, func() {
-		s.abort(fmt.Errorf("broker sent no RECEIPT within %v", syncTimeout))
+		s.abort(fmt.Errorf("broker did not confirm within %v", syncTimeout))
 	})
-	err := s.sub.stomp.Send(syncDestination, "", nil, stomp.SendOpt.Receipt)
-	wd.Stop()
-	if err != nil {
-		select {
-		case <-s.done:
-			return errRetry
-		default:
-		}
+	defer wd.Stop()
+	if s.sub.confirm() {
+		return nil
 	}
-	return err
+	return s.sub.reason
 }
 
 // replyPump drains the reply subscription of one key into the pending
@@ -418,7 +394,7 @@ func (s *session) syncOnce() error {
 func (s *session) replyPump(key string, ss *stomp.Subscription) {
 	for m := range ss.C {
 		if m.Err != nil {
-			s.abort(m.Err)
+			s.subFailed(m.Err)
 			continue
 		}
 		s.dispatch(key, m.Body)

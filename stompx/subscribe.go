@@ -69,7 +69,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		}
 		select {
 		case <-s.done:
-			continue // s is no longer current (kill saw to it before done)
+			continue // s is no longer current (its abort saw to it before done)
 		default:
 		}
 		done := make(chan error, 1)
@@ -169,7 +169,7 @@ func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 	done := es.feed.Done()
 	for m := range ss.C {
 		if m.Err != nil {
-			s.abort(m.Err)
+			s.subFailed(m.Err)
 			continue
 		}
 		select {

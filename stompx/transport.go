@@ -229,13 +229,20 @@ func (t *Transport) spawn(f func()) bool {
 	return true
 }
 
-// makeCurrent makes s the session calls use, unless the transport is
-// closing.
-func (t *Transport) makeCurrent(s *session) bool {
+// makeCurrent makes s the session calls use. It fails with errClosed
+// when the transport is closing, and with errRetry when s has ended
+// meanwhile (its sweep found it not yet current: it must never become so).
+func (t *Transport) makeCurrent(s *session) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return false
+		return errClosed
+	}
+	s.mu.Lock()
+	dead := s.dead
+	s.mu.Unlock()
+	if dead {
+		return errRetry
 	}
 	if t.connected {
 		t.stats.reconnects.Add(1)
@@ -244,7 +251,7 @@ func (t *Transport) makeCurrent(s *session) bool {
 	t.cur.Store(s)
 	close(t.readyCh)
 	t.setState(Connected, nil, s.addr)
-	return true
+	return nil
 }
 
 // dropCurrent makes s stop being the current session, if it is.
