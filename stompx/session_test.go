@@ -258,3 +258,42 @@ func TestOneConnectionClosesOnce(t *testing.T) {
 		t.Fatalf("%d DISCONNECTs, want 1", n)
 	}
 }
+
+// Close while DeleteDurable waits for a broker that does not answer: the
+// deletion ends with the transport (an error wrapping ErrClosed), not at
+// its connect timeout, and Close does not wait for that.
+func TestCloseDuringDeleteDurable(t *testing.T) {
+	stall := make(chan struct{})
+	seen := make(chan struct{}, 1)
+	b := newFakeBroker(t, fakeConfig{server: "RabbitMQ/3.10.0", onFrame: func(c net.Conn, f *frame.Frame) {
+		if f.Command == frame.SUBSCRIBE && f.Header.Get("x-queue-name") != "" {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+			<-stall // the broker never answers
+		}
+	}})
+	t.Cleanup(func() { close(stall) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, err := stompx.Dial(ctx, b.addr(), stompx.WithHeartBeat(0, 0), stompx.WithConnectTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- tr.DeleteDurable(context.Background(), "close-during-delete") }()
+	select {
+	case <-seen:
+	case err := <-errc:
+		tr.Close()
+		t.Fatalf("DeleteDurable returned before the broker stalled: %v", err)
+	case <-ctx.Done():
+		tr.Close()
+		t.Fatal("DeleteDurable never subscribed")
+	}
+	tr.Close()
+	if err := <-errc; !errors.Is(err, ivclient.ErrClosed) {
+		t.Fatalf("DeleteDurable after Close: %v, want an error wrapping ErrClosed", err)
+	}
+}
