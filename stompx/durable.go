@@ -184,10 +184,9 @@ func (ds *durableSub) run(dc *durableConn) {
 		if ds.ctx.Err() != nil {
 			return
 		}
-		t.log.Warn("stompx: durable subscription lost its connection", slog.String("queue", ds.queue),
-			slog.String("addr", dc.addr), slog.String("error", dc.cause))
-		if !t.opts.reconnect {
-			ds.feed.End(lostError(dc.cause))
+		if err := t.connectionLost("stompx: durable subscription lost its connection", dc.addr, dc.cause,
+			slog.String("queue", ds.queue)); err != nil {
+			ds.feed.End(err)
 			return
 		}
 		next, err := ds.reconnect(dc)

@@ -213,7 +213,7 @@ func (es *eventSub) onClose() error {
 	return nil
 }
 
-// end finishes the subscription from the transport's side.
+// end ends the subscription from the transport's side: its Err wraps err.
 func (es *eventSub) end(err error) {
 	es.mu.Lock()
 	es.closed = true
@@ -274,8 +274,8 @@ func (r *subRegistry) addPlain(es *eventSub, ok func() bool) bool {
 	return true
 }
 
-// retire moves es's counters into the totals; r.mu is held.
-func (r *subRegistry) retire(es *eventSub) {
+// forget removes es and moves its counters into the totals; r.mu is held.
+func (r *subRegistry) forget(es *eventSub) {
 	delete(r.plain, es)
 	r.dropped += es.sub.Dropped()
 	r.badSum += es.sub.Malformed()
@@ -285,7 +285,7 @@ func (r *subRegistry) retire(es *eventSub) {
 func (r *subRegistry) removePlain(es *eventSub) {
 	r.mu.Lock()
 	if _, ok := r.plain[es]; ok {
-		r.retire(es)
+		r.forget(es)
 	}
 	r.mu.Unlock()
 }
@@ -310,7 +310,7 @@ func (r *subRegistry) endPlain() []*eventSub {
 	out := make([]*eventSub, 0, len(r.plain))
 	for es := range r.plain {
 		out = append(out, es)
-		r.retire(es)
+		r.forget(es)
 	}
 	return out
 }
