@@ -29,6 +29,8 @@ type durableConn struct {
 	syncTopic string        // the confirmation topic, subscribed first
 	synced    chan struct{} // a confirmation came back
 
+	confirmMu sync.Mutex // held around each round trip (confirm) and what it confirms
+
 	mu    sync.Mutex
 	fatal error // a refusal that ends the subscription; read it with verdict
 }
@@ -53,9 +55,16 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	// the connection wakes every go-stomp call below.
 	stopWatch := context.AfterFunc(ctx, func() { c.abort(errors.New("subscribing: " + ctxErr(ctx).Error())) })
 	defer stopWatch()
-	if dc.subscribeAll() {
+	ok := dc.subscribeSync()
+	if ok && ds.opts.singleActive {
+		if ok = dc.takeLock(); ok {
+			ds.activate(dc)
+		}
+	}
+	if ok && dc.subscribeTopics() {
 		return dc, nil
 	}
+	ds.roles.lost()
 	if fatal := dc.verdict(); fatal != nil {
 		return nil, fatal
 	}
@@ -68,11 +77,9 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(c.cause), "", nil)
 }
 
-// subscribeAll subscribes the confirmation topic, then each topic of the
-// subscription, one at a time, each confirmed, so that go-stomp knows each
-// SUBSCRIBE before the broker can refuse it. False means the connection
-// ended first.
-func (dc *durableConn) subscribeAll() bool {
+// subscribeSync subscribes the confirmation topic (see confirm). False
+// means the connection ended first.
+func (dc *durableConn) subscribeSync() bool {
 	dc.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
 	dc.synced = make(chan struct{}, 1)
 	syncSub, err := dc.stomp.Subscribe(dc.syncTopic, stomp.AckAuto)
@@ -81,6 +88,13 @@ func (dc *durableConn) subscribeAll() bool {
 		return false
 	}
 	dc.startPump(func() { dc.syncPump(syncSub) })
+	return true
+}
+
+// subscribeTopics subscribes each topic of the subscription, one at a
+// time, each confirmed, so that go-stomp knows each SUBSCRIBE before the
+// broker can refuse it. False means the connection ended first.
+func (dc *durableConn) subscribeTopics() bool {
 	for i, tp := range dc.ds.topics {
 		ss, err := dc.stomp.Subscribe(tp, stomp.AckClientIndividual, dc.ds.subscribeHeaders(i)...)
 		if err != nil {
@@ -133,6 +147,13 @@ func (dc *durableConn) startPump(f func()) {
 // before it is in place (or refused, with an ERROR that every go-stomp
 // subscription of the connection gets).
 func (dc *durableConn) confirm() bool {
+	dc.confirmMu.Lock()
+	defer dc.confirmMu.Unlock()
+	return dc.confirmLocked()
+}
+
+// confirmLocked is confirm with dc.confirmMu held.
+func (dc *durableConn) confirmLocked() bool {
 	if err := dc.stomp.Send(dc.syncTopic, "", nil); err != nil {
 		dc.abort(err)
 		return false
@@ -222,11 +243,14 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		ackID, _ := m.Header.Contains(frame.Ack)
 		msgID, _ := m.Header.Contains(frame.MessageId)
 		var ack func() error
+		var reject func(string) error
 		if ackID != "" || msgID != "" {
 			ack = func() error { return dc.ack(ss, ackID, msgID) }
+			dest, body := m.Destination, m.Body
+			reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
 		}
 		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
-			Redelivered: redelivered, Ack: ack, Lost: dc.done})
+			Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
 	}
 }
 
@@ -266,6 +290,8 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 	}
 	text := t.red.redact(strings.TrimSpace(msg + ": " + body))
 	switch {
+	case strings.Contains(strings.ToUpper(msg+body), "RESOURCE_LOCKED"):
+		dc.refuse(errStandby, text)
 	case strings.Contains(body, "inequivalent arg"):
 		dc.refuse(mismatchError(ds.queue, body), text)
 	case strings.Contains(msg, "Server cancelled subscription") || strings.Contains(body, "has canceled a subscription"):
@@ -282,17 +308,8 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 // is closed. A send that go-stomp could not queue sent nothing either, and
 // may be retried.
 func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
-	ds := dc.ds
-	ds.mu.Lock()
-	closed := ds.closed
-	ds.mu.Unlock()
-	if closed {
-		return errs.Wrap("stompx: Ack", ivclient.ErrClosed, "subscription closed, the broker delivers the event again", nil)
-	}
-	select {
-	case <-dc.done:
-		return errs.Wrap("stompx: Ack", lostError(dc.cause), "the broker delivers the event again", nil)
-	default:
+	if err := dc.settleable("stompx: Ack"); err != nil {
+		return err
 	}
 	h := frame.NewHeader()
 	if ackID != "" {

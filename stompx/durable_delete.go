@@ -25,21 +25,34 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 		return err
 	}
 	o.prefetch = 1
+	o.singleActive, o.onActive = false, nil // the lock queue goes with its holder's connection
+	if err := t.deleteQueue(ctx, addr, newDurableSub(t, name, []string{deleteTopic}, o)); err != nil {
+		return errs.Wrap("stompx: "+op, err, "", nil)
+	}
+	dead := newDurableSub(t, name, []string{deleteTopic}, &durableOptions{prefetch: 1})
+	dead.queue = deadPrefix + name
+	if err := t.deleteQueue(ctx, addr, dead); err != nil {
+		return errs.Wrap("stompx: "+op+": dead letters", err, "", nil)
+	}
+	return nil
+}
+
+// deleteQueue deletes the queue of ds (ds.queue, declared with ds.opts),
+// on a connection of its own, which receives at most one message
+// (prefetch 1): it goes with the queue.
+func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub) error {
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	defer cancel()
-	// A durableSub of its own, never returned: its connection receives at
-	// most one event (prefetch 1), which goes with the queue.
-	ds := newDurableSub(t, name, []string{deleteTopic}, o)
 	defer ds.cancel()
 	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
 	if err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
 	dc, err := ds.connect(cctx, addr)
 	if err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
 	defer dc.close()
 	stopWatch := context.AfterFunc(cctx, func() { dc.abort(errors.New("deleting: " + ctxErr(cctx).Error())) })
@@ -56,12 +69,12 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	select {
 	case <-dc.done:
 		if cerr := ctxErr(cctx); cerr != nil {
-			return errs.Wrap("stompx: "+op, cerr, "", nil)
+			return cerr
 		}
 		if fatal := dc.verdict(); fatal != nil {
-			return errs.Wrap("stompx: "+op, fatal, "", nil)
+			return fatal
 		}
-		return errs.Wrap("stompx: "+op, lostError(dc.cause), "", nil)
+		return lostError(dc.cause)
 	default:
 	}
 	t.log.Debug("stompx: durable queue deleted", slog.String("queue", ds.queue))
