@@ -52,7 +52,7 @@ func newFlowRig(t *testing.T) *flowRig {
 		r.mu.Unlock()
 	}))
 	r.board = events.NewBoard()
-	r.sub, err = c.Subscribe(ctx, events.AllAgents)
+	r.sub, err = tr.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,9 +55,9 @@ func TestObserver(t *testing.T) {
 			check("AgentInfo", err, codes.ErrNotFound)
 			err = c.QueueAdd(ctx, ivclient.Queue{Accountcode: "default"}) // refused: no name
 			check("QueueAdd", err, ivclient.ErrInvalidArgument)
-			_, err = c.Invoke(ctx, "AgentLogin", map[string]any{"Accountcode": "default", "Nonsense": "1"})
+			err = c.AgentLogin(ctx, "default", "1001", "") // refused: no interface
 			check("AgentLogin", err, ivclient.ErrInvalidArgument)
-			_, err = c.Invoke(ctx, "AgentList", map[string]any{"accountcode": "default"})
+			_, err = c.AgentList(ctx, "default")
 			check("AgentList", err, nil)
 			short, cancelShort := context.WithTimeout(ctx, time.Nanosecond)
 			<-short.Done()

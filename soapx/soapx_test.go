@@ -948,9 +948,6 @@ func TestTypedClientOverSOAP(t *testing.T) {
 	if got := e.last().names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("AgentLineAdd sent %q", got)
 	}
-	if _, err := c.Subscribe(ctx, "/topic/iv.agents.#"); !errors.Is(err, ivclient.ErrNotSupported) {
-		t.Errorf("Subscribe over SOAP: %v", err)
-	}
 	var _ ivclient.Transport = tr
 	_ = json.Valid
 }

@@ -23,7 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
@@ -316,7 +316,7 @@ func TestEnvironment(t *testing.T) {
 
 func TestMethodsAndHelp(t *testing.T) {
 	r := ivctl(t, nil, "methods").want(t, 0)
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		if !strings.Contains(r.stdout, "\n"+m.Name+" ") && !strings.HasPrefix(r.stdout, m.Name+" ") {
 			t.Errorf("methods does not list %s", m.Name)
 		}
@@ -325,7 +325,7 @@ func TestMethodsAndHelp(t *testing.T) {
 		t.Errorf("methods:\n%s", r.stdout)
 	}
 	r = ivctl(t, nil, "-o", "json", "methods").want(t, 0)
-	var ms []ivclient.MethodInfo
+	var ms []catalog.MethodInfo
 	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil || len(ms) != 41 {
 		t.Errorf("methods -o json: %d methods, %v", len(ms), err)
 	}

@@ -79,7 +79,7 @@ func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
 	}
 	defer c.Close()
 
-	sub, err := c.Subscribe(ctx, events.AllAgents)
+	sub, err := t.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
@@ -60,14 +61,19 @@ func run(accountcode, agent, iface, exten string) error {
 		return err
 	}
 	defer p.Close()
-	c, err := p.Client(ctx, "stomp")
+	t, err := p.DialSTOMP(ctx) // the broker: calls and events
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	c, err := ivclient.New(t, p.Key)
+	if err != nil {
+		t.Close()
+		return err
+	}
+	defer c.Close() // closes t too
 
 	// Subscribe before acting, so that no event is missed.
-	sub, err := c.Subscribe(ctx, events.AgentTopic(accountcode, agent))
+	sub, err := t.Subscribe(ctx, events.AgentTopic(accountcode, agent))
 	if err != nil {
 		return err
 	}

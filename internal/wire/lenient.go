@@ -51,22 +51,17 @@ func DecodeLenient(data []byte, dst any) error {
 	exact := make(map[string]target, st.NumField()*2)
 	folded := make(map[string]target, st.NumField()*2)
 	extra := -1
-	for i := 0; i < st.NumField(); i++ {
-		f := st.Field(i)
-		name, isExtra, ok := wireField(f)
-		if isExtra {
-			extra = i
-		}
-		if !ok {
+	for _, f := range Fields(st) {
+		if f.Extra {
+			extra = f.Index
 			continue
 		}
-		names := []string{name}
-		if a := f.Tag.Get("alias"); a != "" {
-			names = append(names, strings.Split(a, ",")...)
+		if f.Inline || f.JSON == "" {
+			continue
 		}
-		for _, n := range names {
-			exact[n] = target{i, name}
-			folded[strings.ToLower(n)] = target{i, name}
+		for _, n := range append([]string{f.JSON}, f.Aliases...) {
+			exact[n] = target{f.Index, f.JSON}
+			folded[strings.ToLower(n)] = target{f.Index, f.JSON}
 		}
 	}
 	var extras map[string]any
@@ -272,26 +267,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// wireField says what DecodeLenient and EncodeWithExtra make of a struct
-// field: the Extra map of unknown members (isExtra), a member named name,
-// or neither (!ok: unexported, or tagged json:"-").
-func wireField(f reflect.StructField) (name string, isExtra, ok bool) {
-	if !f.IsExported() {
-		return "", false, false
-	}
-	if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
-		return "", true, false
-	}
-	name, _, _ = strings.Cut(f.Tag.Get("json"), ",")
-	switch name {
-	case "-":
-		return "", false, false
-	case "":
-		name = f.Name
-	}
-	return name, false, true
-}
-
 // EncodeWithExtra encodes the struct v as one JSON object: its fields in
 // declaration order under their json tag names (fields tagged "-" left
 // out), then the members of its Extra map (a map[string]any) in name order,
@@ -320,16 +295,16 @@ func EncodeWithExtra(v any) ([]byte, error) {
 		b = append(append(append(b, kb...), ':'), vb...)
 		return nil
 	}
-	for i := 0; i < rt.NumField(); i++ {
-		name, isExtra, ok := wireField(rt.Field(i))
-		if isExtra {
-			extra, _ = rv.Field(i).Interface().(map[string]any)
-		}
-		if !ok {
+	for _, f := range Fields(rt) {
+		if f.Extra {
+			extra, _ = rv.Field(f.Index).Interface().(map[string]any)
 			continue
 		}
-		named[strings.ToLower(name)] = true
-		if err := member(name, rv.Field(i).Interface()); err != nil {
+		if f.Inline || f.JSON == "" {
+			continue
+		}
+		named[strings.ToLower(f.JSON)] = true
+		if err := member(f.JSON, rv.Field(f.Index).Interface()); err != nil {
 			return nil, err
 		}
 	}
