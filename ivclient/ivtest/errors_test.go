@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/soapx"
