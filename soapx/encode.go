@@ -269,3 +269,21 @@ func isXMLName(s string) bool {
 	}
 	return true
 }
+
+// paramsSize is the size in bytes of the names and values of the request
+// elements: a lower bound of the envelope's, enough to refuse a request
+// whose reply would be over the transport's limit.
+func paramsSize(ps gosoap.ArrayParams) int64 {
+	var n int64
+	for _, p := range ps {
+		for _, x := range p {
+			switch v := x.(type) {
+			case string:
+				n += int64(len(v))
+			case gosoap.ArrayParams:
+				n += paramsSize(v)
+			}
+		}
+	}
+	return n
+}
