@@ -170,7 +170,7 @@ func (a AgentInfo) MarshalJSON() ([]byte, error) {
 type AgentLine struct {
 	ID          int    `json:"id"`
 	QueuesID    int    `json:"queues_id"`
-	Accountcode string `json:"accountcode"`
+	Accountcode string `json:"accountcode,omitempty"` // sent over SOAP only
 	Number      int    `json:"linenumber"`
 	Inbound     bool   `json:"inbound"`
 	Outbound    bool   `json:"outbound"`

@@ -160,6 +160,14 @@ func (c *cli) run(ctx context.Context, args []string, getenv func(string) string
 	return usageErr("unknown command %q (methods, call, help, events, sim)", cmd)
 }
 
+// timedOut names -timeout in an error that its deadline caused.
+func (c *cli) timedOut(err error) error {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (-timeout %v: raise it to wait longer)", err, c.timeout)
+	}
+	return err
+}
+
 // exitError is an exit status another part (the simulator) chose and
 // reported itself.
 type exitError int
@@ -278,7 +286,7 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 	defer cancel()
 	res, err := catalog.Invoke(ctx, client, m.Name, values)
 	if err != nil {
-		return err
+		return c.timedOut(err)
 	}
 	if res == nil {
 		return nil
@@ -300,7 +308,7 @@ func (c *cli) transport() (ivclient.Transport, error) {
 	case c.soap != "":
 		t, err := soapx.New(c.soap) // checks the URL; nothing is sent before the first call
 		if err != nil {
-			return nil, usageErr("-soap (IV_SOAP_URL): %s", strings.TrimPrefix(err.Error(), "soapx: New: "))
+			return nil, usageErr("-soap (IV_SOAP_URL): %s", strings.TrimPrefix(err.Error(), "soapx: New: invalid argument: endpoint: "))
 		}
 		return t, nil
 	}

@@ -268,10 +268,11 @@ func truncate(s string, n int) string {
 }
 
 // EncodeWithExtra encodes the struct v as one JSON object: its fields in
-// declaration order under their json tag names (fields tagged "-" left
-// out), then the members of its Extra map (a map[string]any) in name order,
-// those that a field already names left out. It is the inverse of
-// DecodeLenient, for result types that keep unknown members.
+// declaration order under their json tag names (fields tagged "-" left out,
+// and those tagged omitempty when zero), then the members of its Extra map
+// (a map[string]any) in name order, those that a field already names left
+// out. It is the inverse of DecodeLenient, for result types that keep
+// unknown members.
 func EncodeWithExtra(v any) ([]byte, error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Struct {
@@ -304,6 +305,9 @@ func EncodeWithExtra(v any) ([]byte, error) {
 			continue
 		}
 		named[strings.ToLower(f.JSON)] = true
+		if f.JSONOmitEmpty && rv.Field(f.Index).IsZero() {
+			continue
+		}
 		if err := member(f.JSON, rv.Field(f.Index).Interface()); err != nil {
 			return nil, err
 		}
