@@ -622,17 +622,17 @@ func TestWSDLFetchedOnceUnderConcurrency(t *testing.T) {
 	})
 	tr := newTransport(t, e.URL())
 	var wg sync.WaitGroup
-	errs := make(chan error, 20)
+	errc := make(chan error, 20)
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- tr.Call(context.Background(), &ivclient.Request{Method: "AgentLogin", Key: testKey}, nil)
+			errc <- tr.Call(context.Background(), &ivclient.Request{Method: "AgentLogin", Key: testKey}, nil)
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
+	close(errc)
+	for err := range errc {
 		if err != nil {
 			t.Fatal(err)
 		}

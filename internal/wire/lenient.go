@@ -65,7 +65,7 @@ func DecodeLenient(data []byte, dst any) error {
 		}
 	}
 	var extras map[string]any
-	var errs []error
+	var fieldErrs []error
 	for k, raw := range m {
 		t, ok := exact[k]
 		if !ok {
@@ -84,7 +84,7 @@ func DecodeLenient(data []byte, dst any) error {
 			continue
 		}
 		if err := setLenient(sv.Field(t.idx), raw); err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", k, err))
+			fieldErrs = append(fieldErrs, fmt.Errorf("field %q: %w", k, err))
 		}
 	}
 	if extra >= 0 && extras != nil {
@@ -93,7 +93,7 @@ func DecodeLenient(data []byte, dst any) error {
 			ev.Set(reflect.ValueOf(extras))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(fieldErrs...)
 }
 
 // setLenient sets v from the JSON value raw as DecodeLenient describes.
