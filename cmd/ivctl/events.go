@@ -46,22 +46,9 @@ it); the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	if c.stomp == "" {
 		return usageErr("events needs -stomp host:port (IV_STOMP_ADDR)")
 	}
-	topics := fs.Args()
-	if len(topics) == 0 {
-		topics = []string{events.AllAgents}
-	}
-	for i, t := range topics {
-		switch {
-		case t == "":
-			return usageErr("an empty topic")
-		case isDigits(t):
-			if *accountcode == "" {
-				return usageErr("%s: a bare agent number needs -accountcode", t)
-			}
-			topics[i] = events.AgentTopic(*accountcode, t)
-		case !strings.HasPrefix(t, "/"):
-			topics[i] = events.TopicPrefix + t
-		}
+	topics, err := eventTopics(fs.Args(), *accountcode)
+	if err != nil {
+		return err
 	}
 
 	connected := false
@@ -108,6 +95,32 @@ it); the default is every agent (`+events.AllAgents+`). Needs -stomp.
 		err = errors.New("the subscription ended")
 	}
 	return err
+}
+
+// eventTopics returns the destinations of events' arguments: every agent
+// when there is none; a destination as it is; an agent (default_1001) or
+// an agent's bare number (1001, an agent of accountcode) as its topic.
+func eventTopics(args []string, accountcode string) ([]string, error) {
+	if len(args) == 0 {
+		return []string{events.AllAgents}, nil
+	}
+	topics := make([]string, len(args))
+	for i, t := range args {
+		switch {
+		case t == "":
+			return nil, usageErr("an empty topic")
+		case strings.HasPrefix(t, "/"):
+			topics[i] = t
+		case isDigits(t):
+			if accountcode == "" {
+				return nil, usageErr("%s: a bare agent number needs -accountcode", t)
+			}
+			topics[i] = events.AgentTopic(accountcode, t)
+		default:
+			topics[i] = events.TopicPrefix + t
+		}
+	}
+	return topics, nil
 }
 
 // interrupted returns nil when ctx ended (SIGINT, SIGTERM: events' normal

@@ -140,19 +140,7 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 		}
 		v.SetUint(uint64(n))
 	case reflect.Float32, reflect.Float64:
-		s, err := LenientString(raw)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(s) == "" {
-			v.SetFloat(0)
-			return nil
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return errors.New("not a number")
-		}
-		v.SetFloat(f)
+		return setFloat(v, raw)
 	case reflect.Bool:
 		b, err := LenientBool(raw)
 		if err != nil {
@@ -160,21 +148,7 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 		}
 		v.SetBool(b)
 	case reflect.Slice:
-		if raw[0] != '[' {
-			// A single value where a list is expected: a list of one.
-			raw = append(append([]byte{'['}, raw...), ']')
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return err
-		}
-		out := reflect.MakeSlice(v.Type(), len(items), len(items))
-		for i, it := range items {
-			if err := setLenient(out.Index(i), it); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-		}
-		v.Set(out)
+		return setSlice(v, raw)
 	case reflect.Struct:
 		return DecodeLenient(raw, v.Addr().Interface())
 	case reflect.Interface:
@@ -190,6 +164,45 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 	default:
 		return fmt.Errorf("unsupported field type %s", v.Type())
 	}
+	return nil
+}
+
+// setFloat sets the float v from a number, or a string holding one ("" is
+// 0).
+func setFloat(v reflect.Value, raw json.RawMessage) error {
+	s, err := LenientString(raw)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(s) == "" {
+		v.SetFloat(0)
+		return nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	v.SetFloat(f)
+	return nil
+}
+
+// setSlice sets the slice v from a list, or from a single value as a list
+// of one.
+func setSlice(v reflect.Value, raw json.RawMessage) error {
+	if raw[0] != '[' {
+		raw = append(append([]byte{'['}, raw...), ']')
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return err
+	}
+	out := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, it := range items {
+		if err := setLenient(out.Index(i), it); err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	v.Set(out)
 	return nil
 }
 
