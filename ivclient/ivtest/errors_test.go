@@ -74,7 +74,7 @@ func TestNilContext(t *testing.T) {
 	}
 	for name, c := range cs {
 		checks[name+" Client.QueueList"] = func() error { _, err := c.QueueList(nil, "default"); return err }
-		checks[name+" Client.Invoke"] = func() error {
+		checks[name+" catalog.Invoke"] = func() error {
 			_, err := catalog.Invoke(nil, c, "QueueList", map[string]any{"accountcode": "default"})
 			return err
 		}

@@ -24,7 +24,7 @@ func decode[T any](t testing.TB, raw json.RawMessage) T {
 }
 
 // TestMethodTable holds the platform's methods to ivclient's table: a
-// handler for each of ivclient.Methods, and none for another name.
+// handler for each of catalog.Methods, and none for another name.
 func TestMethodTable(t *testing.T) {
 	for _, m := range catalog.Methods() {
 		if handlerOf(m.Name) == nil {
