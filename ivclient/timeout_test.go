@@ -16,13 +16,9 @@ import (
 // that never comes ends the call with context.DeadlineExceeded instead of
 // blocking it: over both transports, and the next call is answered.
 func TestCallTimeoutAppliesWithoutDeadline(t *testing.T) {
-	p := ivtest.NewPlatform(t, ivtest.WithQueue("default", "7015"))
+	p, st := platformWithQueue(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := stompx.Dial(ctx, p.STOMPAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
 	sp, err := soapx.New(p.SOAPURL())
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +49,9 @@ func TestCallTimeoutAppliesWithoutDeadline(t *testing.T) {
 	}
 }
 
-// A deadline of the caller's own wins over the client's default, both
-// ways; WithoutCallTimeout leaves a call without a deadline unbounded (here
-// it ends when its own context is cancelled).
-func TestCallTimeoutKeepsTheCallersDeadline(t *testing.T) {
+// platformWithQueue starts a fake platform with queue 7015 and dials it
+// over STOMP.
+func platformWithQueue(t *testing.T) (*ivtest.Platform, *stompx.Transport) {
 	p := ivtest.NewPlatform(t, ivtest.WithQueue("default", "7015"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -64,6 +59,15 @@ func TestCallTimeoutKeepsTheCallersDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	return p, st
+}
+
+// A deadline of the caller's own wins over the client's default, both
+// ways; WithoutCallTimeout leaves a call without a deadline unbounded (here
+// it ends when its own context is cancelled).
+func TestCallTimeoutKeepsTheCallersDeadline(t *testing.T) {
+	p, st := platformWithQueue(t)
 	c, err := ivclient.New(st, p.Key(), ivclient.WithoutCallTimeout())
 	if err != nil {
 		t.Fatal(err)
