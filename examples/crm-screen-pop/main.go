@@ -120,16 +120,11 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	}
 	defer env.Close()
 	p := env.Fake // nil against a real platform
-	t, err := env.DialSTOMP(ctx, stompx.WithWildcard(wildcard))
+	t, c, err := env.STOMPClient(ctx, stompx.WithWildcard(wildcard)) // t delivers the events
 	if err != nil {
 		return err
 	}
-	c, err := ivclient.New(t, env.Key)
-	if err != nil {
-		t.Close()
-		return err
-	}
-	defer c.Close()
+	defer c.Close() // closes t too
 
 	sub, err := t.Subscribe(ctx, events.AllAgents)
 	if err != nil {

@@ -141,13 +141,8 @@ func run(ctx context.Context, cfg config) error {
 	if len(cfg.numbers) == 0 {
 		return errors.New("-numbers is empty")
 	}
-	t, err := env.DialSTOMP(ctx)
+	t, c, err := env.STOMPClient(ctx) // t delivers the events
 	if err != nil {
-		return err
-	}
-	c, err := ivclient.New(t, env.Key)
-	if err != nil {
-		t.Close()
 		return err
 	}
 	defer c.Close() // closes t too

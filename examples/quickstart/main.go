@@ -26,7 +26,6 @@ import (
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
-	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
@@ -61,13 +60,10 @@ func run(accountcode, agent, iface, exten string) error {
 		return err
 	}
 	defer p.Close()
-	t, err := p.DialSTOMP(ctx) // the broker: calls and events
+	// The broker carries the calls (c) and the events (t.Subscribe):
+	// stompx.Dial and ivclient.New, as the README shows.
+	t, c, err := p.STOMPClient(ctx)
 	if err != nil {
-		return err
-	}
-	c, err := ivclient.New(t, p.Key)
-	if err != nil {
-		t.Close()
 		return err
 	}
 	defer c.Close() // closes t too
