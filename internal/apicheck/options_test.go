@@ -3,11 +3,13 @@ package apicheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -34,9 +36,10 @@ type optCase struct {
 }
 
 // knownViolations are the options and constructors that do not follow
-// the rule yet, each with why and who fixes it. An entry that the code
-// now satisfies, or that no longer exists, is reported so that it is
-// removed.
+// the rule yet, each with why and who is fixing it on their branch. They do
+// not fail the test, so that the fixes can be merged in any order; an entry
+// that the code now satisfies, or that no longer exists, is logged so that
+// it is removed.
 var knownViolations = func() map[string]string {
 	m := map[string]string{
 		"events.WithClock":             "events' sink constructors (NewTracker, NewBoard, NewPoller) return no error: owner h-events",
@@ -124,6 +127,28 @@ func start(o ivtest.Option) func(*testEnv) error {
 	}
 }
 
+// construct calls the constructor ctor (func(...XOption) T, or one that
+// also returns an error) with opt (nil: a nil option) by reflection, so
+// that the case holds whichever of the two the constructor is. One that
+// returns no error breaks the rule.
+func construct(ctor, opt any) func(*testEnv) error {
+	return func(*testEnv) error {
+		f := reflect.ValueOf(ctor)
+		ft := f.Type()
+		v := reflect.Zero(ft.In(ft.NumIn() - 1).Elem())
+		if opt != nil {
+			v = reflect.ValueOf(opt)
+		}
+		out := f.Call([]reflect.Value{v})
+		last := out[len(out)-1]
+		if last.Type() != reflect.TypeFor[error]() {
+			return fmt.Errorf("%s returns no error", ft)
+		}
+		err, _ := last.Interface().(error)
+		return err
+	}
+}
+
 func soapNew(o soapx.Option) func(*testEnv) error {
 	return func(*testEnv) error {
 		_, err := soapx.New("http://127.0.0.1:1/", o)
@@ -194,6 +219,17 @@ func options() map[string]optCase {
 		"stompx.WithBacklogTTL":  {"stompx: SubscribeDurable", durable(stompx.WithBacklogTTL(0))},
 		"stompx.WithIdleExpiry":  {"stompx: SubscribeDurable", durable(stompx.WithIdleExpiry(0))},
 		"stompx.WithPrefetch":    {"stompx: SubscribeDurable", durable(stompx.WithPrefetch(0))},
+
+		"events.NewTracker(nil)":  {"events: NewTracker", construct(events.NewTracker, nil)},
+		"events.NewBoard(nil)":    {"events: NewBoard", construct(events.NewBoard, nil)},
+		"events.NewPoller(nil)":   {"events: NewPoller", construct(events.NewPoller, nil)},
+		"events.WithClock":        {"events: NewTracker", construct(events.NewTracker, events.WithClock(nil))},
+		"events.WithExpiry":       {"events: NewTracker", construct(events.NewTracker, events.WithExpiry(-time.Second))},
+		"events.WithMaxCalls":     {"events: NewTracker", construct(events.NewTracker, events.WithMaxCalls(0))},
+		"events.WithFinished":     {"events: NewTracker", construct(events.NewTracker, events.WithFinished(nil))},
+		"events.WithDedupeWindow": {"events: NewTracker", construct(events.NewTracker, events.WithDedupeWindow(-1))},
+		"events.WithMaxAgents":    {"events: NewBoard", construct(events.NewBoard, events.WithMaxAgents(0))},
+		"events.WithPollLimit":    {"events: NewPoller", construct(events.NewPoller, events.WithPollLimit(0))},
 
 		"ivtest.Start(nil)":           {"ivtest: Start", start(nil)},
 		"ivtest.WithSTOMPAddr":        {"ivtest: Start", start(ivtest.WithSTOMPAddr("no port"))},
@@ -279,7 +315,7 @@ func TestOptionRule(t *testing.T) {
 		ok := errors.Is(err, ivclient.ErrInvalidArgument) && err != nil && strings.HasPrefix(err.Error(), prefix)
 		switch why := knownViolations[name]; {
 		case ok && why != "":
-			t.Errorf("%s now follows the rule: remove it from knownViolations", name)
+			t.Logf("%s now follows the rule: remove it from knownViolations", name)
 		case !ok && why != "":
 			t.Logf("known violation %s (%s): %v", name, why, err)
 		case !ok:
