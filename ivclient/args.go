@@ -6,8 +6,9 @@ package ivclient
 // agent for the "<accountcode>_<number>" arguments, where a bare number is
 // prefixed; item= names the IVWS elements of a list's items), and the
 // comment says what the argument means. The method catalog ivctl shows is
-// generated from these declarations and the methods' doc comments
-// (internal/catalog, go generate).
+// generated from these declarations and the methods' doc comments: after
+// changing either, run go generate ./internal/catalog (a test fails until
+// the committed catalog matches).
 
 type agentSessionArgs struct { // AgentLogoff, AgentUnpause
 	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"` // the agent's accountcode, e.g. default

@@ -260,3 +260,66 @@ func TestArgKindText(t *testing.T) {
 		t.Error(`"float" read as a kind`)
 	}
 }
+
+// TestEveryNumberChecked: every argument the catalog marks Digits (from
+// the iv:"digits" tag, the one declaration) is refused before anything is
+// sent when it is not a number, and the arguments the reference specifies
+// as numbers are among them.
+func TestEveryNumberChecked(t *testing.T) {
+	for _, k := range []string{
+		"AgentQueueAdd.queues.name", "AgentPause.Reason", "AgentInfo.user", "AgentAdd.user", "AgentAdd.pass",
+		"QueueAdd.name", "QueueInfo.name", "SipUserAdd.name", "SipUserAdd.username", "SipUserInfo.name",
+		"AgentQueueDelete.name", "NewCallBack.Mcdu", "AgentLineList.user", "QueueModify.original_name",
+	} {
+		parts := strings.Split(k, ".")
+		m, _ := Lookup(parts[0])
+		a, ok := m.Arg(parts[1])
+		if len(parts) == 3 {
+			a, ok = MethodInfo{Args: a.Items}.Arg(parts[2])
+		}
+		if !ok || !a.Digits {
+			t.Errorf("%s: %+v, %v; want a digits argument", k, a, ok)
+		}
+	}
+	ctx := context.Background()
+	for _, m := range Methods() {
+		for _, a := range m.Args {
+			rec := &recorder{}
+			c, err := ivclient.New(rec, "k1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := map[string]any{}
+			for _, b := range m.Args {
+				args[b.Name] = sample(b)
+			}
+			var want string
+			switch {
+			case a.Digits:
+				args[a.Name], want = "12a", a.Name
+			case a.Kind == ArgList:
+				for _, it := range a.Items {
+					if it.Digits {
+						item := map[string]any{}
+						for _, b := range a.Items {
+							item[b.Name] = sample(b)
+						}
+						item[it.Name] = "12a"
+						args[a.Name], want = []any{item}, a.Name+"[0]."+it.Name
+					}
+				}
+			}
+			if want == "" {
+				continue
+			}
+			_, err = Invoke(ctx, c, m.Name, args)
+			var ae *ivclient.ArgError
+			if !errors.As(err, &ae) || ae.Arg != want || ae.Reason != "must be a number" {
+				t.Errorf("%s with %s=12a: %v, want an ArgError for %s", m.Name, want, err, want)
+			}
+			if len(rec.reqs) != 0 {
+				t.Errorf("%s with %s=12a: sent", m.Name, want)
+			}
+		}
+	}
+}
