@@ -26,7 +26,7 @@ func (c *Client) prepare(method string, args any) error {
 	if v.Kind() != reflect.Struct {
 		return nil
 	}
-	ck := checker{method: method}
+	ck := checker{method: method, fields: c.fieldsOf}
 	ck.check("", v, true)
 	if len(ck.missing) > 0 {
 		reason := "is required"
@@ -39,15 +39,26 @@ func (c *Client) prepare(method string, args any) error {
 		return ck.err
 	}
 	if c.autoAgent && v.CanSet() {
-		prefixAgents(v)
+		prefixAgents(v, c.fieldsOf(v.Type()))
 	}
 	return nil
+}
+
+// fieldsOf returns wire.Fields(t), read once per type and client.
+func (c *Client) fieldsOf(t reflect.Type) []wire.Field {
+	if fs, ok := c.fields.Load(t); ok {
+		return fs.([]wire.Field)
+	}
+	fs := wire.Fields(t)
+	c.fields.Store(t, fs)
+	return fs
 }
 
 // checker walks an argument struct: every missing required argument, and
 // the first other fault.
 type checker struct {
 	method  string
+	fields  func(reflect.Type) []wire.Field
 	missing []string
 	err     *ArgError
 }
@@ -61,7 +72,7 @@ func (ck *checker) fail(name, reason string) {
 // check checks one struct; inside an inline struct tagged iv:"optional"
 // (the body of a Modify method) nothing is required.
 func (ck *checker) check(prefix string, v reflect.Value, enforce bool) {
-	for _, f := range wire.Fields(v.Type()) {
+	for _, f := range ck.fields(v.Type()) {
 		fv := v.Field(f.Index)
 		if f.Inline {
 			for fv.Kind() == reflect.Pointer && !fv.IsNil() {
@@ -112,8 +123,7 @@ func (ck *checker) check(prefix string, v reflect.Value, enforce bool) {
 
 // prefixAgents makes each bare number of a field tagged iv:"agent"
 // "<accountcode>_<number>", with the accountcode of the same struct.
-func prefixAgents(v reflect.Value) {
-	fields := wire.Fields(v.Type())
+func prefixAgents(v reflect.Value, fields []wire.Field) {
 	var accountcode string
 	for _, f := range fields {
 		if strings.EqualFold(f.GoName, "Accountcode") && f.Type.Kind() == reflect.String {

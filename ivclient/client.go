@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,7 @@ type Client struct {
 	autoAgent   bool
 	callTimeout time.Duration // 0: none
 	observe     func(context.Context, CallInfo)
+	fields      sync.Map // reflect.Type -> []wire.Field, for prepare
 }
 
 // Option configures a Client. A bad value, or a nil Option, makes New fail
