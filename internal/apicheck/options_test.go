@@ -24,7 +24,7 @@ import (
 
 // packages are the public packages whose options the table covers,
 // relative to the module root.
-var packages = []string{"codes", "events", "events/eventfeed", "ivclient", "ivclient/ivtest", "soapx", "stompx"}
+var packages = []string{"codes", "events", "ivclient", "ivclient/ivtest", "soapx", "stompx"}
 
 // optCase is one option given a bad value, applied by its constructor.
 type optCase struct {
@@ -42,17 +42,6 @@ type optCase struct {
 // it is removed.
 var knownViolations = func() map[string]string {
 	m := map[string]string{
-		"events.WithClock":             "events' sink constructors (NewTracker, NewBoard, NewPoller) return no error: owner h-events",
-		"events.WithExpiry":            "events' sink constructors return no error: owner h-events",
-		"events.WithMaxCalls":          "events' sink constructors return no error: owner h-events",
-		"events.WithFinished":          "events' sink constructors return no error: owner h-events",
-		"events.WithMaxAgents":         "events' sink constructors return no error: owner h-events",
-		"events.WithPollLimit":         "events' sink constructors return no error: owner h-events",
-		"events.WithDedupeWindow":      "events' sink constructors return no error: owner h-events",
-		"eventfeed.WithBuffer":         "eventfeed.New returns no error and WithBuffer clamps: replaced by events.NewFeed on h-events",
-		"eventfeed.WithBlocking":       "eventfeed.New returns no error: replaced on h-events",
-		"eventfeed.WithAcks":           "eventfeed.New returns no error: replaced on h-events",
-		"eventfeed.WithErrorHandler":   "eventfeed.New returns no error: replaced on h-events",
 		"stompx.Dial(nil)":             "stompx.Dial's nil option error reads \"invalid option: Dial: nil option\": owner h-stompx",
 		"stompx.WithLogin":             "stompx option errors read \"invalid option: ...\", not \"stompx: Dial: invalid argument: ...\": owner h-stompx",
 		"stompx.WithVirtualHost":       "as stompx.WithLogin: owner h-stompx",
@@ -75,10 +64,6 @@ var knownViolations = func() map[string]string {
 		"ivtest.Start(nil)":            "ivtest.Start skips a nil option: owner h-ivtest",
 		"stompx.DeleteDurable(nil)":    "as stompx.WithMaxBacklog: owner h-stompx",
 		"ivtest.NewPlatform(nil)":      "ivtest.Start skips a nil option: owner h-ivtest",
-		"events.NewTracker(nil)":       "events' sink constructors return no error: owner h-events",
-		"events.NewBoard(nil)":         "events' sink constructors return no error: owner h-events",
-		"events.NewPoller(nil)":        "events' sink constructors return no error: owner h-events",
-		"eventfeed.New(nil)":           "eventfeed.New returns no error: replaced on h-events",
 	}
 	for name, c := range options() {
 		if strings.HasPrefix(name, "ivtest.") && c.apply != nil && m[name] == "" {
@@ -146,6 +131,24 @@ func construct(ctor, opt any) func(*testEnv) error {
 		}
 		err, _ := last.Interface().(error)
 		return err
+	}
+}
+
+// withFeed runs f on the subscription of a new feed, ended afterwards.
+func withFeed(f func(*events.Subscription) error) error {
+	feed, err := events.NewFeed()
+	if err != nil {
+		return err
+	}
+	defer feed.End(nil)
+	return f(feed.Subscription())
+}
+
+func consume(o events.ConsumeOption) func(*testEnv) error {
+	return func(env *testEnv) error {
+		return withFeed(func(s *events.Subscription) error {
+			return events.Consume(env.ctx, s, func(context.Context, events.Event) error { return nil }, o)
+		})
 	}
 }
 
@@ -230,6 +233,22 @@ func options() map[string]optCase {
 		"events.WithDedupeWindow": {"events: NewTracker", construct(events.NewTracker, events.WithDedupeWindow(-1))},
 		"events.WithMaxAgents":    {"events: NewBoard", construct(events.NewBoard, events.WithMaxAgents(0))},
 		"events.WithPollLimit":    {"events: NewPoller", construct(events.NewPoller, events.WithPollLimit(0))},
+		"events.NewFeed(nil)":     {"events: NewFeed", construct(events.NewFeed, nil)},
+		"events.WithBuffer":       {"events: NewFeed", construct(events.NewFeed, events.WithBuffer(0))},
+		"events.WithErrorHandler": {"events: NewFeed", construct(events.NewFeed, events.WithErrorHandler(nil))},
+		"events.WithUnsubscribe":  {"events: NewFeed", construct(events.NewFeed, events.WithUnsubscribe(nil))},
+		"events.WithBlocking":     {"events: NewFeed", nil},
+		"events.WithAcks":         {"events: NewFeed", nil},
+		"events.Consume(nil)":     {"events: Consume", consume(nil)},
+		"events.WithLanes":        {"events: Consume", consume(events.WithLanes(0))},
+		"events.WithRetry":        {"events: Consume", consume(events.WithRetry(-1, time.Second))},
+		"events.WithOtherEvents":  {"events: Consume", consume(events.WithOtherEvents(nil))},
+		"events.WithMaxHold":      {"events: Consume", consume(events.WithMaxHold(-time.Second))},
+		"events.ConsumeCalls(nil)": {"events: ConsumeCalls", func(env *testEnv) error {
+			return withFeed(func(s *events.Subscription) error {
+				return events.ConsumeCalls(env.ctx, s, func(context.Context, events.Call) error { return nil }, nil)
+			})
+		}},
 
 		"ivtest.Start(nil)":           {"ivtest: Start", start(nil)},
 		"ivtest.WithSTOMPAddr":        {"ivtest: Start", start(ivtest.WithSTOMPAddr("no port"))},
