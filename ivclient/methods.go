@@ -18,9 +18,11 @@ func (c *Client) AgentDelete(ctx context.Context, accountcode, user string) erro
 	return c.call(ctx, "AgentDelete", &agentArgs{accountcode, user}, nil)
 }
 
-// AgentModify changes the agent identified by originalAccountcode and
-// originalUser: the fields of a given are changed, those left empty are
-// left as they are (set User to renumber the agent).
+// AgentModify changes an agent: the fields given are changed, the others
+// are left as they are.
+//
+// The agent is the one of originalAccountcode and originalUser; the fields
+// of a left empty are not changed (set User to renumber the agent).
 func (c *Client) AgentModify(ctx context.Context, originalAccountcode, originalUser string, a Agent) error {
 	return c.call(ctx, "AgentModify", &agentModifyArgs{originalAccountcode, originalUser, a}, nil)
 }
@@ -57,7 +59,9 @@ func (c *Client) AgentLineDelete(ctx context.Context, accountcode, user string, 
 }
 
 // AgentLineModify enables or disables an agent's line for inbound and
-// outbound calls; a nil flag is left unchanged.
+// outbound calls.
+//
+// A nil flag is left unchanged.
 func (c *Client) AgentLineModify(ctx context.Context, originalAccountcode, originalUser string, originalLinenumber int, inbound, outbound *bool) error {
 	return c.call(ctx, "AgentLineModify", &agentLineModifyArgs{originalAccountcode, originalUser, originalLinenumber, bitPtr(inbound), bitPtr(outbound)}, nil)
 }
@@ -79,9 +83,8 @@ func (c *Client) AgentQueueAdd(ctx context.Context, accountcode, user string, qu
 	return c.call(ctx, "AgentQueueAdd", &agentQueueAddArgs{accountcode, user, queues}, nil)
 }
 
-// AgentQueueDelete removes the agent from the queue name; the platform
-// refuses to remove an agent from its only queue (change it with
-// AgentQueueModify).
+// AgentQueueDelete removes an agent from a queue; the platform refuses to
+// remove an agent from its only queue (change it with AgentQueueModify).
 func (c *Client) AgentQueueDelete(ctx context.Context, accountcode, user, name string) error {
 	return c.call(ctx, "AgentQueueDelete", &agentQueueDeleteArgs{accountcode, user, name}, nil)
 }
@@ -100,7 +103,7 @@ func (c *Client) AgentQueueList(ctx context.Context, accountcode, user string) (
 	return []AgentQueue(out), nil
 }
 
-// AgentQueueMembers returns the members of the queue name.
+// AgentQueueMembers returns the members of a queue.
 func (c *Client) AgentQueueMembers(ctx context.Context, accountcode, name string) ([]QueueMember, error) {
 	var out structList[QueueMember]
 	if err := c.call(ctx, "AgentQueueMembers", &queueArgs{accountcode, name}, &out); err != nil {
@@ -111,8 +114,8 @@ func (c *Client) AgentQueueMembers(ctx context.Context, accountcode, name string
 
 // --- Agent permission groups ---
 
-// AgentAddPermission puts the agent in the permission group location,
-// whose rules govern its outbound calls.
+// AgentAddPermission puts an agent in a permission group, whose rules
+// govern its outbound calls.
 func (c *Client) AgentAddPermission(ctx context.Context, accountcode, user, location string) error {
 	return c.call(ctx, "AgentAddPermission", &agentLocationArgs{accountcode, user, location}, nil)
 }
@@ -122,7 +125,7 @@ func (c *Client) AgentDeletePermission(ctx context.Context, accountcode, user st
 	return c.call(ctx, "AgentDeletePermission", &agentArgs{accountcode, user}, nil)
 }
 
-// AgentModifyPermission moves the agent to the permission group location.
+// AgentModifyPermission moves an agent to another permission group.
 func (c *Client) AgentModifyPermission(ctx context.Context, accountcode, user, location string) error {
 	return c.call(ctx, "AgentModifyPermission", &agentLocationArgs{accountcode, user, location}, nil)
 }
@@ -138,8 +141,8 @@ func (c *Client) AgentInfoPermission(ctx context.Context, accountcode, user stri
 
 // --- Agent sessions and calls ---
 
-// AgentLogin logs the agent in on the telephony interface iface (such as
-// "SIP/default_0001"), so that it can make and receive calls.
+// AgentLogin logs an agent in on a telephony interface, such as
+// "SIP/default_0001" (iface), so that it can make and receive calls.
 //
 // user is "<accountcode>_<number>" ("default_1001"); a bare number is
 // prefixed with the accountcode (see WithRawAgentNames), as in every
@@ -153,8 +156,8 @@ func (c *Client) AgentLogoff(ctx context.Context, accountcode, user string) erro
 	return c.call(ctx, "AgentLogoff", &agentSessionArgs{accountcode, user}, nil)
 }
 
-// AgentPause pauses the agent, so that it receives no calls; reason is the
-// pause number defined in Telephony/Agent Pauses.
+// AgentPause pauses an agent, so that it receives no calls, for a reason:
+// a pause number defined in Telephony/Agent Pauses.
 func (c *Client) AgentPause(ctx context.Context, accountcode, user, reason string) error {
 	return c.call(ctx, "AgentPause", &agentPauseArgs{accountcode, user, reason}, nil)
 }
@@ -164,23 +167,23 @@ func (c *Client) AgentUnpause(ctx context.Context, accountcode, user string) err
 	return c.call(ctx, "AgentUnpause", &agentSessionArgs{accountcode, user}, nil)
 }
 
-// BlindTransfer redirects every call the agent has to exten: a queue,
-// another agent or an external number.
+// BlindTransfer redirects every call the agent has to an extension (exten):
+// a queue, another agent or an external number.
 func (c *Client) BlindTransfer(ctx context.Context, accountcode, user, exten string) error {
 	return c.call(ctx, "BlindTransfer", &blindTransferArgs{accountcode, user, exten}, nil)
 }
 
-// NewCall calls the agent, then exten, and bridges them; the call's
-// progress arrives as events (NEWCALL and CONNECT for the agent's leg,
-// DNEWCALL and DCONNECT for the remote party, then HANGUP). Never retried:
-// a lost reply does not mean the call was not placed.
+// NewCall calls the agent, then an extension (exten), and bridges them;
+// the call's progress arrives as events (NEWCALL and CONNECT for the
+// agent's leg, DNEWCALL and DCONNECT for the remote party, then HANGUP).
+// Never retried: a lost reply does not mean the call was not placed.
 //
 // externalID is the partner's own identifier for the call (may be empty).
 func (c *Client) NewCall(ctx context.Context, accountcode, user, exten, externalID string) error {
 	return c.call(ctx, "NewCall", &newCallArgs{accountcode, user, exten, externalID}, nil)
 }
 
-// SendSms sends the text message text to the mobile number.
+// SendSms sends a text message to a mobile number.
 func (c *Client) SendSms(ctx context.Context, accountcode, number, text string) error {
 	return c.call(ctx, "SendSms", &sendSmsArgs{accountcode, number, text}, nil)
 }
@@ -203,9 +206,11 @@ func (c *Client) QueueAdd(ctx context.Context, q Queue) error {
 	return c.call(ctx, "QueueAdd", &q, nil)
 }
 
-// QueueModify changes the queue identified by originalAccountcode and
-// originalName: the fields of q given are changed, those left empty or nil
-// are left as they are (set Name to renumber the queue).
+// QueueModify changes a queue: the fields given are changed, the others
+// are left as they are.
+//
+// The queue is the one of originalAccountcode and originalName; the fields
+// of q left empty or nil are not changed (set Name to renumber the queue).
 func (c *Client) QueueModify(ctx context.Context, originalAccountcode, originalName string, q Queue) error {
 	return c.call(ctx, "QueueModify", &queueModifyArgs{originalAccountcode, originalName, q}, nil)
 }
@@ -242,9 +247,11 @@ func (c *Client) SipUserAdd(ctx context.Context, u SipUser) error {
 	return c.call(ctx, "SipUserAdd", &u, nil)
 }
 
-// SipUserModify changes the SIP user identified by originalAccountcode and
-// originalName: the fields of u given are changed, those left empty or nil
-// are left as they are.
+// SipUserModify changes a SIP user: the fields given are changed, the
+// others are left as they are.
+//
+// The SIP user is the one of originalAccountcode and originalName; the
+// fields of u left empty or nil are not changed.
 func (c *Client) SipUserModify(ctx context.Context, originalAccountcode, originalName string, u SipUser) error {
 	return c.call(ctx, "SipUserModify", &sipUserModifyArgs{originalAccountcode, originalName, u}, nil)
 }
@@ -274,8 +281,8 @@ func (c *Client) SipUserInfo(ctx context.Context, accountcode, name string) (*Si
 
 // --- SIP user permission groups ---
 
-// SipUserAddPermission puts the SIP user in the permission group location,
-// whose rules govern its outbound calls.
+// SipUserAddPermission puts a SIP user in a permission group, whose rules
+// govern its outbound calls.
 func (c *Client) SipUserAddPermission(ctx context.Context, accountcode, name, location string) error {
 	return c.call(ctx, "SipUserAddPermission", &sipUserLocationArgs{accountcode, name, location}, nil)
 }
@@ -285,8 +292,7 @@ func (c *Client) SipUserDeletePermission(ctx context.Context, accountcode, name 
 	return c.call(ctx, "SipUserDeletePermission", &sipUserArgs{accountcode, name}, nil)
 }
 
-// SipUserModifyPermission moves the SIP user to the permission group
-// location.
+// SipUserModifyPermission moves a SIP user to another permission group.
 func (c *Client) SipUserModifyPermission(ctx context.Context, accountcode, name, location string) error {
 	return c.call(ctx, "SipUserModifyPermission", &sipUserLocationArgs{accountcode, name, location}, nil)
 }

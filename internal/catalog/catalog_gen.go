@@ -12,7 +12,7 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentModify", Doc: "Changes the agent identified by originalAccountcode and originalUser: the fields of a given are changed, those left empty are left as they are (set User to renumber the agent).", Result: "", Args: slices.Concat([]ArgInfo{
+		{info: MethodInfo{Name: "AgentModify", Doc: "Changes an agent: the fields given are changed, the others are left as they are.", Result: "", Args: slices.Concat([]ArgInfo{
 			{Name: "original_accountcode", XMLName: "original_accountcode", Kind: ArgString, Doc: "the accountcode the agent has before the change", Required: true},
 			{Name: "original_user", XMLName: "original_user", Kind: ArgString, Doc: "the agent's number before the change", Required: true, Digits: true},
 		}, bodyAgent(false))}, params: [][]int{{0}, {1}, {2, 3, 4, 5}}},
@@ -37,7 +37,7 @@ func table() []method {
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 			{Name: "linenumber", XMLName: "linenumber", Kind: ArgInteger, Doc: "the number of the agent's line", Required: true},
 		}}, params: [][]int{{0}, {1}, {2}}},
-		{info: MethodInfo{Name: "AgentLineModify", Doc: "Enables or disables an agent's line for inbound and outbound calls; a nil flag is left unchanged.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentLineModify", Doc: "Enables or disables an agent's line for inbound and outbound calls.", Result: "", Args: []ArgInfo{
 			{Name: "original_accountcode", XMLName: "original_accountcode", Kind: ArgString, Doc: "the agent's accountcode", Required: true},
 			{Name: "original_user", XMLName: "original_user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 			{Name: "original_linenumber", XMLName: "original_linenumber", Kind: ArgInteger, Doc: "the number of the line to change", Required: true},
@@ -56,7 +56,7 @@ func table() []method {
 				{Name: "priority", XMLName: "priority", Kind: ArgInteger, Doc: "the agent's priority in the queue, an integer"},
 			}},
 		}}, params: [][]int{{0}, {1}, {2}}},
-		{info: MethodInfo{Name: "AgentQueueDelete", Doc: "Removes the agent from the queue name; the platform refuses to remove an agent from its only queue (change it with AgentQueueModify).", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentQueueDelete", Doc: "Removes an agent from a queue; the platform refuses to remove an agent from its only queue (change it with AgentQueueModify).", Result: "", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's and the queue's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the queue's extension, e.g. 7000", Required: true, Digits: true},
@@ -71,11 +71,11 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentQueueMembers", Doc: "Returns the members of the queue name.", Result: "[]ivclient.QueueMember", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentQueueMembers", Doc: "Returns the members of a queue.", Result: "[]ivclient.QueueMember", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the queue's accountcode, e.g. default", Required: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the queue's extension, e.g. 7000", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentAddPermission", Doc: "Puts the agent in the permission group location, whose rules govern its outbound calls.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentAddPermission", Doc: "Puts an agent in a permission group, whose rules govern its outbound calls.", Result: "", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 			{Name: "location", XMLName: "location", Kind: ArgString, Doc: "the permission group, which governs outbound calls (an existing group)", Required: true},
@@ -84,7 +84,7 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentModifyPermission", Doc: "Moves the agent to the permission group location.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentModifyPermission", Doc: "Moves an agent to another permission group.", Result: "", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 			{Name: "location", XMLName: "location", Kind: ArgString, Doc: "the permission group, which governs outbound calls (an existing group)", Required: true},
@@ -93,7 +93,7 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "user", XMLName: "user", Kind: ArgString, Doc: "the agent's number, e.g. 1001", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentLogin", Doc: "Logs the agent in on the telephony interface iface (such as \"SIP/default_0001\"), so that it can make and receive calls.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentLogin", Doc: "Logs an agent in on a telephony interface, such as \"SIP/default_0001\" (iface), so that it can make and receive calls.", Result: "", Args: []ArgInfo{
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "User", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 			{Name: "Interface", XMLName: "Interface", Kind: ArgString, Doc: "the telephony interface the agent answers on, <TECH>/<name>: SIP/default_0001, IAX2/default_230", Required: true},
@@ -102,7 +102,7 @@ func table() []method {
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "User", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "AgentPause", Doc: "Pauses the agent, so that it receives no calls; reason is the pause number defined in Telephony/Agent Pauses.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "AgentPause", Doc: "Pauses an agent, so that it receives no calls, for a reason: a pause number defined in Telephony/Agent Pauses.", Result: "", Args: []ArgInfo{
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "User", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 			{Name: "Reason", XMLName: "Reason", Kind: ArgString, Doc: "the pause number, as defined in Telephony/Agent Pauses", Required: true, Digits: true},
@@ -111,18 +111,18 @@ func table() []method {
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "User", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "BlindTransfer", Doc: "Redirects every call the agent has to exten: a queue, another agent or an external number.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "BlindTransfer", Doc: "Redirects every call the agent has to an extension (exten): a queue, another agent or an external number.", Result: "", Args: []ArgInfo{
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "Agent", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 			{Name: "Exten", XMLName: "Exten", Kind: ArgString, Doc: "the extension the calls are redirected to: a queue, an agent or an external number", Required: true},
 		}}, params: [][]int{{0}, {1}, {2}}},
-		{info: MethodInfo{Name: "NewCall", Doc: "Calls the agent, then exten, and bridges them; the call's progress arrives as events (NEWCALL and CONNECT for the agent's leg, DNEWCALL and DCONNECT for the remote party, then HANGUP). Never retried: a lost reply does not mean the call was not placed.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "NewCall", Doc: "Calls the agent, then an extension (exten), and bridges them; the call's progress arrives as events (NEWCALL and CONNECT for the agent's leg, DNEWCALL and DCONNECT for the remote party, then HANGUP). Never retried: a lost reply does not mean the call was not placed.", Result: "", Args: []ArgInfo{
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the agent's accountcode, e.g. default", Required: true},
 			{Name: "Agent", XMLName: "User", Kind: ArgString, Doc: "the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode", Required: true, Agent: true},
 			{Name: "Exten", XMLName: "Exten", Kind: ArgString, Doc: "the extension to call", Required: true},
 			{Name: "External_id", XMLName: "External_id", Kind: ArgString, Doc: "your own identifier for the call"},
 		}}, params: [][]int{{0}, {1}, {2}, {3}}},
-		{info: MethodInfo{Name: "SendSms", Doc: "Sends the text message text to the mobile number.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "SendSms", Doc: "Sends a text message to a mobile number.", Result: "", Args: []ArgInfo{
 			{Name: "Accountcode", XMLName: "Accountcode", Kind: ArgString, Doc: "the accountcode that sends the message, e.g. default", Required: true},
 			{Name: "Number", XMLName: "Number", Kind: ArgString, Doc: "the mobile number the text is sent to", Required: true},
 			{Name: "Text", XMLName: "Text", Kind: ArgString, Doc: "the text of the message", Required: true},
@@ -133,7 +133,7 @@ func table() []method {
 			{Name: "Uniqueid", XMLName: "Uniqueid", Kind: ArgString, Doc: "the call's uniqueid, from its NEWCALL event", Required: true},
 		}}, params: [][]int{{0}, {1}}},
 		{info: MethodInfo{Name: "QueueAdd", Doc: "Creates a queue; the platform's defaults apply to the settings left out. Accountcode and Name (digits) are required.", Result: "", Args: bodyQueue(true)}, params: [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}}},
-		{info: MethodInfo{Name: "QueueModify", Doc: "Changes the queue identified by originalAccountcode and originalName: the fields of q given are changed, those left empty or nil are left as they are (set Name to renumber the queue).", Result: "", Args: slices.Concat([]ArgInfo{
+		{info: MethodInfo{Name: "QueueModify", Doc: "Changes a queue: the fields given are changed, the others are left as they are.", Result: "", Args: slices.Concat([]ArgInfo{
 			{Name: "original_accountcode", XMLName: "original_accountcode", Kind: ArgString, Doc: "the accountcode the queue has before the change", Required: true},
 			{Name: "original_name", XMLName: "original_name", Kind: ArgString, Doc: "the queue's extension before the change", Required: true, Digits: true},
 		}, bodyQueue(false))}, params: [][]int{{0}, {1}, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}},
@@ -149,7 +149,7 @@ func table() []method {
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the queue's extension, e.g. 7000", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
 		{info: MethodInfo{Name: "SipUserAdd", Doc: "Creates a SIP user; the platform's defaults apply to the settings left out. Accountcode and Name (digits) are required.", Result: "", Args: bodySipUser(true)}, params: [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46}}},
-		{info: MethodInfo{Name: "SipUserModify", Doc: "Changes the SIP user identified by originalAccountcode and originalName: the fields of u given are changed, those left empty or nil are left as they are.", Result: "", Args: slices.Concat([]ArgInfo{
+		{info: MethodInfo{Name: "SipUserModify", Doc: "Changes a SIP user: the fields given are changed, the others are left as they are.", Result: "", Args: slices.Concat([]ArgInfo{
 			{Name: "original_accountcode", XMLName: "original_accountcode", Kind: ArgString, Doc: "the accountcode the SIP user has before the change", Required: true},
 			{Name: "original_name", XMLName: "original_name", Kind: ArgString, Doc: "the SIP user's extension before the change", Required: true, Digits: true},
 		}, bodySipUser(false))}, params: [][]int{{0}, {1}, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48}}},
@@ -164,7 +164,7 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the SIP user's accountcode, e.g. default", Required: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the SIP user's extension, e.g. 1010", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "SipUserAddPermission", Doc: "Puts the SIP user in the permission group location, whose rules govern its outbound calls.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "SipUserAddPermission", Doc: "Puts a SIP user in a permission group, whose rules govern its outbound calls.", Result: "", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the SIP user's accountcode, e.g. default", Required: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the SIP user's extension, e.g. 1010", Required: true, Digits: true},
 			{Name: "location", XMLName: "location", Kind: ArgString, Doc: "the permission group, which governs outbound calls (an existing group)", Required: true},
@@ -173,7 +173,7 @@ func table() []method {
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the SIP user's accountcode, e.g. default", Required: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the SIP user's extension, e.g. 1010", Required: true, Digits: true},
 		}}, params: [][]int{{0}, {1}}},
-		{info: MethodInfo{Name: "SipUserModifyPermission", Doc: "Moves the SIP user to the permission group location.", Result: "", Args: []ArgInfo{
+		{info: MethodInfo{Name: "SipUserModifyPermission", Doc: "Moves a SIP user to another permission group.", Result: "", Args: []ArgInfo{
 			{Name: "accountcode", XMLName: "accountcode", Kind: ArgString, Doc: "the SIP user's accountcode, e.g. default", Required: true},
 			{Name: "name", XMLName: "name", Kind: ArgString, Doc: "the SIP user's extension, e.g. 1010", Required: true, Digits: true},
 			{Name: "location", XMLName: "location", Kind: ArgString, Doc: "the permission group, which governs outbound calls (an existing group)", Required: true},
