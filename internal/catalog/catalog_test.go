@@ -37,16 +37,21 @@ func sample(a ArgInfo) any {
 	case ArgInteger, ArgFlag:
 		return "1"
 	case ArgList:
-		item := map[string]any{}
-		for _, it := range a.Items {
-			item[it.Name] = sample(it)
-		}
-		return []any{item}
+		return []any{samples(a.Items)}
 	}
 	if a.Digits || a.Agent {
 		return "1001"
 	}
 	return "x"
+}
+
+// samples returns a valid value for each argument, by name.
+func samples(args []ArgInfo) map[string]any {
+	m := make(map[string]any, len(args))
+	for _, a := range args {
+		m[a.Name] = sample(a)
+	}
+	return m
 }
 
 func TestMethodTable(t *testing.T) {
@@ -133,10 +138,7 @@ func TestInvokeEveryMethod(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		full := map[string]any{}
-		for _, a := range m.Args {
-			full[a.Name] = sample(a)
-		}
+		full := samples(m.Args)
 		res, err := Invoke(ctx, c, m.Name, full)
 		if err != nil {
 			t.Errorf("%s: %v", m.Name, err)
@@ -289,10 +291,7 @@ func TestEveryNumberChecked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := map[string]any{}
-			for _, b := range m.Args {
-				args[b.Name] = sample(b)
-			}
+			args := samples(m.Args)
 			var want string
 			switch {
 			case a.Digits:
@@ -300,10 +299,7 @@ func TestEveryNumberChecked(t *testing.T) {
 			case a.Kind == ArgList:
 				for _, it := range a.Items {
 					if it.Digits {
-						item := map[string]any{}
-						for _, b := range a.Items {
-							item[b.Name] = sample(b)
-						}
+						item := samples(a.Items)
 						item[it.Name] = "12a"
 						args[a.Name], want = []any{item}, a.Name+"[0]."+it.Name
 					}
