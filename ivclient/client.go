@@ -2,6 +2,7 @@ package ivclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -37,7 +38,9 @@ type Client struct {
 }
 
 // Option configures a Client. A bad value, or a nil Option, makes New fail
-// with an error matching ErrInvalidArgument.
+// with an error matching ErrInvalidArgument. An Option made by another
+// package (ivotel.Observer) may return such an error of its own, which New
+// returns as it is.
 type Option func(*options) error
 
 type options struct {
@@ -138,6 +141,9 @@ func New(t Transport, key string, opts ...Option) (*Client, error) {
 			return nil, errs.Wrap(op, ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
 		}
 		if err := opt(&o); err != nil {
+			if errors.Is(err, ErrInvalidArgument) {
+				return nil, err // an option of another package (ivotel.Observer) that says it all
+			}
 			return nil, errs.Wrap(op, ErrInvalidArgument, err.Error(), nil)
 		}
 	}
