@@ -168,7 +168,7 @@ func equalCounts(a, b map[string]uint64) bool {
 }
 
 // TestObserverInvoke: Invoke's calls are observed with the method's name,
-// a call refused by Invoke's own checks included.
+// a call refused by the typed method's checks (a missing argument) included.
 func TestObserverInvoke(t *testing.T) {
 	p := ivtest.NewPlatform(t)
 	tel := newTelemetry(t)
