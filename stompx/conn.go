@@ -109,7 +109,7 @@ type conn struct {
 
 	echoTopic string        // the confirmation topic (subscribeEcho)
 	echoed    chan struct{} // a confirmation came back
-	confirmMu sync.Mutex    // one confirmation at a time
+	confirmMu sync.Mutex    // held around each round trip (confirm), and what it confirms
 }
 
 // dial opens one STOMP connection to addr (see dialConn for ctx). Its
@@ -238,6 +238,12 @@ func (c *conn) echoPump(ss *stomp.Subscription, onErr func(error)) {
 func (c *conn) confirm() bool {
 	c.confirmMu.Lock()
 	defer c.confirmMu.Unlock()
+	return c.confirmLocked()
+}
+
+// confirmLocked is confirm with c.confirmMu held (by an owner that holds
+// it around what it confirms too).
+func (c *conn) confirmLocked() bool {
 	if err := c.stomp.Send(c.echoTopic, "", nil); err != nil {
 		c.abort(err)
 		return false

@@ -72,19 +72,34 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 		return nil, errs.Wrap("stompx: "+op, err, "", nil)
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
+	if o.onActive != nil {
+		ds.roles = newRoleNotifier(o.onActive)
+		if !t.spawn(ds.roles.run) {
+			ds.sub.Close()
+			return nil, errs.Wrap("stompx: "+op, errClosed, "", nil)
+		}
+	}
 
 	dc, _, stop, err := ds.open(ctx, addr)
-	if err != nil {
+	standby := errors.Is(err, errStandby)
+	if err != nil && !standby {
 		ds.sub.Close()
 		return nil, errs.Wrap("stompx: "+op, err, "", nil)
 	}
-	stop()
-	// Current and registered before SubscribeDurable returns, so that a
-	// Close right after closes this connection.
-	ds.install(dc)
-	if !t.subs.addDurable(ds) || !t.spawn(func() { ds.run(dc) }) {
+	if standby {
+		ds.roles.set(false)
+	} else {
+		stop()
+		// Current and registered before SubscribeDurable returns, so that
+		// a Close right after closes this connection.
+		ds.install(dc)
+	}
+	idx := t.addrIndex(addr)
+	if !t.subs.addDurable(ds) || !t.spawn(func() { ds.run(dc, idx) }) {
 		ds.sub.Close()
-		dc.abort(errClosed)
+		if dc != nil {
+			dc.abort(errClosed)
+		}
 		return nil, errs.Wrap("stompx: "+op, errClosed, "", nil)
 	}
 	t.log.Debug("stompx: durable subscription", slog.String("queue", ds.queue), slog.Int("topics", len(list)),
@@ -116,7 +131,7 @@ func (t *Transport) durableArgs(ctx context.Context, op, name string, topics []s
 		return nil, nil, "", err
 	}
 	if o.prefetch == 0 {
-		o.prefetch = min(t.opts.eventBuffer, maxPrefetch)
+		o.prefetch = DefaultDurablePrefetch
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, "", errs.Wrap(prefix, err, "", nil)
@@ -151,54 +166,77 @@ type durableSub struct {
 	ctx    context.Context // ends with the transport or the subscription
 	cancel context.CancelFunc
 
+	roles *roleNotifier // WithActiveChange; nil without
+
 	mu     sync.Mutex
-	cur    *durableConn // nil while reconnecting
+	cur    *durableConn // nil while reconnecting or a standby
 	closed bool         // the subscription was closed (by its consumer or Close)
 }
 
 // run owns the subscription's connection: when it drops, it reconnects as
-// the transport does and resubscribes; it ends the subscription when
-// reconnection is off or gives up, or the broker refuses it. The
-// consumer's Close (onClose) and the transport's (end) end it themselves.
-func (ds *durableSub) run(dc *durableConn) {
+// the transport does and resubscribes; a standby (dc nil) tries to become
+// active. It ends the subscription when reconnection is off or gives up,
+// or the broker refuses it. The consumer's Close (onClose) and the
+// transport's (end) end it themselves.
+func (ds *durableSub) run(dc *durableConn, idx int) {
 	t := ds.t
 	defer t.subs.removeDurable(ds)
 	for {
-		select {
-		case <-dc.done:
-		case <-ds.ctx.Done():
-			return
+		var next *durableConn
+		var err error
+		if dc == nil {
+			next, err = ds.standby(idx)
+		} else {
+			select {
+			case <-dc.done:
+			case <-ds.ctx.Done():
+				return
+			}
+			ds.roles.lost()
+			if ds.detach() {
+				return
+			}
+			if err = dc.verdict(); err == nil && ds.ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				err = t.connectionLost("stompx: durable subscription lost its connection", dc.addr, dc.cause,
+					slog.String("queue", ds.queue))
+				if err == nil {
+					idx = t.addrIndex(dc.addr)
+					next, err = ds.reconnect(idx, dc.cause)
+				}
+			}
 		}
-		ds.mu.Lock()
-		ds.cur = nil
-		closed := ds.closed
-		ds.mu.Unlock()
-		if closed {
+		switch {
+		case errors.Is(err, errStandby):
+			ds.roles.set(false)
+			dc = nil
+			continue
+		case err != nil:
+			t.log.Warn("stompx: durable subscription ended", slog.String("queue", ds.queue), slog.String("error", err.Error()))
+			ds.endRun(err)
 			return
-		}
-		if fatal := dc.verdict(); fatal != nil {
-			t.log.Warn("stompx: durable subscription ended", slog.String("queue", ds.queue), slog.String("error", fatal.Error()))
-			ds.feed.End(fatal)
-			return
-		}
-		if ds.ctx.Err() != nil {
-			return
-		}
-		if err := t.connectionLost("stompx: durable subscription lost its connection", dc.addr, dc.cause,
-			slog.String("queue", ds.queue)); err != nil {
-			ds.feed.End(err)
-			return
-		}
-		next, err := ds.reconnect(dc)
-		if err != nil {
-			ds.feed.End(err)
-			return
-		}
-		if next == nil {
+		case next == nil:
 			return // closed meanwhile
 		}
 		dc = next
 	}
+}
+
+// detach forgets the current connection, which has ended; true means the
+// subscription was closed.
+func (ds *durableSub) detach() bool {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	ds.cur = nil
+	return ds.closed
+}
+
+// endRun ends the subscription from run: Err wraps err.
+func (ds *durableSub) endRun(err error) {
+	ds.feed.End(err)
+	ds.roles.end()
 }
 
 // install makes dc current unless the subscription was closed meanwhile.
@@ -212,15 +250,23 @@ func (ds *durableSub) install(dc *durableConn) bool {
 	return true
 }
 
-// reconnect connects again (Transport.redial) and resubscribes. It
-// returns nil, nil when the subscription was closed meanwhile.
-func (ds *durableSub) reconnect(lost *durableConn) (*durableConn, error) {
+// finalDurable reports whether a failed connection attempt of a durable
+// subscription must not be retried: a refusal (ErrDurableMismatch,
+// ErrNotSupported), the end of the transport, or the lock held by another
+// consumer (errStandby: the subscription waits as a standby).
+func finalDurable(err error) bool {
+	return errors.Is(err, ErrDurableMismatch) || errors.Is(err, ivclient.ErrNotSupported) ||
+		errors.Is(err, ivclient.ErrClosed) || errors.Is(err, errStandby)
+}
+
+// reconnect connects again (Transport.redial) after the loss of the
+// connection to addrs[lost] (lastErr), and resubscribes. It returns nil,
+// nil when the subscription was closed meanwhile, and errStandby when
+// another consumer of the name is active.
+func (ds *durableSub) reconnect(lost int, lastErr string) (*durableConn, error) {
 	t := ds.t
 	var next *durableConn
-	final := func(err error) bool {
-		return errors.Is(err, ErrDurableMismatch) || errors.Is(err, ivclient.ErrNotSupported) || errors.Is(err, ivclient.ErrClosed)
-	}
-	err := t.redial(ds.ctx, t.addrIndex(lost.addr), lost.cause, final, func(ctx context.Context, idx int) error {
+	err := t.redial(ds.ctx, lost, lastErr, finalDurable, func(ctx context.Context, idx int) error {
 		var err error
 		next, err = ds.connect(ctx, t.addrs[idx])
 		return err
@@ -251,6 +297,7 @@ func (ds *durableSub) end(err error) *conn {
 	ds.mu.Unlock()
 	ds.cancel()
 	ds.feed.End(err)
+	ds.roles.end()
 	if dc == nil {
 		return nil
 	}
@@ -278,5 +325,6 @@ func (ds *durableSub) onClose() error {
 	if dc != nil {
 		dc.close()
 	}
+	ds.roles.end()
 	return nil
 }

@@ -48,9 +48,16 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	// The broker may not answer (a wedged broker, a ctx that ends): closing
 	// the connection wakes every go-stomp call below.
 	defer c.abortOnDone(ctx, "subscribing")()
-	if dc.subscribeAll() {
+	ok := dc.subscribeSync()
+	if ok && ds.opts.singleActive {
+		if ok = dc.takeLock(); ok {
+			ds.activate(dc)
+		}
+	}
+	if ok && dc.subscribeTopics() {
 		return dc, nil
 	}
+	ds.roles.lost()
 	if fatal := dc.verdict(); fatal != nil {
 		return nil, fatal
 	}
@@ -67,7 +74,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 // the subscription's life, which the transport's Close ends: the one way a
 // durable connection is first opened (reconnection bounds connect
 // itself). It returns the context bounding the connection's first work
-// (DeleteDurable's), to be released with stop.
+// (a deletion's); stop releases it.
 func (ds *durableSub) open(ctx context.Context, addr string) (dc *durableConn, octx context.Context, stop func(), err error) {
 	octx, cancel := context.WithTimeout(ctx, ds.t.opts.connectTimeout)
 	unlink := context.AfterFunc(ds.ctx, cancel)
@@ -82,17 +89,22 @@ func (ds *durableSub) open(ctx context.Context, addr string) (dc *durableConn, o
 	return dc, octx, stop, nil
 }
 
-// subscribeAll subscribes the confirmation topic, then each topic of the
-// subscription, one at a time, each confirmed, so that go-stomp knows each
-// SUBSCRIBE before the broker can refuse it. False means the connection
-// ended first.
-func (dc *durableConn) subscribeAll() bool {
+// subscribeSync subscribes the confirmation topic (see conn.confirm). False
+// means the connection ended first.
+func (dc *durableConn) subscribeSync() bool {
 	echo, err := dc.subscribeEcho()
 	if err != nil {
 		dc.abort(err)
 		return false
 	}
 	dc.startPump(func() { dc.echoPump(echo, dc.brokerError) })
+	return true
+}
+
+// subscribeTopics subscribes each topic of the subscription, one at a
+// time, each confirmed, so that go-stomp knows each SUBSCRIBE before the
+// broker can refuse it. False means the connection ended first.
+func (dc *durableConn) subscribeTopics() bool {
 	for i, tp := range dc.ds.topics {
 		ss, err := dc.stomp.Subscribe(tp, stomp.AckClientIndividual, dc.ds.subscribeHeaders(i)...)
 		if err != nil {
@@ -195,11 +207,14 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		ackID, _ := m.Header.Contains(frame.Ack)
 		msgID, _ := m.Header.Contains(frame.MessageId)
 		var ack func() error
+		var reject func(string) error
 		if ackID != "" || msgID != "" {
 			ack = func() error { return dc.ack(ss, ackID, msgID) }
+			dest, body := m.Destination, m.Body
+			reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
 		}
 		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
-			Redelivered: redelivered, Ack: ack, Lost: dc.done})
+			Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
 	}
 }
 
@@ -239,6 +254,8 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 	}
 	text := t.errorText(f)
 	switch {
+	case strings.Contains(strings.ToUpper(msg+body), "RESOURCE_LOCKED"):
+		dc.refuse(errStandby, text)
 	case strings.Contains(body, "inequivalent arg"):
 		dc.refuse(mismatchError(ds.queue, body), text)
 	case strings.Contains(msg, "Server cancelled subscription") || strings.Contains(body, "has canceled a subscription"):
@@ -255,17 +272,8 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 // is closed. A send that go-stomp could not queue sent nothing either, and
 // may be retried.
 func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
-	ds := dc.ds
-	ds.mu.Lock()
-	closed := ds.closed
-	ds.mu.Unlock()
-	if closed {
-		return errs.Wrap("stompx: Ack", ivclient.ErrClosed, "subscription closed, the broker delivers the event again", nil)
-	}
-	select {
-	case <-dc.done:
-		return errs.Wrap("stompx: Ack", lostError(dc.cause), "the broker delivers the event again", nil)
-	default:
+	if err := dc.settleable("stompx: Ack"); err != nil {
+		return err
 	}
 	h := frame.NewHeader()
 	if ackID != "" {

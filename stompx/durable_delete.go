@@ -9,7 +9,7 @@ import (
 )
 
 // DeleteDurable removes the durable queue of name, with its waiting
-// events and its bindings. opts must be those the queue was made with (the
+// events and its bindings, and name's dead letters. opts must be those the queue was made with (the
 // broker needs them to reach it); a mismatch fails with an error wrapping
 // ErrDurableMismatch. Deleting a queue that does not exist succeeds.
 // Consumers of the queue, in any process, see their subscription end
@@ -24,19 +24,32 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 		return err
 	}
 	o.prefetch = 1
-	// A durableSub of its own, never returned: its connection receives at
-	// most one event (prefetch 1), which goes with the queue.
-	ds := newDurableSub(t, name, []string{deleteTopic}, o)
+	o.singleActive, o.onActive = false, nil // the lock queue goes with its holder's connection
+	if err := t.deleteQueue(ctx, addr, newDurableSub(t, name, []string{deleteTopic}, o)); err != nil {
+		return errs.Wrap("stompx: "+op, err, "", nil)
+	}
+	dead := newDurableSub(t, name, []string{deleteTopic}, &durableOptions{prefetch: 1})
+	dead.queue = deadPrefix + name
+	if err := t.deleteQueue(ctx, addr, dead); err != nil {
+		return errs.Wrap("stompx: "+op+": dead letters", err, "", nil)
+	}
+	return nil
+}
+
+// deleteQueue deletes the queue of ds (ds.queue, declared with ds.opts),
+// on a connection of its own, which receives at most one message
+// (prefetch 1): it goes with the queue.
+func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub) error {
 	defer ds.cancel()
 	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
 	if err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
 	dc, cctx, stop, err := ds.open(ctx, addr)
 	if err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
 	defer stop()
 	defer dc.close()
@@ -53,15 +66,15 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	select {
 	case <-dc.done:
 		if ctx.Err() == nil && t.ctx.Err() != nil {
-			return errs.Wrap("stompx: "+op, errClosed, "", nil)
+			return errClosed
 		}
 		if cerr := ctxErr(cctx); cerr != nil {
-			return errs.Wrap("stompx: "+op, cerr, "", nil)
+			return cerr
 		}
 		if fatal := dc.verdict(); fatal != nil {
-			return errs.Wrap("stompx: "+op, fatal, "", nil)
+			return fatal
 		}
-		return errs.Wrap("stompx: "+op, lostError(dc.cause), "", nil)
+		return lostError(dc.cause)
 	default:
 	}
 	t.log.Debug("stompx: durable queue deleted", slog.String("queue", ds.queue))

@@ -21,6 +21,10 @@ const (
 	// maxPrefetch is the largest prefetch-count RabbitMQ takes (AMQP's
 	// basic.qos prefetch-count is 16 bits).
 	maxPrefetch = 65535
+	// lockPrefix and deadPrefix name a durable name's lock queue
+	// (WithSingleActive) and dead-letter queue (Subscription.Reject).
+	lockPrefix = "iv.lock."
+	deadPrefix = "iv.dead."
 	// deleteTopic is the topic DeleteDurable binds the queue to, to
 	// reach it; nothing is published there.
 	deleteTopic = "/topic/instantvoice-go.delete"
@@ -42,12 +46,23 @@ var ErrDurableMismatch = errors.New("stompx: durable queue exists with other arg
 type DurableOption func(*durableOptions) error
 
 type durableOptions struct {
-	quorum     bool
-	maxBacklog int
-	ttl        time.Duration
-	idle       time.Duration
-	prefetch   int
+	quorum       bool
+	maxBacklog   int
+	ttl          time.Duration
+	idle         time.Duration
+	prefetch     int
+	singleActive bool
+	onActive     func(active bool)
 }
+
+// DefaultDurablePrefetch is a durable subscription's prefetch without
+// WithPrefetch: enough for events.ConsumeCalls to hold every event of
+// 5,000 calls in progress (about 4 each before their HANGUP) with room for
+// the events that finish them. Its cost is memory: the subscription's
+// buffer holds that many events (about 5.5 MB of it is allocated when the
+// subscription is made), and the events in flight hold their bodies
+// (a few hundred bytes each: some 10 MB when all 30,000 are out).
+const DefaultDurablePrefetch = 30000
 
 // WithQuorumQueue makes the queue a quorum queue: replicated across the
 // nodes of a RabbitMQ cluster (it survives the loss of a minority of
@@ -101,8 +116,8 @@ func WithIdleExpiry(d time.Duration) DurableOption {
 }
 
 // WithPrefetch sets how many unacknowledged events the broker sends this
-// subscription at most (prefetch-count, 1-65535; default the transport's
-// event buffer, WithEventBuffer). It is also the subscription's buffer when
+// subscription at most (prefetch-count, 1-65535; default
+// DefaultDurablePrefetch). It is also the subscription's buffer when
 // larger than the event buffer, so that the events in flight always fit.
 // With several topics, each topic's SUBSCRIBE gets a share of n (at least
 // 1 each). It is not a queue argument: subscribers of one name may differ.
@@ -112,6 +127,55 @@ func WithPrefetch(n int) DurableOption {
 			return optErr("WithPrefetch", "the prefetch must be 1-%d, got %d", maxPrefetch, n)
 		}
 		o.prefetch = n
+		return nil
+	}
+}
+
+// WithSingleActive makes a durable subscription one of its name's
+// consumers of which one at a time, the active one, receives events; the
+// others wait as standbys, and one of them takes over when the active
+// one's connection ends: within about a second when its process died, and
+// once the broker notices when its network was cut (the heart-beat
+// timeout: about twice WithHeartBeat's period, 20-30 s by default; lower it
+// to take over sooner). The events of a name are then handled by one
+// process at a time, in the order the broker holds them.
+//
+// The broker decides who is active: each consumer's connection first
+// subscribes, exclusively, to a lock queue of the name (iv.lock.<name>,
+// not durable, deleted with the connection that holds it), and only once
+// the broker granted it subscribes to the name's queue on the same
+// connection. A refused consumer (RabbitMQ answers RESOURCE_LOCKED and
+// closes the connection) is a standby: it tries again on a fresh
+// connection about once a second (every refused try is an error line in
+// RabbitMQ's log). ivtest's broker behaves the same. Every consumer of a
+// name uses WithSingleActive, or none does (a plain consumer of the same
+// name is not detected: it just takes events). The queue's arguments do
+// not change: a queue made without this option keeps working with it.
+//
+// SubscribeDurable returns as soon as the subscription is either the
+// active consumer or a standby (WithActiveChange says which); a standby
+// learns of a queue whose options differ (ErrDurableMismatch) only when it
+// takes over, through the subscription's end. Once the active
+// subscription's connection is lost it hands no further event to a
+// handler of events.Consume or events.ConsumeCalls (they come again, to
+// whoever takes over). DeleteDurable of such a name takes WithSingleActive
+// among its options too.
+func WithSingleActive() DurableOption {
+	return func(o *durableOptions) error { o.singleActive = true; return nil }
+}
+
+// WithActiveChange calls f, in order on one goroutine: f(false) when the
+// subscription starts as a standby, f(true) when it becomes the active
+// consumer of its name, before its first event, and f(false) when it
+// stops being it, Close included. Only with WithSingleActive. f should
+// return promptly: the subscription waits for f(true) before it takes
+// events.
+func WithActiveChange(f func(active bool)) DurableOption {
+	return func(o *durableOptions) error {
+		if f == nil {
+			return errors.New("WithActiveChange: nil function")
+		}
+		o.onActive = f
 		return nil
 	}
 }
@@ -128,6 +192,9 @@ func parseDurableOptions(op string, opts []DurableOption) (*durableOptions, erro
 		if err := opt(o); err != nil {
 			return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, err.Error(), nil)
 		}
+	}
+	if o.onActive != nil && !o.singleActive {
+		return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, "WithActiveChange: only with WithSingleActive", nil)
 	}
 	return o, nil
 }
