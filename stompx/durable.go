@@ -166,7 +166,8 @@ type durableSub struct {
 	ctx    context.Context // ends with the transport or the subscription
 	cancel context.CancelFunc
 
-	roles *roleNotifier // WithActiveChange; nil without
+	roles  *roleNotifier // WithActiveChange; nil without
+	binder bool          // only declares the queue and binds its topics (bind)
 
 	mu     sync.Mutex
 	cur    *durableConn // nil while reconnecting or a standby

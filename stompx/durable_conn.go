@@ -22,7 +22,8 @@ import (
 type durableConn struct {
 	*conn
 	ds    *durableSub
-	subs  []*stomp.Subscription // one per topic, once subscribed
+	subs  []*stomp.Subscription // its consumers of the queue, once subscribed (subscribeTopics)
+	held  []heldEvent           // what the binder held, to come first (bind, pumpInOrder)
 	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
 
 	mu    sync.Mutex
@@ -54,7 +55,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 			ds.activate(dc)
 		}
 	}
-	if ok && dc.subscribeTopics() {
+	if ok && dc.subscribeTopics(ctx) {
 		return dc, nil
 	}
 	ds.roles.lost()
@@ -101,30 +102,51 @@ func (dc *durableConn) subscribeSync() bool {
 	return true
 }
 
-// subscribeTopics subscribes each topic of the subscription, one at a
-// time, each confirmed, so that go-stomp knows each SUBSCRIBE before the
-// broker can refuse it. False means the connection ended first.
-func (dc *durableConn) subscribeTopics() bool {
-	for i, tp := range dc.ds.topics {
-		ss, err := dc.stomp.Subscribe(tp, stomp.AckClientIndividual, dc.ds.subscribeHeaders(i)...)
-		if err != nil {
-			dc.abort(err)
-			return false
-		}
-		dc.subs = append(dc.subs, ss)
-		dc.startPump(func() { dc.pump(ss) })
-		if !dc.confirm() {
+// subscribeTopics makes the connection the subscription's one consumer
+// of its queue, so that the queue's order is the order of delivery (each
+// consumer of a queue takes its share of the messages, and deliveries to
+// several would interleave, one agent's events out of order). With one
+// topic, that is the topic's SUBSCRIBE, which declares the queue and binds
+// the topic. With several, a connection of its own declares the queue and
+// binds every topic first (bind), and the queue is consumed by name
+// (consumeQueue). False means the connection ended first.
+func (dc *durableConn) subscribeTopics(ctx context.Context) bool {
+	ds := dc.ds
+	if len(ds.topics) > 1 && !ds.binder {
+		return dc.bind(ctx) && dc.subscribe("/amq/queue/"+ds.queue,
+			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(ds.opts.prefetch)))
+	}
+	for i, tp := range ds.topics {
+		if !dc.subscribe(tp, ds.subscribeHeaders(i)...) {
 			return false
 		}
 	}
-	return !dc.ended()
+	return true
+}
+
+// subscribe makes one consumer of the queue on the connection, confirmed,
+// so that go-stomp knows the SUBSCRIBE before the broker can refuse it.
+// False means the connection ended first.
+func (dc *durableConn) subscribe(dest string, headers ...func(*frame.Frame) error) bool {
+	ss, err := dc.stomp.Subscribe(dest, stomp.AckClientIndividual, headers...)
+	if err != nil {
+		dc.abort(err)
+		return false
+	}
+	dc.subs = append(dc.subs, ss)
+	if held := dc.held; len(held) > 0 && !dc.ds.binder {
+		dc.startPump(func() { dc.pumpInOrder(ss, held) })
+	} else {
+		dc.startPump(func() { dc.pump(ss) })
+	}
+	return dc.confirm() && !dc.ended()
 }
 
 // subscribeHeaders returns the headers of the SUBSCRIBE of the i-th topic:
-// every durable SUBSCRIBE is made with them. They declare the queue
-// (queueHeaders, the same on every SUBSCRIBE of the name) and give this
-// consumer its share of the prefetch: each SUBSCRIBE is a consumer of the
-// queue, so that the total in flight is the prefetch.
+// every SUBSCRIBE that declares the queue is made with them. They declare
+// the queue (queueHeaders, the same on every SUBSCRIBE of the name) and
+// give this consumer its share of the prefetch (all of it with one topic;
+// the binder's one each), so that the total in flight is the prefetch.
 func (ds *durableSub) subscribeHeaders(i int) []func(*frame.Frame) error {
 	h := ds.opts.queueHeaders(ds.queue)
 	n := len(ds.topics)
@@ -163,16 +185,7 @@ func (dc *durableConn) refuse(err error, cause string) {
 // a pump waiting for a consumer that does not read may take longer. It
 // runs after connect has started every pump of dc.
 func (dc *durableConn) verdict() error {
-	tm := time.NewTimer(time.Second)
-	defer tm.Stop()
-wait:
-	for _, done := range dc.pumps {
-		select {
-		case <-done:
-		case <-tm.C:
-			break wait
-		}
-	}
+	dc.waitPumps()
 	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
 	dc.mu.Lock()
 	fatal := dc.fatal
@@ -192,30 +205,52 @@ wait:
 	return dc.fatal
 }
 
-// pump drains one go-stomp subscription into the feed. It waits for the
+// waitPumps waits for the connection's pumps to return, a second at most.
+func (dc *durableConn) waitPumps() {
+	tm := time.NewTimer(time.Second)
+	defer tm.Stop()
+	for _, done := range dc.pumps {
+		select {
+		case <-done:
+		case <-tm.C:
+			return
+		}
+	}
+}
+
+// pump drains one go-stomp subscription into the feed (a binder's: into
+// its list of held events). It waits for the
 // consumer when the buffer is full (it never drops), which holds up only
 // this connection.
 func (dc *durableConn) pump(ss *stomp.Subscription) {
-	ds, t := dc.ds, dc.ds.t
 	for m := range ss.C {
-		if m.Err != nil {
+		switch {
+		case m.Err != nil:
 			dc.brokerError(m.Err)
-			continue
+		case dc.ds.binder:
+			dc.keep(m)
+		default:
+			dc.deliver(ss, m)
 		}
-		t.stats.events.Add(1)
-		redelivered := m.Header.Get("redelivered") == "true"
-		ackID, _ := m.Header.Contains(frame.Ack)
-		msgID, _ := m.Header.Contains(frame.MessageId)
-		var ack func() error
-		var reject func(string) error
-		if ackID != "" || msgID != "" {
-			ack = func() error { return dc.ack(ss, ackID, msgID) }
-			dest, body := m.Destination, m.Body
-			reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
-		}
-		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
-			Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
 	}
+}
+
+// deliver hands one message of ss to the feed.
+func (dc *durableConn) deliver(ss *stomp.Subscription, m *stomp.Message) {
+	ds, t := dc.ds, dc.ds.t
+	t.stats.events.Add(1)
+	redelivered := m.Header.Get("redelivered") == "true"
+	ackID, _ := m.Header.Contains(frame.Ack)
+	msgID, _ := m.Header.Contains(frame.MessageId)
+	var ack func() error
+	var reject func(string) error
+	if ackID != "" || msgID != "" {
+		ack = func() error { return dc.ack(ss, ackID, msgID) }
+		dest, body := m.Destination, m.Body
+		reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
+	}
+	ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
+		Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
 }
 
 // errorFrame returns the ERROR frame err carries, if any.

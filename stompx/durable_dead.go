@@ -44,6 +44,11 @@ type DeadLetter struct {
 // (see the package's dead letters above), on the connection that
 // received it, or does nothing, as ack.
 func (dc *durableConn) reject(ss *stomp.Subscription, ackID, msgID, dest string, body []byte, cause string) error {
+	return dc.rejectWith(dest, body, cause, func() error { return dc.ack(ss, ackID, msgID) })
+}
+
+// rejectWith is reject, settle being the delivery's ack.
+func (dc *durableConn) rejectWith(dest string, body []byte, cause string, settle func() error) error {
 	if err := dc.settleable("stompx: Reject"); err != nil {
 		return err
 	}
@@ -58,7 +63,7 @@ func (dc *durableConn) reject(ss *stomp.Subscription, ackID, msgID, dest string,
 	if err != nil {
 		return errs.Wrap("stompx: Reject", err, "", nil)
 	}
-	if err := dc.ack(ss, ackID, msgID); err != nil {
+	if err := settle(); err != nil {
 		return errs.Wrap("stompx: Reject", nil, "dead-lettered, but the event could not be settled: the broker delivers it again", err)
 	}
 	return nil
