@@ -30,10 +30,14 @@ import (
 // buffer holds them all. A consumer that stops acking stops receiving.
 //
 // Subscribing a name again with other topics binds those too (bindings
-// accumulate until DeleteDurable). With one topic, events arrive in the
-// queue's order; with several, each topic has a consumer on the queue and
-// events may interleave differently (use one topic, such as
-// events.AllAgents, or one name per topic, where order matters). Options
+// accumulate until DeleteDurable). Whatever the number of topics, the
+// subscription is one consumer of the queue, so events arrive in the
+// queue's order (each agent's in the order published) when it is the
+// queue's only consumer (WithSingleActive). With several topics, a short
+// connection of its own declares the queue and binds them first; the
+// events it took meanwhile (one per topic at most) are delivered first,
+// marked redelivered, and the queue is then consumed by name. Event.Topic
+// is the topic each event was published to. Options
 // that differ from the existing queue's fail with an error wrapping
 // ErrDurableMismatch, naming the differing argument, and disturb none of
 // the transport's other calls or subscriptions: the durable subscription

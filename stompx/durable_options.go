@@ -119,8 +119,9 @@ func WithIdleExpiry(d time.Duration) DurableOption {
 // subscription at most (prefetch-count, 1-65535; default
 // DefaultDurablePrefetch). It is also the subscription's buffer when
 // larger than the event buffer, so that the events in flight always fit.
-// With several topics, each topic's SUBSCRIBE gets a share of n (at least
-// 1 each). It is not a queue argument: subscribers of one name may differ.
+// Whatever the number of topics, the subscription is one consumer of its
+// queue, with all of n. It is not a queue argument: subscribers of one
+// name may differ.
 func WithPrefetch(n int) DurableOption {
 	return func(o *durableOptions) error {
 		if n < 1 || n > maxPrefetch {
