@@ -134,7 +134,8 @@ func (dc *durableConn) subscribe(dest string, headers ...func(*frame.Frame) erro
 		return false
 	}
 	dc.subs = append(dc.subs, ss)
-	if held := dc.held; len(held) > 0 && !dc.ds.binder {
+	if !dc.ds.binder && len(dc.held) > 0 { // a binder's held is its pumps'
+		held := dc.held
 		dc.startPump(func() { dc.pumpInOrder(ss, held) })
 	} else {
 		dc.startPump(func() { dc.pump(ss) })
