@@ -209,14 +209,51 @@ func (c *conn) subscribeEcho() (*stomp.Subscription, error) {
 // echoPump drains the confirmation subscription; an error (an ERROR frame,
 // the connection's end) goes to onErr.
 func (c *conn) echoPump(ss *stomp.Subscription, onErr func(error)) {
-	for m := range ss.C {
+	c.drain(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			onErr(m.Err)
-			continue
+			return
 		}
 		select {
 		case c.echoed <- struct{}{}:
 		default:
+		}
+	})
+}
+
+// letGoGrace is how long a pump waits, once its connection has ended, for
+// go-stomp to hand on the rest of a subscription (drain).
+const letGoGrace = time.Second
+
+// drain hands every message of ss to f until go-stomp lets go of ss: ss.C
+// closes, or the connection has ended and nothing came on ss for
+// letGoGrace. go-stomp never ends a subscription whose SUBSCRIBE was still
+// queued when its connection died (it registers it only as it writes it):
+// a pump ranging over ss.C would wait for ever, and Close with it.
+func (c *conn) drain(ss *stomp.Subscription, f func(*stomp.Message)) {
+	for ended := false; !ended; {
+		select {
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+		case <-c.done:
+			ended = true
+		}
+	}
+	tm := time.NewTimer(letGoGrace)
+	defer tm.Stop()
+	for {
+		select {
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+			tm.Reset(letGoGrace)
+		case <-tm.C:
+			return
 		}
 	}
 }

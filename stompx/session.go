@@ -335,7 +335,13 @@ func (s *session) syncLoop() {
 		}
 		errs := make([]error, len(batch))
 		for i, r := range batch {
-			if r.prep != nil {
+			switch {
+			case r.prep == nil:
+			case s.ended():
+				// Subscribe nothing more on a dead connection (see
+				// conn.drain).
+				errs[i] = errRetry
+			default:
 				errs[i] = r.prep()
 			}
 		}
@@ -392,13 +398,13 @@ func (s *session) syncOnce() error {
 // replyPump drains the reply subscription of one key into the pending
 // calls. It never sends and never blocks.
 func (s *session) replyPump(key string, ss *stomp.Subscription) {
-	for m := range ss.C {
+	s.sub.drain(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			s.subFailed(m.Err)
-			continue
+			return
 		}
 		s.dispatch(key, m.Body)
-	}
+	})
 }
 
 // dispatch hands one reply to the call whose identifier it carries, if
