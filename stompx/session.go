@@ -133,7 +133,7 @@ func (s *session) dial(ctx context.Context) error {
 }
 
 // restore subscribes the reply topics of keys, then the event topics of
-// subs, and waits for the broker to confirm them all (one RECEIPT).
+// subs, and waits for the broker to confirm them all (one round trip).
 func (s *session) restore(ctx context.Context, keys []string, subs []*eventSub) error {
 	for _, k := range keys {
 		s.subscribeKey(k)
