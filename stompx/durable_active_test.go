@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
@@ -245,4 +248,34 @@ func TestRabbitTakeoverTimes(t *testing.T) {
 	slices.Sort(took)
 	t.Logf("%d takeovers on RabbitMQ, from the cut to the successor's first event: median %v, min %v, max %v",
 		runs, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+}
+
+// With the default prefetch, 20,001 events (5,000 calls of 4 events open
+// at once, and one more) all reach a consumer that settles none of them:
+// no stall at the prefetch limit.
+func TestDurableDefaultPrefetchHoldsManyCalls(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		const n = 5000*4 + 1
+		e := newDurableEnv(t, addr)
+		tr := dial(t, addr)
+		ctx := ctxT(t, 2*time.Minute)
+		s := e.subscribe(ctx, t, tr)
+		c, nc := dialRaw(t, addr)
+		defer nc.Close()
+		for i := 0; i < n; i++ {
+			var opts []func(*frame.Frame) error
+			if i == n-1 {
+				opts = append(opts, stomp.SendOpt.Receipt)
+			}
+			if err := c.Send(e.topic, "", evBody(i), opts...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = c.Disconnect()
+		for i := 0; i < n; i++ {
+			if ev := recv(t, s); seq(ev) != i {
+				t.Fatalf("event %d is %d", i, seq(ev))
+			}
+		}
+	})
 }
