@@ -118,7 +118,7 @@ func (p *Platform) outboundCall(ag *agent, exten, externalID string, o Outcome) 
 		l.answered = true
 		p.emit(ag, events.DConnect, "", exten, l.uid, "")
 	}
-	if o != Answer {
+	if o.ends() {
 		p.end(l, string(o))
 	}
 	return l
@@ -134,7 +134,7 @@ func (p *Platform) inboundCall(ag *agent, callerID string, o Outcome) *leg {
 		l.answered = true
 		p.emit(ag, events.Connect, "", callerID, l.uid, "")
 	}
-	if o != Answer {
+	if o.ends() {
 		p.end(l, string(o))
 	}
 	return l
@@ -543,7 +543,7 @@ func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, t
 			p.emit(b, events.Connect, "", lb.callerID, lb.uid, "")
 			p.emit(a, events.Connect, "", la.callerID, la.uid, "")
 		}
-		if o != Answer {
+		if o.ends() {
 			p.end(lb, string(o))
 		}
 		fromID, toID = la.uid, lb.uid
@@ -573,7 +573,7 @@ func (p *Platform) BlindTransfer(accountcode, user, exten string) ([]string, err
 // hangup reasons (events.HangupReasons). Every leg of the call gets HANGUP
 // with the reason.
 func (p *Platform) Hangup(uniqueID, reason string) error {
-	if reason == "" || Outcome(reason).check() != nil {
+	if reason == "" || Outcome(reason) == Ring || Outcome(reason).check() != nil {
 		return fmt.Errorf("ivtest: Hangup: unknown hangup reason %q", reason)
 	}
 	return p.flow("Hangup", func(r *rq) {
@@ -586,6 +586,40 @@ func (p *Platform) Hangup(uniqueID, reason string) error {
 	})
 }
 
+// AnswerCall answers a call that Ring left ringing: an inbound call's
+// agent gets CONNECT; an outbound call's remote party answers (DCONNECT);
+// in an agent-to-agent call the called agent answers, and both get
+// CONNECT. A call already answered is an error.
+func (p *Platform) AnswerCall(uniqueID string) error {
+	return p.flow("AnswerCall", func(r *rq) {
+		l := p.st.calls[uniqueID]
+		if l == nil {
+			r.fail(codes.NotFound, "Call %s not found", uniqueID)
+			return
+		}
+		if l.answered {
+			r.fail(codes.Duplicate, "Call %s is already answered", uniqueID)
+			return
+		}
+		switch {
+		case l.peer != nil:
+			in, out := l, l.peer
+			if in.direction != inbound {
+				in, out = out, in
+			}
+			in.answered, out.answered = true, true
+			p.emit(in.ag, events.Connect, "", in.callerID, in.uid, "")
+			p.emit(out.ag, events.Connect, "", out.callerID, out.uid, "")
+		case l.direction == outbound:
+			l.answered = true
+			p.emit(l.ag, events.DConnect, "", l.callerID, l.uid, "")
+		default:
+			l.answered = true
+			p.emit(l.ag, events.Connect, "", l.callerID, l.uid, "")
+		}
+	})
+}
+
 // Reset returns the platform to the state Start gave it, for a test that
 // must not see what an earlier one did: every call in progress ends with
 // HANGUP (MSSTART, the reason the platform gives the calls that a
@@ -593,8 +627,8 @@ func (p *Platform) Hangup(uniqueID, reason string) error {
 // logged off with LOGOUT, the state (agents, queues, SIP
 // users, permission groups, pause reasons, SMS, callbacks, the NewCall
 // outcome) is replaced by the one the options describe, the seeds
-// (WithSeed, WithAgent, ...) run again, and the request log and
-// DropReplies are cleared. Keys, the broker, its connections and
+// (WithSeed, WithAgent, ...) run again, and the request log,
+// DropReplies and DelayReplies are cleared. Keys, the broker, its connections and
 // subscriptions (and their queues), the ReplyFunc, Stats and a
 // PauseRequests in force are kept. It returns once the
 // events it caused have reached the broker. Requests served while it runs
@@ -632,6 +666,7 @@ func (p *Platform) Reset() error {
 	p.hookMu.Lock()
 	p.reqLog, p.reqNext, p.reqFull = nil, 0, false
 	p.dropN, p.dropMethods = 0, nil
+	p.delayN, p.delay, p.delayMeth = 0, 0, nil
 	p.hookMu.Unlock()
 
 	for _, s := range p.conf.seeds {

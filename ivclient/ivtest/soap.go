@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 )
@@ -139,12 +140,16 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	method, key, args, err := parseSOAPRequest(body)
 	if err != nil {
-		p.record(Request{Body: body, Key: key, Code: codes.Invalid})
+		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: "soap"})
 		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
 		return
 	}
 	code, payload := p.handle(method, key, args)
-	p.record(Request{Method: method, Key: key, Args: args, Body: body, Code: code})
+	req := Request{Method: method, Key: key, Args: args, Body: body, Code: code, Transport: "soap"}
+	if code != codes.OK {
+		req.Description, _ = payload.(string)
+	}
+	p.record(req)
 
 	if p.takeDrop(method) {
 		select {
@@ -152,6 +157,17 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 		case <-s.stop:
 		}
 		panic(http.ErrAbortHandler) // close the connection without a response
+	}
+	if d := p.takeDelay(method); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-s.stop:
+			t.Stop()
+		}
 	}
 	if code != codes.OK {
 		desc, _ := payload.(string)
