@@ -24,19 +24,32 @@ import (
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
 //	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
 //	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
+//	POST /calls/answer      {"uniqueid"}: answer a call played with outcome RING      -> {}
 //	GET  /calls             the calls in progress
+//	POST /agents/login      {"agent", "interface", "accountcode"}                     -> {}
+//	POST /agents/logoff     {"agent", "accountcode"}                                  -> {}
+//	POST /agents/pause      {"agent", "reason" (a pause number), "accountcode"}      -> {}
+//	POST /agents/unpause    {"agent", "accountcode"}                                  -> {}
+//	GET  /agents, /queues   the agents with their state, the queues with their members
 //	POST /events            {"topic" or "agent", "body"}: publish body as it is, on
 //	                        topic, or on the agent's topic and the all-agents one
 //	POST /replies/drop      {"count", "methods"}: act on requests, withhold replies
+//	POST /replies/delay     {"count", "methods", "delay"}: act on requests, hold
+//	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
 //	GET  /requests          what the platform received (?method=AgentLogin)
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
-// (answered; else a hangup reason such as NOANSWER or BUSY). A failure is
+// (answered; RING leaves the call ringing until /calls/answer; else a
+// hangup reason such as NOANSWER or BUSY). Values may be given as JSON
+// strings or numbers ({"agent": 1001}). A failure is
 // {"error": "..."} with HTTP 400 for a request the interface cannot read,
 // or with HTTP 422 and the platform's "code" and "code_name" for one the
 // platform refuses (an agent that is not logged in, say).
+//
+// Every POST takes a JSON body (Content-Type: application/json; curl
+// --json) and is refused from a page of another site (see guard).
 type control struct {
 	p  *ivtest.Platform
 	ac string
@@ -45,7 +58,7 @@ type control struct {
 // maxControlBody bounds a control request's body.
 const maxControlBody = 1 << 20
 
-func (c *control) handler() http.Handler {
+func (c *control) handler() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
 		if err := c.p.Reset(); err != nil {
@@ -55,47 +68,55 @@ func (c *control) handler() http.Handler {
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome string }
+		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome text }
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
 			return
 		}
-		uid, err := c.p.InboundCall(in.Accountcode, in.Queue, in.Agent, in.CallerID, ivtest.Outcome(in.Outcome))
+		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
 		result(w, err, map[string]any{"uniqueid": uid})
 	})
 	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten, Outcome string }
+		var in struct{ Accountcode, Agent, Exten, Outcome text }
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
 			return
 		}
-		uid, err := c.p.OutboundCall(in.Accountcode, in.Agent, in.Exten, ivtest.Outcome(in.Outcome))
+		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
 		result(w, err, map[string]any{"uniqueid": uid})
 	})
 	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, From, To, Outcome string }
+		var in struct{ Accountcode, From, To, Outcome text }
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
 			return
 		}
-		a, b, err := c.p.AgentCall(in.Accountcode, in.From, in.To, ivtest.Outcome(in.Outcome))
+		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
 		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
 	})
 	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten string }
+		var in struct{ Accountcode, Agent, Exten text }
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
 			return
 		}
-		uids, err := c.p.BlindTransfer(in.Accountcode, in.Agent, in.Exten)
+		uids, err := c.p.BlindTransfer(string(in.Accountcode), string(in.Agent), string(in.Exten))
 		if uids == nil {
 			uids = []string{}
 		}
 		result(w, err, map[string]any{"uniqueids": uids})
 	})
 	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ UniqueID, Reason string }
+		var in struct{ UniqueID, Reason text }
 		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
 			return
 		}
-		result(w, c.p.Hangup(in.UniqueID, in.Reason), map[string]any{})
+		result(w, c.p.Hangup(string(in.UniqueID), string(in.Reason)), map[string]any{})
 	})
+	mux.HandleFunc("POST /calls/answer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID text }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) {
+			return
+		}
+		result(w, c.p.AnswerCall(string(in.UniqueID)), map[string]any{})
+	})
+	c.agentRoutes(mux)
 	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
 		out := []map[string]any{}
 		for _, call := range c.p.Calls() {
@@ -153,7 +174,7 @@ func (c *control) handler() http.Handler {
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Outcome string }
+		var in struct{ Outcome text }
 		if !c.read(w, r, &in, nil) {
 			return
 		}
@@ -206,7 +227,7 @@ func (c *control) handler() http.Handler {
 // read decodes the JSON body into v (member names match case-insensitively,
 // unknown ones are an error) and defaults *accountcode; it answers 400 and
 // reports false when it cannot.
-func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcode *string) bool {
+func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcode *text) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
 	if err != nil {
 		bad(w, "reading the request: "+err.Error())
@@ -225,13 +246,13 @@ func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcod
 		}
 	}
 	if accountcode != nil && *accountcode == "" {
-		*accountcode = c.ac
+		*accountcode = text(c.ac)
 	}
 	return true
 }
 
-func need(w http.ResponseWriter, name, value string) bool {
-	if strings.TrimSpace(value) == "" {
+func need(w http.ResponseWriter, name string, value text) bool {
+	if strings.TrimSpace(string(value)) == "" {
 		bad(w, name+" is missing")
 		return false
 	}

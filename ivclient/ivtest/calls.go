@@ -22,6 +22,7 @@ type leg struct {
 	answered   bool
 	peer       *leg
 	externalID string
+	started    time.Time
 }
 
 const (
@@ -37,8 +38,9 @@ type Call struct {
 	Direction   string // "INBOUND" or "OUTBOUND"
 	CallerID    string // the remote party: the caller of an inbound call, what the agent dialed otherwise
 	Answered    bool
-	Peer        string // the other agent's uniqueid in an agent-to-agent call
-	ExternalID  string // NewCall's External_id
+	Peer        string    // the other agent's uniqueid in an agent-to-agent call
+	ExternalID  string    // NewCall's External_id
+	Started     time.Time // when the agent's leg began (the platform's clock)
 }
 
 // Calls returns the calls in progress, oldest first.
@@ -53,7 +55,7 @@ func (p *Platform) Calls() []Call {
 	out := make([]Call, len(legs))
 	for i, l := range legs {
 		out[i] = Call{UniqueID: l.uid, Accountcode: l.ag.acct.code, Agent: l.ag.topicName(), Direction: l.direction,
-			CallerID: l.callerID, Answered: l.answered, ExternalID: l.externalID}
+			CallerID: l.callerID, Answered: l.answered, ExternalID: l.externalID, Started: l.started}
 		if l.peer != nil {
 			out[i].Peer = l.peer.uid
 		}
@@ -73,8 +75,8 @@ func (st *state) onCall(ag *agent) bool {
 // newLeg creates a leg with a fresh uniqueid such as "1700000000.1.6":
 // the time, the media server and a sequence number.
 func (p *Platform) newLeg(ag *agent, direction, callerID string) *leg {
-	seq := p.st.nextID()
-	return &leg{uid: fmt.Sprintf("%d.1.%d", p.now().Unix(), seq), seq: seq, ag: ag, direction: direction, callerID: callerID}
+	seq, now := p.st.nextID(), p.now()
+	return &leg{uid: fmt.Sprintf("%d.1.%d", now.Unix(), seq), seq: seq, ag: ag, direction: direction, callerID: callerID, started: now}
 }
 
 // emit publishes one event for ag; p.mu is held, which keeps each agent's
