@@ -157,4 +157,3 @@ func mustDo(t *testing.T, p *Platform, method string, args map[string]any) {
 		t.Fatalf("%s: %v", method, err)
 	}
 }
-
