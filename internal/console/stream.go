@@ -107,10 +107,13 @@ func (c *Console) broadcast() {
 			last = snapshot{}
 			continue
 		}
-		cur := c.read()
+		// The rings' ends first: the state read after them has the
+		// effects of every event up to there, so a page never sees an
+		// event before the state it changed.
 		c.mu.Lock()
 		evHi, reqHi := c.evs.seq, c.reqs.seq
 		c.mu.Unlock()
+		cur := c.read()
 		delta, _ := json.Marshal(c.batch(&last, cur, evSeq, evHi, reqSeq, reqHi, false))
 		var full []byte
 		c.mu.Lock()
