@@ -29,7 +29,13 @@ const domWait = 15 * time.Second
 func browser(t *testing.T, width, height int) context.Context {
 	t.Helper()
 	path := os.Getenv("IV_CHROMIUM")
-	if path == "" {
+	if path != "" {
+		if p, err := exec.LookPath(path); err == nil {
+			path = p
+		} else {
+			path = "" // named but missing: as if not installed
+		}
+	} else {
 		for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium"} {
 			if p, err := exec.LookPath(name); err == nil {
 				path = p
