@@ -221,6 +221,9 @@ func TestConsoleUnderLoad(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector(".scroll.tall").scrollTop = 0; window.scrollTo(0, 0)`)); err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv("IV_CONSOLE_SCREENSHOTS") != "" { // a picture of the load at its height
+		waitJS(t, ctx, "the load's calls", `document.querySelectorAll('#calls tbody tr').length >= 600`)
+	}
 	shoot(t, ctx, "", "console.png")
 }
 

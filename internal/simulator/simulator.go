@@ -178,7 +178,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	printBanner(stdout, cfg, p, seed, key, controlURL)
 
 	var pl *player
-	began := time.Now()
+	var began time.Time
+	var events0 int64
+	var cpu0 time.Duration
 	if cfg.traffic != nil {
 		if cfg.traffic.agents == 0 {
 			// The seeded agents log in, so that calls can reach them.
@@ -191,6 +193,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "traffic: %s\n", cfg.traffic.describe())
 		pl = newPlayer(p, ac, *cfg.traffic)
+		began, events0 = time.Now(), p.Stats().Events // the seed's LOGINs are not the load's
+		cpu0, _, _ = usage()
 		trafficDone := make(chan struct{})
 		defer func() { <-trafficDone }() // before the platform closes
 		go func() { defer close(trafficDone); pl.run(ctx) }()
@@ -206,8 +210,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if pl != nil {
 		elapsed := time.Since(began)
 		fmt.Fprintf(stdout, "traffic: %s\n", pl.summary(elapsed))
-		line := fmt.Sprintf("load: %.0f events/s", float64(st.Events)/elapsed.Seconds())
+		line := fmt.Sprintf("load: %.0f events/s", float64(st.Events-events0)/elapsed.Seconds())
 		if cpu, rss, ok := usage(); ok {
+			cpu -= cpu0
 			line += fmt.Sprintf(", CPU %.0f%% of one core (%.1fs), peak RSS %d MiB", 100*cpu.Seconds()/elapsed.Seconds(), cpu.Seconds(), rss>>20)
 		}
 		fmt.Fprintln(stdout, line)

@@ -137,10 +137,7 @@
       else added.push(v);
     }
     if (sortNew) added.sort(sortNew);
-    for (const v of added) {
-      if (kind === "calls") tbody.prepend(rows[kind].get(v.key));
-      else tbody.append(rows[kind].get(v.key));
-    }
+    for (const v of added) tbody.append(rows[kind].get(v.key));
   }
   const byNumber = (a, b) => a.accountcode.localeCompare(b.accountcode) || (Number(a.user ?? a.name) - Number(b.user ?? b.name)) || String(a.key).localeCompare(String(b.key));
 
