@@ -67,65 +67,8 @@ func (c *control) handler() *http.ServeMux {
 		}
 		reply(w, map[string]any{})
 	})
-	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome text }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
-			return
-		}
-		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
-	})
-	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten, Outcome text }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
-			return
-		}
-		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
-	})
-	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, From, To, Outcome text }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
-			return
-		}
-		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
-	})
-	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten text }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
-			return
-		}
-		uids, err := c.p.BlindTransfer(string(in.Accountcode), string(in.Agent), string(in.Exten))
-		if uids == nil {
-			uids = []string{}
-		}
-		result(w, err, map[string]any{"uniqueids": uids})
-	})
-	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ UniqueID, Reason text }
-		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
-			return
-		}
-		result(w, c.p.Hangup(string(in.UniqueID), string(in.Reason)), map[string]any{})
-	})
-	mux.HandleFunc("POST /calls/answer", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ UniqueID text }
-		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) {
-			return
-		}
-		result(w, c.p.AnswerCall(string(in.UniqueID)), map[string]any{})
-	})
+	c.callRoutes(mux)
 	c.agentRoutes(mux)
-	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
-		out := []map[string]any{}
-		for _, call := range c.p.Calls() {
-			out = append(out, map[string]any{"uniqueid": call.UniqueID, "accountcode": call.Accountcode,
-				"agent": call.Agent, "direction": call.Direction, "callerid": call.CallerID,
-				"answered": call.Answered, "peer": call.Peer, "external_id": call.ExternalID})
-		}
-		reply(w, out)
-	})
 	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Topic, Agent string
@@ -184,6 +127,12 @@ func (c *control) handler() *http.ServeMux {
 		}
 		reply(w, map[string]any{})
 	})
+	c.listRoutes(mux)
+	return mux
+}
+
+// listRoutes serves what the platform recorded: requests, SMS, callbacks.
+func (c *control) listRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
 		method := r.URL.Query().Get("method")
 		out := []map[string]any{}
@@ -221,7 +170,68 @@ func (c *control) handler() *http.ServeMux {
 		}
 		reply(w, out)
 	})
-	return mux
+}
+
+// callRoutes serves the calls' part of the control interface.
+func (c *control) callRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
+			return
+		}
+		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, From, To, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
+			return
+		}
+		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
+	})
+	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uids, err := c.p.BlindTransfer(string(in.Accountcode), string(in.Agent), string(in.Exten))
+		if uids == nil {
+			uids = []string{}
+		}
+		result(w, err, map[string]any{"uniqueids": uids})
+	})
+	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID, Reason text }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
+			return
+		}
+		result(w, c.p.Hangup(string(in.UniqueID), string(in.Reason)), map[string]any{})
+	})
+	mux.HandleFunc("POST /calls/answer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID text }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) {
+			return
+		}
+		result(w, c.p.AnswerCall(string(in.UniqueID)), map[string]any{})
+	})
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, call := range c.p.Calls() {
+			out = append(out, map[string]any{"uniqueid": call.UniqueID, "accountcode": call.Accountcode,
+				"agent": call.Agent, "direction": call.Direction, "callerid": call.CallerID,
+				"answered": call.Answered, "peer": call.Peer, "external_id": call.ExternalID})
+		}
+		reply(w, out)
+	})
 }
 
 // read decodes the JSON body into v (member names match case-insensitively,

@@ -55,37 +55,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	var cfg config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
-	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
-	fs.StringVar(&cfg.key, "key", "", "an access key to accept, allowed every method (default: a random key, printed)")
-	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
-	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
-	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
-	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456 (ignored with -seed-file)")
-	fs.StringVar(&cfg.seedFile, "seed-file", "", "start from the state in this JSON file instead (keys, accountcodes, pause reasons, permission groups, queues, SIP users, agents, requests; see the README)")
-	cfg.controlAddr = defaultControl
-	fs.Func("control", "serve the web console and the HTTP control interface (play calls, publish events, withhold replies, reset, list requests) on this address; \"off\": neither (default "+defaultControl+", or a free port when it is taken)", func(s string) error {
-		cfg.controlAddr, cfg.controlSet = s, true
-		return nil
-	})
-	fs.BoolVar(&cfg.controlPublic, "control-public", false, "allow -control on an address beyond loopback: anyone who reaches it can drive the platform and read its requests")
-	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY (default: it answers)", func(s string) error {
-		if s != "" && !slices.Contains(events.HangupReasons(), s) {
-			return fmt.Errorf("%q is not a hangup reason (%s)", s, strings.Join(events.HangupReasons(), ", "))
-		}
-		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
-		return nil
-	})
-	fs.IntVar(&cfg.licensedAgents, "licensed-agents", 0, "agents that may be logged in at once; more get RESPONSE_NO_LICENSE (0: no limit)")
-	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
-	fs.Func("traffic", "play calls: an interval (2s: an inbound call to one of the seeded agents, logged in, at this interval), or a load such as agents=2000,cps=50,talk=30s,answered=80,noanswer=10,busy=5,failed=3,giveup=2,outbound=25 (see the README)", func(s string) error {
-		l, err := parseLoad(s)
-		if err == nil {
-			cfg.traffic = &l
-		}
-		return err
-	})
-	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
+	defineFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: %s [flags]
 
@@ -138,8 +108,42 @@ partner code): they then run against it instead of their embedded fake.
 	return 0
 }
 
+// defineFlags defines the simulator's flags on fs, into cfg.
+func defineFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
+	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
+	fs.StringVar(&cfg.key, "key", "", "an access key to accept, allowed every method (default: a random key, printed)")
+	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
+	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
+	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
+	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456 (ignored with -seed-file)")
+	fs.StringVar(&cfg.seedFile, "seed-file", "", "start from the state in this JSON file instead (keys, accountcodes, pause reasons, permission groups, queues, SIP users, agents, requests; see the README)")
+	cfg.controlAddr = defaultControl
+	fs.Func("control", "serve the web console and the HTTP control interface (play calls, publish events, withhold replies, reset, list requests) on this address; \"off\": neither (default "+defaultControl+", or a free port when it is taken)", func(s string) error {
+		cfg.controlAddr, cfg.controlSet = s, true
+		return nil
+	})
+	fs.BoolVar(&cfg.controlPublic, "control-public", false, "allow -control on an address beyond loopback: anyone who reaches it can drive the platform and read its requests")
+	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY (default: it answers)", func(s string) error {
+		if s != "" && !slices.Contains(events.HangupReasons(), s) {
+			return fmt.Errorf("%q is not a hangup reason (%s)", s, strings.Join(events.HangupReasons(), ", "))
+		}
+		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
+		return nil
+	})
+	fs.IntVar(&cfg.licensedAgents, "licensed-agents", 0, "agents that may be logged in at once; more get RESPONSE_NO_LICENSE (0: no limit)")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.Func("traffic", "play calls: an interval (2s: an inbound call to one of the seeded agents, logged in, at this interval), or a load such as agents=2000,cps=50,talk=30s,answered=80,noanswer=10,busy=5,failed=3,giveup=2,outbound=25 (see the README)", func(s string) error {
+		l, err := parseLoad(s)
+		if err == nil {
+			cfg.traffic = &l
+		}
+		return err
+	})
+	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
+}
+
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	ac := cfg.accountcode
 	opts, seed, err := platformOptions(cfg, stderr)
 	if err != nil {
 		return err
@@ -182,22 +186,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	var events0 int64
 	var cpu0 time.Duration
 	if cfg.traffic != nil {
-		if cfg.traffic.agents == 0 {
-			// The seeded agents log in, so that calls can reach them.
-			for _, a := range trafficAgents {
-				if _, err := p.Do("AgentLogin", map[string]any{"Accountcode": ac, "User": a.user,
-					"Interface": "SIP/" + ac + "_" + a.user}); err != nil {
-					return fmt.Errorf("logging agent %s in: %w", a.user, err)
-				}
-			}
+		var err error
+		if pl, err = startTraffic(ctx, cfg, p, stdout); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "traffic: %s\n", cfg.traffic.describe())
-		pl = newPlayer(p, ac, *cfg.traffic)
+		defer pl.wait()                               // before the platform closes
 		began, events0 = time.Now(), p.Stats().Events // the seed's LOGINs are not the load's
 		cpu0, _, _ = usage()
-		trafficDone := make(chan struct{})
-		defer func() { <-trafficDone }() // before the platform closes
-		go func() { defer close(trafficDone); pl.run(ctx) }()
 	}
 
 	<-ctx.Done()
@@ -219,6 +214,25 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "stopped after %d STOMP requests, %d SOAP requests and %d events\n", st.Requests, st.SOAPRequests, st.Events)
 	return nil
+}
+
+// startTraffic logs the built-in seed's agents in when the load has no
+// agents of its own, and starts playing it until ctx ends.
+func startTraffic(ctx context.Context, cfg config, p *ivtest.Platform, stdout io.Writer) (*player, error) {
+	ac := cfg.accountcode
+	if cfg.traffic.agents == 0 {
+		// The seeded agents log in, so that calls can reach them.
+		for _, a := range trafficAgents {
+			if _, err := p.Do("AgentLogin", map[string]any{"Accountcode": ac, "User": a.user,
+				"Interface": "SIP/" + ac + "_" + a.user}); err != nil {
+				return nil, fmt.Errorf("logging agent %s in: %w", a.user, err)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "traffic: %s\n", cfg.traffic.describe())
+	pl := newPlayer(p, ac, *cfg.traffic)
+	go func() { defer close(pl.done); pl.run(ctx) }()
+	return pl, nil
 }
 
 // platformOptions turns the flags into the platform's options, with the

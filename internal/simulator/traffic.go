@@ -210,10 +210,14 @@ type player struct {
 	queues []string
 	ends   endHeap
 	wakeup chan struct{}
+	done   chan struct{} // closed when run returns
 }
 
+// wait waits for run to return.
+func (pl *player) wait() { <-pl.done }
+
 func newPlayer(p *ivtest.Platform, ac string, l load) *player {
-	pl := &player{p: p, ac: ac, l: l, wakeup: make(chan struct{}, 1)}
+	pl := &player{p: p, ac: ac, l: l, wakeup: make(chan struct{}, 1), done: make(chan struct{})}
 	pl.users, pl.queues = l.members()
 	for i := range pl.users {
 		pl.idle = append(pl.idle, i)

@@ -3,6 +3,8 @@ package ivtest
 import (
 	"sort"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/codes"
 )
 
 // What a test, or the simulator's console, can watch: the platform's
@@ -151,4 +153,48 @@ func (p *Platform) takeDelay(method string) time.Duration {
 	}
 	p.delayN--
 	return p.delay
+}
+
+// What holdSOAPReply did with a SOAP reply.
+const (
+	replySend      = iota
+	replyDropped   // DropReplies: withheld until the client gives up or the platform closes
+	replyAbandoned // the client gave up while DelayReplies held it
+)
+
+// holdSOAPReply applies DropReplies and DelayReplies to the reply to a
+// SOAP request for method; gone is closed when the client goes away,
+// closing when the platform closes (which ends a delay).
+func (p *Platform) holdSOAPReply(method string, gone, closing <-chan struct{}) int {
+	if p.takeDrop(method) {
+		select {
+		case <-gone:
+		case <-closing:
+		}
+		return replyDropped
+	}
+	d := p.takeDelay(method)
+	if d <= 0 {
+		return replySend
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-gone:
+		return replyAbandoned
+	case <-closing:
+	}
+	return replySend
+}
+
+// recordServed records req as answered with code and payload (a failure's
+// payload is its description) and returns it.
+func (p *Platform) recordServed(req Request, code codes.Code, payload any) Request {
+	req.Code = code
+	if code != codes.OK {
+		req.Description, _ = payload.(string)
+	}
+	p.record(req)
+	return req
 }

@@ -472,12 +472,7 @@ func (p *Platform) serveSTOMP(body []byte) {
 		return
 	}
 	code, payload := p.handle(in.Method, in.Key, in.Args)
-	req.Code = code
-	if code != codes.OK {
-		req.Description, _ = payload.(string)
-	}
-	p.record(req)
-	p.reply(req, code, payload)
+	p.reply(p.recordServed(req, code, payload), code, payload)
 }
 
 // replyableKey reports whether /topic/<key> is a destination worth

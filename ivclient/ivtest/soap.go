@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 )
@@ -145,29 +144,13 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	code, payload := p.handle(method, key, args)
-	req := Request{Method: method, Key: key, Args: args, Body: body, Code: code, Transport: "soap"}
-	if code != codes.OK {
-		req.Description, _ = payload.(string)
-	}
-	p.record(req)
+	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: "soap"}, code, payload)
 
-	if p.takeDrop(method) {
-		select {
-		case <-r.Context().Done():
-		case <-s.stop:
-		}
+	switch p.holdSOAPReply(method, r.Context().Done(), s.stop) {
+	case replyDropped:
 		panic(http.ErrAbortHandler) // close the connection without a response
-	}
-	if d := p.takeDelay(method); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.stop:
-			t.Stop()
-		}
+	case replyAbandoned:
+		return
 	}
 	if code != codes.OK {
 		desc, _ := payload.(string)
