@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 const ackBody = `{"type":"NEWCALL","uniqueid":"1.1","agent":"default_1001","direction":"INBOUND","callerid":"555"}`
@@ -43,10 +42,10 @@ func (a *acker) count(id int) int {
 }
 
 func TestAckOncePerDelivery(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Acks: true})
+	s, feed := newSubscription(feedConfig{acks: true})
 	defer s.Close()
 	var a acker
-	if !feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), true, a.fn(1)) {
+	if !feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), true, a.fn(1)) {
 		t.Fatal("not queued")
 	}
 	ev := <-s.C()
@@ -68,10 +67,10 @@ func TestAckOncePerDelivery(t *testing.T) {
 }
 
 func TestAckConcurrentSendsOnce(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Acks: true})
+	s, feed := newSubscription(feedConfig{acks: true})
 	defer s.Close()
 	var a acker
-	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(7))
+	feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(7))
 	ev := <-s.C()
 	var wg sync.WaitGroup
 	for i := 0; i < 16; i++ {
@@ -90,11 +89,11 @@ func TestAckConcurrentSendsOnce(t *testing.T) {
 }
 
 func TestAckFailureCanBeRetried(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Acks: true})
+	s, feed := newSubscription(feedConfig{acks: true})
 	defer s.Close()
 	lost := errors.New("connection lost")
 	a := acker{fail: lost}
-	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
+	feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	ev := <-s.C()
 	if err := s.Ack(ev); !errors.Is(err, lost) {
 		t.Fatalf("Ack = %v, want the transport's error", err)
@@ -114,14 +113,14 @@ func TestAckFailureCanBeRetried(t *testing.T) {
 }
 
 func TestAckForeignEvent(t *testing.T) {
-	s1, f1 := newSubscription(evfeed.Config{Acks: true})
+	s1, f1 := newSubscription(feedConfig{acks: true})
 	defer s1.Close()
-	s2, _ := newSubscription(evfeed.Config{Acks: true})
+	s2, _ := newSubscription(feedConfig{acks: true})
 	defer s2.Close()
-	plain, pf := newSubscription(evfeed.Config{})
+	plain, pf := newSubscription(feedConfig{})
 	defer plain.Close()
 	var a acker
-	f1.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
+	f1.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	ev := <-s1.C()
 	if err := s2.Ack(ev); !errors.Is(err, errs.ErrInvalidArgument) {
 		t.Fatalf("acking another subscription's event: %v, want an error matching ErrInvalidArgument", err)
@@ -136,18 +135,18 @@ func TestAckForeignEvent(t *testing.T) {
 		t.Fatalf("transport asked to ack %d times", n)
 	}
 	// A plain subscription's own events need no ack.
-	pf.Publish("/topic/t", []byte(ackBody), time.Now())
+	pf.publish("/topic/t", []byte(ackBody), time.Now())
 	if err := plain.Ack(<-plain.C()); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestAckSubscriptionNeverDrops(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Acks: true, Buffer: 1})
+	s, feed := newSubscription(feedConfig{acks: true, buffer: 1})
 	var a acker
-	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
+	feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	queued := make(chan bool, 1)
-	go func() { queued <- feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(2)) }()
+	go func() { queued <- feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(2)) }()
 	<-s.C()
 	if !<-queued {
 		t.Fatal("second event not queued")
@@ -161,10 +160,10 @@ func TestAckSubscriptionNeverDrops(t *testing.T) {
 
 func TestAckMalformedSettled(t *testing.T) {
 	var errs atomic.Int32
-	s, feed := newSubscription(evfeed.Config{Acks: true, OnError: func(error) { errs.Add(1) }})
+	s, feed := newSubscription(feedConfig{acks: true, onError: func(error) { errs.Add(1) }})
 	defer s.Close()
 	var a acker
-	if feed.PublishWithAck("/topic/t", []byte("not json"), time.Now(), false, a.fn(1)) {
+	if feed.publishWithAck("/topic/t", []byte("not json"), time.Now(), false, a.fn(1)) {
 		t.Fatal("malformed body queued")
 	}
 	if a.count(1) != 1 || s.Malformed() != 1 || errs.Load() != 1 {
@@ -173,13 +172,13 @@ func TestAckMalformedSettled(t *testing.T) {
 }
 
 func TestRunAcksAfterEverySink(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Acks: true})
+	s, feed := newSubscription(feedConfig{acks: true})
 	var a acker
 	var order []string
 	var mu sync.Mutex
 	note := func(x string) { mu.Lock(); order = append(order, x); mu.Unlock() }
 	ack := func() error { note("ack"); return a.fn(1)() }
-	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, ack)
+	feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, ack)
 	feed.End(nil)
 	err := Run(context.Background(), s,
 		SinkFunc(func(Event) { note("sink1") }),
@@ -196,10 +195,10 @@ func TestRunAcksAfterEverySink(t *testing.T) {
 
 func TestRunReportsFailedAck(t *testing.T) {
 	var got []error
-	s, feed := newSubscription(evfeed.Config{Acks: true, OnError: func(err error) { got = append(got, err) }})
+	s, feed := newSubscription(feedConfig{acks: true, onError: func(err error) { got = append(got, err) }})
 	lost := errors.New("connection lost")
 	a := acker{fail: lost}
-	feed.PublishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
+	feed.publishWithAck("/topic/t", []byte(ackBody), time.Now(), false, a.fn(1))
 	feed.End(nil)
 	_ = Run(context.Background(), s, SinkFunc(func(Event) {}))
 	if len(got) != 1 || !errors.Is(got[0], lost) {

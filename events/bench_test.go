@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 // benchBody is the reference's event example, as the platform sends it.
@@ -87,7 +85,7 @@ func BenchmarkDecodeEncodingJSON(b *testing.B) {
 // BenchmarkPublish measures a Feed.Publish (decode and queue) with the
 // consumer keeping up.
 func BenchmarkPublish(b *testing.B) {
-	s, feed := newSubscription(evfeed.Config{})
+	s, feed := newSubscription(feedConfig{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -98,7 +96,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		feed.Publish("/topic/iv.agents.default_1001", benchBody, now)
+		feed.publish("/topic/iv.agents.default_1001", benchBody, now)
 	}
 	b.StopTimer()
 	s.Close()

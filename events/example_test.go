@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 )
 
 func ExampleDecode() {
@@ -36,10 +35,14 @@ func ExampleDecode() {
 
 // A CRM writes one record per finished call.
 func ExampleTracker() {
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Printf("%s %s %s from %s: rang %v, talked %v, %s\n",
 			c.Agent, c.UniqueID, c.Direction, c.CallerID, c.RingDuration(), c.TalkDuration(), c.Reason)
 	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for _, ev := range []events.Event{
@@ -56,10 +59,14 @@ func ExampleTracker() {
 // A call placed with the NewCall method: the agent's leg (NEWCALL,
 // CONNECT), then the remote party's (DNEWCALL, DCONNECT).
 func ExampleTracker_newCall() {
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Printf("%s dialed %s: remote leg %v, answered %v, rang %v, talked %v, %s\n",
 			c.Agent, c.CallerID, c.Remote(), c.Answered(), c.RingDuration(), c.TalkDuration(), c.Reason)
 	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	ev := func(typ events.Type, sec int, reason string) events.Event {
 		return events.Event{Type: typ, Agent: "default_1001", UniqueID: "1282779516.1.6", Direction: "OUTBOUND",
@@ -78,13 +85,17 @@ func ExampleTracker_newCall() {
 func ExampleWithExpiry() {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	tracker := events.NewTracker(
+	tracker, err := events.NewTracker(
 		events.WithExpiry(2*time.Hour),
 		events.WithClock(clock),
 		events.WithFinished(func(c events.Call) {
 			fmt.Println(c.UniqueID, "expired:", c.Expired)
 		}),
 	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	tracker.Apply(events.Event{Type: events.NewCall, Agent: "default_1001", UniqueID: "1.2.3"})
 	now = now.Add(3 * time.Hour)
 	fmt.Println(tracker.Expire(), "call expired")
@@ -94,7 +105,11 @@ func ExampleWithExpiry() {
 }
 
 func ExampleBoard() {
-	board := events.NewBoard()
+	board, err := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	board.Apply(events.Event{Type: events.Login, Agent: "default_1001", Received: start})
 	board.Apply(events.Event{Type: events.Login, Agent: "default_1002", Received: start})
@@ -110,7 +125,11 @@ func ExampleBoard() {
 }
 
 func ExamplePoller_PollEvents() {
-	poller := events.NewPoller()
+	poller, err := events.NewPoller()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	for _, body := range []string{
 		`{"direction": "OUTBOUND", "callerid": "1234", "type": "NEWCALL", "uniqueid": "1282779516.1.6", "agent": "default_1001"}`,
 		`{"direction": "", "callerid": "1234", "type": "HANGUP", "uniqueid": "1282779516.1.6", "agent": "default_1001", "reason": "BYCALLEE"}`,
@@ -132,23 +151,36 @@ func ExamplePoller_PollEvents() {
 // Run feeds a subscription to a tracker and a board. Here the subscription
 // is fed by hand, as a transport (or a test) would.
 func ExampleRun() {
-	sub, feed := eventfeed.New(nil)
+	feed, err := events.NewFeed()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sub := feed.Subscription()
 	defer sub.Close()
 
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Println("finished:", c.UniqueID, c.Reason)
 	}))
-	board := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	board, err := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	received := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	topic := events.AgentTopic("default", "1001")
-	feed.Publish(topic, []byte(`{"type":"LOGIN","agent":"default_1001"}`), received)
-	feed.Publish(topic, []byte(`{"type":"NEWCALL","direction":"INBOUND","callerid":"555","uniqueid":"1.2.3","agent":"default_1001"}`), received)
-	feed.Publish(topic, []byte(`not an event`), received)
-	feed.Publish(topic, []byte(`{"type":"HANGUP","uniqueid":"1.2.3","agent":"default_1001","reason":"QUEUEMISSED"}`), received)
+	feed.Deliver(events.Delivery{Topic: topic, Body: []byte(`{"type":"LOGIN","agent":"default_1001"}`), Received: received})
+	feed.Deliver(events.Delivery{Topic: topic, Body: []byte(`{"type":"NEWCALL","direction":"INBOUND","callerid":"555","uniqueid":"1.2.3","agent":"default_1001"}`), Received: received})
+	feed.Deliver(events.Delivery{Topic: topic, Body: []byte(`not an event`), Received: received})
+	feed.Deliver(events.Delivery{Topic: topic, Body: []byte(`{"type":"HANGUP","uniqueid":"1.2.3","agent":"default_1001","reason":"QUEUEMISSED"}`), Received: received})
 	feed.End(nil) // the transport is gone
 
-	err := events.Run(context.Background(), sub, tracker, board)
+	err = events.Run(context.Background(), sub, tracker, board)
 	fmt.Println("run ended:", err)
 	state, _ := board.Get("default_1001")
 	fmt.Println("agent:", state.Status(), "malformed:", sub.Malformed())
@@ -160,8 +192,13 @@ func ExampleRun() {
 
 // A subscription's consumer reads C until it closes, then asks Err why.
 func ExampleSubscription() {
-	sub, feed := eventfeed.New(nil, eventfeed.WithBuffer(16))
-	feed.Publish(events.AllAgents, []byte(`{"type":"LOGIN","agent":"default_1001"}`), time.Now())
+	feed, err := events.NewFeed(events.WithBuffer(16))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sub := feed.Subscription()
+	feed.Deliver(events.Delivery{Topic: events.AllAgents, Body: []byte(`{"type":"LOGIN","agent":"default_1001"}`), Received: time.Now()})
 	feed.End(errors.New("broker gone"))
 
 	for ev := range sub.C() {
@@ -171,4 +208,65 @@ func ExampleSubscription() {
 	// Output:
 	// LOGIN default_1001
 	// ended: broker gone dropped: 0
+}
+
+// message is what a broker of your own delivers.
+type message struct {
+	topic string
+	body  []byte
+}
+
+// subscribe is the event side of a transport of your own: it hands out a
+// Subscription, fills it from the broker's messages, and ends it when the
+// broker goes away.
+func subscribe(messages <-chan message) (*events.Subscription, error) {
+	unsubscribe := func() error { return nil } // tell the broker here
+	feed, err := events.NewFeed(events.WithUnsubscribe(unsubscribe), events.WithBuffer(256))
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			select {
+			case m, ok := <-messages:
+				if !ok {
+					feed.End(fmt.Errorf("broker gone"))
+					return
+				}
+				feed.Deliver(events.Delivery{Topic: m.topic, Body: m.body, Received: time.Now()})
+			case <-feed.Done(): // the consumer closed the subscription
+				return
+			}
+		}
+	}()
+	return feed.Subscription(), nil
+}
+
+// A transport of your own makes the Subscriptions that events' sinks
+// consume with a Feed.
+func ExampleFeed() {
+	messages := make(chan message, 2)
+	sub, err := subscribe(messages)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sub.Close()
+	topic := events.AgentTopic("default", "1001")
+	messages <- message{topic, []byte(`{"type":"NEWCALL","direction":"INBOUND","callerid":"555","uniqueid":"1.2.3","agent":"default_1001"}`)}
+	messages <- message{topic, []byte(`{"type":"HANGUP","uniqueid":"1.2.3","agent":"default_1001","reason":"BYCALLER"}`)}
+	close(messages)
+
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
+		fmt.Println("finished:", c.UniqueID, c.Direction, c.CallerID, c.Reason)
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = events.Run(context.Background(), sub, tracker)
+	fmt.Println("run ended:", err)
+	// Output:
+	// finished: 1.2.3 INBOUND 555 BYCALLER
+	// run ended: broker gone
 }

@@ -59,3 +59,36 @@ func (c *collector) get() []Call {
 	defer c.mu.Unlock()
 	return append([]Call(nil), c.calls...)
 }
+
+// newSubscription returns a subscription with configuration c (a zero
+// buffer meaning DefaultBuffer) and its feed.
+func newSubscription(c feedConfig) (*Subscription, *Feed) {
+	if c.buffer == 0 {
+		c.buffer = DefaultBuffer
+	}
+	f := newFeed(c)
+	return f.s, f
+}
+
+// publish delivers body without a settlement.
+func (f *Feed) publish(topic string, body []byte, received time.Time) bool {
+	return f.Deliver(Delivery{Topic: topic, Body: body, Received: received})
+}
+
+// publishWithAck delivers body with ack as its settlement.
+func (f *Feed) publishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
+	return f.Deliver(Delivery{Topic: topic, Body: body, Received: received, Redelivered: redelivered, Ack: ack})
+}
+
+// mustTracker, mustBoard and mustPoller are the constructors for options
+// that are known to be good.
+func mustTracker(opts ...TrackerOption) *Tracker { return must(NewTracker(opts...)) }
+func mustBoard(opts ...BoardOption) *Board       { return must(NewBoard(opts...)) }
+func mustPoller(opts ...PollerOption) *Poller    { return must(NewPoller(opts...)) }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -91,13 +91,22 @@ func newKeyRing[K comparable](n int) *keyRing[K] {
 
 func (r *keyRing[K]) has(k K) bool { return r.set[k] > 0 }
 
+// remove forgets k. The slots that held it are reused as they come round
+// (a key added again before then may be forgotten early: the ring only
+// ever remembers less, never more, than its last n keys).
+func (r *keyRing[K]) remove(k K) { delete(r.set, k) }
+
 func (r *keyRing[K]) add(k K) {
 	if len(r.keys) < r.n {
 		r.keys = append(r.keys, k)
 	} else {
 		old := r.keys[r.next]
-		if r.set[old]--; r.set[old] <= 0 {
-			delete(r.set, old)
+		if n, ok := r.set[old]; ok {
+			if n <= 1 {
+				delete(r.set, old)
+			} else {
+				r.set[old] = n - 1
+			}
 		}
 		r.keys[r.next] = k
 		r.next = (r.next + 1) % len(r.keys)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
@@ -42,8 +43,10 @@ const ExpireInterval = 30 * time.Second
 //	s, err := client.Subscribe(ctx, events.AllAgents)
 //	...
 //	defer s.Close()
-//	tracker := events.NewTracker(events.WithFinished(saveCallRecord))
-//	board := events.NewBoard()
+//	tracker, err := events.NewTracker(events.WithFinished(saveCallRecord))
+//	...
+//	board, err := events.NewBoard()
+//	...
 //	go events.Run(ctx, s, tracker, board)
 func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
 	return run(ctx, s, ExpireInterval, sinks)
@@ -54,8 +57,14 @@ func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks 
 	if ctx == nil {
 		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil context", nil)
 	}
+	if s == nil {
+		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil subscription", nil)
+	}
 	var expirers []expirer
-	for _, sink := range sinks {
+	for i, sink := range sinks {
+		if sink == nil {
+			return errs.Wrap("events: Run", errs.ErrInvalidArgument, fmt.Sprintf("sink %d is nil", i), nil)
+		}
 		if e, ok := sink.(expirer); ok {
 			expirers = append(expirers, e)
 		}

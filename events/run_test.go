@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 func TestRun(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{})
+	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	var got collector
-	tr := NewTracker(WithFinished(got.add))
-	b := NewBoard()
-	p := NewPoller()
+	tr := mustTracker(WithFinished(got.add))
+	b := mustBoard()
+	p := mustPoller()
 	var seen []Type
 	sink := SinkFunc(func(ev Event) { seen = append(seen, ev.Type) })
 
@@ -45,17 +44,17 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunClosedAndCancelled(t *testing.T) {
-	s, _ := newSubscription(evfeed.Config{})
+	s, _ := newSubscription(feedConfig{})
 	s.Close()
 	if err := Run(context.Background(), s); err != nil {
 		t.Fatalf("Run after Close = %v", err)
 	}
 
-	s2, _ := newSubscription(evfeed.Config{})
+	s2, _ := newSubscription(feedConfig{})
 	defer s2.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Run(ctx, s2, NewTracker()); !errors.Is(err, context.Canceled) {
+	if err := Run(ctx, s2, mustTracker()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
 	//lint:ignore SA1012 a nil context is what this checks
@@ -69,8 +68,8 @@ func TestRunClosedAndCancelled(t *testing.T) {
 func TestRunExpires(t *testing.T) {
 	clock := newFakeClock()
 	expired := make(chan Call, 1)
-	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
-	s, feed := newSubscription(evfeed.Config{})
+	tr := mustTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
+	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -84,5 +83,21 @@ func TestRunExpires(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+func TestRunRefusesNil(t *testing.T) {
+	s, _ := newSubscription(feedConfig{})
+	defer s.Close()
+	var nilCtx context.Context
+	for err, want := range map[error]string{
+		Run(nilCtx, s):                                 "events: Run: invalid argument: nil context",
+		Run(context.Background(), nil):                 "events: Run: invalid argument: nil subscription",
+		Run(context.Background(), s, nil):              "events: Run: invalid argument: sink 0 is nil",
+		Run(context.Background(), s, mustBoard(), nil): "events: Run: invalid argument: sink 1 is nil",
+	} {
+		if err == nil || err.Error() != want || !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Run = %v, want %s", err, want)
+		}
 	}
 }

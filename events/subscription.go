@@ -4,10 +4,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 // DefaultBuffer is the number of events a Subscription holds for a consumer
@@ -25,7 +23,7 @@ var ErrEnded = errors.New("events: subscription ended")
 // Subscription delivers the events of one or more topics. It is created by
 // a transport (stompx.Transport.Subscribe and SubscribeDurable,
 // ivclient.Client.Subscribe); a transport of your own makes one with
-// eventfeed.New.
+// NewFeed.
 //
 // Events are buffered (DefaultBuffer, or the transport's setting: stompx's
 // WithEventBuffer); when the consumer falls behind, the events beyond the
@@ -46,7 +44,7 @@ type Subscription struct {
 	stop    chan struct{} // closed when the subscription starts to end; wakes blocked publishers
 	done    chan struct{} // closed by Close
 	block   bool
-	acks    bool // events are settled by Ack (evfeed.Config.Acks)
+	acks    bool // events are settled by Ack (WithAcks)
 	onError func(error)
 	onClose func() error
 
@@ -68,36 +66,18 @@ type Subscription struct {
 	events atomic.Uint64
 }
 
-// NewSubscription is the hook behind eventfeed.New, which is how a
-// transport (stompx's, or one of your own) makes the Subscriptions it
-// hands out: use eventfeed.New, which documents the options and the feed.
-// NewSubscription takes and returns types internal to this module, so that
-// code outside it cannot name them (a call from outside can only pass a
-// zero configuration, and gets what eventfeed.New(nil) gives); it is
-// exported only because a Subscription's fields are this package's own.
-func NewSubscription(c evfeed.Config) (*Subscription, evfeed.Feed[Event]) {
-	return newSubscription(c)
-}
-
-func newSubscription(c evfeed.Config) (*Subscription, *feed) {
-	if c.Buffer <= 0 {
-		c.Buffer = DefaultBuffer
-	}
+func newFeed(c feedConfig) *Feed {
 	s := &Subscription{
-		c:       make(chan Event, c.Buffer),
+		c:       make(chan Event, c.buffer),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		block:   c.Block || c.Acks,
-		acks:    c.Acks,
-		onError: c.OnError,
-		onClose: c.OnClose,
+		block:   c.block || c.acks,
+		acks:    c.acks,
+		onError: c.onError,
+		onClose: c.onClose,
 	}
-	return s, &feed{s: s}
+	return &Feed{s: s}
 }
-
-// feed is the transport's side of a Subscription (evfeed.Feed), which
-// eventfeed.Feed wraps and documents.
-type feed struct{ s *Subscription }
 
 // C returns the channel of events. It is closed when the subscription ends;
 // Err then says why.
@@ -156,57 +136,6 @@ func (s *Subscription) end(err error) {
 	close(s.c)
 }
 
-// The feed's methods are documented at eventfeed.Feed, which wraps them.
-
-// Publish decodes body and queues the event (eventfeed.Feed.Publish).
-func (f *feed) Publish(topic string, body []byte, received time.Time) bool {
-	s := f.s
-	ev, err := Decode(body)
-	if err != nil {
-		s.bad.Add(1)
-		if s.onError != nil {
-			s.onError(err)
-		}
-		return false
-	}
-	ev.Topic, ev.Received = topic, received
-	return f.PublishEvent(ev)
-}
-
-// PublishWithAck is Publish with a delivery that Ack settles
-// (eventfeed.Feed.PublishWithAck).
-func (f *feed) PublishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
-	s := f.s
-	ev, err := Decode(body)
-	if err != nil {
-		s.bad.Add(1)
-		if s.onError != nil {
-			s.onError(err)
-		}
-		// The body is not an event and will never be one: settle it, so
-		// that the broker does not deliver it again and again.
-		if ack != nil {
-			_ = ack()
-		}
-		return false
-	}
-	ev.Topic, ev.Received, ev.Redelivered = topic, received, redelivered
-	if ack != nil {
-		ev.delivery = &delivery{sub: s, ack: ack}
-	}
-	return f.PublishEvent(ev)
-}
-
-// PublishEvent queues an already decoded event (eventfeed.Feed.PublishEvent).
-func (f *feed) PublishEvent(ev Event) bool {
-	s := f.s
-	queued, slowBegins := s.send(ev)
-	if slowBegins && s.onError != nil {
-		s.onError(ErrSlowConsumer) // outside the lock: the handler may Close
-	}
-	return queued
-}
-
 // send queues ev; slowBegins reports that this drop began a slow period.
 func (s *Subscription) send(ev Event) (queued, slowBegins bool) {
 	s.mu.RLock()
@@ -243,70 +172,102 @@ func (s *Subscription) delivered() {
 	}
 }
 
-// End ends the subscription with err, nil meaning ErrEnded
-// (eventfeed.Feed.End).
-func (f *feed) End(err error) {
-	if err == nil {
-		err = ErrEnded
-	}
-	f.s.end(err)
-}
-
-// Done is closed when the consumer closes the subscription.
-func (f *feed) Done() <-chan struct{} { return f.s.done }
-
-// delivery is one delivery of an event by a subscription settled by Ack.
+// delivery is one delivery of an event by a subscription settled by Ack
+// (Feed.Deliver).
 type delivery struct {
-	sub   *Subscription
-	ack   func() error
-	state atomic.Uint32 // deliveryPending, deliveryAcking or deliveryAcked
+	sub    *Subscription
+	ack    func() error
+	reject func(cause string) error
+	lost   <-chan struct{}
+	state  atomic.Uint32 // deliveryPending, deliverySettling or deliverySettled
 }
 
 const (
 	deliveryPending uint32 = iota
-	deliveryAcking
-	deliveryAcked
+	deliverySettling
+	deliverySettled
 )
 
-// Both match ivclient.ErrInvalidArgument, like every misuse the SDK refuses
-// before sending anything.
-var (
-	errForeignEvent = errs.Wrap("events: Ack", errs.ErrInvalidArgument, "the event was not delivered by this subscription; nothing sent", nil)
-	errNoDelivery   = errs.Wrap("events: Ack", errs.ErrInvalidArgument, "the event carries no delivery of this subscription; nothing sent", nil)
-)
+// isLost reports whether the connection the delivery arrived on is gone.
+func (d *delivery) isLost() bool {
+	if d == nil || d.lost == nil {
+		return false
+	}
+	select {
+	case <-d.lost:
+		return true
+	default:
+		return false
+	}
+}
 
 // Ack acknowledges ev to the broker. On a subscription settled by Ack (a
 // durable subscription, stompx.Transport.SubscribeDurable) an event is
-// settled only by Ack, or by Run once every sink has taken it; on other
-// subscriptions Ack does nothing and returns nil.
+// settled only by Ack or Reject, or by Run, Consume or ConsumeCalls once
+// it was handled; on other subscriptions Ack does nothing and returns nil.
 //
-// Acking an event twice (or a copy of it) is a no-op returning nil, and so
-// is an Ack made while another Ack of the same event is in progress. An
-// event delivered by another subscription, or one the subscription did not
-// deliver at all, gets an error and nothing is sent. Acking an event that
+// Settling an event twice (or a copy of it), by Ack or Reject, is a no-op
+// returning nil, and so is an Ack made while another settlement of the same
+// event is in progress. An event delivered by another subscription, or one
+// the subscription did not deliver at all, gets an error wrapping
+// ivclient.ErrInvalidArgument and nothing is sent. Acking an event that
 // arrived on a connection that has since dropped sends nothing and returns
 // the transport's error (stompx's wraps ivclient.ErrConnectionLost): the
 // broker delivers that event again, with Redelivered set. Ack may be
-// called from any goroutine, also after Close (it then fails: the
-// transport let the broker take the event back).
+// called from any goroutine, also after Close (it then fails with the
+// transport's error, stompx's wrapping ivclient.ErrClosed: the transport
+// let the broker take the event back).
 func (s *Subscription) Ack(ev Event) error {
+	return s.settle("events: Ack", ev, func(d *delivery) error {
+		if d.ack == nil {
+			return nil
+		}
+		return d.ack()
+	})
+}
+
+// Reject settles ev without handling it. On a durable subscription the
+// event moves to its name's dead-letter queue with cause's text, where it
+// waits until replayed or purged; on other subscriptions Reject does
+// nothing and returns nil. Rejecting an event twice, or an event already
+// acked, is a no-op returning nil. The errors are Ack's: a foreign event is
+// refused, an event of a dropped connection or of a closed subscription
+// fails with the transport's error and stays with the broker. A durable
+// subscription whose transport cannot dead-letter fails Reject and leaves
+// the event unsettled.
+func (s *Subscription) Reject(ev Event, cause error) error {
+	text := ""
+	if cause != nil {
+		text = cause.Error()
+	}
+	return s.settle("events: Reject", ev, func(d *delivery) error {
+		if d.reject == nil {
+			return errs.Wrap("events: Reject", nil, "the transport cannot dead-letter this event; it stays unsettled", nil)
+		}
+		return d.reject(text)
+	})
+}
+
+// settle runs f once for ev's delivery: the state machine Ack and Reject
+// share.
+func (s *Subscription) settle(op string, ev Event, f func(*delivery) error) error {
 	d := ev.delivery
 	if d == nil {
 		if s.acks {
-			return errNoDelivery
+			return errs.Wrap(op, errs.ErrInvalidArgument, "the event carries no delivery of this subscription; nothing sent", nil)
 		}
 		return nil
 	}
 	if d.sub != s {
-		return errForeignEvent
+		return errs.Wrap(op, errs.ErrInvalidArgument, "the event was not delivered by this subscription; nothing sent", nil)
 	}
-	if !d.state.CompareAndSwap(deliveryPending, deliveryAcking) {
+	if !d.state.CompareAndSwap(deliveryPending, deliverySettling) {
 		return nil
 	}
-	if err := d.ack(); err != nil {
+	if err := f(d); err != nil {
 		d.state.Store(deliveryPending)
 		return err
 	}
-	d.state.Store(deliveryAcked)
+	d.state.Store(deliverySettled)
 	return nil
 }

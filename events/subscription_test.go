@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/instantvoice/instantvoice-go/internal/evfeed"
 )
 
 var t0 = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
@@ -19,8 +17,8 @@ func body(typ Type, agent, uid string) []byte {
 }
 
 func TestSubscriptionDelivers(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{})
-	if !feed.Publish("/topic/iv.agents.default_1001", body(NewCall, "default_1001", "1.1"), t0) {
+	s, feed := newSubscription(feedConfig{})
+	if !feed.publish("/topic/iv.agents.default_1001", body(NewCall, "default_1001", "1.1"), t0) {
 		t.Fatal("Publish = false")
 	}
 	ev := <-s.C()
@@ -37,7 +35,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 
 func TestSubscriptionDropsAndSignalsOncePerSlowPeriod(t *testing.T) {
 	var slow atomic.Int32
-	s, feed := newSubscription(evfeed.Config{Buffer: 4, OnError: func(err error) {
+	s, feed := newSubscription(feedConfig{buffer: 4, onError: func(err error) {
 		if errors.Is(err, ErrSlowConsumer) {
 			slow.Add(1)
 		}
@@ -45,7 +43,7 @@ func TestSubscriptionDropsAndSignalsOncePerSlowPeriod(t *testing.T) {
 	defer s.Close()
 	pub := func(n int) (queued int) {
 		for i := 0; i < n; i++ {
-			if feed.Publish("t", body(NewCall, "a", "u"), t0) {
+			if feed.publish("t", body(NewCall, "a", "u"), t0) {
 				queued++
 			}
 		}
@@ -83,14 +81,14 @@ func TestSubscriptionDropsAndSignalsOncePerSlowPeriod(t *testing.T) {
 
 func TestSubscriptionMalformedCounted(t *testing.T) {
 	var errs []error
-	s, feed := newSubscription(evfeed.Config{OnError: func(err error) { errs = append(errs, err) }})
+	s, feed := newSubscription(feedConfig{onError: func(err error) { errs = append(errs, err) }})
 	defer s.Close()
 	for _, b := range []string{`nope`, `{"type":`, `[1]`, ``} {
-		if feed.Publish("t", []byte(b), t0) {
+		if feed.publish("t", []byte(b), t0) {
 			t.Fatalf("malformed %q queued", b)
 		}
 	}
-	feed.Publish("t", body(Login, "a", ""), t0)
+	feed.publish("t", body(Login, "a", ""), t0)
 	if s.Malformed() != 4 || s.Delivered() != 1 || len(errs) != 4 {
 		t.Fatalf("malformed %d delivered %d errors %d", s.Malformed(), s.Delivered(), len(errs))
 	}
@@ -107,11 +105,11 @@ func TestSubscriptionMalformedCounted(t *testing.T) {
 func TestSubscriptionEnd(t *testing.T) {
 	boom := errors.New("connection lost for good")
 	closed := 0
-	s, feed := newSubscription(evfeed.Config{OnClose: func() error { closed++; return nil }})
-	feed.Publish("t", body(Login, "a", ""), t0)
+	s, feed := newSubscription(feedConfig{onClose: func() error { closed++; return nil }})
+	feed.publish("t", body(Login, "a", ""), t0)
 	feed.End(boom)
 	feed.End(errors.New("second"))
-	if feed.Publish("t", body(Logout, "a", ""), t0) {
+	if feed.publish("t", body(Logout, "a", ""), t0) {
 		t.Fatal("Publish after End queued")
 	}
 	// Buffered events come first, then the close.
@@ -133,7 +131,7 @@ func TestSubscriptionEnd(t *testing.T) {
 		t.Fatalf("Err = %v, onClose called %d times", s.Err(), closed)
 	}
 
-	s2, feed2 := newSubscription(evfeed.Config{})
+	s2, feed2 := newSubscription(feedConfig{})
 	feed2.End(nil)
 	<-s2.C()
 	if s2.Err() != ErrEnded {
@@ -144,7 +142,7 @@ func TestSubscriptionEnd(t *testing.T) {
 func TestSubscriptionCloseIdempotent(t *testing.T) {
 	unsub := errors.New("unsubscribe failed")
 	var calls atomic.Int32
-	s, feed := newSubscription(evfeed.Config{OnClose: func() error { calls.Add(1); return unsub }})
+	s, feed := newSubscription(feedConfig{onClose: func() error { calls.Add(1); return unsub }})
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -170,18 +168,18 @@ func TestSubscriptionCloseIdempotent(t *testing.T) {
 	default:
 		t.Fatal("Done not closed")
 	}
-	if feed.Publish("t", body(Login, "a", ""), t0) {
+	if feed.publish("t", body(Login, "a", ""), t0) {
 		t.Fatal("Publish after Close queued")
 	}
 }
 
 func TestSubscriptionCloseFromErrorHandler(t *testing.T) {
 	var s *Subscription
-	s, feed := newSubscription(evfeed.Config{Buffer: 1, OnError: func(err error) {
+	s, feed := newSubscription(feedConfig{buffer: 1, onError: func(err error) {
 		s.Close() // must not deadlock
 	}})
-	feed.Publish("t", body(Login, "a", ""), t0)
-	feed.Publish("t", body(Login, "a", ""), t0) // dropped: handler closes
+	feed.publish("t", body(Login, "a", ""), t0)
+	feed.publish("t", body(Login, "a", ""), t0) // dropped: handler closes
 	if _, ok := <-s.C(); !ok {
 		t.Fatal("buffered event lost")
 	}
@@ -191,14 +189,14 @@ func TestSubscriptionCloseFromErrorHandler(t *testing.T) {
 }
 
 func TestSubscriptionBlocking(t *testing.T) {
-	s, feed := newSubscription(evfeed.Config{Buffer: 2, Block: true})
+	s, feed := newSubscription(feedConfig{buffer: 2, block: true})
 	defer s.Close()
 	const n = 1000
 	done := make(chan int)
 	go func() {
 		queued := 0
 		for i := 0; i < n; i++ {
-			if feed.Publish("t", body(NewCall, "a", fmt.Sprint(i)), t0) {
+			if feed.publish("t", body(NewCall, "a", fmt.Sprint(i)), t0) {
 				queued++
 			}
 		}
@@ -220,10 +218,10 @@ func TestSubscriptionBlocking(t *testing.T) {
 func TestSubscriptionBlockingEnds(t *testing.T) {
 	for _, how := range []string{"Close", "End"} {
 		t.Run(how, func(t *testing.T) {
-			s, feed := newSubscription(evfeed.Config{Buffer: 1, Block: true})
-			feed.Publish("t", body(Login, "a", ""), t0) // fills the buffer
+			s, feed := newSubscription(feedConfig{buffer: 1, block: true})
+			feed.publish("t", body(Login, "a", ""), t0) // fills the buffer
 			result := make(chan bool)
-			go func() { result <- feed.Publish("t", body(Logout, "a", ""), t0) }()
+			go func() { result <- feed.publish("t", body(Logout, "a", ""), t0) }()
 			// Whether or not the publisher is already waiting, ending
 			// must release it without a consumer.
 			if how == "Close" {
@@ -251,7 +249,7 @@ func TestSubscriptionBlockingEnds(t *testing.T) {
 func TestSubscriptionConcurrent(t *testing.T) {
 	for _, blocking := range []bool{false, true} {
 		for round := 0; round < 50; round++ {
-			s, feed := newSubscription(evfeed.Config{OnClose: func() error { return nil }, Buffer: 4, Block: blocking})
+			s, feed := newSubscription(feedConfig{onClose: func() error { return nil }, buffer: 4, block: blocking})
 			var queued atomic.Uint64
 			var wg sync.WaitGroup
 			for p := 0; p < 4; p++ {
@@ -259,7 +257,7 @@ func TestSubscriptionConcurrent(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 0; i < 200; i++ {
-						if feed.Publish("t", body(NewCall, "a", "u"), t0) {
+						if feed.publish("t", body(NewCall, "a", "u"), t0) {
 							queued.Add(1)
 						}
 						_ = s.Err()
@@ -293,7 +291,7 @@ func TestSubscriptionConcurrent(t *testing.T) {
 func TestSubscriptionErrBeforeClose(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		boom := errors.New("boom")
-		s, feed := newSubscription(evfeed.Config{})
+		s, feed := newSubscription(feedConfig{})
 		go feed.End(boom)
 		for range s.C() {
 		}

@@ -2,7 +2,6 @@ package events
 
 import (
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -19,87 +18,6 @@ const DefaultMaxCalls = 100000
 // lateWindow is how many finished calls a Tracker remembers, to ignore
 // their late events instead of reporting them as new calls.
 const lateWindow = 4096
-
-// Call is one agent's call, folded from its events: one value per
-// (Agent, UniqueID). A call of the NewCall method has two legs: the agent's
-// (NEWCALL, CONNECT) and the remote party's (DNEWCALL, DCONNECT); both are
-// folded into one Call. (The reference shows the remote leg's events on the
-// agent's topic without saying whether they repeat the NEWCALL's uniqueid;
-// they are taken to. Should the platform give the remote leg a uniqueid of
-// its own, that leg becomes a Call of its own, with Remote true.) In an
-// agent-to-agent call each agent has a Call of its own, whether or not the
-// two legs share a uniqueid.
-//
-// Times are the events' Received times (see Tracker); a zero time means the
-// event was not seen.
-type Call struct {
-	UniqueID  string
-	Agent     string
-	Direction string // INBOUND or OUTBOUND, from NEWCALL
-	CallerID  string // the caller (inbound) or the number dialed (outbound), from NEWCALL
-	Reason    string // the hangup reason (ReasonByCaller, ...); empty if expired or not sent
-
-	NewCallAt  time.Time // NEWCALL: the call reached the agent
-	ConnectAt  time.Time // CONNECT: the agent's leg was answered
-	DNewCallAt time.Time // DNEWCALL: the remote party is being called (NewCall method)
-	DConnectAt time.Time // DCONNECT: the remote party answered (NewCall method)
-	HangupAt   time.Time // HANGUP: the call ended
-
-	RemoteCallerID string // the callerid of DNEWCALL/DCONNECT: the remote party
-
-	FirstEventAt time.Time // the first event of the call the tracker saw
-	LastEventAt  time.Time // the latest event of the call
-	Events       int       // how many events were folded into the call
-
-	// Expired is true when no HANGUP arrived within the tracker's expiry
-	// time (or the call was pushed out by WithMaxCalls): HangupAt and
-	// Reason are empty, and the durations are unknown (zero).
-	Expired bool
-}
-
-// Remote reports whether the call has a remote leg (a NewCall call: a
-// DNEWCALL or DCONNECT was seen).
-func (c Call) Remote() bool { return !c.DNewCallAt.IsZero() || !c.DConnectAt.IsZero() }
-
-// AnsweredAt returns when the call was answered: DCONNECT for a call with a
-// remote leg (the remote party answered), CONNECT otherwise. It is zero for
-// a call that was not answered.
-func (c Call) AnsweredAt() time.Time {
-	if c.Remote() {
-		return c.DConnectAt
-	}
-	return c.ConnectAt
-}
-
-// Answered reports whether the call was answered (see AnsweredAt).
-func (c Call) Answered() bool { return !c.AnsweredAt().IsZero() }
-
-// RingDuration returns how long the call rang before it was answered, or
-// before it ended unanswered: from DNEWCALL (a call with a remote leg) or
-// NEWCALL to AnsweredAt, or to HangupAt. It is zero when either end is
-// unknown.
-func (c Call) RingDuration() time.Duration {
-	start := c.NewCallAt
-	if c.Remote() {
-		start = c.DNewCallAt
-	}
-	end := c.AnsweredAt()
-	if end.IsZero() {
-		end = c.HangupAt
-	}
-	return between(start, end)
-}
-
-// TalkDuration returns how long the call was answered: from AnsweredAt to
-// HangupAt. It is zero for a call that was not answered or did not hang up.
-func (c Call) TalkDuration() time.Duration { return between(c.AnsweredAt(), c.HangupAt) }
-
-func between(start, end time.Time) time.Duration {
-	if start.IsZero() || end.IsZero() || end.Before(start) {
-		return 0
-	}
-	return end.Sub(start)
-}
 
 // TrackerStats counts what a Tracker has seen.
 type TrackerStats struct {
@@ -137,25 +55,20 @@ type TrackerStats struct {
 type Tracker struct {
 	cfg sinkConfig
 
-	mu       sync.Mutex
-	calls    *lru[callKey, Call]
-	finished *keyRing[callKey]
-	seen     dedupe
-	stats    TrackerStats
+	mu    sync.Mutex
+	table *callTable
 }
 
-type callKey struct{ agent, uniqueID string }
-
-// NewTracker returns a tracker.
-func NewTracker(opts ...TrackerOption) *Tracker {
-	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyTracker(&cfg)
-		}
+// NewTracker returns a tracker. It fails only on a bad option, with an
+// error wrapping ivclient.ErrInvalidArgument.
+func NewTracker(opts ...TrackerOption) (*Tracker, error) {
+	cfg, err := sinkSetup("events: NewTracker", opts, TrackerOption.applyTracker)
+	if err != nil {
+		return nil, err
 	}
-	return &Tracker{cfg: cfg, calls: newLRU[callKey, Call](), finished: newKeyRing[callKey](lateWindow),
-		seen: newDedupe(cfg.window)}
+	t := &Tracker{cfg: cfg}
+	t.table = newCallTable(&t.cfg, lateWindow, cfg.window)
+	return t, nil
 }
 
 // Apply folds one event into its call. The calls it finishes (this one on
@@ -166,40 +79,33 @@ func (t *Tracker) Apply(ev Event) {
 		return
 	}
 	now := t.cfg.timeOf(ev)
-	k := callKey{agent: agentOf(ev), uniqueID: ev.UniqueID}
+	k := keyOf(ev)
 
-	var done []Call
+	var done []openCall
 	t.mu.Lock()
-	if !t.seen.take(ev, k.agent) {
+	tb := t.table
+	if !tb.seen.take(ev, k.agent) {
 		t.mu.Unlock()
 		return
 	}
-	e := t.calls.get(k)
+	e := tb.calls.get(k)
 	if e == nil {
-		if t.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
+		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
 			if !ev.Redelivered {
-				t.stats.Late++
+				tb.stats.Late++
 			}
 			t.mu.Unlock()
 			return
 		}
-		e = t.calls.add(k)
-		e.val = Call{UniqueID: ev.UniqueID, Agent: k.agent, FirstEventAt: now}
-		for t.calls.len() > t.cfg.maxCalls {
-			done = t.expireLocked(t.calls.oldest(), done)
-		}
+		e, done = tb.add(k, now, done)
 	} else {
-		t.calls.touch(e)
+		tb.calls.touch(e)
 	}
-	fold(&e.val, ev, now)
+	fold(&e.val.call, ev, now)
 	if ev.Type == Hangup {
-		c := e.val
-		t.calls.remove(e)
-		t.finished.add(k)
-		t.stats.Finished++
-		done = append(done, c)
+		done = append(done, tb.finish(e))
 	}
-	done = t.expireBeforeLocked(now, done)
+	done = tb.expireBefore(now, done)
 	t.mu.Unlock()
 	t.deliver(done)
 }
@@ -211,7 +117,7 @@ func (t *Tracker) Apply(ev Event) {
 func (t *Tracker) Expire() int {
 	now := t.cfg.now()
 	t.mu.Lock()
-	done := t.expireBeforeLocked(now, nil)
+	done := t.table.expireBefore(now, nil)
 	t.mu.Unlock()
 	t.deliver(done)
 	return len(done)
@@ -221,8 +127,8 @@ func (t *Tracker) Expire() int {
 func (t *Tracker) Get(agent, uniqueID string) (Call, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if e := t.calls.get(callKey{agent: agent, uniqueID: uniqueID}); e != nil {
-		return e.val, true
+	if e := t.table.calls.get(callKey{agent: agent, uniqueID: uniqueID}); e != nil {
+		return e.val.call, true
 	}
 	return Call{}, false
 }
@@ -230,8 +136,8 @@ func (t *Tracker) Get(agent, uniqueID string) (Call, bool) {
 // Active returns the calls in progress, ordered by their first event.
 func (t *Tracker) Active() []Call {
 	t.mu.Lock()
-	calls := make([]Call, 0, t.calls.len())
-	t.calls.each(func(e *lruEntry[callKey, Call]) { calls = append(calls, e.val) })
+	calls := make([]Call, 0, t.table.calls.len())
+	t.table.calls.each(func(e *lruEntry[callKey, openCall]) { calls = append(calls, e.val.call) })
 	t.mu.Unlock()
 	sort.SliceStable(calls, func(i, j int) bool { return calls[i].FirstEventAt.Before(calls[j].FirstEventAt) })
 	return calls
@@ -241,98 +147,16 @@ func (t *Tracker) Active() []Call {
 func (t *Tracker) Stats() TrackerStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.stats
-	s.Active = t.calls.len()
+	s := t.table.stats
+	s.Active = t.table.calls.len()
 	return s
 }
 
-func (t *Tracker) deliver(calls []Call) {
+func (t *Tracker) deliver(calls []openCall) {
 	if t.cfg.finished == nil {
 		return
 	}
 	for _, c := range calls {
-		t.cfg.finished(c)
+		t.cfg.finished(c.call)
 	}
-}
-
-// expireBeforeLocked expires the calls idle for the expiry time at now.
-// The list is in the order of Apply, so it stops at the first call that
-// is not due.
-func (t *Tracker) expireBeforeLocked(now time.Time, done []Call) []Call {
-	for e := t.calls.oldest(); e != nil && !now.Before(e.val.LastEventAt.Add(t.cfg.expiry)); e = t.calls.oldest() {
-		done = t.expireLocked(e, done)
-	}
-	return done
-}
-
-func (t *Tracker) expireLocked(e *lruEntry[callKey, Call], done []Call) []Call {
-	c := e.val
-	c.Expired = true
-	t.calls.remove(e)
-	t.finished.add(e.key)
-	t.stats.Expired++
-	return append(done, c)
-}
-
-// fold applies ev, received at now, to c.
-func fold(c *Call, ev Event, now time.Time) {
-	c.Events++
-	if now.After(c.LastEventAt) {
-		c.LastEventAt = now
-	}
-	setOnce := func(t *time.Time) {
-		if t.IsZero() {
-			*t = now
-		}
-	}
-	switch ev.Type {
-	case NewCall:
-		setOnce(&c.NewCallAt)
-		if ev.CallerID != "" {
-			c.CallerID = ev.CallerID
-		}
-		if ev.Direction != "" {
-			c.Direction = ev.Direction
-		}
-	case Connect:
-		setOnce(&c.ConnectAt)
-	case DNewCall, DConnect:
-		if ev.Type == DNewCall {
-			setOnce(&c.DNewCallAt)
-		} else {
-			setOnce(&c.DConnectAt)
-		}
-		if ev.CallerID != "" && c.RemoteCallerID == "" {
-			c.RemoteCallerID = ev.CallerID
-		}
-		if ev.Direction != "" && c.Direction == "" {
-			c.Direction = ev.Direction
-		}
-	case Hangup:
-		setOnce(&c.HangupAt)
-		c.Reason = ev.Reason
-	}
-	if c.CallerID == "" && ev.CallerID != "" {
-		c.CallerID = ev.CallerID
-	}
-}
-
-func isCallEvent(t Type) bool {
-	switch t {
-	case NewCall, DNewCall, Connect, DConnect, Hangup:
-		return true
-	}
-	return false
-}
-
-// agentOf returns the event's agent, or the agent named by its topic when
-// the event does not say.
-func agentOf(ev Event) string {
-	if ev.Agent != "" {
-		return ev.Agent
-	}
-	if a, ok := strings.CutPrefix(ev.Topic, TopicPrefix); ok && a != "#" && a != ">" && a != "*" {
-		return a
-	}
-	return ""
 }

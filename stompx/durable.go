@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -322,10 +321,14 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 	}
 
 	ds := newDurableSub(t, name, list, o)
-	ds.sub, ds.feed = eventfeed.New(ds.onClose,
-		eventfeed.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
-		eventfeed.WithAcks(),
-		eventfeed.WithErrorHandler(ds.onError))
+	feed, err := events.NewFeed(events.WithUnsubscribe(ds.onClose),
+		events.WithBuffer(max(t.opts.eventBuffer, o.prefetch)),
+		events.WithAcks(),
+		events.WithErrorHandler(ds.onError))
+	if err != nil {
+		return nil, errs.Wrap("stompx: SubscribeDurable", err, "", nil)
+	}
+	ds.sub, ds.feed = feed.Subscription(), feed
 
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	stop := context.AfterFunc(ds.ctx, cancel)
@@ -364,7 +367,7 @@ type durableSub struct {
 	topics []string
 	opts   *durableOptions
 	sub    *events.Subscription
-	feed   *eventfeed.Feed
+	feed   *events.Feed
 
 	ctx    context.Context // ends with the transport or the consumer's Close
 	cancel context.CancelFunc
@@ -658,7 +661,8 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		if ackID != "" || msgID != "" {
 			ack = func() error { return dc.ack(ss, ackID, msgID) }
 		}
-		ds.feed.PublishWithAck(m.Destination, m.Body, time.Now(), redelivered, ack)
+		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
+			Redelivered: redelivered, Ack: ack, Lost: dc.done})
 	}
 }
 
@@ -960,7 +964,11 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 	// most one event (prefetch 1), which goes with the queue.
 	ds := newDurableSub(t, name, []string{deleteTopic}, o)
 	defer ds.cancel()
-	ds.sub, ds.feed = eventfeed.New(nil, eventfeed.WithBuffer(1), eventfeed.WithAcks())
+	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
+	if err != nil {
+		return errs.Wrap("stompx: DeleteDurable", err, "", nil)
+	}
+	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
 	dc, err := ds.connect(cctx, addr)
 	if err != nil {

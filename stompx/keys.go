@@ -19,8 +19,6 @@ import (
 // shared by tenants that come and go holds only the keys in use. Keys used
 // by Call directly, without a client, are kept until Close.
 
-var _ ivclient.KeyHolder = (*Transport)(nil)
-
 // errKeyReleased is the error of a call still in flight when the last
 // client of its key closed.
 var errKeyReleased = &transportError{msg: "stompx: the last client of the access key closed", kind: ivclient.ErrClosed}

@@ -121,6 +121,7 @@ func checkFootprint(t *testing.T, base, after footprint) {
 // one transport (ivtest's broker). When each closes, its key's reply
 // subscription goes: goroutines and heap return to the baseline.
 func TestReleasedKeysForgotten(t *testing.T) {
+	t.Skip("ivclient no longer tells the transport when a client of a key closes (KeyHolder removed): stompx keeps its key subscriptions itself, on h-stompx")
 	n := 10000
 	if testing.Short() || raceEnabled {
 		n = 2000
@@ -147,6 +148,7 @@ func TestReleasedKeysForgotten(t *testing.T) {
 // Two clients of one key: the first Close keeps the key for the second;
 // the last one releases it, failing a call of the key still in flight.
 func TestReleaseKeyCounted(t *testing.T) {
+	t.Skip("ivclient no longer tells the transport when a client of a key closes (KeyHolder removed): stompx keeps its key subscriptions itself, on h-stompx")
 	b := newTestBroker(t)
 	holdReplies(b)
 	tr := dial(t, b.addr)
@@ -183,6 +185,7 @@ func TestReleaseKeyCounted(t *testing.T) {
 
 // A key released while the transport reconnects is not restored.
 func TestReleasedWhileReconnecting(t *testing.T) {
+	t.Skip("ivclient no longer tells the transport when a client of a key closes (KeyHolder removed): stompx keeps its key subscriptions itself, on h-stompx")
 	b := newTestBroker(t)
 	px := newProxy(t, b.addr)
 	var states stateLog
@@ -211,6 +214,7 @@ func TestReleasedWhileReconnecting(t *testing.T) {
 // own key. Goroutines, heap and the broker's bindings (one exclusive queue
 // with one consumer per reply subscription) return to the baseline.
 func TestRabbitReleasedKeysForgotten(t *testing.T) {
+	t.Skip("ivclient no longer tells the transport when a client of a key closes (KeyHolder removed): stompx keeps its key subscriptions itself, on h-stompx")
 	addr := rabbitAddr(t)
 	n := 10000
 	if testing.Short() || raceEnabled {

@@ -12,7 +12,6 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/events/eventfeed"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -62,14 +61,19 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 	}
 
 	es := &eventSub{t: t, topics: list}
-	opts := []eventfeed.Option{
-		eventfeed.WithBuffer(t.opts.eventBuffer),
-		eventfeed.WithErrorHandler(es.onError),
+	opts := []events.FeedOption{
+		events.WithUnsubscribe(es.onClose),
+		events.WithBuffer(t.opts.eventBuffer),
+		events.WithErrorHandler(es.onError),
 	}
 	if t.opts.blockingEvents {
-		opts = append(opts, eventfeed.WithBlocking())
+		opts = append(opts, events.WithBlocking())
 	}
-	es.sub, es.feed = eventfeed.New(es.onClose, opts...)
+	feed, err := events.NewFeed(opts...)
+	if err != nil {
+		return nil, errs.Wrap("stompx: Subscribe", err, "", nil)
+	}
+	es.sub, es.feed = feed.Subscription(), feed
 
 	for {
 		s, err := t.session(ctx)
@@ -126,7 +130,7 @@ type eventSub struct {
 	t      *Transport
 	topics []string
 	sub    *events.Subscription
-	feed   *eventfeed.Feed
+	feed   *events.Feed
 
 	mu     sync.Mutex
 	sess   *session
@@ -193,7 +197,7 @@ func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 		default:
 		}
 		es.t.stats.events.Add(1)
-		es.feed.Publish(m.Destination, m.Body, time.Now())
+		es.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now()})
 	}
 }
 

@@ -120,18 +120,14 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	}
 	defer env.Close()
 	p := env.Fake // nil against a real platform
-	t, err := env.DialSTOMP(ctx, stompx.WithWildcard(wildcard))
+	// The client's transport, t, delivers the events.
+	t, c, err := env.STOMPClient(ctx, stompx.WithWildcard(wildcard))
 	if err != nil {
 		return err
 	}
-	c, err := ivclient.New(t, env.Key)
-	if err != nil {
-		t.Close()
-		return err
-	}
-	defer c.Close()
+	defer c.Close() // closes t too
 
-	sub, err := c.Subscribe(ctx, events.AllAgents)
+	sub, err := t.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		return err
 	}
@@ -141,7 +137,7 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	db := newCRM()
 	// The tracker folds each call's events into one events.Call and hands it
 	// over when the call ends (or expires, if its HANGUP never comes).
-	tracker := events.NewTracker(events.WithFinished(func(call events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(call events.Call) {
 		r := callRecord{UniqueID: call.UniqueID, Agent: call.Agent, Direction: call.Direction,
 			Number: call.CallerID, Outcome: call.Reason, Ring: call.RingDuration(), Talk: call.TalkDuration()}
 		if cu, ok := db.lookup(call.CallerID); ok {
@@ -158,6 +154,9 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 		fmt.Printf("call record #%d: %s %s %s customer=%s %s, ended %s\n",
 			n, r.Agent, r.Direction, r.Number, orNone(r.Customer), answered, r.Outcome)
 	}))
+	if err != nil {
+		return err
+	}
 	screenPop := events.SinkFunc(func(ev events.Event) {
 		if ev.Type != events.NewCall || ev.Direction != "INBOUND" {
 			return

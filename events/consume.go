@@ -1,0 +1,247 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
+)
+
+// ConsumeOption configures Consume and ConsumeCalls. A nil option, or an
+// option given a meaningless value, makes them fail at once with an error
+// wrapping ivclient.ErrInvalidArgument; leaving an option out gives its
+// default.
+type ConsumeOption interface{ applyConsume(*consumeConfig) error }
+
+type consumeOption func(*consumeConfig) error
+
+func (o consumeOption) applyConsume(c *consumeConfig) error { return o(c) }
+
+// consumeConfig is what the options set, with the clock and the periods
+// tests shorten.
+type consumeConfig struct {
+	lanes   int
+	retry   retryPolicy
+	other   Handler
+	maxHold time.Duration
+	calls   bool // set by ConsumeCalls: its options are allowed
+
+	now   func() time.Time
+	tick  time.Duration // how often ConsumeCalls looks at its clock
+	grace time.Duration // how long an early HANGUP waits for its call's first event
+}
+
+// The defaults of the options.
+const (
+	DefaultRetryAttempts = 5
+	DefaultRetryBackoff  = time.Second
+	// DefaultMaxHold is how long ConsumeCalls holds a call's events
+	// unsettled before it hands the call over Open (WithMaxHold): below
+	// RabbitMQ's consumer_timeout (30 minutes by default), past which the
+	// broker closes a connection that holds an unacknowledged delivery.
+	DefaultMaxHold = 25 * time.Minute
+	// HangupGrace is how long ConsumeCalls waits, after a HANGUP whose call
+	// it has seen no NEWCALL (or DNEWCALL) of, for the call's earlier
+	// events: after a takeover the broker may deliver them after the
+	// HANGUP. Past it, the call is handed over as it is.
+	HangupGrace = 10 * time.Second
+	maxLanes    = 10000
+)
+
+func invalidConsume(op, detail string) error {
+	return errs.Wrap(op, errs.ErrInvalidArgument, detail, nil)
+}
+
+// WithLanes sets how many handlers run at once (default 1): events of
+// different agents are handled concurrently on up to n goroutines, those
+// of one agent one at a time, in order. n is 1 to 10,000.
+func WithLanes(n int) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if n < 1 || n > maxLanes {
+			return fmt.Errorf("WithLanes: n must be 1..%d, got %d", maxLanes, n)
+		}
+		c.lanes = n
+		return nil
+	})
+}
+
+// WithRetry sets how many times in all, the first included, an event (or
+// a call) is tried before it is dead-lettered (default 5), and the wait
+// after the first failure (default 1s), which doubles after each further
+// failure, up to a minute (or backoff, if longer). The agent's later
+// events wait meanwhile; other agents go on. attempts must be at least 1,
+// backoff more than zero.
+func WithRetry(attempts int, backoff time.Duration) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if attempts < 1 {
+			return fmt.Errorf("WithRetry: attempts must be at least 1, got %d", attempts)
+		}
+		if backoff <= 0 {
+			return fmt.Errorf("WithRetry: backoff must be more than zero, got %v", backoff)
+		}
+		c.retry = retryPolicy{attempts: attempts, backoff: backoff}
+		return nil
+	})
+}
+
+// WithOtherEvents sets, for ConsumeCalls, the handler of the events that
+// belong to no call (LOGIN, LOGOUT, PAUSE, UNPAUSE, unknown types, events
+// without a uniqueid). They are handled as Consume handles events: in order
+// per agent, retried, dead-lettered. Without it they are settled at once.
+// h must not be nil.
+func WithOtherEvents(h Handler) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if h == nil {
+			return fmt.Errorf("WithOtherEvents: nil handler")
+		}
+		if !c.calls {
+			return fmt.Errorf("WithOtherEvents: only ConsumeCalls takes it")
+		}
+		c.other = h
+		return nil
+	})
+}
+
+// WithMaxHold sets, for ConsumeCalls, how long a call's events may stay
+// unsettled (default DefaultMaxHold, 25 minutes): a call still open then
+// is handed over with Call.Open set, its events so far settled, and handed
+// again when it ends. Keep it below the broker's consumer_timeout
+// (RabbitMQ's: 30 minutes by default), past which RabbitMQ closes the
+// connection. d must be more than zero.
+func WithMaxHold(d time.Duration) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithMaxHold: d must be more than zero, got %v", d)
+		}
+		if !c.calls {
+			return fmt.Errorf("WithMaxHold: only ConsumeCalls takes it")
+		}
+		c.maxHold = d
+		return nil
+	})
+}
+
+// consumeSetup checks Consume's and ConsumeCalls' arguments and applies
+// the options.
+func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool, calls bool, opts []ConsumeOption) (consumeConfig, error) {
+	c := consumeConfig{lanes: 1, retry: retryPolicy{attempts: DefaultRetryAttempts, backoff: DefaultRetryBackoff},
+		maxHold: DefaultMaxHold, calls: calls, now: time.Now, tick: time.Second, grace: HangupGrace}
+	switch {
+	case ctx == nil:
+		return c, invalidConsume(op, "nil context")
+	case s == nil:
+		return c, invalidConsume(op, "nil subscription")
+	case !handler:
+		return c, invalidConsume(op, "nil handler")
+	}
+	for i, o := range opts {
+		if o == nil {
+			return c, invalidConsume(op, fmt.Sprintf("option %d is nil", i))
+		}
+		if err := o.applyConsume(&c); err != nil {
+			return c, invalidConsume(op, err.Error())
+		}
+	}
+	return c, nil
+}
+
+// Consume hands each event of s to h, and settles it (Subscription.Ack) only
+// after h returned nil for it. Events of one agent are handled one at a
+// time, in the order they arrived; events of different agents run
+// concurrently, on up to WithLanes goroutines. When h fails, the event is
+// tried again after a backoff (WithRetry), and that agent's later events
+// wait, so that an agent's events are never handled out of order; a lane
+// is not held during the backoff. After WithRetry's last attempt the event
+// is dead-lettered (Subscription.Reject with h's last error) and the agent
+// goes on; on a subscription without dead letters it is dropped, and the
+// subscription's error handler is told.
+//
+// h gets ctx. An event whose connection is lost (Delivery.Lost) is not
+// handed to h, nor retried: the broker delivers it again. Settlements that
+// fail (the connection dropped meanwhile) go to the subscription's error
+// handler; the broker then delivers the event again, marked Redelivered.
+//
+// Consume holds at most the subscription's buffer of events not yet
+// handled; past it, it stops reading s until a handler is done. It returns
+// when s ends (s.Err(), nil after Close), once the events it took from s
+// are handled, or when ctx is done (ctx.Err()), at once: no handler starts,
+// backoffs are abandoned, and the events not handled stay unsettled. Either
+// way it returns only once the handlers it started have returned, and it
+// does not close s. It fails at once with an error wrapping
+// ivclient.ErrInvalidArgument for a nil argument or a bad option.
+func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOption) error {
+	const op = "events: Consume"
+	cfg, err := consumeSetup(op, ctx, s, h != nil, false, opts)
+	if err != nil {
+		return err
+	}
+	l := startLanes(ctx, cfg.lanes, cfg.retry)
+	limit := int64(max(cap(s.c), cfg.lanes))
+	c := s.C()
+	for {
+		in := c
+		if l.pending.Load() >= limit {
+			in = nil
+		}
+		select {
+		case ev, ok := <-in:
+			if !ok {
+				l.drain()
+				return s.Err()
+			}
+			l.add(s.eventWork(op, h, ev, cfg.retry.attempts))
+		case <-l.notify:
+		case <-ctx.Done():
+			l.stop()
+			l.wait()
+			return ctx.Err()
+		}
+	}
+}
+
+// eventWork is the work of handing one event to h.
+func (s *Subscription) eventWork(op string, h Handler, ev Event, attempts int) *work {
+	return &work{
+		key:  agentOf(ev),
+		run:  func(ctx context.Context) error { return h(ctx, ev) },
+		lost: ev.delivery.isLost,
+		settle: func(err error) {
+			if err != nil && !s.acks {
+				what := string(ev.Type)
+				if ev.UniqueID != "" {
+					what += " " + ev.UniqueID
+				}
+				s.report(errs.Wrap(op, nil, fmt.Sprintf("gave up on %s of %q after %d attempts, dropped",
+					what, agentOf(ev), attempts), err))
+				return
+			}
+			s.settleAll(op, []Event{ev}, err)
+		},
+		abandon: func() {},
+	}
+}
+
+// settleAll acks evs (err nil) or dead-letters them with err, and tells
+// the error handler of every settlement that failed but on a lost
+// connection (those events come again).
+func (s *Subscription) settleAll(op string, evs []Event, err error) {
+	for _, ev := range evs {
+		var serr error
+		if err == nil {
+			serr = s.Ack(ev)
+		} else {
+			serr = s.Reject(ev, err)
+		}
+		if serr != nil && !ev.delivery.isLost() {
+			s.report(errs.Wrap(op, nil, "", serr))
+		}
+	}
+}
+
+// report tells the subscription's error handler of err.
+func (s *Subscription) report(err error) {
+	if s.onError != nil {
+		s.onError(err)
+	}
+}
