@@ -24,7 +24,6 @@ package console
 
 import (
 	"embed"
-	"encoding/json"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -113,6 +112,9 @@ func (c *Console) Handle(mux *http.ServeMux) {
 func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// Only this page's own script and style run, whatever an event or a
+	// request carries (values are set as text besides).
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	data := struct {
 		Info
 		Reasons  []string
@@ -122,39 +124,30 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // observe records what the platform did; it runs under the platform's
-// lock at times, so it only appends to a ring.
+// lock at times, so it only keeps the notice (encoded when a page needs
+// it).
 func (c *Console) observe(n ivtest.Notice) {
-	var row any
-	if n.Request != nil {
-		row = requestRow(n.Request)
-	} else {
-		row = eventRow(n)
-	}
-	b, err := json.Marshal(row)
-	if err != nil {
-		return
-	}
 	c.mu.Lock()
 	if n.Request != nil {
-		c.reqs.add(b)
+		c.reqs.add(n)
 	} else {
-		c.evs.add(b)
+		c.evs.add(n)
 	}
 	c.mu.Unlock()
 }
 
-// ring holds the last rows of a stream, each with its sequence number.
+// ring holds the last notices of a stream, each with its sequence number.
 type ring struct {
-	rows [][]byte
+	rows []ivtest.Notice
 	next int   // where the next row goes
 	seq  int64 // of the newest row; rows[i] holds seq-(filled-1-age)
 	n    int   // rows held
 }
 
-func newRing(size int) ring { return ring{rows: make([][]byte, size)} }
+func newRing(size int) ring { return ring{rows: make([]ivtest.Notice, size)} }
 
-func (r *ring) add(b []byte) {
-	r.rows[r.next] = b
+func (r *ring) add(n ivtest.Notice) {
+	r.rows[r.next] = n
 	r.next = (r.next + 1) % len(r.rows)
 	r.seq++
 	if r.n < len(r.rows) {
@@ -164,7 +157,7 @@ func (r *ring) add(b []byte) {
 
 // since returns the rows after sequence number after up to upto, at most
 // max of the newest, and how many it left out.
-func (r *ring) since(after, upto int64, max int) (rows []json.RawMessage, skipped int64) {
+func (r *ring) since(after, upto int64, max int) (rows []ivtest.Notice, skipped int64) {
 	want := upto - after
 	if want <= 0 {
 		return nil, 0
@@ -181,7 +174,7 @@ func (r *ring) since(after, upto int64, max int) (rows []json.RawMessage, skippe
 		skipped += want - int64(max)
 		want = int64(max)
 	}
-	rows = make([]json.RawMessage, 0, want)
+	rows = make([]ivtest.Notice, 0, want)
 	start := ((r.next-newer-int(want))%len(r.rows) + len(r.rows)) % len(r.rows)
 	for i := 0; i < int(want); i++ {
 		rows = append(rows, r.rows[(start+i)%len(r.rows)])

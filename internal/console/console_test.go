@@ -6,14 +6,16 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func seqs(rows []json.RawMessage) []int {
+func seqs(rows []ivtest.Notice) []int {
 	out := make([]int, len(rows))
 	for i, r := range rows {
-		json.Unmarshal(r, &out[i])
+		json.Unmarshal(r.Body, &out[i])
 	}
 	return out
 }
@@ -23,7 +25,7 @@ func seqs(rows []json.RawMessage) []int {
 func TestRing(t *testing.T) {
 	r := newRing(5)
 	for i := 1; i <= 8; i++ { // holds 4..8
-		r.add([]byte(fmt.Sprint(i)))
+		r.add(ivtest.Notice{Body: []byte(fmt.Sprint(i))})
 	}
 	for _, c := range []struct {
 		after, upto int64

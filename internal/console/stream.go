@@ -240,9 +240,20 @@ func (c *Console) batch(prev *snapshot, cur snapshot, evLo, evHi, reqLo, reqHi i
 		Stats: map[string]int64{"requests": cur.stats.Requests + cur.stats.SOAPRequests, "events": cur.stats.Events,
 			"replies": cur.stats.Replies, "dropped": cur.stats.DroppedReplies}}
 	c.mu.Lock()
-	b.Events, b.SkippedEvents = c.evs.since(evLo, evHi, batchRows)
-	b.Requests, b.SkippedRequests = c.reqs.since(reqLo, reqHi, batchRows)
+	evs, skippedEvs := c.evs.since(evLo, evHi, batchRows)
+	reqs, skippedReqs := c.reqs.since(reqLo, reqHi, batchRows)
 	c.mu.Unlock()
+	b.SkippedEvents, b.SkippedRequests = skippedEvs, skippedReqs
+	for _, n := range evs {
+		if row, err := json.Marshal(eventRow(n)); err == nil {
+			b.Events = append(b.Events, row)
+		}
+	}
+	for _, n := range reqs {
+		if row, err := json.Marshal(requestRow(n.Request)); err == nil {
+			b.Requests = append(b.Requests, row)
+		}
+	}
 	if full {
 		b.SkippedEvents, b.SkippedRequests = 0, 0
 	}
