@@ -152,6 +152,10 @@ func TestConsoleBrowser(t *testing.T) {
 	if _, err := sc.AgentList(rctx, "default"); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.SendSms(rctx, "default", "+33612345678", "Your callback is booked"); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the SMS", `document.getElementById("sms").textContent.includes("Your callback is booked")`)
 	req := func(method, transport string) string {
 		return fmt.Sprintf(`#requests tbody tr[data-method="%s"][data-transport="%s"]`, method, transport)
 	}
