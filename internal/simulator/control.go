@@ -37,7 +37,8 @@ import (
 //	POST /replies/delay     {"count", "methods", "delay"}: act on requests, hold
 //	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
-//	GET  /requests          what the platform received (?method=AgentLogin)
+//	GET  /requests          what the platform received (?method=AgentLogin), with the
+//	                        description of a non-zero code
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
@@ -140,15 +141,14 @@ func (c *control) listRoutes(mux *http.ServeMux) {
 			if method != "" && req.Method != method {
 				continue
 			}
-			transport := "stomp"
-			if b := bytes.TrimSpace(req.Body); len(b) > 0 && b[0] == '<' {
-				transport = "soap"
-			}
 			// The key is left out: access keys never leave the platform.
-			e := map[string]any{"method": req.Method, "transport": transport, "args": req.Args,
+			e := map[string]any{"method": req.Method, "transport": req.Transport, "args": req.Args,
 				"code": int(req.Code), "code_name": req.Code.String()}
 			if req.HasID {
 				e["id"] = req.ID
+			}
+			if req.Description != "" {
+				e["description"] = req.Description
 			}
 			out = append(out, e)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -184,6 +185,17 @@ func TestControlAgentsAndReplies(t *testing.T) {
 	c, _ := s.stompClient(ctx, t, "/topic/unused")
 	if list, err := c.AgentList(ctx, "default"); err != nil || len(list) != 3 {
 		t.Fatalf("AgentList with its reply delayed: %v %v", list, err)
+	}
+	if err := c.AgentPause(ctx, "default", "1003", "1"); err == nil {
+		t.Fatal("AgentPause of an agent logged off: no error")
+	}
+	_, _, reqs := s.call(t, "/requests?method=AgentPause", nil)
+	if len(reqs) != 1 {
+		t.Fatalf("requests: %v", reqs)
+	}
+	if r := reqs[0].(map[string]any); r["transport"] != "stomp" || r["code_name"] != "RESPONSE_NOT_ALLOWED" ||
+		!strings.Contains(fmt.Sprint(r["description"]), "not logged in") {
+		t.Errorf("the refused request: %v", r)
 	}
 	_, _, qs := s.call(t, "/queues", nil)
 	if len(qs) != 2 || qs[0].(map[string]any)["name"] != "7000" {
