@@ -130,9 +130,9 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 		return nil
 	})
 	fs.BoolVar(&cfg.controlPublic, "control-public", false, "allow -control on an address beyond loopback: anyone who reaches it can drive the platform and read its requests")
-	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY (default: it answers)", func(s string) error {
-		if s != "" && !slices.Contains(events.HangupReasons(), s) {
-			return fmt.Errorf("%q is not a hangup reason (%s)", s, strings.Join(events.HangupReasons(), ", "))
+	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY, or RING: it rings until answered from the console (default: it answers)", func(s string) error {
+		if s != "" && s != string(ivtest.Ring) && !slices.Contains(events.HangupReasons(), s) {
+			return fmt.Errorf("%q is neither a hangup reason (%s) nor RING", s, strings.Join(events.HangupReasons(), ", "))
 		}
 		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
 		return nil
