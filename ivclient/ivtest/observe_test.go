@@ -71,6 +71,9 @@ func TestAnswerCall(t *testing.T) {
 		mustDo(t, p, "AgentLineAdd", map[string]any{"accountcode": "default", "user": u, "lines": []any{map[string]any{"linenumber": "1"}}})
 		mustDo(t, p, "AgentLogin", map[string]any{"accountcode": "default", "user": u, "interface": "SIP/default_" + u})
 	}
+	if err := p.Sync(ctxT(t)); err != nil { // the LOGINs are out before the listener subscribes
+		t.Fatal(err)
+	}
 	l := listen(t, p, events.TopicPrefix+"default_1001", events.TopicPrefix+"default_1002")
 	uid, err := p.InboundCall("default", "", "1001", "2100000001", Ring)
 	if err != nil {
