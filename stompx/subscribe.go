@@ -167,7 +167,7 @@ func (es *eventSub) attach(s *session) error {
 // pump drains one go-stomp subscription into the feed. It never sends.
 func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 	done := es.feed.Done()
-	s.sub.drain(ss, func(m *stomp.Message) {
+	s.sub.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			s.subFailed(m.Err)
 			return
