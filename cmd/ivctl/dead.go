@@ -1,0 +1,112 @@
+//go:build singleactive
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+)
+
+// deadMax is how many dead letters list and replay take when -n is not
+// given.
+const deadMax = 1000
+
+const deadUsage = `Usage:
+  ivctl [flags] dead list [-n N] NAME     NAME's dead letters, oldest first, as JSON lines
+  ivctl [flags] dead replay [-n N] NAME   move them back to NAME's queue; prints how many moved
+  ivctl [flags] dead purge NAME           delete them; prints how many went
+
+NAME is a durable subscription's name (stompx.SubscribeDurable). A dead
+letter is an event a consumer gave up on (Subscription.Reject: Consume and
+ConsumeCalls after their last retry). A list line is
+{"event":{...},"cause":"...","at":"..."}: the event with the platform's
+field names, the error it was rejected with, and when. Needs -stomp.
+
+`
+
+// dead runs "ivctl dead list|replay|purge [-n N] NAME".
+func (c *cli) dead(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageErr("dead needs list, replay or purge: ivctl dead list NAME")
+	}
+	sub, args := args[0], args[1:]
+	if sub != "list" && sub != "replay" && sub != "purge" && sub != "-h" && sub != "-help" && sub != "--help" {
+		return usageErr("unknown dead command %q (list, replay, purge)", sub)
+	}
+	fs := flag.NewFlagSet("ivctl dead "+sub, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), deadUsage)
+		fs.PrintDefaults()
+	}
+	n := deadMax
+	if sub == "list" || sub == "replay" {
+		fs.IntVar(&n, "n", deadMax, "the most dead letters to "+sub)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if sub != "list" && sub != "replay" && sub != "purge" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if fs.NArg() != 1 {
+		return usageErr("dead %s takes one name: ivctl dead %s NAME", sub, sub)
+	}
+	if n < 1 {
+		return usageErr("dead %s: -n must be at least 1, got %d", sub, n)
+	}
+	if c.soap != "" {
+		return usageErr("dead needs -stomp: dead letters are kept by the broker")
+	}
+	if c.stomp == "" {
+		return usageErr("dead needs -stomp host:port (IV_STOMP_ADDR)")
+	}
+	name := fs.Arg(0)
+
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	t, err := c.dialSTOMP(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	switch sub {
+	case "list":
+		letters, err := t.DeadLetters(ctx, name, n)
+		if err != nil {
+			return err
+		}
+		for _, d := range letters {
+			b, err := json.Marshal(struct {
+				Event json.RawMessage `json:"event"`
+				Cause string          `json:"cause"`
+				At    string          `json:"at"`
+			}{eventJSON(d.Event), d.Cause, d.At.UTC().Format(time.RFC3339Nano)})
+			if err != nil {
+				return err
+			}
+			c.line(b)
+		}
+	case "replay":
+		moved, err := t.ReplayDeadLetters(ctx, name, n)
+		if err != nil {
+			return err
+		}
+		c.line(fmt.Appendf(nil, `{"replayed":%d}`, moved))
+	case "purge":
+		gone, err := t.PurgeDeadLetters(ctx, name)
+		if err != nil {
+			return err
+		}
+		c.line(fmt.Appendf(nil, `{"purged":%d}`, gone))
+	}
+	return nil
+}
