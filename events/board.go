@@ -92,15 +92,14 @@ type agentCall struct {
 	last     time.Time
 }
 
-// NewBoard returns an empty board.
-func NewBoard(opts ...BoardOption) *Board {
-	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyBoard(&cfg)
-		}
+// NewBoard returns an empty board. It fails only on a bad option, with an
+// error wrapping ivclient.ErrInvalidArgument.
+func NewBoard(opts ...BoardOption) (*Board, error) {
+	cfg, err := sinkSetup("events: NewBoard", opts, BoardOption.applyBoard)
+	if err != nil {
+		return nil, err
 	}
-	return &Board{cfg: cfg, agents: newLRU[string, *agentEntry](), seen: newDedupe(cfg.window)}
+	return &Board{cfg: cfg, agents: newLRU[string, *agentEntry](), seen: newDedupe(cfg.window)}, nil
 }
 
 // Apply updates the board with one event. Events without an agent (and

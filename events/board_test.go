@@ -8,7 +8,7 @@ import (
 )
 
 func TestBoardTransitions(t *testing.T) {
-	b := NewBoard()
+	b := mustBoard()
 	apply := func(s step) AgentState {
 		t.Helper()
 		b.Apply(s.event())
@@ -61,7 +61,7 @@ func TestBoardTransitions(t *testing.T) {
 }
 
 func TestBoardNewCallFlowAndTransfer(t *testing.T) {
-	b := NewBoard()
+	b := mustBoard()
 	for _, s := range []step{
 		{0, NewCall, agentA, "n1", "OUTBOUND", "6100", ""},
 		{time.Second, Connect, agentA, "n1", "", "", ""},
@@ -89,7 +89,7 @@ func TestBoardNewCallFlowAndTransfer(t *testing.T) {
 }
 
 func TestBoardTwoCalls(t *testing.T) {
-	b := NewBoard()
+	b := mustBoard()
 	b.Apply(step{0, NewCall, agentA, "c1", "INBOUND", "1", ""}.event())
 	b.Apply(step{time.Second, NewCall, agentA, "c2", "INBOUND", "2", ""}.event())
 	b.Apply(step{2 * time.Second, Hangup, agentA, "c2", "", "", ReasonNoAnswer}.event())
@@ -112,7 +112,7 @@ func TestBoardTwoCalls(t *testing.T) {
 
 func TestBoardExpiry(t *testing.T) {
 	clock := newFakeClock()
-	b := NewBoard(WithClock(clock.Now), WithExpiry(time.Hour))
+	b := mustBoard(WithClock(clock.Now), WithExpiry(time.Hour))
 	b.Apply(Event{Type: NewCall, Agent: agentA, UniqueID: "lost"})
 	b.Apply(Event{Type: Login, Agent: agentB})
 	clock.Advance(time.Hour - time.Second)
@@ -136,7 +136,7 @@ func TestBoardExpiry(t *testing.T) {
 }
 
 func TestBoardIgnores(t *testing.T) {
-	b := NewBoard()
+	b := mustBoard()
 	b.Apply(Event{Type: "XFER", Agent: agentA})
 	b.Apply(Event{Type: Login})
 	if b.Len() != 0 {
@@ -149,7 +149,7 @@ func TestBoardIgnores(t *testing.T) {
 }
 
 func TestBoardMaxAgents(t *testing.T) {
-	b := NewBoard(WithMaxAgents(5))
+	b := mustBoard(WithMaxAgents(5))
 	for i := 0; i < 12; i++ {
 		b.Apply(Event{Type: Login, Agent: fmt.Sprintf("default_%d", 1000+i), Received: t0})
 	}
@@ -166,7 +166,7 @@ func TestBoardMaxAgents(t *testing.T) {
 
 // TestBoardConcurrent reads while events arrive; run with -race.
 func TestBoardConcurrent(t *testing.T) {
-	b := NewBoard(WithClock(newFakeClock().Now))
+	b := mustBoard(WithClock(newFakeClock().Now))
 	var wg sync.WaitGroup
 	for a := 0; a < 4; a++ {
 		wg.Add(1)

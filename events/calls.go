@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,14 +12,10 @@ import (
 
 // settledWindow is how many calls ConsumeCalls remembers after handing
 // them over, to settle their events that come back (a consumer died while
-// settling them) without handing the calls again; dedupeWindow is how many
-// events it remembers, to count an event redelivered while its call is
-// open once. Both cover the events in flight at the largest sensible
-// prefetch (about 20,000 events: 5,000 calls in progress).
-const (
-	settledWindow = 32768
-	dedupeWindow  = 32768
-)
+// settling them) without handing the calls again. It covers the calls in
+// flight at the largest sensible prefetch (about 20,000 events: 5,000
+// calls in progress).
+const settledWindow = 32768
 
 // ConsumeCalls folds the events of s into calls, as a Tracker does, and hands
 // each finished call to h, once. A call's events are settled together, only
@@ -64,10 +61,12 @@ const (
 //
 // ConsumeCalls holds the events of every call in progress unsettled: the
 // broker must let it (a durable subscription's prefetch, stompx.WithPrefetch,
-// is the most events in flight: a call takes two to five). A prefetch
-// smaller than the events of the calls in progress stalls the subscription
-// until WithMaxHold hands the oldest over Open. Each held event costs its
-// body and about 300 bytes.
+// is the most events in flight: a call takes two to five). When the events
+// held fill the subscription's buffer (which is at least the prefetch, so the
+// broker would send nothing more), the calls held longest are handed over
+// Open, as at WithMaxHold, rather than wait for HANGUPs that cannot come: a
+// prefetch too small for the calls in progress gives Open calls, never a
+// stall. Each held event costs its body and about 300 bytes.
 //
 // Times come from the events' Received times: see Call for which durations
 // to trust. ConsumeCalls returns as Consume does; calls still open when s
@@ -81,7 +80,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	}
 	sink := defaultSinkConfig()
 	sink.now = cfg.now
-	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, dedupeWindow),
+	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
 		inflight: make(map[callKey]*callWork)}
 	cc.lanes = startLanes(ctx, cfg.lanes, cfg.retry)
 	return cc.run(ctx)
@@ -98,6 +97,7 @@ type callConsumer struct {
 
 	inflight map[callKey]*callWork // the latest work of each call handed to the lanes and not ended
 	heldQ    []mark                // calls whose events are held, by when the oldest was received
+	held     int                   // events held in open calls
 	graceQ   []mark                // calls whose HANGUP came first, by when it came
 	conns    []<-chan struct{}     // the connections of the events held
 
@@ -162,7 +162,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		if w := cc.inflight[k]; w != nil && w.attach(ev) {
 			return
 		}
-		if tb.finished.has(k) {
+		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
 			// A late event of a call handed over (and settled, or being
 			// settled): settled, not handed again.
 			if !ev.Redelivered {
@@ -174,15 +174,17 @@ func (cc *callConsumer) take(op string, ev Event) {
 		var done []openCall
 		e, done = tb.add(k, now, nil)
 		cc.hand(done)
-		tb.seen.take(ev, k.agent)
-		fold(&e.val.call, ev, now)
 	} else {
 		tb.calls.touch(e)
-		if tb.seen.take(ev, k.agent) {
-			fold(&e.val.call, ev, now)
-		} else if ev.Redelivered {
-			e.val.call.Redelivered = true
-		}
+	}
+	// An event the call already took, delivered again (its connection
+	// dropped), is held to be settled but not folded twice.
+	fp := tb.seen.key(ev, k.agent)
+	if ev.Redelivered && slices.Contains(e.val.prints, fp) {
+		e.val.call.Redelivered = true
+	} else {
+		e.val.prints = append(e.val.prints, fp)
+		fold(&e.val.call, ev, now)
 	}
 	cc.hold(e, ev, now)
 	if !e.val.call.HangupAt.IsZero() {
@@ -195,6 +197,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		}
 	}
 	cc.hand(tb.expireBefore(now, nil))
+	cc.release(now, true)
 }
 
 // hold keeps ev, a delivery to settle with its call.
@@ -207,6 +210,7 @@ func (cc *callConsumer) hold(e *lruEntry[callKey, openCall], ev Event, now time.
 		cc.heldQ = append(cc.heldQ, mark{e.key, now})
 	}
 	e.val.held = append(e.val.held, ev)
+	cc.held++
 }
 
 // watch notes the connection of ev; a connection seen lost drops the calls
@@ -251,7 +255,9 @@ func (cc *callConsumer) dropLost() {
 		}
 	})
 	for _, k := range drop {
-		cc.table.forget(k)
+		e := cc.table.calls.get(k)
+		cc.held -= len(e.val.held)
+		cc.table.calls.remove(e)
 	}
 }
 
@@ -266,11 +272,23 @@ func (cc *callConsumer) clock(now time.Time) {
 			cc.hand([]openCall{tb.finish(e)})
 		}
 	}
+	cc.release(now, false)
+	cc.hand(tb.expireBefore(now, nil))
+	cc.dropLost()
+}
+
+// release hands over Open the calls whose events have been held for
+// WithMaxHold at now; with full, also the oldest while the events held fill
+// the subscription's buffer, which is at least the broker's prefetch: past
+// it the broker would send nothing more, and ConsumeCalls would wait for
+// HANGUPs that cannot come.
+func (cc *callConsumer) release(now time.Time, full bool) {
+	tb := cc.table
 	for len(cc.heldQ) > 0 {
 		m := cc.heldQ[0]
 		e := tb.calls.get(m.k)
 		current := e != nil && len(e.val.held) > 0 && e.val.heldSince.Equal(m.at)
-		if current && now.Before(m.at.Add(cc.cfg.maxHold)) {
+		if current && now.Before(m.at.Add(cc.cfg.maxHold)) && !(full && cc.held >= cap(cc.s.c)) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
@@ -281,13 +299,12 @@ func (cc *callConsumer) clock(now time.Time) {
 			cc.hand([]openCall{oc})
 		}
 	}
-	cc.hand(tb.expireBefore(now, nil))
-	cc.dropLost()
 }
 
 // hand gives calls to the lanes.
 func (cc *callConsumer) hand(calls []openCall) {
 	for _, oc := range calls {
+		cc.held -= len(oc.held)
 		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w
@@ -320,7 +337,7 @@ func (cc *callConsumer) reapOne(w *callWork) {
 		return
 	}
 	w.reaped = true
-	cc.table.forget(k)
+	cc.table.finished.remove(k)
 	for _, ev := range w.evs {
 		if !ev.delivery.isLost() {
 			cc.take("events: ConsumeCalls", ev)

@@ -20,11 +20,12 @@ type openCall struct {
 	call Call
 
 	// The rest is ConsumeCalls': the events it holds unsettled until the
-	// call is handed over, since when, and whether a HANGUP came before
-	// the call's first event (it then waits for it).
+	// call is handed over, since when, whether a HANGUP came before the
+	// call's first event (it then waits for it), and what it folded.
 	held      []Event
 	heldSince time.Time
 	early     bool
+	prints    []uint64 // the fingerprints of the events folded (dedupe.key)
 }
 
 func newCallTable(cfg *sinkConfig, finishedWindow, dedupeWindow int) *callTable {
@@ -71,13 +72,4 @@ func (t *callTable) expire(e *lruEntry[callKey, openCall], done []openCall) []op
 	t.finished.add(e.key)
 	t.stats.Expired++
 	return append(done, c)
-}
-
-// forget drops every trace of call k: its events come again and start it
-// anew.
-func (t *callTable) forget(k callKey) {
-	if e := t.calls.get(k); e != nil {
-		t.calls.remove(e)
-	}
-	t.finished.remove(k)
 }

@@ -172,11 +172,12 @@ func TestConsumeArguments(t *testing.T) {
 	h := func(context.Context, Event) error { return nil }
 	ch := func(context.Context, Call) error { return nil }
 	ctx := context.Background()
+	var nilCtx context.Context // refused, not a panic
 	for _, c := range []struct {
 		err  error
 		want string
 	}{
-		{Consume(nil, b.sub, h), "events: Consume: invalid argument: nil context"}, //nolint:staticcheck // a nil context is refused
+		{Consume(nilCtx, b.sub, h), "events: Consume: invalid argument: nil context"},
 		{Consume(ctx, nil, h), "events: Consume: invalid argument: nil subscription"},
 		{Consume(ctx, b.sub, nil), "events: Consume: invalid argument: nil handler"},
 		{ConsumeCalls(ctx, b.sub, nil), "events: ConsumeCalls: invalid argument: nil handler"},
@@ -206,4 +207,50 @@ func TestRetryBackoffDoubles(t *testing.T) {
 	long := retryPolicy{attempts: 3, backoff: 2 * time.Minute}
 	assert.Equal(t, 2*time.Minute, long.wait(1))
 	assert.Equal(t, 2*time.Minute, long.wait(3))
+}
+
+// An event whose connection is lost while it waits for its retry is given
+// up without being rejected: the broker delivers it again.
+func TestConsumeLostDuringBackoff(t *testing.T) {
+	b := newBroker(t, 8)
+	failed := make(chan struct{}, 1)
+	var tries atomic.Int64
+	done := runConsume(t, context.Background(), b, func(context.Context, Event) error {
+		tries.Add(1)
+		failed <- struct{}{}
+		return errors.New("down")
+	}, WithRetry(5, 50*time.Millisecond))
+	b.send(evBody(Login, "default_1", ""), false, t0)
+	<-failed
+	b.lose()
+	b.feed.End(nil)
+	require.ErrorIs(t, <-done, ErrEnded)
+	assert.Equal(t, int64(1), tries.Load(), "retried on a lost connection")
+	acked, rejected := b.settled()
+	assert.Zero(t, acked+rejected)
+}
+
+// When s ends, Consume hands the events it already took before it
+// returns.
+func TestConsumeDrainsAtEnd(t *testing.T) {
+	f, err := NewFeed(WithBuffer(64))
+	require.NoError(t, err)
+	for i := 0; i < 20; i++ {
+		f.publish(TopicPrefix+"x", evBody(Pause, fmt.Sprintf("default_%d", i%3), fmt.Sprint(i)), t0)
+	}
+	f.End(errors.New("broker gone"))
+	var mu sync.Mutex
+	tries := map[string]int{}
+	handled := map[string]bool{}
+	err = Consume(context.Background(), f.Subscription(), func(_ context.Context, ev Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if tries[ev.UniqueID]++; tries[ev.UniqueID] == 1 && len(ev.UniqueID)%2 == 0 {
+			return errors.New("once more")
+		}
+		handled[ev.UniqueID] = true
+		return nil
+	}, WithLanes(3), WithRetry(2, time.Millisecond))
+	require.EqualError(t, err, "broker gone")
+	assert.Len(t, handled, 20, "every event taken before the end handled")
 }

@@ -2,6 +2,8 @@ package events
 
 import (
 	"fmt"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/stretchr/testify/assert"
 	"testing"
 	"time"
 )
@@ -20,7 +22,7 @@ func platformEvent(t *testing.T, at time.Duration, redelivered bool, typ Type, u
 
 func TestTrackerRedelivered(t *testing.T) {
 	var got collector
-	tr := NewTracker(WithFinished(got.add))
+	tr := mustTracker(WithFinished(got.add))
 	flow := []Event{
 		platformEvent(t, 0, false, NewCall, "u1"),
 		platformEvent(t, time.Second, false, Connect, "u1"),
@@ -68,7 +70,7 @@ func TestTrackerRedeliveredBeyondWindow(t *testing.T) {
 	// A window of 1 forgets the call's events at once: a finished call
 	// still finishes once, whatever is redelivered after it.
 	var got collector
-	tr := NewTracker(WithFinished(got.add), WithDedupeWindow(1))
+	tr := mustTracker(WithFinished(got.add), WithDedupeWindow(1))
 	flow := []Event{
 		platformEvent(t, 0, false, NewCall, "u1"),
 		platformEvent(t, time.Second, false, Connect, "u1"),
@@ -94,7 +96,7 @@ func TestTrackerRedeliveredBeyondWindow(t *testing.T) {
 }
 
 func TestBoardRedelivered(t *testing.T) {
-	b := NewBoard()
+	b := mustBoard()
 	login := platformEvent(t, 0, false, Login, "")
 	logout := platformEvent(t, time.Second, false, Logout, "")
 	b.Apply(login)
@@ -119,7 +121,7 @@ func TestBoardRedelivered(t *testing.T) {
 }
 
 func TestPollerRedelivered(t *testing.T) {
-	p := NewPoller(WithDedupeWindow(2))
+	p := mustPoller(WithDedupeWindow(2))
 	a := platformEvent(t, 0, false, NewCall, "u1")
 	p.Apply(a)
 	redelivered := a
@@ -137,7 +139,7 @@ func TestPollerRedelivered(t *testing.T) {
 		t.Fatalf("Len = %d, want 5", p.Len())
 	}
 	// Hand-made events (no Raw) are told apart by their fields.
-	q := NewPoller()
+	q := mustPoller()
 	e1 := Event{Type: Pause, Agent: "a", Direction: "lunch", Redelivered: true}
 	e2 := e1
 	e2.Direction = "coffee"
@@ -149,40 +151,41 @@ func TestPollerRedelivered(t *testing.T) {
 	}
 }
 
-func TestOptionClamps(t *testing.T) {
-	// Zero, negative and nil mean the default, the same for every option.
-	c := defaultSinkConfig()
-	for _, o := range []SinkOption{WithDedupeWindow(0), WithDedupeWindow(-3)} {
-		o.applyTracker(&c)
-		o.applyBoard(&c)
-		o.applyPoller(&c)
+func TestSinkOptionsRefused(t *testing.T) {
+	// Zero, negative, nil: an error naming the option, the same for every
+	// option and constructor.
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{second(NewTracker(WithDedupeWindow(0))), "events: NewTracker: invalid argument: WithDedupeWindow: n must be at least 1, got 0"},
+		{second(NewBoard(WithDedupeWindow(-3))), "events: NewBoard: invalid argument: WithDedupeWindow: n must be at least 1, got -3"},
+		{second(NewPoller(WithDedupeWindow(0))), "events: NewPoller: invalid argument: WithDedupeWindow: n must be at least 1, got 0"},
+		{second(NewTracker(WithClock(nil))), "events: NewTracker: invalid argument: WithClock: nil function"},
+		{second(NewBoard(WithExpiry(0))), "events: NewBoard: invalid argument: WithExpiry: d must be more than zero, got 0s"},
+		{second(NewTracker(WithExpiry(-time.Second))), "events: NewTracker: invalid argument: WithExpiry: d must be more than zero, got -1s"},
+		{second(NewTracker(WithMaxCalls(0))), "events: NewTracker: invalid argument: WithMaxCalls: n must be at least 1, got 0"},
+		{second(NewTracker(WithFinished(nil))), "events: NewTracker: invalid argument: WithFinished: nil function"},
+		{second(NewBoard(WithMaxAgents(0))), "events: NewBoard: invalid argument: WithMaxAgents: n must be at least 1, got 0"},
+		{second(NewPoller(WithPollLimit(-1))), "events: NewPoller: invalid argument: WithPollLimit: n must be at least 1, got -1"},
+		{second(NewTracker(WithExpiry(time.Hour), nil)), "events: NewTracker: invalid argument: option 1 is nil"},
+		{second(NewBoard(nil)), "events: NewBoard: invalid argument: option 0 is nil"},
+		{second(NewPoller(nil)), "events: NewPoller: invalid argument: option 0 is nil"},
+	} {
+		assert.ErrorIs(t, c.err, errs.ErrInvalidArgument)
+		assert.EqualError(t, c.err, c.want)
 	}
-	for _, o := range []StateOption{WithClock(nil), WithExpiry(0), WithExpiry(-time.Second)} {
-		o.applyTracker(&c)
-		o.applyBoard(&c)
-	}
-	WithMaxCalls(0).applyTracker(&c)
-	WithMaxCalls(-1).applyTracker(&c)
-	WithMaxAgents(0).applyBoard(&c)
-	WithPollLimit(-1).applyPoller(&c)
-	d := defaultSinkConfig()
-	if c.now == nil || c.expiry != d.expiry || c.maxCalls != d.maxCalls || c.maxAgents != d.maxAgents ||
-		c.pollLimit != d.pollLimit || c.window != d.window {
-		t.Fatalf("clamped config %+v, want the defaults %+v", c, d)
-	}
-	// Nil options are skipped by every constructor.
-	NewTracker(nil).Apply(Event{})
-	NewBoard(nil).Apply(Event{})
-	NewPoller(nil).Apply(Event{})
 }
+
+func second[T any](_ T, err error) error { return err }
 
 // TestDedupeWindowHuge: a window far larger than memory costs nothing until
 // events come (it used to be allocated whole, and panicked), and still
 // recognises a redelivery.
 func TestDedupeWindowHuge(t *testing.T) {
-	tr := NewTracker(WithDedupeWindow(1 << 40))
-	b := NewBoard(WithDedupeWindow(1 << 40))
-	p := NewPoller(WithDedupeWindow(1 << 40))
+	tr := mustTracker(WithDedupeWindow(1 << 40))
+	b := mustBoard(WithDedupeWindow(1 << 40))
+	p := mustPoller(WithDedupeWindow(1 << 40))
 	ev := platformEvent(t, 0, false, NewCall, "u1")
 	again := ev
 	again.Redelivered = true

@@ -28,6 +28,35 @@
 //   - Poller returns the events since the last poll as the old COM client's
 //     PollEvents JSON.
 //
+// Production consumers, on a durable subscription (stompx's
+// SubscribeDurable, with WithSingleActive for one worker at a time):
+//   - Consume hands each event to a Handler that returns an error, and
+//     settles (Subscription.Ack) the event only after the handler returned
+//     nil. An agent's events are handled in order, one at a time; agents run
+//     concurrently on WithLanes goroutines. A failed event is tried again in
+//     place, after a doubling backoff, while its agent's later events wait
+//     (WithRetry); after the last attempt it is dead-lettered
+//     (Subscription.Reject, with the handler's error) and the agent goes on.
+//   - ConsumeCalls folds the events into calls, as a Tracker does, and hands
+//     each call over whole, once, settling its events only after the handler
+//     returned nil for it: a worker that dies mid-call leaves them with the
+//     broker, and the next worker finishes the call. Calls that never end are
+//     handed over Expired, long ones Open (before the broker's
+//     consumer_timeout), and a call handed over twice (after a worker died
+//     while settling it) has Redelivered set.
+//
+// A worker that writes call records:
+//
+//	err := events.ConsumeCalls(ctx, sub, func(ctx context.Context, c events.Call) error {
+//		return db.UpsertCallRecord(ctx, c) // an error: tried again, then dead-lettered
+//	}, events.WithLanes(16))
+//
+// Delivery is at least once: a handler may see an event (or a call) again
+// after a crash or a lost connection, marked Redelivered; make it
+// idempotent (upsert by Agent and UniqueID). The platform's events carry no
+// timestamp: times are when the consumer received them, redelivery times
+// for redelivered events (see Call).
+//
 // Topics: AgentTopic("default", "1001") is one agent's; AllAgents
 // ("/topic/iv.agents.#") is every agent's on RabbitMQ, the platform's broker.
 // On ActiveMQ, whose wildcard is '>', use AllAgentsTopic(">"), or dial stompx
@@ -52,9 +81,10 @@
 //     subscription, stompx.Transport.SubscribeDurable, keeps them). C is closed
 //     only when the consumer calls Close or the transport ends the
 //     subscription for good; Err then says why.
-//   - Close is idempotent, Err is set before C is closed, and nothing here
-//     starts a goroutine of its own. Run returns when ctx is done or the
-//     subscription ends.
+//   - Close is idempotent, and Err is set before C is closed. Run returns
+//     when ctx is done or the subscription ends. Consume and ConsumeCalls
+//     start their lanes' goroutines and wait for every one before they
+//     return; nothing else here starts a goroutine.
 //   - Subscription, Tracker, Board and Poller are safe for concurrent use;
 //     Tracker, Board and Poller are bounded in memory.
 package events

@@ -35,10 +35,14 @@ func ExampleDecode() {
 
 // A CRM writes one record per finished call.
 func ExampleTracker() {
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Printf("%s %s %s from %s: rang %v, talked %v, %s\n",
 			c.Agent, c.UniqueID, c.Direction, c.CallerID, c.RingDuration(), c.TalkDuration(), c.Reason)
 	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for _, ev := range []events.Event{
@@ -55,10 +59,14 @@ func ExampleTracker() {
 // A call placed with the NewCall method: the agent's leg (NEWCALL,
 // CONNECT), then the remote party's (DNEWCALL, DCONNECT).
 func ExampleTracker_newCall() {
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Printf("%s dialed %s: remote leg %v, answered %v, rang %v, talked %v, %s\n",
 			c.Agent, c.CallerID, c.Remote(), c.Answered(), c.RingDuration(), c.TalkDuration(), c.Reason)
 	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	ev := func(typ events.Type, sec int, reason string) events.Event {
 		return events.Event{Type: typ, Agent: "default_1001", UniqueID: "1282779516.1.6", Direction: "OUTBOUND",
@@ -77,13 +85,17 @@ func ExampleTracker_newCall() {
 func ExampleWithExpiry() {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	tracker := events.NewTracker(
+	tracker, err := events.NewTracker(
 		events.WithExpiry(2*time.Hour),
 		events.WithClock(clock),
 		events.WithFinished(func(c events.Call) {
 			fmt.Println(c.UniqueID, "expired:", c.Expired)
 		}),
 	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	tracker.Apply(events.Event{Type: events.NewCall, Agent: "default_1001", UniqueID: "1.2.3"})
 	now = now.Add(3 * time.Hour)
 	fmt.Println(tracker.Expire(), "call expired")
@@ -93,7 +105,11 @@ func ExampleWithExpiry() {
 }
 
 func ExampleBoard() {
-	board := events.NewBoard()
+	board, err := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	board.Apply(events.Event{Type: events.Login, Agent: "default_1001", Received: start})
 	board.Apply(events.Event{Type: events.Login, Agent: "default_1002", Received: start})
@@ -109,7 +125,11 @@ func ExampleBoard() {
 }
 
 func ExamplePoller_PollEvents() {
-	poller := events.NewPoller()
+	poller, err := events.NewPoller()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	for _, body := range []string{
 		`{"direction": "OUTBOUND", "callerid": "1234", "type": "NEWCALL", "uniqueid": "1282779516.1.6", "agent": "default_1001"}`,
 		`{"direction": "", "callerid": "1234", "type": "HANGUP", "uniqueid": "1282779516.1.6", "agent": "default_1001", "reason": "BYCALLEE"}`,
@@ -139,10 +159,18 @@ func ExampleRun() {
 	sub := feed.Subscription()
 	defer sub.Close()
 
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Println("finished:", c.UniqueID, c.Reason)
 	}))
-	board := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	board, err := events.NewBoard()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	received := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	topic := events.AgentTopic("default", "1001")
@@ -229,9 +257,13 @@ func ExampleFeed() {
 	messages <- message{topic, []byte(`{"type":"HANGUP","uniqueid":"1.2.3","agent":"default_1001","reason":"BYCALLER"}`)}
 	close(messages)
 
-	tracker := events.NewTracker(events.WithFinished(func(c events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(c events.Call) {
 		fmt.Println("finished:", c.UniqueID, c.Direction, c.CallerID, c.Reason)
 	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	err = events.Run(context.Background(), sub, tracker)
 	fmt.Println("run ended:", err)
 	// Output:

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"github.com/stretchr/testify/require"
 	"sync"
 	"testing"
 	"time"
@@ -46,12 +47,14 @@ func newFlowRig(t *testing.T) *flowRig {
 	}
 	t.Cleanup(func() { c.Close() })
 	r := &flowRig{p: p, c: c, seen: map[string][]events.Type{}}
-	r.track = events.NewTracker(events.WithFinished(func(call events.Call) {
+	r.track, err = events.NewTracker(events.WithFinished(func(call events.Call) {
 		r.mu.Lock()
 		r.done = append(r.done, call)
 		r.mu.Unlock()
 	}))
-	r.board = events.NewBoard()
+	require.NoError(t, err)
+	r.board, err = events.NewBoard()
+	require.NoError(t, err)
 	r.sub, err = c.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		t.Fatal(err)

@@ -79,3 +79,16 @@ func (f *Feed) publish(topic string, body []byte, received time.Time) bool {
 func (f *Feed) publishWithAck(topic string, body []byte, received time.Time, redelivered bool, ack func() error) bool {
 	return f.Deliver(Delivery{Topic: topic, Body: body, Received: received, Redelivered: redelivered, Ack: ack})
 }
+
+// mustTracker, mustBoard and mustPoller are the constructors for options
+// that are known to be good.
+func mustTracker(opts ...TrackerOption) *Tracker { return must(NewTracker(opts...)) }
+func mustBoard(opts ...BoardOption) *Board       { return must(NewBoard(opts...)) }
+func mustPoller(opts ...PollerOption) *Poller    { return must(NewPoller(opts...)) }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,18 +1,24 @@
 package events
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/errs"
+)
 
 // TrackerOption configures a Tracker (NewTracker). Options follow one
 // rule, described at SinkOption.
-type TrackerOption interface{ applyTracker(*sinkConfig) }
+type TrackerOption interface{ applyTracker(*sinkConfig) error }
 
 // BoardOption configures a Board (NewBoard). Options follow one rule,
 // described at SinkOption.
-type BoardOption interface{ applyBoard(*sinkConfig) }
+type BoardOption interface{ applyBoard(*sinkConfig) error }
 
 // PollerOption configures a Poller (NewPoller). Options follow one rule,
 // described at SinkOption.
-type PollerOption interface{ applyPoller(*sinkConfig) }
+type PollerOption interface{ applyPoller(*sinkConfig) error }
 
 // StateOption configures a Tracker or a Board alike.
 type StateOption interface {
@@ -26,11 +32,10 @@ type StateOption interface {
 // its own type (TrackerOption, BoardOption, PollerOption), so that an
 // option that means nothing to a sink does not compile; an option that
 // several sinks understand has a type that is all of theirs (StateOption,
-// SinkOption). The constructors cannot fail, so that sinks compose in one
-// expression (events.Run(ctx, sub, events.NewTracker(), events.NewBoard())),
-// and every option has the same documented clamp: a count or a duration of
-// zero or less, or a nil function, means the option's default; a nil
-// option is skipped.
+// SinkOption). Every option follows the SDK's one rule: a nil option, a
+// count or a duration of zero or less, or a nil function makes the
+// constructor fail with an error wrapping ivclient.ErrInvalidArgument that
+// names the option; leaving an option out gives its default.
 type SinkOption interface {
 	TrackerOption
 	BoardOption
@@ -63,60 +68,66 @@ func (c *sinkConfig) timeOf(ev Event) time.Time {
 	return c.now()
 }
 
-type sinkOption func(*sinkConfig)
+type sinkOption func(*sinkConfig) error
 
-func (o sinkOption) applyTracker(c *sinkConfig) { o(c) }
-func (o sinkOption) applyBoard(c *sinkConfig)   { o(c) }
-func (o sinkOption) applyPoller(c *sinkConfig)  { o(c) }
+func (o sinkOption) applyTracker(c *sinkConfig) error { return o(c) }
+func (o sinkOption) applyBoard(c *sinkConfig) error   { return o(c) }
+func (o sinkOption) applyPoller(c *sinkConfig) error  { return o(c) }
 
-type stateOption func(*sinkConfig)
+type stateOption func(*sinkConfig) error
 
-func (o stateOption) applyTracker(c *sinkConfig) { o(c) }
-func (o stateOption) applyBoard(c *sinkConfig)   { o(c) }
+func (o stateOption) applyTracker(c *sinkConfig) error { return o(c) }
+func (o stateOption) applyBoard(c *sinkConfig) error   { return o(c) }
 
-type trackerOption func(*sinkConfig)
+type trackerOption func(*sinkConfig) error
 
-func (o trackerOption) applyTracker(c *sinkConfig) { o(c) }
+func (o trackerOption) applyTracker(c *sinkConfig) error { return o(c) }
 
-type boardOption func(*sinkConfig)
+type boardOption func(*sinkConfig) error
 
-func (o boardOption) applyBoard(c *sinkConfig) { o(c) }
+func (o boardOption) applyBoard(c *sinkConfig) error { return o(c) }
 
-type pollerOption func(*sinkConfig)
+type pollerOption func(*sinkConfig) error
 
-func (o pollerOption) applyPoller(c *sinkConfig) { o(c) }
+func (o pollerOption) applyPoller(c *sinkConfig) error { return o(c) }
 
 // WithClock sets the clock used for events without a Received time and by
-// Expire (default time.Now; nil means the default). Tests inject a fake
-// clock here.
+// Expire (default time.Now). Tests inject a fake clock here. now must not
+// be nil.
 func WithClock(now func() time.Time) StateOption {
-	return stateOption(func(c *sinkConfig) {
-		if now != nil {
-			c.now = now
+	return stateOption(func(c *sinkConfig) error {
+		if now == nil {
+			return errors.New("WithClock: nil function")
 		}
+		c.now = now
+		return nil
 	})
 }
 
 // WithExpiry sets how long a call is kept after its last event when its
-// HANGUP does not arrive (default DefaultExpiry; zero or less means the
-// default). A Tracker then reports the call as expired; a Board stops
-// showing the agent on that call.
+// HANGUP does not arrive (default DefaultExpiry). A Tracker then reports
+// the call as expired; a Board stops showing the agent on that call. d
+// must be more than zero.
 func WithExpiry(d time.Duration) StateOption {
-	return stateOption(func(c *sinkConfig) {
-		if d > 0 {
-			c.expiry = d
+	return stateOption(func(c *sinkConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithExpiry: d must be more than zero, got %v", d)
 		}
+		c.expiry = d
+		return nil
 	})
 }
 
 // WithMaxCalls bounds the calls in progress a Tracker holds (default
-// DefaultMaxCalls; zero or less means the default). Past it, the least
-// recently active call is expired.
+// DefaultMaxCalls). Past it, the least recently active call is expired. n
+// must be at least 1.
 func WithMaxCalls(n int) TrackerOption {
-	return trackerOption(func(c *sinkConfig) {
-		if n > 0 {
-			c.maxCalls = n
+	return trackerOption(func(c *sinkConfig) error {
+		if n < 1 {
+			return fmt.Errorf("WithMaxCalls: n must be at least 1, got %d", n)
 		}
+		c.maxCalls = n
+		return nil
 	})
 }
 
@@ -125,44 +136,73 @@ func WithMaxCalls(n int) TrackerOption {
 // It runs on the goroutine that called Apply or Expire, with no lock held
 // (it may call the tracker); if several goroutines apply events, it may run
 // concurrently. A slow function delays the caller of Apply: hand the call
-// to a channel or a queue of your own if writing it takes long. Nil (the
-// default) means none.
+// to a channel or a queue of your own if writing it takes long, or use
+// ConsumeCalls, which runs handlers on lanes and retries them. Without it
+// the tracker hands calls to nobody (Active and Get still show them). f
+// must not be nil.
 func WithFinished(f func(Call)) TrackerOption {
-	return trackerOption(func(c *sinkConfig) { c.finished = f })
+	return trackerOption(func(c *sinkConfig) error {
+		if f == nil {
+			return errors.New("WithFinished: nil function")
+		}
+		c.finished = f
+		return nil
+	})
 }
 
-// WithMaxAgents bounds the agents a Board holds (default DefaultMaxAgents;
-// zero or less means the default). Past it, the agent whose latest event
-// is the oldest is forgotten.
+// WithMaxAgents bounds the agents a Board holds (default
+// DefaultMaxAgents). Past it, the agent whose latest event is the oldest
+// is forgotten. n must be at least 1.
 func WithMaxAgents(n int) BoardOption {
-	return boardOption(func(c *sinkConfig) {
-		if n > 0 {
-			c.maxAgents = n
+	return boardOption(func(c *sinkConfig) error {
+		if n < 1 {
+			return fmt.Errorf("WithMaxAgents: n must be at least 1, got %d", n)
 		}
+		c.maxAgents = n
+		return nil
 	})
 }
 
 // WithPollLimit bounds the events a Poller holds between polls (default
-// DefaultPollLimit; zero or less means the default). Past it, the oldest
-// are dropped and counted (Poller.Dropped).
+// DefaultPollLimit). Past it, the oldest are dropped and counted
+// (Poller.Dropped). n must be at least 1.
 func WithPollLimit(n int) PollerOption {
-	return pollerOption(func(c *sinkConfig) {
-		if n > 0 {
-			c.pollLimit = n
+	return pollerOption(func(c *sinkConfig) error {
+		if n < 1 {
+			return fmt.Errorf("WithPollLimit: n must be at least 1, got %d", n)
 		}
+		c.pollLimit = n
+		return nil
 	})
 }
 
 // WithDedupeWindow sets how many of the latest events a Tracker, a Board
 // or a Poller remembers to recognise a redelivery of one it already took
-// (default DefaultDedupeWindow; zero or less means the default). Each
-// remembered event costs about 40 bytes. A redelivery comes back at most
-// the subscription's prefetch count plus its buffer of events later, so
-// raise the window with a larger prefetch (stompx.WithPrefetch).
+// (default DefaultDedupeWindow). Each remembered event costs about 40
+// bytes. A redelivery comes back at most the subscription's prefetch count
+// plus its buffer of events later, so raise the window with a larger
+// prefetch (stompx.WithPrefetch). n must be at least 1.
 func WithDedupeWindow(n int) SinkOption {
-	return sinkOption(func(c *sinkConfig) {
-		if n > 0 {
-			c.window = n
+	return sinkOption(func(c *sinkConfig) error {
+		if n < 1 {
+			return fmt.Errorf("WithDedupeWindow: n must be at least 1, got %d", n)
 		}
+		c.window = n
+		return nil
 	})
+}
+
+// sinkSetup applies a sink constructor's options to the defaults; op is
+// the constructor ("events: NewTracker").
+func sinkSetup[O any](op string, opts []O, apply func(O, *sinkConfig) error) (sinkConfig, error) {
+	cfg := defaultSinkConfig()
+	for i, o := range opts {
+		if any(o) == nil {
+			return cfg, errs.Wrap(op, errs.ErrInvalidArgument, fmt.Sprintf("option %d is nil", i), nil)
+		}
+		if err := apply(o, &cfg); err != nil {
+			return cfg, errs.Wrap(op, errs.ErrInvalidArgument, err.Error(), nil)
+		}
+	}
+	return cfg, nil
 }

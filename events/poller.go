@@ -41,15 +41,14 @@ type pollEvent struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// NewPoller returns an empty poller.
-func NewPoller(opts ...PollerOption) *Poller {
-	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyPoller(&cfg)
-		}
+// NewPoller returns an empty poller. It fails only on a bad option, with an
+// error wrapping ivclient.ErrInvalidArgument.
+func NewPoller(opts ...PollerOption) (*Poller, error) {
+	cfg, err := sinkSetup("events: NewPoller", opts, PollerOption.applyPoller)
+	if err != nil {
+		return nil, err
 	}
-	return &Poller{limit: cfg.pollLimit, seen: newDedupe(cfg.window)}
+	return &Poller{limit: cfg.pollLimit, seen: newDedupe(cfg.window)}, nil
 }
 
 // Apply adds one event, dropping the oldest held if the poller is full.

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPollerReferenceFormat(t *testing.T) {
-	p := NewPoller()
+	p := mustPoller()
 	if got := p.PollEvents(); got != "[]" {
 		t.Fatalf("empty poll = %q", got)
 	}
@@ -39,7 +39,7 @@ func TestPollerReferenceFormat(t *testing.T) {
 }
 
 func TestPollerEscaping(t *testing.T) {
-	p := NewPoller(WithPollLimit(10))
+	p := mustPoller(WithPollLimit(10))
 	odd := "q\"b\\s/\n\r\t\x01\x1f é \u2028\u2029 \xff <&>"
 	p.Apply(Event{Type: Pause, Direction: odd, Agent: "a"})
 	var got []map[string]string
@@ -55,7 +55,7 @@ func TestPollerEscaping(t *testing.T) {
 }
 
 func TestPollerBounded(t *testing.T) {
-	p := NewPoller(WithPollLimit(100))
+	p := mustPoller(WithPollLimit(100))
 	for i := 0; i < 250; i++ {
 		p.Apply(Event{Type: NewCall, UniqueID: fmt.Sprint(i), Agent: "a"})
 	}
@@ -76,7 +76,7 @@ func TestPollerBounded(t *testing.T) {
 	if p.Dropped() != 150 || p.Len() != 50 {
 		t.Fatalf("Len %d Dropped %d", p.Len(), p.Dropped())
 	}
-	small := NewPoller(WithPollLimit(3))
+	small := mustPoller(WithPollLimit(3))
 	for i := 0; i < 5; i++ {
 		small.Apply(Event{Type: NewCall, UniqueID: fmt.Sprint(i)})
 	}
@@ -87,7 +87,7 @@ func TestPollerBounded(t *testing.T) {
 }
 
 func TestPollerConcurrent(t *testing.T) {
-	p := NewPoller(WithPollLimit(1000))
+	p := mustPoller(WithPollLimit(1000))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	total := 0

@@ -42,8 +42,10 @@ const ExpireInterval = 30 * time.Second
 //	s, err := client.Subscribe(ctx, events.AllAgents)
 //	...
 //	defer s.Close()
-//	tracker := events.NewTracker(events.WithFinished(saveCallRecord))
-//	board := events.NewBoard()
+//	tracker, err := events.NewTracker(events.WithFinished(saveCallRecord))
+//	...
+//	board, err := events.NewBoard()
+//	...
 //	go events.Run(ctx, s, tracker, board)
 func Run(ctx context.Context, s *Subscription, sinks ...Sink) error {
 	return run(ctx, s, ExpireInterval, sinks)

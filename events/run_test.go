@@ -13,9 +13,9 @@ func TestRun(t *testing.T) {
 	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	var got collector
-	tr := NewTracker(WithFinished(got.add))
-	b := NewBoard()
-	p := NewPoller()
+	tr := mustTracker(WithFinished(got.add))
+	b := mustBoard()
+	p := mustPoller()
 	var seen []Type
 	sink := SinkFunc(func(ev Event) { seen = append(seen, ev.Type) })
 
@@ -54,7 +54,7 @@ func TestRunClosedAndCancelled(t *testing.T) {
 	defer s2.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Run(ctx, s2, NewTracker()); !errors.Is(err, context.Canceled) {
+	if err := Run(ctx, s2, mustTracker()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
 	//lint:ignore SA1012 a nil context is what this checks
@@ -68,7 +68,7 @@ func TestRunClosedAndCancelled(t *testing.T) {
 func TestRunExpires(t *testing.T) {
 	clock := newFakeClock()
 	expired := make(chan Call, 1)
-	tr := NewTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
+	tr := mustTracker(WithClock(clock.Now), WithExpiry(time.Minute), WithFinished(func(c Call) { expired <- c }))
 	s, feed := newSubscription(feedConfig{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())

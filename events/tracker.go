@@ -59,15 +59,16 @@ type Tracker struct {
 	table *callTable
 }
 
-// NewTracker returns a tracker.
-func NewTracker(opts ...TrackerOption) *Tracker {
-	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyTracker(&cfg)
-		}
+// NewTracker returns a tracker. It fails only on a bad option, with an
+// error wrapping ivclient.ErrInvalidArgument.
+func NewTracker(opts ...TrackerOption) (*Tracker, error) {
+	cfg, err := sinkSetup("events: NewTracker", opts, TrackerOption.applyTracker)
+	if err != nil {
+		return nil, err
 	}
-	return &Tracker{cfg: cfg, table: newCallTable(&cfg, lateWindow, cfg.window)}
+	t := &Tracker{cfg: cfg}
+	t.table = newCallTable(&t.cfg, lateWindow, cfg.window)
+	return t, nil
 }
 
 // Apply folds one event into its call. The calls it finishes (this one on

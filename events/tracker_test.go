@@ -15,7 +15,7 @@ const (
 func runFlow(t *testing.T, steps []step, opts ...TrackerOption) ([]Call, *Tracker) {
 	t.Helper()
 	var got collector
-	tr := NewTracker(append([]TrackerOption{WithFinished(got.add)}, opts...)...)
+	tr := mustTracker(append([]TrackerOption{WithFinished(got.add)}, opts...)...)
 	for _, s := range steps {
 		tr.Apply(s.event())
 	}
@@ -186,7 +186,7 @@ func TestTrackerEveryReason(t *testing.T) {
 func TestTrackerExpiry(t *testing.T) {
 	clock := newFakeClock()
 	var got collector
-	tr := NewTracker(WithFinished(got.add), WithExpiry(time.Hour), WithClock(clock.Now))
+	tr := mustTracker(WithFinished(got.add), WithExpiry(time.Hour), WithClock(clock.Now))
 	// Events without a Received time take the clock's.
 	tr.Apply(Event{Type: NewCall, Agent: agentA, UniqueID: "lost", Direction: "INBOUND", CallerID: "1"})
 	clock.Advance(30 * time.Minute)
@@ -288,7 +288,7 @@ func TestTrackerDuplicatesAndStrays(t *testing.T) {
 
 func TestTrackerAgentFromTopic(t *testing.T) {
 	var got collector
-	tr := NewTracker(WithFinished(got.add))
+	tr := mustTracker(WithFinished(got.add))
 	tr.Apply(Event{Type: NewCall, UniqueID: "u", Topic: AgentTopic("default", "1001"), Received: t0})
 	tr.Apply(Event{Type: Hangup, UniqueID: "u", Topic: AllAgents, Agent: "default_1001", Received: t0})
 	if calls := got.get(); len(calls) != 1 || calls[0].Agent != "default_1001" {
@@ -300,7 +300,7 @@ func TestTrackerAgentFromTopic(t *testing.T) {
 // read; run with -race.
 func TestTrackerConcurrent(t *testing.T) {
 	var got collector
-	tr := NewTracker(WithFinished(got.add), WithClock(newFakeClock().Now))
+	tr := mustTracker(WithFinished(got.add), WithClock(newFakeClock().Now))
 	var wg sync.WaitGroup
 	const agents, callsPer = 8, 100
 	for a := 0; a < agents; a++ {

@@ -152,10 +152,13 @@ func Example_subscribe() {
 		log.Fatal(err)
 	}
 	defer sub.Close()
-	tracker := events.NewTracker(events.WithFinished(func(call events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(call events.Call) {
 		fmt.Printf("call record: %s %s %s answered=%v reason=%s\n",
 			call.Agent, call.Direction, call.CallerID, call.Answered(), call.Reason)
 	}))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
 		log.Fatal(err)

@@ -91,7 +91,11 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 
 	var sink events.Sink = events.SinkFunc(func(ev events.Event) { c.line(eventJSON(ev)) })
 	if *calls {
-		sink = events.NewTracker(events.WithFinished(func(call events.Call) { c.line(callJSON(call)) }))
+		tracker, err := events.NewTracker(events.WithFinished(func(call events.Call) { c.line(callJSON(call)) }))
+		if err != nil {
+			return err
+		}
+		sink = tracker
 	}
 	err = events.Run(ctx, sub, sink)
 	if ctx.Err() != nil {

@@ -141,7 +141,7 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 	db := newCRM()
 	// The tracker folds each call's events into one events.Call and hands it
 	// over when the call ends (or expires, if its HANGUP never comes).
-	tracker := events.NewTracker(events.WithFinished(func(call events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(call events.Call) {
 		r := callRecord{UniqueID: call.UniqueID, Agent: call.Agent, Direction: call.Direction,
 			Number: call.CallerID, Outcome: call.Reason, Ring: call.RingDuration(), Talk: call.TalkDuration()}
 		if cu, ok := db.lookup(call.CallerID); ok {
@@ -158,6 +158,9 @@ func run(ctx context.Context, accountcode, wildcard string) error {
 		fmt.Printf("call record #%d: %s %s %s customer=%s %s, ended %s\n",
 			n, r.Agent, r.Direction, r.Number, orNone(r.Customer), answered, r.Outcome)
 	}))
+	if err != nil {
+		return err
+	}
 	screenPop := events.SinkFunc(func(ev events.Event) {
 		if ev.Type != events.NewCall || ev.Direction != "INBOUND" {
 			return

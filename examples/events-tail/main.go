@@ -87,10 +87,13 @@ func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
 	fmt.Println("tailing", events.AllAgentsTopic(wildcard))
 
 	var calls int
-	tracker := events.NewTracker(events.WithFinished(func(call events.Call) {
+	tracker, err := events.NewTracker(events.WithFinished(func(call events.Call) {
 		calls++
 		fmt.Println("  call", summary(call))
 	}))
+	if err != nil {
+		return err
+	}
 	printer := events.SinkFunc(func(ev events.Event) {
 		fmt.Printf("%s %s\n", ev.Received.Format("15:04:05.000"), describe(ev))
 	})
