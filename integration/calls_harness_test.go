@@ -282,15 +282,6 @@ func readCallLines(path string) ([]callLine, error) {
 	return out, sc.Err()
 }
 
-// countCalls counts the "call" lines of a worker's file, cheaply.
-func countCalls(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	return bytes.Count(b, []byte(`{"k":"call"`))
-}
-
 // kill is when the test SIGKILLed a worker (or cut its network, or killed
 // its node): the worker's active time ends then at the latest.
 type kill struct {

@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // blackholeProxy forwards TCP connections to a target until blackhole is
@@ -118,4 +120,75 @@ func (p *blackholeProxy) pipe(src, dst net.Conn) {
 			}
 		}
 	}()
+}
+
+// TestBlackholeProxy: bytes pass both ways through the proxy until the
+// cut; after it nothing passes, either way, and neither end sees its
+// connection closed.
+func TestBlackholeProxy(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	served := make(chan net.Conn, 1)
+	go func() {
+		c, err := echo.Accept()
+		if err != nil {
+			return
+		}
+		served <- c
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			_, _ = c.Write(buf[:n])
+		}
+	}()
+	p := startProxy(t, echo.Addr().String())
+	c, err := net.Dial("tcp", p.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server := <-served
+	defer server.Close()
+	roundTrip := func(msg string, wait time.Duration) (string, error) {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		return string(buf[:n]), err
+	}
+	if got, err := roundTrip("ping", 5*time.Second); err != nil || got != "ping" {
+		t.Fatalf("before the cut: %q, %v", got, err)
+	}
+	p.blackhole()
+	got, err := roundTrip("lost", 300*time.Millisecond)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || got != "" {
+		t.Fatalf("after the cut the client read %q, %v; want nothing until its deadline", got, err)
+	}
+	// The server side is still open: its write succeeds, and is dropped.
+	if _, err := server.Write([]byte("late")); err != nil {
+		t.Fatalf("the server's end was closed by the cut: %v", err)
+	}
+	got, err = roundTrip("again", 300*time.Millisecond)
+	if !errors.As(err, &ne) || !ne.Timeout() || got != "" {
+		t.Fatalf("after the cut the client read %q, %v", got, err)
+	}
+	// A new connection is accepted and gets nothing either.
+	c2, err := net.Dial("tcp", p.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := c2.Read(make([]byte, 8)); n != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a connection after the cut read %d bytes, %v", n, err)
+	}
 }
