@@ -65,8 +65,10 @@ const settledWindow = 32768
 // held fill the subscription's buffer (which is at least the prefetch, so the
 // broker would send nothing more), the calls held longest are handed over
 // Open, as at WithMaxHold, rather than wait for HANGUPs that cannot come: a
-// prefetch too small for the calls in progress gives Open calls, never a
-// stall. Each held event costs its body and about 300 bytes.
+// prefetch too small for the calls in progress gives Open calls, not a
+// stall. (stompx makes the buffer the prefetch when the prefetch is larger;
+// a prefetch set below the event buffer, stompx.WithEventBuffer, stalls
+// until WithMaxHold.) Each held event costs its body and about 300 bytes.
 //
 // Times come from the events' Received times: see Call for which durations
 // to trust. ConsumeCalls returns as Consume does; calls still open when s

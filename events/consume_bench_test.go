@@ -75,3 +75,38 @@ func BenchmarkConsume(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConsumeCalls times ConsumeCalls on 32 lanes handing b.N calls
+// (NEWCALL, CONNECT, HANGUP each, 64 agents) to a handler taking
+// benchHandlerTime: what one active worker sustains.
+func BenchmarkConsumeCalls(b *testing.B) {
+	p := ivtest.NewPlatform(b)
+	_, s := durable(b, p, fmt.Sprintf("bench-calls-%d", benchRun.Add(1)))
+	for i := 0; i < b.N; i++ {
+		agent, uid := agentName(i%64), fmt.Sprint(i)
+		for _, t := range []events.Type{events.NewCall, events.Connect, events.Hangup} {
+			require.NoError(b, p.PublishEvent(events.Event{Type: t, Agent: agent, UniqueID: uid, Direction: "INBOUND"}))
+		}
+	}
+	require.NoError(b, p.Sync(context.Background()))
+	var handled atomic.Int64
+	all := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		done <- events.ConsumeCalls(ctx, s, func(context.Context, events.Call) error {
+			time.Sleep(benchHandlerTime)
+			if handled.Add(1) == int64(b.N) {
+				close(all)
+			}
+			return nil
+		}, events.WithLanes(32))
+	}()
+	<-all
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	require.NoError(b, s.Close())
+}

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/errs"
@@ -56,8 +57,14 @@ func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks 
 	if ctx == nil {
 		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil context", nil)
 	}
+	if s == nil {
+		return errs.Wrap("events: Run", errs.ErrInvalidArgument, "nil subscription", nil)
+	}
 	var expirers []expirer
-	for _, sink := range sinks {
+	for i, sink := range sinks {
+		if sink == nil {
+			return errs.Wrap("events: Run", errs.ErrInvalidArgument, fmt.Sprintf("sink %d is nil", i), nil)
+		}
 		if e, ok := sink.(expirer); ok {
 			expirers = append(expirers, e)
 		}

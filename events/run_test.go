@@ -85,3 +85,19 @@ func TestRunExpires(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+func TestRunRefusesNil(t *testing.T) {
+	s, _ := newSubscription(feedConfig{})
+	defer s.Close()
+	var nilCtx context.Context
+	for err, want := range map[error]string{
+		Run(nilCtx, s):                                 "events: Run: invalid argument: nil context",
+		Run(context.Background(), nil):                 "events: Run: invalid argument: nil subscription",
+		Run(context.Background(), s, nil):              "events: Run: invalid argument: sink 0 is nil",
+		Run(context.Background(), s, mustBoard(), nil): "events: Run: invalid argument: sink 1 is nil",
+	} {
+		if err == nil || err.Error() != want || !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Run = %v, want %s", err, want)
+		}
+	}
+}

@@ -20,8 +20,8 @@ import (
 //
 // It speaks STOMP 1.0-1.2 with go-stomp's frame package (the same frame
 // reader and writer go-stomp's client and server use), but it does not use
-// go-stomp's server package, for three measured reasons (see
-// ../shared/research/go-stomp-limits.md and the package notes in doc.go):
+// go-stomp's server package, for three measured reasons (see the package
+// notes in doc.go):
 //
 //   - go-stomp's server routes every frame on one goroutine that blocks
 //     writing to a client's 16-slot channel; when that client's reader is in
@@ -55,6 +55,7 @@ type broker struct {
 	bound  map[string]*bqueue   // the queues with bindings, by name
 	exact  map[string][]*bqueue // plain client-ack subscriptions' queues, by exact destination
 	closed bool
+	seq    uint64           // the latest message's number
 	now    func() time.Time // the clock of message and queue expiry
 
 	maxBacklog, maxBacklogBytes int // MaxQueueBacklog, MaxQueueBacklogBytes; tests lower them
@@ -81,6 +82,7 @@ type bconn struct {
 	session string
 	tag     uint64               // the latest delivery tag; guarded by b.mu
 	unacked map[uint64]*delivery // by delivery tag; guarded by b.mu
+	owned   []*bqueue            // its exclusive queues; guarded by b.mu
 
 	omu      sync.Mutex
 	out      []*frame.Frame
@@ -306,124 +308,6 @@ func (c *bconn) handshake(r *frame.Reader) bool {
 	return true
 }
 
-// handle processes one client frame; false ends the connection's reading.
-func (c *bconn) handle(f *frame.Frame) bool {
-	if tx, ok := f.Header.Contains(frame.Transaction); ok && (f.Command == frame.SEND || f.Command == frame.ACK || f.Command == frame.NACK) {
-		if _, open := c.tx[tx]; !open {
-			return c.fail("unknown transaction", f)
-		}
-		f.Header.Del(frame.Transaction)
-		c.receipt(f)
-		f.Header.Del(frame.Receipt)
-		c.tx[tx] = append(c.tx[tx], f)
-		return true
-	}
-	switch f.Command {
-	case frame.SEND:
-		dest, ok := f.Header.Contains(frame.Destination)
-		if !ok || dest == "" {
-			return c.fail("SEND without destination", f)
-		}
-		c.b.route(dest, f)
-	case frame.SUBSCRIBE:
-		dest, ok := f.Header.Contains(frame.Destination)
-		id, ok2 := f.Header.Contains(frame.Id)
-		if !ok || dest == "" {
-			return c.fail("SUBSCRIBE without destination", f)
-		}
-		if !ok2 {
-			if c.version != "1.0" {
-				return c.fail("SUBSCRIBE without id", f)
-			}
-			id = dest
-		}
-		return c.subscribe(id, dest, f)
-	case frame.UNSUBSCRIBE:
-		id, ok := f.Header.Contains(frame.Id)
-		if !ok {
-			id, ok = f.Header.Contains(frame.Destination)
-		}
-		if !ok {
-			return c.fail("UNSUBSCRIBE without id", f)
-		}
-		name, named := f.Header.Contains("x-queue-name")
-		if named && (f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true") {
-			c.b.mu.Lock()
-			found := c.b.deleteDurable(c, id, name)
-			c.b.mu.Unlock()
-			if !found {
-				c.sendError("No subscription found", "UNSUBSCRIBE must refer to an existing subscription.\n"+
-					"Subscription to \"id='"+id+"'\" not found.\n")
-			}
-		} else {
-			c.b.unsubscribe(c, id)
-		}
-	case frame.ACK, frame.NACK:
-		return c.ackFrame(f)
-	case frame.BEGIN, frame.COMMIT, frame.ABORT:
-		tx, ok := f.Header.Contains(frame.Transaction)
-		if !ok {
-			return c.fail(f.Command+" without transaction", f)
-		}
-		if c.tx == nil {
-			c.tx = make(map[string][]*frame.Frame)
-		}
-		frames, open := c.tx[tx]
-		switch {
-		case f.Command == frame.BEGIN && open:
-			return c.fail("transaction already begun", f)
-		case f.Command == frame.BEGIN:
-			c.tx[tx] = nil
-		case !open:
-			return c.fail("unknown transaction", f)
-		default:
-			delete(c.tx, tx)
-			if f.Command == frame.COMMIT {
-				for _, g := range frames {
-					if g.Command == frame.SEND {
-						c.b.route(g.Header.Get(frame.Destination), g)
-					} else if !c.ackFrame(g) {
-						return false
-					}
-				}
-			}
-		}
-	case frame.DISCONNECT:
-		// Its RECEIPT proves that nothing more is delivered to it.
-		c.b.mu.Lock()
-		c.b.detach(c)
-		c.b.mu.Unlock()
-		c.receipt(f)
-		c.enqueue(nil, true)
-		return false
-	default:
-		return c.fail("unexpected command "+f.Command, f)
-	}
-	c.receipt(f)
-	return true
-}
-
-// receipt queues a RECEIPT when f asked for one. Frames of one connection are
-// handled in order and routed before their receipt is queued, so a receipt
-// proves the broker has acted on every earlier frame of the connection.
-func (c *bconn) receipt(f *frame.Frame) {
-	if id, ok := f.Header.Contains(frame.Receipt); ok {
-		c.enqueue(frame.New(frame.RECEIPT, frame.ReceiptId, id), false)
-	}
-}
-
-// fail queues an ERROR frame, after which the connection is closed.
-func (c *bconn) fail(msg string, f *frame.Frame) bool {
-	e := frame.New(frame.ERROR, frame.Message, msg)
-	if f != nil {
-		if id, ok := f.Header.Contains(frame.Receipt); ok {
-			e.Header.Set(frame.ReceiptId, id)
-		}
-	}
-	c.enqueue(e, true)
-	return false
-}
-
 // enqueue appends f (if not nil) to the outbound queue without ever
 // blocking. last marks the final frame: the writer closes the connection
 // once it has written everything queued.
@@ -524,207 +408,16 @@ func (c *bconn) beat() time.Duration { return max(c.hbSend/2, 5*time.Millisecond
 // broker lock.
 func (c *bconn) close() {
 	c.once.Do(func() {
-		c.nc.Close()
-		close(c.done)
+		// What c held is back in its queues before the client can see
+		// the close.
 		b := c.b
 		b.mu.Lock()
 		b.detach(c)
 		delete(b.conns, c)
 		b.mu.Unlock()
+		c.nc.Close()
+		close(c.done)
 	})
-}
-
-// subscribe handles SUBSCRIBE; false ends the connection.
-func (c *bconn) subscribe(id, dest string, f *frame.Frame) bool {
-	ack := frame.AckAuto
-	if v, ok := f.Header.Contains(frame.Ack); ok {
-		switch v {
-		case frame.AckAuto, frame.AckClient, frame.AckClientIndividual:
-			ack = v
-		default:
-			return c.fail("invalid ack header "+strconv.Quote(v), f)
-		}
-	}
-	prefetch := 0
-	if v, ok := f.Header.Contains("prefetch-count"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return c.fail("invalid prefetch-count "+strconv.Quote(v), f)
-		}
-		prefetch = n
-	}
-	_, named := f.Header.Contains("x-queue-name")
-	durable := f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true"
-	b := c.b
-	b.mu.Lock()
-	if c.subs == nil { // closing
-		b.mu.Unlock()
-		return true
-	}
-	if _, dup := c.subs[id]; dup {
-		b.mu.Unlock()
-		return c.fail("subscription id already in use", f)
-	}
-	s := &bsub{c: c, id: id, dest: dest, ack: ack, prefetch: prefetch}
-	// A topic subscription with client acks is, as on RabbitMQ, a queue of
-	// its own (exclusive, deleted with the subscription), so that its
-	// prefetch-count bounds what it holds unsettled and a NACK requeues.
-	if isQueue(dest) || (strings.HasPrefix(dest, "/topic/") && (named || durable || ack != frame.AckAuto)) {
-		if message, body := b.subscribeQueue(c, s, f); message != "" {
-			b.mu.Unlock()
-			// RabbitMQ: the ERROR, then the SUBSCRIBE's RECEIPT, then
-			// the connection closes.
-			e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
-			e.Body = []byte(body)
-			c.enqueue(e, false)
-			c.receipt(f)
-			c.enqueue(nil, true)
-			return false
-		}
-	} else {
-		c.subs[id] = s
-		b.topics[dest] = append(b.topics[dest], s)
-	}
-	// The RECEIPT goes before the messages that were waiting.
-	c.receipt(f)
-	if s.q != nil {
-		b.dispatch(s.q)
-	}
-	b.mu.Unlock()
-	return true
-}
-
-// detach ends c's subscriptions; what c had not settled goes back to its
-// queues, for the next consumer, marked redelivered. b.mu is held.
-func (b *broker) detach(c *bconn) {
-	for _, s := range c.subs {
-		b.removeSub(s)
-	}
-	c.subs = nil
-	ds := make([]*delivery, 0, len(c.unacked))
-	for _, d := range c.unacked {
-		ds = append(ds, d)
-	}
-	b.settle(c, ds, true)
-}
-
-func (b *broker) unsubscribe(c *bconn, id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s, ok := c.subs[id]; ok {
-		delete(c.subs, id)
-		b.removeSub(s)
-	}
-}
-
-// removeSub forgets s; its unsettled deliveries stay the connection's
-// (they can still be acknowledged) until it closes. b.mu is held.
-func (b *broker) removeSub(s *bsub) {
-	if q := s.q; q != nil {
-		q.subs = without(q.subs, s)
-		if len(q.subs) == 0 && !q.deleted {
-			q.idleSince = b.now()
-			if q.declared && q.args.autoDelete {
-				b.deleteQueue(q)
-				return
-			}
-		}
-		b.dispatch(q) // what s could not take may suit another consumer
-		b.maybeForget(q)
-		return
-	}
-	subs := without(b.topics[s.dest], s)
-	if len(subs) == 0 {
-		delete(b.topics, s.dest)
-	} else {
-		b.topics[s.dest] = subs
-	}
-}
-
-func without(list []*bsub, s *bsub) []*bsub {
-	for i, x := range list {
-		if x == s {
-			out := make([]*bsub, 0, len(list)-1)
-			out = append(out, list[:i]...)
-			return append(out, list[i+1:]...)
-		}
-	}
-	return list
-}
-
-func isQueue(dest string) bool { return strings.HasPrefix(dest, "/queue/") }
-
-// route delivers a SEND to a queue, or to a topic's subscribers and to the
-// queues bound to it.
-func (b *broker) route(dest string, f *frame.Frame) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	if isQueue(dest) {
-		q := b.implicitQueue(queueName(dest))
-		b.enqueue(q, dest, f, now)
-		b.dispatch(q)
-		return
-	}
-	for _, s := range b.topics[dest] {
-		b.deliver(s, f, dest, false, 0)
-	}
-	for _, q := range b.exact[dest] {
-		b.enqueue(q, dest, f, now)
-		b.dispatch(q)
-	}
-	if len(b.bound) == 0 {
-		return
-	}
-	key, ok := strings.CutPrefix(dest, "/topic/")
-	if !ok || isPattern(key) {
-		return // see the routing note in broker_durable.go
-	}
-	for name, q := range b.bound {
-		if q = b.liveQueue(name, now); q == nil {
-			continue
-		}
-		for _, p := range q.bindings {
-			if topicMatch(p, key) {
-				b.enqueue(q, dest, f, now) // once, however many bindings match
-				b.dispatch(q)
-				break
-			}
-		}
-	}
-}
-
-// deliver turns the SEND f into a MESSAGE for s and returns its delivery
-// tag; b.mu is held. The SEND's headers are kept, except those that belong
-// to the SEND itself. count > 0 adds x-delivery-count (quorum queues).
-func (b *broker) deliver(s *bsub, f *frame.Frame, dest string, redelivered bool, count int) uint64 {
-	c := s.c
-	c.tag++
-	id := "T_" + s.id + "@@" + c.session + "@@" + strconv.FormatUint(c.tag, 10)
-	m := frame.New(frame.MESSAGE)
-	for i := 0; i < f.Header.Len(); i++ {
-		k, v := f.Header.GetAt(i)
-		switch k {
-		case frame.Receipt, frame.Transaction, frame.ContentLength, frame.Destination,
-			frame.MessageId, frame.Subscription, frame.Ack, "redelivered", "x-delivery-count":
-			continue
-		}
-		m.Header.Add(k, v)
-	}
-	m.Header.Set(frame.Subscription, s.id)
-	m.Header.Set(frame.Destination, dest)
-	m.Header.Set(frame.MessageId, id)
-	m.Header.Set("redelivered", strconv.FormatBool(redelivered))
-	if s.ack != frame.AckAuto {
-		m.Header.Set(frame.Ack, id)
-	}
-	if count > 0 {
-		m.Header.Set("x-delivery-count", strconv.Itoa(count))
-	}
-	m.Header.Set(frame.ContentLength, strconv.Itoa(len(f.Body)))
-	m.Body = f.Body // read-only from here on, shared by every copy
-	c.enqueue(m, false)
-	return c.tag
 }
 
 // newSessionID returns a session id, unique across brokers, in RabbitMQ's

@@ -1,7 +1,7 @@
 package ivtest
 
 import (
-	"fmt"
+	"cmp"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,11 +12,12 @@ import (
 )
 
 // Queues, acknowledgements and durable subscriptions, as RabbitMQ 3.10's
-// STOMP adapter shows them (../shared/research/rabbitmq-durable-events.md).
+// STOMP adapter shows them (measured on 3.10.8 with raw frames; the
+// scripts of broker_rabbit_test.go run on both brokers).
 //
 // Every queue is a bqueue, named as RabbitMQ names it: SEND and SUBSCRIBE
-// to /queue/Q use the queue Q (made on first use, forgotten again once it
-// is empty and unused); a SUBSCRIBE to /topic/<pattern> with x-queue-name:Q
+// to /queue/Q use the queue Q (made on first use, durable, and kept: a
+// consumer of /amq/queue/Q finds it empty); a SUBSCRIBE to /topic/<pattern> with x-queue-name:Q
 // (durable:true, auto-delete:false for a durable one) declares the named
 // queue Q with the queue arguments of its headers and binds it to the
 // pattern. A topic SUBSCRIBE with ack:client or ack:client-individual and
@@ -28,6 +29,25 @@ import (
 // deleted: UNSUBSCRIBE with durable:true (or persistent:true) and
 // x-queue-name, x-expires, or the end of the broker, which lives as long
 // as its Platform.
+//
+// Exclusive queues. A named topic SUBSCRIBE with exclusive:true declares
+// a queue owned by its connection (never durable, whatever the durable
+// header; auto-delete as the header says, else true unless durable:true)
+// and deleted when that connection ends. Any other connection that
+// SUBSCRIBEs to it (exclusive or not, by topic or /amq/queue/), SENDs to
+// /queue/<it>, or SUBSCRIBEs exclusively to an existing queue that it does
+// not own gets ERROR resource_locked "RESOURCE_LOCKED - cannot obtain
+// exclusive access to locked queue ..." (for a SUBSCRIBE, then its
+// RECEIPT) and is closed, with every other subscription of it; what they
+// held unsettled goes back. The owner may subscribe to it again; anyone
+// may SEND to it through a topic or /amq/queue/.
+//
+// /amq/queue/<name> is RabbitMQ's default exchange: a SEND goes to that
+// existing queue only (to a missing one it is dropped, the RECEIPT still
+// comes) and is delivered with destination /queue/<name>; a SUBSCRIBE
+// consumes the existing queue, ignoring any queue headers (a missing one:
+// ERROR not_found "NOT_FOUND - no queue '<name>' in vhost '/'", RECEIPT,
+// close). Dead-letter exchanges: broker_deadletter.go.
 //
 // Routing. RabbitMQ's /topic/ destinations are routing keys on a topic
 // exchange: the platform publishes an event once, to the agent's topic,
@@ -46,9 +66,13 @@ import (
 // within its prefetch-count (none: unlimited). With ack:client-individual
 // (or ack:client, which acknowledges every earlier delivery of the
 // subscription too) a delivery stays the connection's until ACK settles
-// it, NACK requeues it (requeue:false drops it), or the connection ends,
-// which requeues it at the head of its queue for the next consumer,
-// marked redelivered:true, with a new message-id. Message ids are
+// it, NACK requeues it (requeue:false drops it, or dead-letters it), or
+// the connection ends, which requeues it for the next consumer, marked
+// redelivered:true, with a new message-id. Where a requeued message goes
+// is RabbitMQ's (see requeue): a classic queue puts it back in its place,
+// ahead of every later message, so a NACKed message comes again next; a
+// quorum queue puts a NACKed one at the tail, and what a closed connection
+// held at the head, in delivery order. Message ids are
 // T_<subscription>@@<session>@@<delivery tag>, the tag counting the
 // connection's deliveries; as on RabbitMQ, ACK and NACK settle by that
 // number, and an unknown one is fatal: RECEIPT (if asked), ERROR
@@ -63,7 +87,9 @@ import (
 // is dropped, counted in Stats().BrokerOverflows and BrokerQueue.Dropped,
 // and logged once per queue. Expiry is checked as
 // messages are handed out and whenever a queue is looked at, against the
-// broker's clock, so no timer runs.
+// broker's clock, so no timer runs (RabbitMQ runs one: a message it
+// dead-letters on expiry arrives sooner there). A queue's consumer_timeout
+// is not modelled: a delivery may stay unacked for ever.
 
 // MaxQueueBacklog and MaxQueueBacklogBytes bound the messages one queue of
 // the embedded broker holds, waiting or delivered and not yet acknowledged
@@ -76,36 +102,9 @@ const (
 	MaxQueueBacklogBytes = 64 << 20
 )
 
-// The queue arguments a SUBSCRIBE header may carry, in the order RabbitMQ
-// checks them, with their AMQP types. Others (x-overflow, x-queue-mode,
-// x-single-active-consumer) RabbitMQ's STOMP adapter does not apply.
-var queueArgKeys = [...]struct{ key, typ string }{
-	{"x-queue-type", "longstr"},
-	{"x-expires", "long"},
-	{"x-message-ttl", "long"},
-	{"x-dead-letter-exchange", "longstr"},
-	{"x-dead-letter-routing-key", "longstr"},
-	{"x-max-length", "long"},
-	{"x-max-length-bytes", "long"},
-	{"x-max-priority", "long"},
-}
-
-// maxArgMillis bounds the durations of queue arguments (about 100 years),
-// so that they fit a time.Duration.
-const maxArgMillis = 100 * 365 * 24 * 3600 * 1000
-
-// queueArgs are the properties a queue was declared with.
-type queueArgs struct {
-	durable, autoDelete bool
-	args                map[string]string // x-* arguments as sent; numbers canonical
-	queueType           string            // "quorum", or "" for classic
-	ttl, expires        time.Duration     // x-message-ttl, x-expires; 0: none
-	maxLen, maxBytes    int               // x-max-length, x-max-length-bytes; -1: none
-}
-
 type bqueue struct {
 	name     string
-	declared bool // by a topic SUBSCRIBE: kept until deleted; else forgotten when empty and unused
+	declared bool // by a topic SUBSCRIBE: an UNSUBSCRIBE with durable:true deletes it (not a /queue/ one)
 	deleted  bool
 	args     queueArgs
 	bindings []string // routing patterns, "iv.agents.#"
@@ -119,6 +118,8 @@ type bqueue struct {
 	unackedLen int       // their bodies' bytes
 	held       bool      // PauseRequests: deliver nothing
 	idleSince  time.Time // when the last consumer left (x-expires)
+	owner      *bconn    // exclusive:true: the connection that owns it, nil for a shared queue
+	returns    int       // quorum queues: the ready messages at the head that came back from a closed connection
 	warned     bool      // the backlog cap was logged
 
 	dropped, expired uint64
@@ -130,7 +131,9 @@ type qmsg struct {
 	dest        string       // its concrete destination
 	deadline    time.Time    // zero: never expires
 	redelivered bool
-	returns     int // times it came back unsettled (quorum queues: x-delivery-count)
+	returns     int    // times it came back unsettled (quorum queues: x-delivery-count)
+	seq         uint64 // its place in its queue (classic queues put messages back in place)
+	deaths      []death
 }
 
 // delivery is an unsettled message of a connection (ack:client or
@@ -139,129 +142,6 @@ type delivery struct {
 	s   *bsub
 	m   *qmsg
 	tag uint64
-}
-
-// parseQueueArgs reads the queue properties of a topic SUBSCRIBE.
-func parseQueueArgs(f *frame.Frame) (queueArgs, error) {
-	a := queueArgs{args: map[string]string{}, maxLen: -1, maxBytes: -1}
-	a.durable = f.Header.Get("durable") == "true" || f.Header.Get("persistent") == "true"
-	a.autoDelete = !a.durable
-	if v, ok := f.Header.Contains("auto-delete"); ok {
-		a.autoDelete = v == "true"
-	}
-	for _, k := range queueArgKeys {
-		v, ok := f.Header.Contains(k.key)
-		if !ok {
-			continue
-		}
-		if k.typ == "long" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return a, fmt.Errorf("invalid arg '%s': %q is not a non-negative integer", k.key, v)
-			}
-			v = strconv.FormatInt(n, 10)
-			ms := time.Duration(min(n, maxArgMillis)) * time.Millisecond
-			switch k.key {
-			case "x-message-ttl":
-				a.ttl = ms
-			case "x-expires":
-				if n == 0 {
-					return a, fmt.Errorf("invalid arg 'x-expires': must be positive")
-				}
-				a.expires = ms
-			case "x-max-length": // past the cap, the cap applies anyway
-				a.maxLen = int(min(n, MaxQueueBacklog+1))
-			case "x-max-length-bytes":
-				a.maxBytes = int(min(n, MaxQueueBacklogBytes+1))
-			}
-		}
-		if k.key == "x-queue-type" {
-			if v != "classic" && v != "quorum" {
-				return a, fmt.Errorf("invalid arg 'x-queue-type': unknown queue type %q", v)
-			}
-			if v == "classic" {
-				continue // the default: the same as none
-			}
-			a.queueType = v
-		}
-		a.args[k.key] = v
-	}
-	return a, nil
-}
-
-// equivalent returns RabbitMQ's PRECONDITION_FAILED text when a SUBSCRIBE
-// with the arguments got declares the existing queue q differently, or "".
-func (q *bqueue) equivalent(got queueArgs) string {
-	fail := func(key, received, current string) string {
-		return fmt.Sprintf("PRECONDITION_FAILED - inequivalent arg '%s' for queue '%s' in vhost '/': received %s but current is %s",
-			key, q.name, received, current)
-	}
-	if got.durable != q.args.durable {
-		return fail("durable", quoteBool(got.durable), quoteBool(q.args.durable))
-	}
-	if got.autoDelete != q.args.autoDelete {
-		return fail("auto_delete", quoteBool(got.autoDelete), quoteBool(q.args.autoDelete))
-	}
-	for _, k := range queueArgKeys {
-		g, gok := got.args[k.key]
-		c, cok := q.args.args[k.key]
-		switch {
-		case gok && cok && g != c:
-			return fail(k.key, "'"+g+"'", "'"+c+"'")
-		case gok && !cok:
-			return fail(k.key, "the value '"+g+"' of type '"+k.typ+"'", "none")
-		case !gok && cok:
-			return fail(k.key, "none", "the value '"+c+"' of type '"+k.typ+"'")
-		}
-	}
-	return ""
-}
-
-func quoteBool(b bool) string { return "'" + strconv.FormatBool(b) + "'" }
-
-// topicMatch reports whether the routing key matches the binding pattern,
-// as RabbitMQ's topic exchange matches: words are separated by dots, '*'
-// matches exactly one, '#' zero or more.
-func topicMatch(pattern, key string) bool {
-	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
-}
-
-// matchWords matches in time len(p)*len(k), whatever the pattern (a
-// backtracking match is exponential in the number of '#' words): after
-// the loop for pattern word i, next[j] says whether p[i:] matches k[j:].
-func matchWords(p, k []string) bool {
-	next := make([]bool, len(k)+1)
-	cur := make([]bool, len(k)+1)
-	next[len(k)] = true // the empty pattern matches the empty key only
-	for i := len(p) - 1; i >= 0; i-- {
-		for j := len(k); j >= 0; j-- {
-			switch {
-			case p[i] == "#": // zero words, or one more
-				cur[j] = next[j] || (j < len(k) && cur[j+1])
-			case j == len(k):
-				cur[j] = false
-			case p[i] == "*" || p[i] == k[j]:
-				cur[j] = next[j+1]
-			default:
-				cur[j] = false
-			}
-		}
-		next, cur = cur, next
-	}
-	return next[0]
-}
-
-// isPattern reports whether a topic has a wildcard word, so that it is a
-// pattern rather than a routing key (see the routing note above).
-func isPattern(topic string) bool {
-	for topic != "" {
-		w, rest, _ := strings.Cut(topic, ".")
-		if w == "#" || w == "*" || w == ">" {
-			return true
-		}
-		topic = rest
-	}
-	return false
 }
 
 // queueName returns the queue a /queue/ destination names.
@@ -290,17 +170,28 @@ func (b *broker) liveQueue(name string, now time.Time) *bqueue {
 	return q
 }
 
-// subscribeQueue handles a SUBSCRIBE to a queue: /queue/Q, or a topic with
-// a named or durable queue. It returns an error text for an ERROR frame
-// (the connection is then closed), or "". The caller dispatches the
-// queue's waiting messages once it has queued the RECEIPT. b.mu is held.
+// subscribeQueue handles a SUBSCRIBE to a queue: /queue/Q, /amq/queue/Q,
+// or a topic with a named or durable queue. It returns an error text for
+// an ERROR frame (the connection is then closed), or "". The caller
+// dispatches the queue's waiting messages once it has queued the RECEIPT.
+// b.mu is held.
 func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, body string) {
-	now := b.now()
 	var q *bqueue
-	if isQueue(s.dest) {
+	switch {
+	case isQueue(s.dest):
+		if q = b.liveQueue(queueName(s.dest), b.now()); q != nil && q.lockedTo(c) {
+			return resourceLocked(q.name)
+		}
 		q = b.implicitQueue(queueName(s.dest))
-	} else {
-		topic := strings.TrimPrefix(s.dest, "/topic/")
+	case isAmqQueue(s.dest):
+		// An existing queue, whatever the SUBSCRIBE's queue headers.
+		name := strings.TrimPrefix(s.dest, amqQueue)
+		if q = b.liveQueue(name, b.now()); q == nil {
+			return "not_found", "NOT_FOUND - no queue '" + name + "' in vhost '/'"
+		} else if q.lockedTo(c) {
+			return resourceLocked(q.name)
+		}
+	default:
 		args, err := parseQueueArgs(f)
 		if err != nil {
 			return "precondition_failed", "PRECONDITION_FAILED - " + err.Error()
@@ -315,22 +206,16 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 				declared: true, args: args, exact: s.dest}
 			b.queues[q.name] = q
 			b.exact[s.dest] = append(b.exact[s.dest], q)
-		} else {
-			if !named || name == "" {
-				name = "stomp-subscription-" + s.id
-			}
-			q = b.liveQueue(name, now)
-			if q == nil {
-				q = &bqueue{name: name, declared: true, args: args}
-				b.queues[name] = q
-			} else if msg := q.equivalent(args); msg != "" {
-				return "precondition_failed", msg
-			}
-			q.declared = true
-			if !slices.Contains(q.bindings, topic) {
-				q.bindings = append(q.bindings, topic)
-			}
-			b.bound[name] = q
+			break
+		}
+		if !named || name == "" {
+			name = "stomp-subscription-" + s.id
+		}
+		if q, message, body = b.declare(c, name, args, f.Header.Get("exclusive") == "true"); message != "" {
+			return message, body
+		}
+		if topic := strings.TrimPrefix(s.dest, "/topic/"); !slices.Contains(q.bindings, topic) {
+			q.bindings = append(q.bindings, topic)
 		}
 	}
 	s.q = q
@@ -339,9 +224,54 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 	return "", ""
 }
 
-// enqueue adds the SEND f, bound for dest, to q; b.mu is held.
-func (b *broker) enqueue(q *bqueue, dest string, f *frame.Frame, now time.Time) {
-	m := &qmsg{send: f, dest: dest}
+// declare returns the named queue, made with args if it does not exist,
+// or an ERROR's text: another connection's exclusive queue, or one that
+// a connection asks for exclusively while it exists, is locked (checked
+// before the arguments, as RabbitMQ does); an existing queue must have
+// args. An exclusive queue is never durable. b.mu is held.
+func (b *broker) declare(c *bconn, name string, args queueArgs, exclusive bool) (q *bqueue, message, body string) {
+	if exclusive {
+		args.durable = false
+	}
+	q = b.liveQueue(name, b.now())
+	switch {
+	case q == nil:
+		q = &bqueue{name: name, declared: true, args: args}
+		b.queues[name] = q
+		if exclusive {
+			q.owner = c
+			c.owned = append(c.owned, q)
+		}
+	case q.lockedTo(c) || (exclusive && q.owner != c):
+		message, body = resourceLocked(name)
+		return nil, message, body
+	default:
+		if msg := q.equivalent(args); msg != "" {
+			return nil, "precondition_failed", msg
+		}
+	}
+	q.declared = true
+	b.bound[name] = q
+	return q, "", ""
+}
+
+// lockedTo reports whether q is another connection's than c's exclusive
+// queue.
+func (q *bqueue) lockedTo(c *bconn) bool { return q.owner != nil && q.owner != c }
+
+// resourceLocked is RabbitMQ's ERROR for a queue held exclusively by
+// another connection (verified on 3.10).
+func resourceLocked(name string) (message, body string) {
+	return "resource_locked", "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '" + name +
+		"' in vhost '/'. It could be originally declared on another connection or the exclusive property value " +
+		"does not match that of the original declaration."
+}
+
+// enqueue adds the message m to q; b.mu is held.
+func (b *broker) enqueue(q *bqueue, m *qmsg, now time.Time) {
+	f := m.send
+	b.seq++
+	m.seq = b.seq
 	if q.args.ttl > 0 {
 		m.deadline = now.Add(q.args.ttl)
 	}
@@ -361,8 +291,11 @@ func (b *broker) enqueue(q *bqueue, dest string, f *frame.Frame, now time.Time) 
 		if !capped && !limited {
 			break
 		}
-		b.popHead(q)
+		dropped := b.popHead(q)
 		q.dropped++
+		if limited {
+			b.deadLetter(q, dropped, "maxlen")
+		}
 		if capped && !limited {
 			b.overflows.Add(1)
 			if !q.warned {
@@ -379,6 +312,9 @@ func (b *broker) popHead(q *bqueue) *qmsg {
 	q.ready[0] = nil
 	q.ready = q.ready[1:]
 	q.readyBytes -= len(m.send.Body)
+	if q.returns > 0 {
+		q.returns--
+	}
 	return m
 }
 
@@ -391,8 +327,8 @@ func (b *broker) dispatch(q *bqueue) {
 	now := b.now()
 	for len(q.ready) > 0 {
 		if m := q.ready[0]; !m.deadline.IsZero() && !now.Before(m.deadline) {
-			b.popHead(q)
 			q.expired++
+			b.deadLetter(q, b.popHead(q), "expired")
 			continue
 		}
 		s := q.pick()
@@ -401,7 +337,6 @@ func (b *broker) dispatch(q *bqueue) {
 		}
 		b.deliverQueued(s, b.popHead(q))
 	}
-	b.maybeForget(q)
 }
 
 // pick returns the next consumer with room under its prefetch, or nil.
@@ -433,17 +368,17 @@ func (b *broker) deliverQueued(s *bsub, m *qmsg) {
 	s.q.unackedLen += len(m.send.Body)
 }
 
-// maybeForget forgets an implicit queue nobody uses; b.mu is held.
-func (b *broker) maybeForget(q *bqueue) {
-	if !q.declared && !q.held && len(q.subs) == 0 && len(q.ready) == 0 && q.unacked == 0 && b.queues[q.name] == q {
-		delete(b.queues, q.name)
-	}
-}
+// How deliveries are settled.
+const (
+	settleAck    = iota // ACK
+	settleReject        // NACK requeue:false: dropped, or dead-lettered
+	settleNack          // NACK: put back
+	settleReturn        // the connection closed: put back
+)
 
-// settle ends the deliveries ds of c: acknowledged or dropped (requeue
-// false), or returned to the head of their queues in delivery order
-// (requeue true), marked redelivered. b.mu is held.
-func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
+// settle ends the deliveries ds of c as how says. What is put back is
+// marked redelivered; see requeue for where it goes. b.mu is held.
+func (b *broker) settle(c *bconn, ds []*delivery, how int) {
 	sort.Slice(ds, func(i, j int) bool { return ds[i].tag < ds[j].tag })
 	var queues []*bqueue
 	back := map[*bqueue][]*qmsg{}
@@ -456,110 +391,74 @@ func (b *broker) settle(c *bconn, ds []*delivery, requeue bool) {
 		if !slices.Contains(queues, q) {
 			queues = append(queues, q)
 		}
-		if requeue && !q.deleted {
+		switch {
+		case q.deleted:
+		case how == settleNack || how == settleReturn:
 			d.m.redelivered = true
 			d.m.returns++
 			back[q] = append(back[q], d.m)
+		case how == settleReject:
+			b.deadLetter(q, d.m, "rejected")
 		}
 	}
 	for _, q := range queues {
-		if ms := back[q]; len(ms) > 0 {
-			for _, m := range ms {
-				q.readyBytes += len(m.send.Body)
-			}
-			q.ready = append(ms, q.ready...)
-		}
+		b.requeue(q, back[q], how == settleReturn)
 		b.dispatch(q) // returned messages, or room under a prefetch
-		b.maybeForget(q)
 	}
 }
 
-// ackFrame handles ACK and NACK as RabbitMQ does (verified on 3.10): an
-// id that is missing, not of the T_<subscription>@@<session>@@<tag> form,
-// or names no subscription of the connection gets an ERROR and nothing
-// more; an id whose delivery tag is not unsettled on the connection is
-// fatal. Only the tag counts, not the session, so an id from an earlier
-// connection settles whatever has that tag on this one. It returns false
-// when the connection is to end.
-func (c *bconn) ackFrame(f *frame.Frame) bool {
-	id, ok := f.Header.Contains(frame.Id)
-	if !ok {
-		id, ok = f.Header.Contains(frame.MessageId) // STOMP 1.0 and 1.1
+// requeue puts ms, in delivery order, back into q as RabbitMQ 3.10 does
+// (measured): a classic queue puts each message back in its place, ahead
+// of those that came after it; a quorum queue puts what a closed
+// connection returns at the head, after what came back earlier, in
+// delivery order, and a NACKed message at the tail. b.mu is held.
+func (b *broker) requeue(q *bqueue, ms []*qmsg, closed bool) {
+	if len(ms) == 0 {
+		return
 	}
-	if !ok {
-		c.sendError("Missing header", `"`+f.Command+`" must include the "id" header`+"\n")
-		return true
+	for _, m := range ms {
+		q.readyBytes += len(m.send.Body)
 	}
-	parts := strings.Split(strings.TrimPrefix(id, "T_"), "@@")
-	tag, err := strconv.ParseUint(parts[len(parts)-1], 10, 64)
-	if !strings.HasPrefix(id, "T_") || len(parts) != 3 || err != nil {
-		c.sendError("Invalid header", `"`+f.Command+`" must include a valid "id" header`+"\n")
-		return true
-	}
-	b := c.b
-	b.mu.Lock()
-	if _, ok := c.subs[parts[0]]; !ok {
-		b.mu.Unlock()
-		c.sendError("Subscription not found", `Message with id "`+id+`" has no subscription`)
-		return true
-	}
-	d := c.unacked[tag]
-	if d == nil {
-		b.mu.Unlock()
-		return c.failAfterReceipt("precondition_failed", "PRECONDITION_FAILED - unknown delivery tag "+strconv.FormatUint(tag, 10), f)
-	}
-	ds := []*delivery{d}
-	if d.s.ack == frame.AckClient {
-		// AMQP's multiple flag: every earlier delivery of the connection.
-		for t, e := range c.unacked {
-			if t < tag {
-				ds = append(ds, e)
+	switch {
+	case q.args.queueType != "quorum":
+		slices.SortFunc(ms, func(a, b *qmsg) int { return cmp.Compare(a.seq, b.seq) })
+		merged := make([]*qmsg, 0, len(q.ready)+len(ms))
+		i, j := 0, 0
+		for i < len(q.ready) || j < len(ms) {
+			if j == len(ms) || (i < len(q.ready) && q.ready[i].seq < ms[j].seq) {
+				merged = append(merged, q.ready[i])
+				i++
+			} else {
+				merged = append(merged, ms[j])
+				j++
 			}
 		}
+		q.ready = merged
+	case closed:
+		q.ready = slices.Insert(q.ready, q.returns, ms...)
+		q.returns += len(ms)
+	default:
+		q.ready = append(q.ready, ms...)
 	}
-	requeue := f.Command == frame.NACK && f.Header.Get("requeue") != "false"
-	b.settle(c, ds, requeue)
-	b.mu.Unlock()
-	c.receipt(f)
-	return true
-}
-
-// sendError queues an ERROR frame that leaves the connection open.
-func (c *bconn) sendError(message, body string) {
-	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
-	e.Body = []byte(body)
-	c.enqueue(e, false)
-}
-
-// failAfterReceipt queues f's RECEIPT (if it asked for one), then an
-// ERROR frame with a body, then closes the connection, as RabbitMQ does
-// when a frame it took fails.
-func (c *bconn) failAfterReceipt(message, body string, f *frame.Frame) bool {
-	c.receipt(f)
-	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
-	e.Body = []byte(body)
-	c.enqueue(e, true)
-	return false
 }
 
 // deleteDurable handles UNSUBSCRIBE with durable:true (or persistent:true)
 // and x-queue-name: the queue is deleted with its messages, and its other
-// consumers are cancelled. b.mu is held. It reports false when id names no
+// consumers are cancelled. b.mu is held. It does nothing when id names no
 // subscription of c.
-func (b *broker) deleteDurable(c *bconn, id, name string) bool {
+func (b *broker) deleteDurable(c *bconn, id, name string) {
 	s, ok := c.subs[id]
 	if !ok {
-		return false
+		return
 	}
 	delete(c.subs, id)
 	b.removeSub(s)
 	if s.q == nil || !s.q.declared {
-		return true // a /queue/ or plain subscription: nothing is deleted
+		return // a /queue/ or plain subscription: nothing is deleted
 	}
 	if q := b.queues[name]; q != nil && q.declared {
 		b.deleteQueue(q)
 	}
-	return true
 }
 
 // deleteQueue removes q; its consumers get RabbitMQ's cancellation ERROR
@@ -583,9 +482,9 @@ func (b *broker) deleteQueue(q *bqueue) {
 		if s.c.subs != nil {
 			delete(s.c.subs, s.id)
 		}
-		e := frame.New(frame.ERROR, frame.Message, "Server cancelled subscription", frame.Subscription, s.id,
-			frame.ContentType, "text/plain")
-		e.Body = []byte("The server has canceled a subscription.\nNo more messages will be delivered for \"id='" + s.id + "'\".")
+		e := errorFrame("Server cancelled subscription",
+			"The server has canceled a subscription.\nNo more messages will be delivered for \"id='"+s.id+"'\".\n")
+		e.Header.Add(frame.Subscription, s.id)
 		s.c.enqueue(e, false)
 	}
 	q.subs = nil
@@ -625,17 +524,25 @@ func (b *broker) queueInfo(name string) (BrokerQueue, bool) {
 		return BrokerQueue{}, false
 	}
 	// Count what is due as expired, wherever it waits.
+	var due []*qmsg
 	kept := q.ready[:0]
-	for _, m := range q.ready {
+	for i, m := range q.ready {
 		if !m.deadline.IsZero() && !now.Before(m.deadline) {
 			q.readyBytes -= len(m.send.Body)
 			q.expired++
+			if i < q.returns {
+				q.returns--
+			}
+			due = append(due, m)
 			continue
 		}
 		kept = append(kept, m)
 	}
 	clear(q.ready[len(kept):])
 	q.ready = kept
+	for _, m := range due {
+		b.deadLetter(q, m, "expired")
+	}
 	info := BrokerQueue{Name: q.name, Durable: q.args.durable, Ready: len(q.ready), Unacked: q.unacked,
 		Consumers: len(q.subs), Dropped: q.dropped, Expired: q.expired, Args: map[string]string{}}
 	for _, p := range q.bindings {

@@ -164,9 +164,16 @@
 // redelivered:true, when their connection ends. A topic subscription
 // with client acks and no queue name has a queue of its own, as on
 // RabbitMQ: its prefetch-count holds, NACK requeues, and what it left
-// unsettled goes with it. The queue arguments
-// x-max-length, x-max-length-bytes, x-message-ttl, x-expires and
-// x-queue-type apply, and a SUBSCRIBE whose arguments differ from the
+// unsettled goes with it. NACKed and returned messages go back where
+// RabbitMQ puts them (a classic queue: in their places; a quorum queue: a
+// NACKed one at the tail). A SUBSCRIBE with exclusive:true and
+// x-queue-name makes a queue owned by its connection and deleted with it:
+// another connection that asks for it gets RabbitMQ's resource_locked
+// ERROR and is closed, as on RabbitMQ. /amq/queue/<name>
+// sends to and consumes one existing queue. The queue arguments
+// x-max-length, x-max-length-bytes, x-message-ttl, x-expires,
+// x-dead-letter-exchange ("" or "amq.topic"), x-dead-letter-routing-key
+// and x-queue-type apply, and a SUBSCRIBE whose arguments differ from the
 // queue's is refused with RabbitMQ's precondition_failed text; so is an
 // ACK of an unknown delivery, which closes the connection. A SEND's
 // expiration header (milliseconds) drops the message if it waits longer,
