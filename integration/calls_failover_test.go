@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -79,7 +82,14 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		ws = append(ws, startWorker(t, dir, i, config(i)))
 	}
 
-	pub := b.publisher(t, len(b.addrs)-1).(rawSender)
+	var pub rawSender
+	var cs *clusterSender
+	if c != nil {
+		cs = newClusterSender(t, c)
+		pub = cs
+	} else {
+		pub = b.publisher(t, len(b.addrs)-1).(rawSender)
+	}
 	var published atomic.Int64
 	pubStart := time.Now()
 	pubCtx, stopPub := context.WithCancel(ctx)
@@ -105,6 +115,9 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		node := -1
 		if plan.nodeKills[k] {
 			node = connectedNode(t, c, active)
+			if err := cs.avoid(node); err != nil {
+				t.Fatalf("moving the publisher off %s: %v", c.nodes[node], err)
+			}
 		}
 		kills = append(kills, killActive(t, c, active, node))
 		if node < 0 {
@@ -158,6 +171,44 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	t.Logf("records: %d (%s); %d second records, every one Redelivered; %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
 		v.records, v.split(), v.dupes, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
 	t.Logf("takeover, from the kill to the first call handed over by the next active worker: median %v, max %v (%s)", ms(med), ms(mx), strings.Join(tk, ", "))
+}
+
+// clusterSender publishes through one node of the cluster at a time, and
+// moves to another before the test kills the node it uses: the platform's
+// publisher is not what the test kills.
+type clusterSender struct {
+	mu   sync.Mutex
+	pubs []*publisher
+	cur  int
+}
+
+func newClusterSender(t *testing.T, c *cluster) *clusterSender {
+	cs := &clusterSender{cur: len(c.addrs) - 1}
+	for _, a := range c.addrs {
+		cs.pubs = append(cs.pubs, dialPublisher(t, a))
+	}
+	return cs
+}
+
+func (cs *clusterSender) sendRaw(topic string, body []byte, sync bool) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.pubs[cs.cur].sendRaw(topic, body, sync)
+}
+
+// avoid moves the publisher off node, once the broker confirmed every
+// event sent through it.
+func (cs *clusterSender) avoid(node int) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.cur != node {
+		return nil
+	}
+	if err := cs.pubs[node].conn.Send("/topic/itc.sync", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
+		return err
+	}
+	cs.cur = (node + 1) % len(cs.pubs)
+	return nil
 }
 
 // sleepCtx waits d, or until ctx ends (its error).
