@@ -200,7 +200,7 @@ func TestReplyThatNeverComes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := tr.Call(ctx, &ivclient.Request{Method: "NewCall", Key: testKey}, nil)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stompx: context deadline exceeded") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stompx: Call: context deadline exceeded") {
 		t.Fatalf("got %v", err)
 	}
 	if st := tr.Stats(); st.CallsTimedOut != 1 {
@@ -282,5 +282,27 @@ func TestManyKeysOneTransport(t *testing.T) {
 	wg.Wait()
 	if st := tr.Stats(); st.RepliesMatched != 20*3*50 || st.RepliesUnknown != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A request larger than the largest reply the transport accepts is refused
+// before anything is sent: its reply would drop the connection.
+func TestOversizedRequestRefused(t *testing.T) {
+	b := newTestBroker(t)
+	tr := dial(t, b.addr, stompx.WithFrameLimits(stompx.DefaultMaxHeaderLine, stompx.DefaultMaxHeaders, 4096))
+	ctx := ctxT(t, 10*time.Second)
+	if err := echo(ctx, tr, testKey, strings.Repeat("x", 3000)); err != nil {
+		t.Fatalf("a request under the limit: %v", err)
+	}
+	err := echo(ctx, tr, testKey, strings.Repeat("x", 5000))
+	if !errors.Is(err, ivclient.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), "stompx: Call: invalid argument: ") ||
+		!strings.Contains(err.Error(), "WithFrameLimits") {
+		t.Fatalf("a request over the limit: %v", err)
+	}
+	if st := tr.Stats(); st.CallsSent != 1 || st.ConnectionsLost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if err := echo(ctx, tr, testKey, "after"); err != nil {
+		t.Fatal(err)
 	}
 }
