@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package integration
 
 import (
@@ -24,7 +22,7 @@ import (
 func buildIvctl(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ivctl")
-	if out, err := exec.Command("go", "build", "-tags", "singleactive", "-o", bin, "../cmd/ivctl").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/ivctl").CombinedOutput(); err != nil {
 		t.Fatalf("building ivctl: %v\n%s", err, out)
 	}
 	return bin

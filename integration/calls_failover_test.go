@@ -56,11 +56,7 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		qopts = append(qopts, stompx.WithQuorumQueue())
 	}
 	if plan.standbys > 0 {
-		sa, ok := singleActive(nil)
-		if !ok {
-			t.Fatal("this build has no stompx.WithSingleActive")
-		}
-		qopts = append(qopts, sa...)
+		qopts = append(qopts, singleActive(nil)...)
 	}
 	addr, dopts := b.dialOpts(0)
 	deleteDurable(t, addr, dopts, name, testDurableOpts(qopts...))

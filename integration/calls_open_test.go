@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package integration
 
 import (
@@ -133,7 +131,7 @@ func TestCallsMigration(t *testing.T) {
 	script := newCallScript(randHex(6), topics, 50, 3)
 	name := durableName("migrate")
 	addr, dopts := b.dialOpts(0)
-	sa, _ := singleActive(nil)
+	sa := singleActive(nil)
 	t.Cleanup(func() {
 		// Whichever way the queue ended up: try both.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -162,7 +160,7 @@ func TestCallsMigration(t *testing.T) {
 	}
 	defer tr.Close()
 	active := make(chan bool, 4)
-	opts, _ := singleActive(func(a bool) { active <- a })
+	opts := singleActive(func(a bool) { active <- a })
 	sub, err := tr.SubscribeDurable(ctx, name, topics, testDurableOpts(opts...)...)
 	if err != nil {
 		if !errors.Is(err, stompx.ErrDurableMismatch) || !strings.Contains(err.Error(), "DeleteDurable") {

@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package integration
 
 import "testing"

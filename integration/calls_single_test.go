@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package integration
 
 import (
@@ -14,12 +12,12 @@ import (
 
 // singleActive returns stompx.WithSingleActive, and WithActiveChange(f)
 // when f is not nil.
-func singleActive(f func(active bool)) (opts []stompx.DurableOption, ok bool) {
-	opts = []stompx.DurableOption{stompx.WithSingleActive()}
+func singleActive(f func(active bool)) []stompx.DurableOption {
+	opts := []stompx.DurableOption{stompx.WithSingleActive()}
 	if f != nil {
 		opts = append(opts, stompx.WithActiveChange(f))
 	}
-	return opts, true
+	return opts
 }
 
 // TestDurableWholeCallsFailover runs three worker processes on one durable
@@ -60,7 +58,7 @@ func testNetworkCut(t *testing.T, b *durableBroker, hb time.Duration) {
 	topics := agentTopics(acct, 20)
 	script := newCallScript(run, topics, 600, uint64(time.Now().UnixNano()))
 	name := durableName("netcut")
-	sa, _ := singleActive(nil)
+	sa := singleActive(nil)
 	addr, dopts := b.dialOpts(0)
 	deleteDurable(t, addr, dopts, name, testDurableOpts(sa...))
 

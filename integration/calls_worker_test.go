@@ -78,11 +78,7 @@ func callsWorker(cfg workerConfig) int {
 	defer tr.Close()
 	opts := cfg.durableOpts()
 	if cfg.SingleActive {
-		sa, ok := singleActive(func(active bool) { w.write(callLine{Kind: "active", Active: active}) })
-		if !ok {
-			return fail("this build has no stompx.WithSingleActive")
-		}
-		opts = append(opts, sa...)
+		opts = append(opts, singleActive(func(active bool) { w.write(callLine{Kind: "active", Active: active}) })...)
 	}
 	sub, err := tr.SubscribeDurable(ctx, cfg.Name, cfg.Topics, opts...)
 	if err != nil {

@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package main
 
 import (

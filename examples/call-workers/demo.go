@@ -1,5 +1,3 @@
-//go:build singleactive
-
 package main
 
 import (
@@ -47,7 +45,7 @@ func (c *crew) say(s string) {
 	defer c.mu.Unlock()
 	if id, ok := strings.CutSuffix(strings.TrimPrefix(s, "worker "), " is active"); ok {
 		c.active = id
-	} else if id, ok := strings.CutSuffix(strings.TrimPrefix(s, "worker "), " is a standby"); ok && c.active == id {
+	} else if id, ok := strings.CutSuffix(strings.TrimPrefix(s, "worker "), " is no longer active"); ok && c.active == id {
 		c.active = ""
 	}
 	select {
@@ -132,10 +130,10 @@ func demo(ctx context.Context, cfg config) error {
 	if err := playCalls(c); err != nil {
 		return err
 	}
-	if err := takeover(c, w1); err != nil {
+	if err := showDeadLetters(ctx, p, cfg.name); err != nil {
 		return err
 	}
-	if err := showDeadLetters(ctx, p, cfg.name); err != nil {
+	if err := takeover(c, w1); err != nil {
 		return err
 	}
 	stopWorkers()
@@ -222,8 +220,9 @@ func waitRecords(c *crew, n int) error {
 	return nil
 }
 
-// showDeadLetters lists the name's dead letters, as ivctl dead list does,
-// once the refused call is there, and purges them.
+// showDeadLetters waits until the refused call is dead-lettered (its
+// events, after the last try), lists the name's dead letters, as ivctl
+// dead list does, and purges them.
 func showDeadLetters(ctx context.Context, p *ivtest.Platform, name string) error {
 	t, err := stompx.Dial(ctx, p.STOMPAddr())
 	if err != nil {

@@ -1,5 +1,3 @@
-//go:build singleactive
-
 // Command call-workers writes one record per finished call, whole, into a
 // store that may fail, and is meant to run as several processes on one
 // durable name: one of them, the active worker, receives the events; the
@@ -92,7 +90,7 @@ func newRecord(c events.Call, worker string) record {
 	r := record{UniqueID: c.UniqueID, Agent: c.Agent, Direction: c.Direction, CallerID: c.CallerID, Reason: c.Reason,
 		Answered: c.Answered(), Expired: c.Expired, EndedAt: c.HangupAt.UTC(), Worker: worker, Redelivered: c.Redelivered}
 	if !c.Redelivered && !c.Expired {
-		ring, talk := c.RingDuration().Seconds(), c.TalkDuration().Seconds()
+		ring, talk := c.RingDuration().Round(time.Millisecond).Seconds(), c.TalkDuration().Round(time.Millisecond).Seconds()
 		r.RingSeconds, r.TalkSeconds = &ring, &talk
 	}
 	return r
@@ -186,12 +184,17 @@ func (c config) durableOptions(more ...stompx.DurableOption) []stompx.DurableOpt
 // active worker or a standby (say tells which, each time it changes), and
 // stores every call handed over, until ctx ends or the subscription does.
 func work(ctx context.Context, t *stompx.Transport, cfg config, st *store, say func(string)) error {
+	was := false // WithActiveChange calls its function on one goroutine
 	active := stompx.WithActiveChange(func(active bool) {
-		if active {
+		switch {
+		case active:
 			say(fmt.Sprintf("worker %s is active", cfg.id))
-		} else {
+		case was:
+			say(fmt.Sprintf("worker %s is no longer active", cfg.id))
+		default:
 			say(fmt.Sprintf("worker %s is a standby", cfg.id))
 		}
+		was = active
 	})
 	sub, err := t.SubscribeDurable(ctx, cfg.name, []string{events.AllAgents}, cfg.durableOptions(active)...)
 	if err != nil {
