@@ -89,6 +89,7 @@ func testNetworkCut(t *testing.T, b *durableBroker, hb time.Duration) {
 	}
 	cut := kill{worker: victim.id, at: time.Now(), what: "network"}
 	proxy.blackhole()
+	cutAfter := published.Load()
 	if _, err := waitActive(ctx, ws[1:], []kill{cut}, true); err != nil {
 		t.Fatalf("after the network cut: %v", err)
 	}
@@ -128,6 +129,6 @@ func testNetworkCut(t *testing.T, b *durableBroker, hb time.Duration) {
 		what = fmt.Sprintf("WithHeartBeat(%v, %v)", hb, hb)
 	}
 	t.Logf("%s: %d calls over %d agents; the active worker's network cut after %d events: a standby handed its first call over %v after the cut; the cut-off worker reported itself inactive %v after it (-1: never); records %s, %d second records, all Redelivered, %d lost, %d half, %d active intervals overlapping",
-		what, len(script.calls), len(topics), published.Load(), v.takeovers[0].Round(time.Millisecond), victimOff.Round(time.Millisecond),
+		what, len(script.calls), len(topics), cutAfter, v.takeovers[0].Round(time.Millisecond), victimOff.Round(time.Millisecond),
 		v.split(), v.dupes, len(v.lost), len(v.half), v.activeOverlaps)
 }
