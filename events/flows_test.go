@@ -55,7 +55,7 @@ func newFlowRig(t *testing.T) *flowRig {
 	require.NoError(t, err)
 	r.board, err = events.NewBoard()
 	require.NoError(t, err)
-	r.sub, err = c.Subscribe(ctx, events.AllAgents)
+	r.sub, err = tr.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,39 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // MaxKeyLen is the longest access key the platform accepts.
 const MaxKeyLen = 20
 
+// DefaultCallTimeout is how long a call whose context has no deadline may
+// wait for its reply, unless WithCallTimeout or WithoutCallTimeout says
+// otherwise.
+const DefaultCallTimeout = 30 * time.Second
+
 // Client calls the platform's 41 integration methods with one access key
 // over a Transport. It is safe for use by many goroutines; several clients
 // with different keys may share one transport (see KeepTransportOpen).
 type Client struct {
-	t         Transport
-	key       string
-	log       *slog.Logger
-	keepOpen  bool
-	closed    atomic.Bool
-	autoAgent bool
-	observe   func(context.Context, CallInfo)
+	t        Transport
+	key      string
+	closed   atomic.Bool
+	log      *slog.Logger
+	keepOpen bool
+	// autoAgent prefixes bare agent numbers (off with WithRawAgentNames).
+	autoAgent   bool
+	callTimeout time.Duration // 0: none
+	observe     func(context.Context, CallInfo)
+	fields      sync.Map // reflect.Type -> []wire.Field, for prepare
 }
 
-// Option configures a Client.
+// Option configures a Client. A bad value, or a nil Option, makes New fail
+// with an error matching ErrInvalidArgument. An Option made by another
+// package (ivotel.Observer) may return such an error of its own, which New
+// returns as it is.
 type Option func(*options) error
 
 type options struct {
-	log       *slog.Logger
-	keepOpen  bool
-	rawAgents bool
-	observe   func(context.Context, CallInfo)
+	log         *slog.Logger
+	keepOpen    bool
+	rawAgents   bool
+	callTimeout time.Duration
+	noTimeout   bool
+	observe     func(context.Context, CallInfo)
 }
 
 // WithLogger sets the logger for the client's debug lines (one per call, at
@@ -45,7 +57,7 @@ type options struct {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return errors.New("instantvoice: WithLogger: nil logger")
+			return fmt.Errorf("WithLogger: nil logger")
 		}
 		o.log = l
 		return nil
@@ -67,6 +79,26 @@ func WithRawAgentNames() Option {
 	return func(o *options) error { o.rawAgents = true; return nil }
 }
 
+// WithCallTimeout sets how long a call whose context has no deadline may
+// wait for its reply (DefaultCallTimeout without this option); d must be
+// positive. A call whose context has a deadline keeps it.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("WithCallTimeout: d must be positive, got %v", d)
+		}
+		o.callTimeout, o.noTimeout = d, false
+		return nil
+	}
+}
+
+// WithoutCallTimeout makes a call whose context has no deadline wait for
+// its reply as long as the transport does, with no deadline of the
+// client's.
+func WithoutCallTimeout() Option {
+	return func(o *options) error { o.callTimeout, o.noTimeout = 0, true; return nil }
+}
+
 // CallInfo describes one finished call, for logs, metrics and traces. It
 // never holds the key.
 type CallInfo struct {
@@ -84,7 +116,7 @@ type CallInfo struct {
 func WithObserver(f func(ctx context.Context, info CallInfo)) Option {
 	return func(o *options) error {
 		if f == nil {
-			return errors.New("instantvoice: WithObserver: nil observer")
+			return fmt.Errorf("WithObserver: nil observer")
 		}
 		o.observe = f
 		return nil
@@ -92,83 +124,79 @@ func WithObserver(f func(ctx context.Context, info CallInfo)) Option {
 }
 
 // New checks the key (1-20 ASCII letters and digits) and returns a client;
-// it never dials.
+// it never dials. A nil transport, an invalid key (which also matches
+// ErrInvalidKey) and a bad or nil option fail with an error matching
+// ErrInvalidArgument.
 func New(t Transport, key string, opts ...Option) (*Client, error) {
+	const op = "ivclient: New"
 	if t == nil {
-		return nil, errors.New("instantvoice: New: nil transport")
+		return nil, errs.Wrap(op, ErrInvalidArgument, "nil transport", nil)
 	}
-	if err := CheckKey(key); err != nil {
-		return nil, err
+	if detail := keyProblem(key); detail != "" {
+		return nil, errs.Wrap(op, ErrInvalidKey, detail, ErrInvalidArgument)
 	}
 	var o options
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, errs.Wrap(op, ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
+		}
 		if err := opt(&o); err != nil {
-			return nil, err
+			if errors.Is(err, ErrInvalidArgument) {
+				return nil, err // an option of another package (ivotel.Observer) that says it all
+			}
+			return nil, errs.Wrap(op, ErrInvalidArgument, err.Error(), nil)
 		}
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	if kh, ok := t.(KeyHolder); ok {
-		kh.AcquireKey(key)
+	if o.callTimeout == 0 && !o.noTimeout {
+		o.callTimeout = DefaultCallTimeout
 	}
-	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents, observe: o.observe}, nil
+	return &Client{t: t, key: key, log: o.log, keepOpen: o.keepOpen, autoAgent: !o.rawAgents,
+		callTimeout: o.callTimeout, observe: o.observe}, nil
 }
 
 // CheckKey reports whether key is a valid access key: 1 to 20 ASCII letters
-// and digits. The error wraps ErrInvalidKey and does not contain the key.
+// and digits. The error matches ErrInvalidKey and ErrInvalidArgument and
+// does not contain the key. Its text, "ivclient: invalid access key: ...",
+// names no function: the transports that check a request's key put their
+// own prefix in its place ("stompx: invalid access key: empty").
 func CheckKey(key string) error {
+	if detail := keyProblem(key); detail != "" {
+		return errs.Wrap("ivclient", ErrInvalidKey, detail, ErrInvalidArgument)
+	}
+	return nil
+}
+
+// keyProblem says what is wrong with key, "" for nothing.
+func keyProblem(key string) string {
 	switch {
 	case key == "":
-		return fmt.Errorf("%w: empty", ErrInvalidKey)
+		return "empty"
 	case len(key) > MaxKeyLen:
-		return fmt.Errorf("%w: %d characters, the platform allows at most %d", ErrInvalidKey, len(key), MaxKeyLen)
+		return fmt.Sprintf("%d characters, the platform allows at most %d", len(key), MaxKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return fmt.Errorf("%w: character %d is not an ASCII letter or digit", ErrInvalidKey, i+1)
+			return fmt.Sprintf("character %d is not an ASCII letter or digit", i+1)
 		}
 	}
-	return nil
+	return ""
 }
 
 // Transport returns the client's transport.
 func (c *Client) Transport() Transport { return c.t }
 
 // Close closes the client and, unless it was made with KeepTransportOpen,
-// its transport. A transport that keeps something per key (KeyHolder) is
-// told that this client of the key is gone. Calls after Close fail with
-// ErrClosed. Close is idempotent.
+// its transport. Calls after Close fail with ErrClosed. Close is
+// idempotent.
 func (c *Client) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	if kh, ok := c.t.(KeyHolder); ok {
-		kh.ReleaseKey(c.key)
-	}
-	if c.keepOpen {
+	if c.closed.Swap(true) || c.keepOpen {
 		return nil
 	}
 	return c.t.Close()
-}
-
-// Subscribe subscribes to event topics (events.AgentTopic, events.AllAgents)
-// through the client's transport. It fails with ErrNotSupported when the
-// transport cannot deliver events (SOAP).
-func (c *Client) Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error) {
-	const op = "instantvoice: Subscribe"
-	if ctx == nil {
-		return nil, errs.Wrap(op, ErrInvalidArgument, "nil context", nil)
-	}
-	if c.closed.Load() {
-		return nil, errs.Wrap(op, ErrClosed, "", nil)
-	}
-	s, ok := c.t.(Subscriber)
-	if !ok {
-		return nil, errs.Wrap(op, ErrNotSupported, fmt.Sprintf("%T delivers no events", c.t), nil)
-	}
-	return s.Subscribe(ctx, topics...)
 }
 
 // call is the one path every method takes: check the arguments, send,
@@ -179,11 +207,15 @@ func (c *Client) call(ctx context.Context, method string, args any, out any) err
 	}
 	start := time.Now()
 	err := c.send(ctx, method, args, out)
-	c.observe(orBackground(ctx), CallInfo{Method: method, Duration: time.Since(start), Err: err})
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.observe(ctx, CallInfo{Method: method, Duration: time.Since(start), Err: err})
 	return err
 }
 
-// send checks the arguments, sends the request and decodes the reply.
+// send checks and completes the arguments, sends the request within the
+// call's deadline and decodes the reply.
 func (c *Client) send(ctx context.Context, method string, args any, out any) error {
 	if ctx == nil {
 		return errs.Wrap("instantvoice: "+method, ErrInvalidArgument, "nil context", nil)
@@ -191,8 +223,13 @@ func (c *Client) send(ctx context.Context, method string, args any, out any) err
 	if c.closed.Load() {
 		return errs.Wrap("instantvoice: "+method, ErrClosed, "", nil)
 	}
-	if err := validate(method, args); err != nil {
+	if err := c.prepare(method, args); err != nil {
 		return err
+	}
+	if _, ok := ctx.Deadline(); !ok && c.callTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.callTimeout)
+		defer cancel()
 	}
 	err := withMethod(method, c.t.Call(ctx, &Request{Method: method, Key: c.key, Args: args}, out))
 	if c.log.Enabled(ctx, slog.LevelDebug) {
@@ -220,136 +257,25 @@ func withMethod(method string, err error) error {
 	return fmt.Errorf("instantvoice: %s: %w", method, err)
 }
 
-// agentName returns "<accountcode>_<number>" for a bare number.
-func (c *Client) agentName(accountcode, user string) string {
-	if !c.autoAgent || user == "" || accountcode == "" || !isDigits(user) {
-		return user
-	}
-	return accountcode + "_" + user
-}
-
 // ArgError is an argument the client refused before sending anything. It
 // matches ErrInvalidArgument with errors.Is.
 type ArgError struct {
 	Method string // the platform method, e.g. "QueueAdd"
-	Arg    string // the argument's wire name, e.g. "name"
+	Arg    string // the argument's wire name, e.g. "name"; several, ", "-separated, when all are missing
 	Reason string // what is wrong
 }
 
 // Error returns "instantvoice: <Method>: argument <Arg> <Reason>".
 func (e *ArgError) Error() string {
-	return "instantvoice: " + e.Method + ": argument " + e.Arg + " " + e.Reason
+	word := "argument "
+	if strings.Contains(e.Arg, ", ") {
+		word = "arguments "
+	}
+	return "instantvoice: " + e.Method + ": " + word + e.Arg + " " + e.Reason
 }
 
 // Is reports whether target is ErrInvalidArgument.
 func (e *ArgError) Is(target error) bool { return target == ErrInvalidArgument }
-
-// validate checks the `iv` tags of args: "required" (not empty), "digits"
-// (only ASCII digits when set), and recurses into slices of structs.
-func validate(method string, args any) error {
-	if args == nil {
-		return nil
-	}
-	v := reflect.ValueOf(args)
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return &ArgError{Method: method, Arg: "arguments", Reason: "is nil"}
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return nil
-	}
-	return validateStruct(method, "", v, true)
-}
-
-// validateStruct checks one struct; inside an embedded struct tagged
-// iv:"optional" (the body of a Modify method) nothing is required.
-func validateStruct(method, prefix string, v reflect.Value, enforce bool) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		fv := v.Field(i)
-		tag := f.Tag.Get("iv")
-		if f.Anonymous && fv.Kind() == reflect.Struct {
-			if err := validateStruct(method, prefix, fv, enforce && !hasOpt(tag, "optional")); err != nil {
-				return err
-			}
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			name, _, _ = strings.Cut(f.Tag.Get("xml"), ",")
-		}
-		if name == "" {
-			name = f.Name
-		}
-		name = prefix + name
-		required, digits := enforce && hasOpt(tag, "required"), hasOpt(tag, "digits")
-		switch fv.Kind() {
-		case reflect.String:
-			s := fv.String()
-			if required && strings.TrimSpace(s) == "" {
-				return &ArgError{Method: method, Arg: name, Reason: "is required"}
-			}
-			if digits && s != "" && !isDigits(s) {
-				return &ArgError{Method: method, Arg: name, Reason: "must be a number"}
-			}
-			if strings.ContainsAny(s, "\x00") {
-				return &ArgError{Method: method, Arg: name, Reason: "contains a NUL byte"}
-			}
-		case reflect.Int, reflect.Int64:
-			if required && fv.Int() == 0 {
-				return &ArgError{Method: method, Arg: name, Reason: "is required"}
-			}
-			if fv.Int() < 0 {
-				return &ArgError{Method: method, Arg: name, Reason: "must not be negative"}
-			}
-		case reflect.Pointer:
-			if required && fv.IsNil() {
-				return &ArgError{Method: method, Arg: name, Reason: "is required"}
-			}
-			if !fv.IsNil() && fv.Elem().Kind() == reflect.Int && fv.Elem().Int() < 0 {
-				return &ArgError{Method: method, Arg: name, Reason: "must not be negative"}
-			}
-		case reflect.Slice:
-			if required && fv.Len() == 0 {
-				return &ArgError{Method: method, Arg: name, Reason: "needs at least one item"}
-			}
-			for j := 0; j < fv.Len(); j++ {
-				if it := fv.Index(j); it.Kind() == reflect.Struct {
-					if err := validateStruct(method, fmt.Sprintf("%s[%d].", name, j), it, enforce); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func hasOpt(tag, opt string) bool {
-	for tag != "" {
-		var o string
-		o, tag, _ = strings.Cut(tag, ",")
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // Ptr returns a pointer to v, for the optional fields of the body structs:
 // Queue{Timeout: ivclient.Ptr(30)}.

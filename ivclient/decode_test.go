@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -266,15 +267,6 @@ func TestClose(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.NoError(t, c.Close())
 	require.ErrorIs(t, c.AgentLogoff(context.Background(), "default", "1"), ErrClosed)
-	_, err = c.Subscribe(context.Background(), "/topic/x")
-	require.ErrorIs(t, err, ErrClosed)
-}
-
-func TestSubscribeNotSupported(t *testing.T) {
-	c, err := New(&replay{}, "k1")
-	require.NoError(t, err)
-	_, err = c.Subscribe(context.Background(), "/topic/iv.agents.#")
-	require.ErrorIs(t, err, ErrNotSupported)
 }
 
 // FuzzResults: no reply payload makes a result decoder panic, whatever its
@@ -310,4 +302,28 @@ func FuzzResults(f *testing.F) {
 			_ = json.Unmarshal(payload, out)
 		}
 	})
+}
+
+func TestResultJSONRoundTrip(t *testing.T) {
+	in := []byte(`{"id":"7","accountcode":"default","user":"default_1001","agentstatus":"LOGIN","extension":"1001","shiny":{"a":1},"disabled":0}`)
+	var a AgentInfo
+	if err := json.Unmarshal(in, &a); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["id"] != 7.0 || m["user"] != "default_1001" || m["reasons_reason"] != "" || m["Extra"] != nil ||
+		!reflect.DeepEqual(m["shiny"], map[string]any{"a": 1.0}) {
+		t.Errorf("marshalled %s", b)
+	}
+	var back AgentInfo
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, a) {
+		t.Errorf("round trip: %+v, %v; want %+v", back, err, a)
+	}
 }

@@ -23,14 +23,18 @@
 //     reaches exactly the call that asked for it.
 //   - Context: every method takes a context first and returns, wrapped, the
 //     context's error when its deadline or cancellation ends the call
-//     (errors.Is(err, context.DeadlineExceeded)). A reply that never comes
-//     never blocks a goroutine past the deadline.
+//     (errors.Is(err, context.DeadlineExceeded)). A call whose context has
+//     no deadline gets one of DefaultCallTimeout (WithCallTimeout,
+//     WithoutCallTimeout), so that a reply that never comes never blocks a
+//     goroutine for ever.
 //   - Errors: a non-zero return code of the platform comes back as a
 //     *codes.Error that matches its sentinel (errors.Is(err,
 //     codes.ErrNotFound)) and names the method. A key or argument the client
 //     can tell is wrong fails before anything is sent, with ErrInvalidKey or
 //     an *ArgError matching ErrInvalidArgument; so does a nil context, in
-//     every function of the SDK that takes one. Every error of a method
+//     every function of the SDK that takes one, and a bad or nil option of
+//     every constructor ("ivclient: New: invalid argument: WithCallTimeout:
+//     d must be positive, got 0s"). Every error of a method
 //     reads "instantvoice: <Method>: " and then what failed, with the
 //     transport's own prefix ("instantvoice: QueueList: stompx: connection
 //     lost: EOF"): the client, and only the client, names the method.
@@ -42,20 +46,16 @@
 //     meanwhile are lost), and calls made while it reconnects wait within
 //     their deadline, or fail at once with ErrConnectionLost under
 //     stompx.WithFailFast; soapx has no session to restore.
-//   - Events: Subscribe works over a transport that implements Subscriber
-//     (stompx) and fails with ErrNotSupported over soapx. Event order is per
-//     topic only (see package events).
+//   - Events come from the broker: subscribe with stompx.Transport.Subscribe
+//     (SOAP has none). Event order is per topic only (see package events).
 //   - Secrets: the access key never appears in an error or a log line.
 //
-// # Metrics, traces and calls by name
+// # Metrics and traces
 //
 // WithObserver hands every finished call (its method, duration and error)
 // to a function of the partner's, with the call's context: per-method
 // counters and latency, or a child span of the caller's trace (see its
-// Examples). Methods and Lookup describe the 41 methods and their wire
-// arguments, and Invoke calls one by name with its STOMP argument names,
-// through the typed method and its checks (the ivctl command is built on
-// them).
+// Examples).
 //
 // # Wire irregularities absorbed
 //

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
@@ -26,9 +27,9 @@ func TestEveryMethodHasAnExample(t *testing.T) {
 		examples["Example"+ex.Name] = ex // ex.Name is "Client_AgentLogin", "_soap", ""
 	}
 
-	methods := ivclient.Methods()
+	methods := catalog.Methods()
 	if len(methods) != 41 {
-		t.Fatalf("ivclient.Methods() lists %d methods, want 41", len(methods))
+		t.Fatalf("catalog.Methods() lists %d methods, want 41", len(methods))
 	}
 	client := reflect.TypeOf(&ivclient.Client{})
 	for _, info := range methods {

@@ -41,6 +41,25 @@ func newExampleClient(opts ...ivtest.Option) (*ivclient.Client, *ivtest.Platform
 	}, opts)
 }
 
+// newExampleEvents is newExampleClient that also returns the client's STOMP
+// transport, whose Subscribe delivers the call events.
+func newExampleEvents(opts ...ivtest.Option) (*ivclient.Client, *stompx.Transport, func()) {
+	c, _, t, done := newExampleEventsPlatform(opts...)
+	return c, t, done
+}
+
+// newExampleEventsPlatform is newExampleEvents that also returns the
+// platform.
+func newExampleEventsPlatform(opts ...ivtest.Option) (*ivclient.Client, *ivtest.Platform, *stompx.Transport, func()) {
+	var st *stompx.Transport
+	c, p, done := newExample(func(ctx context.Context, p *ivtest.Platform) (ivclient.Transport, error) {
+		t, err := stompx.Dial(ctx, p.STOMPAddr())
+		st = t
+		return t, err
+	}, opts)
+	return c, p, st, done
+}
+
 // newExampleSOAPClient is newExampleClient over SOAP (the platform's IVWS).
 func newExampleSOAPClient(opts ...ivtest.Option) (*ivclient.Client, *ivtest.Platform, func()) {
 	return newExample(func(_ context.Context, p *ivtest.Platform) (ivclient.Transport, error) {

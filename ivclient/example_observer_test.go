@@ -6,7 +6,6 @@ import (
 	"expvar"
 	"fmt"
 	"log"
-	"strings"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -149,54 +148,4 @@ func ExampleWithObserver_trace() {
 	//   instantvoice.AgentInfo: error: RESPONSE_NOT_FOUND
 	//   instantvoice.AgentInfo ended, child of crm.screen-pop
 	//   crm.screen-pop ended
-}
-
-// The method table: each method's arguments by their wire names, which are
-// mandatory, and what they mean.
-func ExampleMethods() {
-	for _, m := range ivclient.Methods() {
-		if m.Name != "NewCall" {
-			continue
-		}
-		fmt.Println(m.Name+":", m.Doc[:strings.Index(m.Doc, ";")])
-		for _, a := range m.Args {
-			fmt.Printf("  %-12s IVWS %-12s required %-5v %s\n", a.Name, a.XMLName, a.Required, a.Doc)
-		}
-	}
-	// Output:
-	// NewCall: Calls the agent, then the extension, and bridges them
-	//   Accountcode  IVWS Accountcode  required true  the agent's accountcode, e.g. default
-	//   Agent        IVWS User         required true  the agent, <accountcode>_<number> (default_1001); a bare number (1001) is prefixed with the accountcode
-	//   Exten        IVWS Exten        required true  the extension to call
-	//   External_id  IVWS External_id  required false your own identifier for the call
-}
-
-// A call by name, with the platform's STOMP argument names (in any case),
-// as a gateway or a command line takes it: the typed method runs, with its
-// checks.
-func ExampleClient_Invoke() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
-	defer done()
-	ctx := context.Background()
-
-	res, err := c.Invoke(ctx, "AgentInfo", map[string]any{"accountcode": "default", "USER": "1001"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	info := res.(*ivclient.AgentInfo)
-	fmt.Println(info.Name, info.AgentStatus)
-
-	_, err = c.Invoke(ctx, "AgentLineAdd", map[string]any{"accountcode": "default", "user": "1001",
-		"lines": []any{map[string]any{"linenumber": "1", "inbound": "1"}}})
-	fmt.Println("AgentLineAdd:", err)
-
-	_, err = c.Invoke(ctx, "AgentLogin", map[string]any{"Accountcode": "default", "User": "1001"})
-	var ae *ivclient.ArgError
-	if errors.As(err, &ae) {
-		fmt.Println("refused, nothing sent:", ae.Arg, ae.Reason)
-	}
-	// Output:
-	// Alice LOGOFF
-	// AgentLineAdd: <nil>
-	// refused, nothing sent: Interface is required
 }

@@ -62,7 +62,7 @@ func Example() {
 
 // A client over SOAP, the platform's IVWS web service. The methods, their
 // results and their errors are the same as over STOMP; call events need
-// STOMP (Subscribe fails with ErrNotSupported).
+// STOMP (stompx.Transport.Subscribe).
 func Example_soap() {
 	p, err := ivtest.Start(ivtest.WithAgent("default", "1001", "", "Alice"))
 	if err != nil {
@@ -90,13 +90,9 @@ func Example_soap() {
 
 	_, err = c.AgentInfo(ctx, "default", "4040")
 	fmt.Println("not found:", errors.Is(err, codes.ErrNotFound))
-
-	_, err = c.Subscribe(ctx, events.AllAgents)
-	fmt.Println("events over SOAP:", errors.Is(err, ivclient.ErrNotSupported))
 	// Output:
 	// Alice LOGOFF
 	// not found: true
-	// events over SOAP: true
 }
 
 // A client over STOMP with TLS. The fake platform's broker speaks plain
@@ -143,11 +139,11 @@ func Example_tls() {
 // Call events: subscribe first, then act, so that no event is missed. A
 // Tracker folds the events into one record per call.
 func Example_subscribe() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
+	c, t, done := newExampleEvents(ivtest.WithAgent("default", "1001", "", "Alice"))
 	defer done()
 	ctx := context.Background()
 
-	sub, err := c.Subscribe(ctx, events.AllAgents) // or events.AgentTopic("default", "1001")
+	sub, err := t.Subscribe(ctx, events.AllAgents) // or events.AgentTopic("default", "1001")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -191,11 +187,11 @@ func Example_subscribe() {
 // ---- Agent sessions and calls ----
 
 func ExampleClient_AgentLogin() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
+	c, t, done := newExampleEvents(ivtest.WithAgent("default", "1001", "", "Alice"))
 	defer done()
 	ctx := context.Background()
 
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -240,7 +236,7 @@ func ExampleClient_AgentLogoff() {
 }
 
 func ExampleClient_AgentPause() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
+	c, t, done := newExampleEvents(ivtest.WithAgent("default", "1001", "", "Alice"))
 	defer done()
 	ctx := context.Background()
 
@@ -250,7 +246,7 @@ func ExampleClient_AgentPause() {
 	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
 		log.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -297,14 +293,14 @@ func ExampleClient_AgentUnpause() {
 // NewCall rings the agent, then the number, and bridges them; the call's
 // progress arrives as events.
 func ExampleClient_NewCall() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
+	c, t, done := newExampleEvents(ivtest.WithAgent("default", "1001", "", "Alice"))
 	defer done()
 	ctx := context.Background()
 
 	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
 		log.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -329,14 +325,14 @@ func ExampleClient_NewCall() {
 
 // Hangup ends a call by its uniqueid, which the call's events carry.
 func ExampleClient_Hangup() {
-	c, _, done := newExampleClient(ivtest.WithAgent("default", "1001", "", "Alice"))
+	c, t, done := newExampleEvents(ivtest.WithAgent("default", "1001", "", "Alice"))
 	defer done()
 	ctx := context.Background()
 
 	if err := c.AgentLogin(ctx, "default", "1001", "SIP/default_1001"); err != nil {
 		log.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -365,7 +361,7 @@ func ExampleClient_Hangup() {
 // BlindTransfer sends the agent's answered calls elsewhere: here, to another
 // agent, who receives the call as a new inbound call.
 func ExampleClient_BlindTransfer() {
-	c, p, done := newExampleClient(
+	c, p, t, done := newExampleEventsPlatform(
 		ivtest.WithAgent("default", "1001", "", "Alice"),
 		ivtest.WithAgent("default", "1002", "", "Bob"),
 	)
@@ -384,7 +380,7 @@ func ExampleClient_BlindTransfer() {
 	if _, err := p.InboundCall("default", "", "1001", "2198765456", ivtest.Answer); err != nil {
 		log.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, events.AllAgents) // one topic: the agents' events in the order they happened
+	sub, err := t.Subscribe(ctx, events.AllAgents) // one topic: the agents' events in the order they happened
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,212 +2,9 @@ package ivclient
 
 import "context"
 
-// The wire arguments of each method, declared once: the json tag is the
-// STOMP name, the xml tag the IVWS name, the iv tag the client's checks
-// (required, digits; agent marks the "<accountcode>_<number>" arguments the
-// methods prefix; item= names the IVWS elements of a list's items). The
-// method table (table.go) reads the same tags.
-
-type agentSessionArgs struct { // AgentLogoff, AgentUnpause
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required,agent"`
-}
-
-type agentLoginArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required,agent"`
-	Interface   string `json:"Interface" xml:"Interface" iv:"required"`
-}
-
-type agentPauseArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"User" xml:"User" iv:"required,agent"`
-	Reason      string `json:"Reason" xml:"Reason" iv:"required"`
-}
-
-type blindTransferArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"Agent" xml:"User" iv:"required,agent"`
-	Exten       string `json:"Exten" xml:"Exten" iv:"required"`
-}
-
-type newCallArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	User        string `json:"Agent" xml:"User" iv:"required,agent"`
-	Exten       string `json:"Exten" xml:"Exten" iv:"required"`
-	ExternalID  string `json:"External_id,omitempty" xml:"External_id,omitempty"`
-}
-
-type hangupArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	UniqueID    string `json:"Uniqueid" xml:"Uniqueid" iv:"required"`
-}
-
-type sendSmsArgs struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	Number      string `json:"Number" xml:"Number" iv:"required"`
-	Text        string `json:"Text" xml:"Text" iv:"required"`
-}
-
-type accountArgs struct { // AgentList, QueueList, SipUserList
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-}
-
-type agentArgs struct { // AgentDelete, AgentInfo, AgentLineList, AgentQueueList, Agent*Permission
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string `json:"user" xml:"user" iv:"required"`
-}
-
-type agentLocationArgs struct {
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string `json:"user" xml:"user" iv:"required"`
-	Location    string `json:"location" xml:"location" iv:"required"`
-}
-
-type nameArgs struct { // Queue*, SipUser*, AgentQueueMembers
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	Name        string `json:"name" xml:"name" iv:"required"`
-}
-
-type nameLocationArgs struct {
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	Name        string `json:"name" xml:"name" iv:"required"`
-	Location    string `json:"location" xml:"location" iv:"required"`
-}
-
-type agentModifyArgs struct {
-	OriginalAccountcode string `json:"original_accountcode" xml:"original_accountcode" iv:"required"`
-	OriginalUser        string `json:"original_user" xml:"original_user" iv:"required"`
-	Agent               `iv:"optional"`
-}
-
-type queueModifyArgs struct {
-	OriginalAccountcode string `json:"original_accountcode" xml:"original_accountcode" iv:"required"`
-	OriginalName        string `json:"original_name" xml:"original_name" iv:"required"`
-	Queue               `iv:"optional"`
-}
-
-type sipUserModifyArgs struct {
-	OriginalAccountcode string `json:"original_accountcode" xml:"original_accountcode" iv:"required"`
-	OriginalName        string `json:"original_name" xml:"original_name" iv:"required"`
-	SipUser             `iv:"optional"`
-}
-
-type agentLineAddArgs struct {
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string `json:"user" xml:"user" iv:"required"`
-	Lines       []Line `json:"lines" xml:"lines" iv:"required,item=line"`
-}
-
-type agentLineDeleteArgs struct {
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string `json:"user" xml:"user" iv:"required"`
-	Linenumber  int    `json:"linenumber,string" xml:"linenumber" iv:"required"`
-}
-
-type agentLineModifyArgs struct {
-	OriginalAccountcode string `json:"original_accountcode" xml:"original_accountcode" iv:"required"`
-	OriginalUser        string `json:"original_user" xml:"original_user" iv:"required"`
-	OriginalLinenumber  int    `json:"original_linenumber,string" xml:"original_linenumber" iv:"required"`
-	Inbound             *bit01 `json:"inbound,omitempty" xml:"inbound,omitempty"`
-	Outbound            *bit01 `json:"outbound,omitempty" xml:"outbound,omitempty"`
-}
-
-type agentQueueAddArgs struct {
-	Accountcode string            `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string            `json:"user" xml:"user" iv:"required"`
-	Queues      []QueueMembership `json:"queues" xml:"queues" iv:"required,item=queue"`
-}
-
-type agentQueueDeleteArgs struct {
-	Accountcode string `json:"accountcode" xml:"accountcode" iv:"required"`
-	User        string `json:"user" xml:"user" iv:"required"`
-	Name        string `json:"name" xml:"name" iv:"required"`
-}
-
-type agentQueueModifyArgs struct {
-	OriginalAccountcode string `json:"original_accountcode" xml:"original_accountcode" iv:"required"`
-	OriginalUser        string `json:"original_user" xml:"original_user" iv:"required"`
-	OriginalName        string `json:"original_name" xml:"original_name" iv:"required"`
-	Priority            int    `json:"priority,string" xml:"priority"`
-}
-
-// bit01 is a flag sent as "1" or "0", as the line settings are.
-type bit01 bool
-
-// MarshalText sends the flag as "1" or "0".
-func (b bit01) MarshalText() ([]byte, error) {
-	if b {
-		return []byte("1"), nil
-	}
-	return []byte("0"), nil
-}
-
-func bitPtr(b *bool) *bit01 {
-	if b == nil {
-		return nil
-	}
-	v := bit01(*b)
-	return &v
-}
-
-// --- Agent sessions and calls ---
-
-// AgentLogin logs the agent in on the telephony interface iface (such as
-// "SIP/default_0001"), so that it can make and receive calls. user is
-// "<accountcode>_<number>" ("default_1001"); a bare number is prefixed with
-// the accountcode (see WithRawAgentNames).
-func (c *Client) AgentLogin(ctx context.Context, accountcode, user, iface string) error {
-	return c.call(ctx, "AgentLogin", &agentLoginArgs{accountcode, c.agentName(accountcode, user), iface}, nil)
-}
-
-// AgentLogoff logs the agent off.
-func (c *Client) AgentLogoff(ctx context.Context, accountcode, user string) error {
-	return c.call(ctx, "AgentLogoff", &agentSessionArgs{Accountcode: accountcode, User: c.agentName(accountcode, user)}, nil)
-}
-
-// AgentPause pauses the agent so that it receives no calls; reason is the
-// pause number defined in Telephony/Agent Pauses.
-func (c *Client) AgentPause(ctx context.Context, accountcode, user, reason string) error {
-	return c.call(ctx, "AgentPause", &agentPauseArgs{accountcode, c.agentName(accountcode, user), reason}, nil)
-}
-
-// AgentUnpause unpauses the agent.
-func (c *Client) AgentUnpause(ctx context.Context, accountcode, user string) error {
-	return c.call(ctx, "AgentUnpause", &agentSessionArgs{Accountcode: accountcode, User: c.agentName(accountcode, user)}, nil)
-}
-
-// BlindTransfer redirects every call the agent has to exten: a queue,
-// another agent or an external number.
-func (c *Client) BlindTransfer(ctx context.Context, accountcode, user, exten string) error {
-	return c.call(ctx, "BlindTransfer", &blindTransferArgs{accountcode, c.agentName(accountcode, user), exten}, nil)
-}
-
-// NewCall calls the agent and then exten, and bridges them. externalID is
-// the partner's own identifier for the call (may be empty). The call's
-// progress arrives as events: NEWCALL and CONNECT for the agent's leg,
-// DNEWCALL and DCONNECT for the remote party, then HANGUP.
-//
-// NewCall is never retried by the SDK: a lost reply does not mean the call
-// was not placed.
-func (c *Client) NewCall(ctx context.Context, accountcode, user, exten, externalID string) error {
-	return c.call(ctx, "NewCall", &newCallArgs{accountcode, c.agentName(accountcode, user), exten, externalID}, nil)
-}
-
-// Hangup ends the call with the given uniqueid (from its NEWCALL event).
-func (c *Client) Hangup(ctx context.Context, accountcode, uniqueID string) error {
-	return c.call(ctx, "Hangup", &hangupArgs{accountcode, uniqueID}, nil)
-}
-
-// SendSms sends the text message text to the mobile number.
-func (c *Client) SendSms(ctx context.Context, accountcode, number, text string) error {
-	return c.call(ctx, "SendSms", &sendSmsArgs{accountcode, number, text}, nil)
-}
-
-// NewCallBack appends a call to the callback list.
-func (c *Client) NewCallBack(ctx context.Context, cb CallBack) error {
-	return c.call(ctx, "NewCallBack", &cb, nil)
-}
+// The platform's 41 methods, in the order of its reference. The first
+// paragraph of each doc comment is also the method's description in ivctl
+// (internal/catalog is generated from this file and args.go).
 
 // --- Agents ---
 
@@ -216,16 +13,18 @@ func (c *Client) AgentAdd(ctx context.Context, a Agent) error {
 	return c.call(ctx, "AgentAdd", &a, nil)
 }
 
-// AgentModify changes the agent identified by originalAccountcode and
-// originalUser; the fields of a left empty are left unchanged (set User to
-// renumber the agent).
-func (c *Client) AgentModify(ctx context.Context, originalAccountcode, originalUser string, a Agent) error {
-	return c.call(ctx, "AgentModify", &agentModifyArgs{originalAccountcode, originalUser, a}, nil)
-}
-
 // AgentDelete deletes an agent.
 func (c *Client) AgentDelete(ctx context.Context, accountcode, user string) error {
 	return c.call(ctx, "AgentDelete", &agentArgs{accountcode, user}, nil)
+}
+
+// AgentModify changes an agent: the fields given are changed, the others
+// are left as they are.
+//
+// The agent is the one of originalAccountcode and originalUser; the fields
+// of a left empty are not changed (set User to renumber the agent).
+func (c *Client) AgentModify(ctx context.Context, originalAccountcode, originalUser string, a Agent) error {
+	return c.call(ctx, "AgentModify", &agentModifyArgs{originalAccountcode, originalUser, a}, nil)
 }
 
 // AgentList returns the numbers of the accountcode's agents.
@@ -253,14 +52,16 @@ func (c *Client) AgentLineAdd(ctx context.Context, accountcode, user string, lin
 	return c.call(ctx, "AgentLineAdd", &agentLineAddArgs{accountcode, user, lines}, nil)
 }
 
-// AgentLineDelete deletes one of the agent's lines. The platform refuses
-// to delete an agent's only line; change it with AgentLineModify instead.
+// AgentLineDelete deletes one of the agent's lines; the platform refuses
+// to delete an agent's only line (change it with AgentLineModify).
 func (c *Client) AgentLineDelete(ctx context.Context, accountcode, user string, linenumber int) error {
 	return c.call(ctx, "AgentLineDelete", &agentLineDeleteArgs{accountcode, user, linenumber}, nil)
 }
 
-// AgentLineModify enables or disables an agent line for inbound and
-// outbound calls; a nil flag is left unchanged.
+// AgentLineModify enables or disables an agent's line for inbound and
+// outbound calls.
+//
+// A nil flag is left unchanged.
 func (c *Client) AgentLineModify(ctx context.Context, originalAccountcode, originalUser string, originalLinenumber int, inbound, outbound *bool) error {
 	return c.call(ctx, "AgentLineModify", &agentLineModifyArgs{originalAccountcode, originalUser, originalLinenumber, bitPtr(inbound), bitPtr(outbound)}, nil)
 }
@@ -276,14 +77,14 @@ func (c *Client) AgentLineList(ctx context.Context, accountcode, user string) ([
 
 // --- Agent queue memberships ---
 
-// AgentQueueAdd makes the agent a member of queues, each with a priority.
+// AgentQueueAdd makes the agent a member of queues, with a priority in
+// each.
 func (c *Client) AgentQueueAdd(ctx context.Context, accountcode, user string, queues ...QueueMembership) error {
 	return c.call(ctx, "AgentQueueAdd", &agentQueueAddArgs{accountcode, user, queues}, nil)
 }
 
-// AgentQueueDelete removes the agent from the queue name. The platform
-// refuses to remove an agent from its only queue; change it with
-// AgentQueueModify instead.
+// AgentQueueDelete removes an agent from a queue; the platform refuses to
+// remove an agent from its only queue (change it with AgentQueueModify).
 func (c *Client) AgentQueueDelete(ctx context.Context, accountcode, user, name string) error {
 	return c.call(ctx, "AgentQueueDelete", &agentQueueDeleteArgs{accountcode, user, name}, nil)
 }
@@ -302,10 +103,10 @@ func (c *Client) AgentQueueList(ctx context.Context, accountcode, user string) (
 	return []AgentQueue(out), nil
 }
 
-// AgentQueueMembers returns the members of the queue name.
+// AgentQueueMembers returns the members of a queue.
 func (c *Client) AgentQueueMembers(ctx context.Context, accountcode, name string) ([]QueueMember, error) {
 	var out structList[QueueMember]
-	if err := c.call(ctx, "AgentQueueMembers", &nameArgs{accountcode, name}, &out); err != nil {
+	if err := c.call(ctx, "AgentQueueMembers", &queueArgs{accountcode, name}, &out); err != nil {
 		return nil, err
 	}
 	return []QueueMember(out), nil
@@ -313,8 +114,8 @@ func (c *Client) AgentQueueMembers(ctx context.Context, accountcode, name string
 
 // --- Agent permission groups ---
 
-// AgentAddPermission puts the agent in the permission group location,
-// which rules its outbound calls.
+// AgentAddPermission puts an agent in a permission group, whose rules
+// govern its outbound calls.
 func (c *Client) AgentAddPermission(ctx context.Context, accountcode, user, location string) error {
 	return c.call(ctx, "AgentAddPermission", &agentLocationArgs{accountcode, user, location}, nil)
 }
@@ -324,7 +125,7 @@ func (c *Client) AgentDeletePermission(ctx context.Context, accountcode, user st
 	return c.call(ctx, "AgentDeletePermission", &agentArgs{accountcode, user}, nil)
 }
 
-// AgentModifyPermission moves the agent to the permission group location.
+// AgentModifyPermission moves an agent to another permission group.
 func (c *Client) AgentModifyPermission(ctx context.Context, accountcode, user, location string) error {
 	return c.call(ctx, "AgentModifyPermission", &agentLocationArgs{accountcode, user, location}, nil)
 }
@@ -338,23 +139,85 @@ func (c *Client) AgentInfoPermission(ctx context.Context, accountcode, user stri
 	return string(out), nil
 }
 
+// --- Agent sessions and calls ---
+
+// AgentLogin logs an agent in on a telephony interface, such as
+// "SIP/default_0001" (iface), so that it can make and receive calls.
+//
+// user is "<accountcode>_<number>" ("default_1001"); a bare number is
+// prefixed with the accountcode (see WithRawAgentNames), as in every
+// method of this section.
+func (c *Client) AgentLogin(ctx context.Context, accountcode, user, iface string) error {
+	return c.call(ctx, "AgentLogin", &agentLoginArgs{accountcode, user, iface}, nil)
+}
+
+// AgentLogoff logs the agent off.
+func (c *Client) AgentLogoff(ctx context.Context, accountcode, user string) error {
+	return c.call(ctx, "AgentLogoff", &agentSessionArgs{accountcode, user}, nil)
+}
+
+// AgentPause pauses an agent, so that it receives no calls, for a reason:
+// a pause number defined in Telephony/Agent Pauses.
+func (c *Client) AgentPause(ctx context.Context, accountcode, user, reason string) error {
+	return c.call(ctx, "AgentPause", &agentPauseArgs{accountcode, user, reason}, nil)
+}
+
+// AgentUnpause unpauses the agent, so that it receives calls again.
+func (c *Client) AgentUnpause(ctx context.Context, accountcode, user string) error {
+	return c.call(ctx, "AgentUnpause", &agentSessionArgs{accountcode, user}, nil)
+}
+
+// BlindTransfer redirects every call the agent has to an extension (exten):
+// a queue, another agent or an external number.
+func (c *Client) BlindTransfer(ctx context.Context, accountcode, user, exten string) error {
+	return c.call(ctx, "BlindTransfer", &blindTransferArgs{accountcode, user, exten}, nil)
+}
+
+// NewCall calls the agent, then an extension (exten), and bridges them;
+// the call's progress arrives as events (NEWCALL and CONNECT for the
+// agent's leg, DNEWCALL and DCONNECT for the remote party, then HANGUP).
+// Never retried: a lost reply does not mean the call was not placed.
+//
+// externalID is the partner's own identifier for the call (may be empty).
+func (c *Client) NewCall(ctx context.Context, accountcode, user, exten, externalID string) error {
+	return c.call(ctx, "NewCall", &newCallArgs{accountcode, user, exten, externalID}, nil)
+}
+
+// SendSms sends a text message to a mobile number.
+func (c *Client) SendSms(ctx context.Context, accountcode, number, text string) error {
+	return c.call(ctx, "SendSms", &sendSmsArgs{accountcode, number, text}, nil)
+}
+
+// NewCallBack appends a call to the callback list.
+func (c *Client) NewCallBack(ctx context.Context, cb CallBack) error {
+	return c.call(ctx, "NewCallBack", &cb, nil)
+}
+
+// Hangup ends the call with the given uniqueid (from its NEWCALL event).
+func (c *Client) Hangup(ctx context.Context, accountcode, uniqueID string) error {
+	return c.call(ctx, "Hangup", &hangupArgs{accountcode, uniqueID}, nil)
+}
+
 // --- Queues ---
 
-// QueueAdd creates a queue. Accountcode and Name (digits) are required.
+// QueueAdd creates a queue; the platform's defaults apply to the settings
+// left out. Accountcode and Name (digits) are required.
 func (c *Client) QueueAdd(ctx context.Context, q Queue) error {
 	return c.call(ctx, "QueueAdd", &q, nil)
 }
 
-// QueueModify changes the queue identified by originalAccountcode and
-// originalName; the fields of q left empty or nil are left unchanged (set
-// Name to renumber the queue).
+// QueueModify changes a queue: the fields given are changed, the others
+// are left as they are.
+//
+// The queue is the one of originalAccountcode and originalName; the fields
+// of q left empty or nil are not changed (set Name to renumber the queue).
 func (c *Client) QueueModify(ctx context.Context, originalAccountcode, originalName string, q Queue) error {
 	return c.call(ctx, "QueueModify", &queueModifyArgs{originalAccountcode, originalName, q}, nil)
 }
 
 // QueueDelete deletes a queue.
 func (c *Client) QueueDelete(ctx context.Context, accountcode, name string) error {
-	return c.call(ctx, "QueueDelete", &nameArgs{accountcode, name}, nil)
+	return c.call(ctx, "QueueDelete", &queueArgs{accountcode, name}, nil)
 }
 
 // QueueList returns the extensions of the accountcode's queues.
@@ -366,10 +229,11 @@ func (c *Client) QueueList(ctx context.Context, accountcode string) ([]string, e
 	return []string(out), nil
 }
 
-// QueueInfo returns a queue's settings and current state.
+// QueueInfo returns a queue's settings and its current state (callers
+// waiting, agents logged in, ...).
 func (c *Client) QueueInfo(ctx context.Context, accountcode, name string) (*QueueInfo, error) {
 	var out QueueInfo
-	if err := c.call(ctx, "QueueInfo", &nameArgs{accountcode, name}, &out); err != nil {
+	if err := c.call(ctx, "QueueInfo", &queueArgs{accountcode, name}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -377,20 +241,24 @@ func (c *Client) QueueInfo(ctx context.Context, accountcode, name string) (*Queu
 
 // --- SIP users ---
 
-// SipUserAdd creates a SIP user. Accountcode and Name (digits) are required.
+// SipUserAdd creates a SIP user; the platform's defaults apply to the
+// settings left out. Accountcode and Name (digits) are required.
 func (c *Client) SipUserAdd(ctx context.Context, u SipUser) error {
 	return c.call(ctx, "SipUserAdd", &u, nil)
 }
 
-// SipUserModify changes the SIP user identified by originalAccountcode and
-// originalName; the fields of u left empty or nil are left unchanged.
+// SipUserModify changes a SIP user: the fields given are changed, the
+// others are left as they are.
+//
+// The SIP user is the one of originalAccountcode and originalName; the
+// fields of u left empty or nil are not changed.
 func (c *Client) SipUserModify(ctx context.Context, originalAccountcode, originalName string, u SipUser) error {
 	return c.call(ctx, "SipUserModify", &sipUserModifyArgs{originalAccountcode, originalName, u}, nil)
 }
 
 // SipUserDelete deletes a SIP user.
 func (c *Client) SipUserDelete(ctx context.Context, accountcode, name string) error {
-	return c.call(ctx, "SipUserDelete", &nameArgs{accountcode, name}, nil)
+	return c.call(ctx, "SipUserDelete", &sipUserArgs{accountcode, name}, nil)
 }
 
 // SipUserList returns the names of the accountcode's SIP users.
@@ -405,7 +273,7 @@ func (c *Client) SipUserList(ctx context.Context, accountcode string) ([]string,
 // SipUserInfo returns everything the platform knows of a SIP user.
 func (c *Client) SipUserInfo(ctx context.Context, accountcode, name string) (*SipUserInfo, error) {
 	var out SipUserInfo
-	if err := c.call(ctx, "SipUserInfo", &nameArgs{accountcode, name}, &out); err != nil {
+	if err := c.call(ctx, "SipUserInfo", &sipUserArgs{accountcode, name}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -413,25 +281,26 @@ func (c *Client) SipUserInfo(ctx context.Context, accountcode, name string) (*Si
 
 // --- SIP user permission groups ---
 
-// SipUserAddPermission puts the SIP user in the permission group location.
+// SipUserAddPermission puts a SIP user in a permission group, whose rules
+// govern its outbound calls.
 func (c *Client) SipUserAddPermission(ctx context.Context, accountcode, name, location string) error {
-	return c.call(ctx, "SipUserAddPermission", &nameLocationArgs{accountcode, name, location}, nil)
+	return c.call(ctx, "SipUserAddPermission", &sipUserLocationArgs{accountcode, name, location}, nil)
 }
 
 // SipUserDeletePermission removes the SIP user from its permission group.
 func (c *Client) SipUserDeletePermission(ctx context.Context, accountcode, name string) error {
-	return c.call(ctx, "SipUserDeletePermission", &nameArgs{accountcode, name}, nil)
+	return c.call(ctx, "SipUserDeletePermission", &sipUserArgs{accountcode, name}, nil)
 }
 
-// SipUserModifyPermission moves the SIP user to the permission group location.
+// SipUserModifyPermission moves a SIP user to another permission group.
 func (c *Client) SipUserModifyPermission(ctx context.Context, accountcode, name, location string) error {
-	return c.call(ctx, "SipUserModifyPermission", &nameLocationArgs{accountcode, name, location}, nil)
+	return c.call(ctx, "SipUserModifyPermission", &sipUserLocationArgs{accountcode, name, location}, nil)
 }
 
 // SipUserInfoPermission returns the SIP user's permission group.
 func (c *Client) SipUserInfoPermission(ctx context.Context, accountcode, name string) (string, error) {
 	var out permission
-	if err := c.call(ctx, "SipUserInfoPermission", &nameArgs{accountcode, name}, &out); err != nil {
+	if err := c.call(ctx, "SipUserInfoPermission", &sipUserArgs{accountcode, name}, &out); err != nil {
 		return "", err
 	}
 	return string(out), nil

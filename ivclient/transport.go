@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
@@ -22,31 +21,6 @@ type Transport interface {
 	Call(ctx context.Context, req *Request, out any) error
 	// Close releases the transport; later calls fail with ErrClosed.
 	Close() error
-}
-
-// Subscriber is implemented by transports that can deliver call events
-// (stompx.Transport). Client.Subscribe uses it.
-type Subscriber interface {
-	// Subscribe subscribes to event topics and returns once the broker has
-	// the subscriptions.
-	Subscribe(ctx context.Context, topics ...string) (*events.Subscription, error)
-}
-
-// KeyHolder is implemented by transports that keep something for each
-// access key they carry calls for (stompx keeps a reply subscription per
-// key and restores it on every reconnection). New calls AcquireKey with
-// the client's key and Close calls ReleaseKey, also with
-// KeepTransportOpen: when the last client of a key on a shared transport
-// closes, the transport frees what it kept for that key. A transport used
-// without clients (Call directly) keeps its keys until it closes.
-type KeyHolder interface {
-	// AcquireKey records one more client of key.
-	AcquireKey(key string)
-	// ReleaseKey records that a client of key closed. When no client of
-	// key is left, the transport frees what it kept for the key; a call
-	// of that key still in flight then fails with an error wrapping
-	// ErrClosed, and a later call of that key sets it up again.
-	ReleaseKey(key string)
 }
 
 // Request is one call of a platform method.

@@ -15,91 +15,90 @@ import (
 
 // Agent is the body of AgentAdd and AgentModify.
 type Agent struct {
-	Accountcode string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
-	User        string `json:"user,omitempty" xml:"user,omitempty" iv:"required,digits"` // the agent number, e.g. "1001"
-	Pass        string `json:"pass,omitempty" xml:"passwd,omitempty" iv:"digits"`        // optional, digits only
-	Name        string `json:"name,omitempty" xml:"name,omitempty"`                      // optional, informational
+	Accountcode string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"` // the agent's accountcode, e.g. default
+	User        string `json:"user,omitempty" xml:"user,omitempty" iv:"required,digits"`        // the agent's number, an integer unique in the accountcode
+	Pass        string `json:"pass,omitempty" xml:"passwd,omitempty" iv:"digits"`               // the agent's login password, digits
+	Name        string `json:"name,omitempty" xml:"name,omitempty"`                             // the agent's name or a short description, for information only
 }
 
 // Queue is the body of QueueAdd and QueueModify. The platform's defaults
 // apply to the fields left out.
 type Queue struct {
-	Accountcode string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
-	Name        string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"` // the queue's extension, e.g. "7015"
-	Description string `json:"description,omitempty" xml:"description,omitempty"`        // optional, informational
-	// Service-level intervals in seconds (defaults 30, 60, 60; the first below 300, the others below 900).
-	SLAnsweredBefore1 *int   `json:"sl_answeredbefore_1,omitempty" xml:"sl_answeredbefore_1,omitempty"`
-	SLAnsweredBefore2 *int   `json:"sl_answeredbefore_2,omitempty" xml:"sl_answeredbefore_2,omitempty"`
-	SLAnsweredBefore3 *int   `json:"sl_answeredbefore_3,omitempty" xml:"sl_answeredbefore_3,omitempty"`
-	JoinEmpty         string `json:"joinempty,omitempty" xml:"joinempty,omitempty"`             // "yes" (default) or "no"
-	RequireSendInfo   string `json:"requiresendinfo,omitempty" xml:"requiresendinfo,omitempty"` // "yes" (default) or "no"
-	Timeout           *int   `json:"timeout,omitempty" xml:"timeout,omitempty"`                 // seconds a caller may wait; 0 (default) forever
-	DialTimeout       *int   `json:"dialtimeout,omitempty" xml:"dialtimeout,omitempty"`         // seconds per dial attempt (default 10; 0 none)
-	MaxLen            *int   `json:"maxlen,omitempty" xml:"maxlen,omitempty"`                   // maximum callers waiting; 0 (default) no limit
-	WrapupTime        *int   `json:"wrapuptime,omitempty" xml:"wrapuptime,omitempty"`           // seconds between an agent's calls (default 0)
-	QuarantineTime    *int   `json:"quarantinetime,omitempty" xml:"quarantinetime,omitempty"`   // seconds of quarantine after an unanswered call
-	Announce          string `json:"announce,omitempty" xml:"announce,omitempty"`               // sound file played to the agent
-	MusicOnHold       string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`         // music-on-hold class
+	Accountcode       string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`   // the queue's accountcode, e.g. default
+	Name              string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"`          // the queue's extension, e.g. 7000
+	Description       string `json:"description,omitempty" xml:"description,omitempty"`                 // a description, for information only
+	SLAnsweredBefore1 *int   `json:"sl_answeredbefore_1,omitempty" xml:"sl_answeredbefore_1,omitempty"` // the first service-level interval, seconds below 300 (default 30)
+	SLAnsweredBefore2 *int   `json:"sl_answeredbefore_2,omitempty" xml:"sl_answeredbefore_2,omitempty"` // the second service-level interval, seconds below 900 (default 60)
+	SLAnsweredBefore3 *int   `json:"sl_answeredbefore_3,omitempty" xml:"sl_answeredbefore_3,omitempty"` // the third service-level interval, seconds below 900 (default 60)
+	JoinEmpty         string `json:"joinempty,omitempty" xml:"joinempty,omitempty"`                     // yes (default) lets callers join the queue when no agent is logged in to it; no
+	RequireSendInfo   string `json:"requiresendinfo,omitempty" xml:"requiresendinfo,omitempty"`         // yes (default) hangs up the call when CTI information cannot reach the agent; no
+	Timeout           *int   `json:"timeout,omitempty" xml:"timeout,omitempty"`                         // seconds a caller may wait in the queue; 0 (default) forever
+	DialTimeout       *int   `json:"dialtimeout,omitempty" xml:"dialtimeout,omitempty"`                 // seconds per dial attempt to an agent (default 10); 0 no timeout
+	MaxLen            *int   `json:"maxlen,omitempty" xml:"maxlen,omitempty"`                           // the most callers waiting; 0 (default) no limit
+	WrapupTime        *int   `json:"wrapuptime,omitempty" xml:"wrapuptime,omitempty"`                   // the least seconds between an agent's calls (default 0)
+	QuarantineTime    *int   `json:"quarantinetime,omitempty" xml:"quarantinetime,omitempty"`           // seconds of quarantine for an agent who does not answer a call (default 0)
+	Announce          string `json:"announce,omitempty" xml:"announce,omitempty"`                       // a sound file played to the agent before the caller is bridged
+	MusicOnHold       string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`                 // the music-on-hold class played to waiting callers
 }
 
 // SipUser is the body of SipUserAdd and SipUserModify. Yes/no settings take
 // "yes" or "no"; the platform's defaults apply to the fields left out. The
 // fields are in the order of the reference's IVWS request, which SOAP sends.
 type SipUser struct {
-	Accountcode      string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"`
-	Name             string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"` // the extension, e.g. "1010"
-	Description      string `json:"description,omitempty" xml:"description,omitempty"`
-	Allow            string `json:"allow,omitempty" xml:"allow,omitempty"`       // codecs by preference, ";"-separated (default "ilbc;gsm;ulaw;alaw")
-	AMAFlags         string `json:"amaflags,omitempty" xml:"amaflags,omitempty"` // default, omit, billing or documentation
-	CallLimit        *int   `json:"call-limit,omitempty" xml:"call_limit,omitempty"`
-	CallerID         string `json:"callerid,omitempty" xml:"callerid,omitempty"`
-	CallGroup        string `json:"callgroup,omitempty" xml:"callgroup,omitempty"` // integers, ","-separated
-	CanReinvite      string `json:"canreinvite,omitempty" xml:"canreinvite,omitempty"`
-	Context          string `json:"context,omitempty" xml:"context,omitempty"` // default "instantvoice_agent"
-	DefaultIP        string `json:"defaultip,omitempty" xml:"defaultip,omitempty"`
-	Deny             string `json:"deny,omitempty" xml:"deny,omitempty"`
-	Disallow         string `json:"disallow,omitempty" xml:"disallow,omitempty"`
-	DTMFMode         string `json:"dtmfmode,omitempty" xml:"dtmfmode,omitempty"` // inband, info or rfc2833 (default)
-	FromDomain       string `json:"fromdomain,omitempty" xml:"fromdomain,omitempty"`
-	FromUser         string `json:"fromuser,omitempty" xml:"fromuser,omitempty"`
-	FullContact      string `json:"fullcontact,omitempty" xml:"fullcontact,omitempty"`
-	Host             string `json:"host,omitempty" xml:"host,omitempty"` // default "dynamic"
-	IgnoreRegExpire  string `json:"ignoreregexpire,omitempty" xml:"ignoreexpire,omitempty"`
-	Insecure         string `json:"insecure,omitempty" xml:"insecure,omitempty"` // invite, port or "invite,port"
-	IPAddr           string `json:"ipaddr,omitempty" xml:"ipaddr,omitempty"`
-	Language         string `json:"language,omitempty" xml:"language,omitempty"` // en_US (default), pt_BR or es_ES
-	Mailbox          string `json:"mailbox,omitempty" xml:"mailbox,omitempty"`
-	MD5Secret        string `json:"md5secret,omitempty" xml:"md5secret,omitempty"`
-	MusicOnHold      string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`
-	NAT              string `json:"nat,omitempty" xml:"nat,omitempty"`
-	Permit           string `json:"permit,omitempty" xml:"permit,omitempty"`
-	PickupGroup      string `json:"pickupgroup,omitempty" xml:"pickupgroup,omitempty"`
-	Port             *int   `json:"port,omitempty" xml:"port,omitempty"` // default 5060
-	ProgressInBand   string `json:"progressinband,omitempty" xml:"progressinband,omitempty"`
-	PromiscRedir     string `json:"promiscredir,omitempty" xml:"promiscredir,omitempty"`
-	Qualify          string `json:"qualify,omitempty" xml:"qualify,omitempty"` // yes, no or milliseconds
-	RegExten         string `json:"regexten,omitempty" xml:"regexten,omitempty"`
-	RegSeconds       *int   `json:"regseconds,omitempty" xml:"regseconds,omitempty"`
-	RPID             string `json:"rpid,omitempty" xml:"rpid,omitempty"`
-	RTPHoldTimeout   *int   `json:"rtpholdtimeout,omitempty" xml:"rtpholdtimeout,omitempty"`
-	Secret           string `json:"secret,omitempty" xml:"secret,omitempty"` // the SIP password
-	SendRPID         string `json:"sendrpid,omitempty" xml:"sendrpid,omitempty"`
-	SetVar           string `json:"setvar,omitempty" xml:"setvar,omitempty"` // variable=value
-	SubscribeContext string `json:"subscribecontext,omitempty" xml:"subscribecontext,omitempty"`
-	TrustRPID        string `json:"trustrpid,omitempty" xml:"trustrpid,omitempty"`
-	Type             string `json:"type,omitempty" xml:"type,omitempty"` // user, friend (default) or peer
-	UseClientCode    string `json:"useclientcode,omitempty" xml:"useclientcode,omitempty"`
-	Username         string `json:"username,omitempty" xml:"username,omitempty"`
-	Route            string `json:"route,omitempty" xml:"route,omitempty"`
-	MACAddr          string `json:"macaddr,omitempty" xml:"macaddr,omitempty"`
-	Location         string `json:"location,omitempty" xml:"location,omitempty"` // a permission group
+	Accountcode      string `json:"accountcode,omitempty" xml:"accountcode,omitempty" iv:"required"` // the SIP user's accountcode, e.g. default
+	Name             string `json:"name,omitempty" xml:"name,omitempty" iv:"required,digits"`        // the SIP user's extension, digits unique in the accountcode
+	Description      string `json:"description,omitempty" xml:"description,omitempty"`               // a description of the user
+	Allow            string `json:"allow,omitempty" xml:"allow,omitempty"`                           // voice codecs by preference, ;-separated: ilbc, gsm, ulaw, alaw, g729 (default ilbc;gsm;ulaw;alaw)
+	AMAFlags         string `json:"amaflags,omitempty" xml:"amaflags,omitempty"`                     // CDR category: default (default), omit, billing or documentation
+	CallLimit        *int   `json:"call-limit,omitempty" xml:"call_limit,omitempty"`                 // simultaneous calls through the user; 0 (default) no limit
+	CallerID         string `json:"callerid,omitempty" xml:"callerid,omitempty"`                     // the user's callerid
+	CallGroup        string `json:"callgroup,omitempty" xml:"callgroup,omitempty"`                   // call groups, integers ,-separated
+	CanReinvite      string `json:"canreinvite,omitempty" xml:"canreinvite,omitempty"`               // yes (default) or no: the client supports SIP re-invites
+	Context          string `json:"context,omitempty" xml:"context,omitempty"`                       // the context of the user's calls (default instantvoice_agent)
+	DefaultIP        string `json:"defaultip,omitempty" xml:"defaultip,omitempty"`                   // the IP address used when host is dynamic
+	Deny             string `json:"deny,omitempty" xml:"deny,omitempty"`                             // an IP address or network whose SIP traffic is refused
+	Disallow         string `json:"disallow,omitempty" xml:"disallow,omitempty"`                     // codecs refused, ;-separated, or all
+	DTMFMode         string `json:"dtmfmode,omitempty" xml:"dtmfmode,omitempty"`                     // inband, info or rfc2833 (default)
+	FromDomain       string `json:"fromdomain,omitempty" xml:"fromdomain,omitempty"`                 // the From: domain of SIP messages
+	FromUser         string `json:"fromuser,omitempty" xml:"fromuser,omitempty"`                     // the user put in From: instead of the callerid
+	FullContact      string `json:"fullcontact,omitempty" xml:"fullcontact,omitempty"`               // the SIP contact URI
+	Host             string `json:"host,omitempty" xml:"host,omitempty"`                             // the client's IP address or host name, or dynamic (default) for a phone that registers
+	IgnoreRegExpire  string `json:"ignoreregexpire,omitempty" xml:"ignoreexpire,omitempty"`          // yes or no (default): use a peer's contact even when it has expired
+	Insecure         string `json:"insecure,omitempty" xml:"insecure,omitempty"`                     // invite, port or invite,port
+	IPAddr           string `json:"ipaddr,omitempty" xml:"ipaddr,omitempty"`                         // the user's IP address
+	Language         string `json:"language,omitempty" xml:"language,omitempty"`                     // en_US (default), pt_BR or es_ES
+	Mailbox          string `json:"mailbox,omitempty" xml:"mailbox,omitempty"`                       // the voicemail extension, for message-waiting indications
+	MD5Secret        string `json:"md5secret,omitempty" xml:"md5secret,omitempty"`                   // MD5 of <user>:<realm>:<secret>, instead of secret
+	MusicOnHold      string `json:"musiconhold,omitempty" xml:"musiconhold,omitempty"`               // the music-on-hold class
+	NAT              string `json:"nat,omitempty" xml:"nat,omitempty"`                               // yes or no (default): the client is behind NAT
+	Permit           string `json:"permit,omitempty" xml:"permit,omitempty"`                         // an IP address or network whose SIP traffic is allowed
+	PickupGroup      string `json:"pickupgroup,omitempty" xml:"pickupgroup,omitempty"`               // pickup groups, integers ,-separated
+	Port             *int   `json:"port,omitempty" xml:"port,omitempty"`                             // the client's SIP port (default 5060)
+	ProgressInBand   string `json:"progressinband,omitempty" xml:"progressinband,omitempty"`         // yes, no or never (default): generate in-band ringing
+	PromiscRedir     string `json:"promiscredir,omitempty" xml:"promiscredir,omitempty"`             // yes or no (default): follow 302 redirects
+	Qualify          string `json:"qualify,omitempty" xml:"qualify,omitempty"`                       // yes, no (default) or milliseconds: check that the client is reachable
+	RegExten         string `json:"regexten,omitempty" xml:"regexten,omitempty"`                     // the extension used in registrations
+	RegSeconds       *int   `json:"regseconds,omitempty" xml:"regseconds,omitempty"`                 // seconds between SIP REGISTERs (default 0)
+	RPID             string `json:"rpid,omitempty" xml:"rpid,omitempty"`                             // the Remote-Party-ID header
+	RTPHoldTimeout   *int   `json:"rtpholdtimeout,omitempty" xml:"rtpholdtimeout,omitempty"`         // seconds without media before a held call ends (default 0)
+	Secret           string `json:"secret,omitempty" xml:"secret,omitempty"`                         // the user's SIP password
+	SendRPID         string `json:"sendrpid,omitempty" xml:"sendrpid,omitempty"`                     // yes or no (default): send a Remote-Party-ID header
+	SetVar           string `json:"setvar,omitempty" xml:"setvar,omitempty"`                         // a channel variable set on the user's calls, variable=value
+	SubscribeContext string `json:"subscribecontext,omitempty" xml:"subscribecontext,omitempty"`     // the context of SIP SUBSCRIBE requests
+	TrustRPID        string `json:"trustrpid,omitempty" xml:"trustrpid,omitempty"`                   // yes or no: trust the Remote-Party-ID header
+	Type             string `json:"type,omitempty" xml:"type,omitempty"`                             // user, friend (default) or peer
+	UseClientCode    string `json:"useclientcode,omitempty" xml:"useclientcode,omitempty"`           // yes or no: take the CDR's originator from an X-ClientCode header
+	Username         string `json:"username,omitempty" xml:"username,omitempty" iv:"digits"`         // the user name for authenticating INVITEs, digits
+	Route            string `json:"route,omitempty" xml:"route,omitempty"`                           // yes or no (default): the peer is another brick of the platform
+	MACAddr          string `json:"macaddr,omitempty" xml:"macaddr,omitempty"`                       // the MAC address of the user's hardphone
+	Location         string `json:"location,omitempty" xml:"location,omitempty"`                     // the user's permission group (an existing group)
 }
 
 // Line is one agent line for AgentLineAdd.
 type Line struct {
-	Number   int   `json:"linenumber,string" xml:"linenumber" iv:"required"` // unique per agent
-	Inbound  *bool `json:"inbound,omitempty" xml:"inbound,omitempty"`        // receives calls (default true)
-	Outbound *bool `json:"outbound,omitempty" xml:"outbound,omitempty"`      // places calls (default true)
+	Number   int   `json:"linenumber,string" xml:"linenumber" iv:"required"` // the line's number, unique per agent
+	Inbound  *bool `json:"inbound,omitempty" xml:"inbound,omitempty"`        // 1 (default) if the line receives calls, 0 if not
+	Outbound *bool `json:"outbound,omitempty" xml:"outbound,omitempty"`      // 1 (default) if the line places calls, 0 if not
 }
 
 // MarshalJSON sends the line as the reference shows it:
@@ -114,19 +113,19 @@ func (l Line) MarshalJSON() ([]byte, error) {
 
 // QueueMembership is one queue of an agent for AgentQueueAdd.
 type QueueMembership struct {
-	Name     string `json:"name" xml:"name" iv:"required"`  // the queue's extension
-	Priority int    `json:"priority,string" xml:"priority"` // the agent's priority in this queue
+	Name     string `json:"name" xml:"name" iv:"required,digits"` // the queue's extension (an existing queue)
+	Priority int    `json:"priority,string" xml:"priority"`       // the agent's priority in the queue, an integer
 }
 
 // CallBack is the body of NewCallBack.
 type CallBack struct {
-	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`
-	RuleID      string `json:"Ruleid,omitempty" xml:"-"`                          // STOMP only, as the reference shows it
-	Mcdu        string `json:"Mcdu" xml:"Mcdu" iv:"required"`                     // the MCDU that will execute the callback
-	Originator  string `json:"Originator" xml:"Originator" iv:"required"`         // the number to call back
+	Accountcode string `json:"Accountcode" xml:"Accountcode" iv:"required"`       // the agent's accountcode, e.g. default
+	RuleID      string `json:"Ruleid,omitempty" xml:"-"`                          // the callback rule (STOMP only)
+	Mcdu        string `json:"Mcdu" xml:"Mcdu" iv:"required,digits"`              // the number of the MCDU that executes the callback
+	Originator  string `json:"Originator" xml:"Originator" iv:"required"`         // the telephone number to call back
 	Language    string `json:"Language,omitempty" xml:"Language,omitempty"`       // pt_BR or en_US
-	LocationID  string `json:"Location_id,omitempty" xml:"Location_id,omitempty"` // permission group id
-	QueueID     string `json:"Queue_id,omitempty" xml:"Queue_id,omitempty"`       // queue id
+	LocationID  string `json:"Location_id,omitempty" xml:"Location_id,omitempty"` // the permission group's id
+	QueueID     string `json:"Queue_id,omitempty" xml:"Queue_id,omitempty"`       // the queue's id
 	Email       string `json:"Email,omitempty" xml:"Email,omitempty"`             // where to report a failed callback
 }
 
@@ -171,7 +170,7 @@ func (a AgentInfo) MarshalJSON() ([]byte, error) {
 type AgentLine struct {
 	ID          int    `json:"id"`
 	QueuesID    int    `json:"queues_id"`
-	Accountcode string `json:"accountcode"`
+	Accountcode string `json:"accountcode,omitempty"` // sent over SOAP only
 	Number      int    `json:"linenumber"`
 	Inbound     bool   `json:"inbound"`
 	Outbound    bool   `json:"outbound"`

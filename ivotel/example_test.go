@@ -208,7 +208,7 @@ func ExampleHandler() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := t.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, events.AgentTopic("default", "1001"))
+	sub, err := tr.Subscribe(ctx, events.AgentTopic("default", "1001"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
@@ -139,7 +140,7 @@ func newObserver(c *config) *observer {
 	}
 	// An unknown code: its number is in the span, "_OTHER" in the metric.
 	o.outcomes = append(o.outcomes, outcome{status: "_OTHER", errType: "_OTHER"})
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		o.methods[m.Name] = &method{name: m.Name, attrs: make([]atomic.Pointer[attrs], len(o.outcomes))}
 	}
 	// A meter that refuses the instrument still gives a working no-op one.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/ivotel"
@@ -167,7 +168,7 @@ func equalCounts(a, b map[string]uint64) bool {
 }
 
 // TestObserverInvoke: Invoke's calls are observed with the method's name,
-// a call refused by Invoke's own checks included.
+// a call refused by the typed method's checks (a missing argument) included.
 func TestObserverInvoke(t *testing.T) {
 	p := ivtest.NewPlatform(t)
 	tel := newTelemetry(t)
@@ -182,11 +183,11 @@ func TestObserverInvoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Invoke(ctx, "QueueList", map[string]any{"accountcode": "default"}); err != nil {
+	if _, err := catalog.Invoke(ctx, c, "QueueList", map[string]any{"accountcode": "default"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Invoke(ctx, "QueueList", map[string]any{"nonsense": "1"}); !errors.Is(err, ivclient.ErrInvalidArgument) {
-		t.Fatalf("Invoke with a bad argument: %v", err)
+	if _, err := catalog.Invoke(ctx, c, "QueueList", map[string]any{}); !errors.Is(err, ivclient.ErrInvalidArgument) {
+		t.Fatalf("Invoke without its argument: %v", err)
 	}
 	want := map[string]uint64{
 		call{"QueueList", "OK", ""}.metricLabel():                          1,

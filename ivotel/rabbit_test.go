@@ -75,7 +75,7 @@ func TestRabbitMQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, events.AgentTopic(acct, "1001"))
+	sub, err := tr.Subscribe(ctx, events.AgentTopic(acct, "1001"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func parseEnvelope(b []byte) (*node, error) {
 	return el, nil
 }
 
-// firstElement returns the first kid of n, or nil.
+// first returns the first kid of n, or nil.
 func (n *node) first() *node {
 	if n == nil || len(n.kids) == 0 {
 		return nil
@@ -357,15 +357,6 @@ func decodeReply(doc []byte, method, key string, status int, sh shape) (result, 
 		return result{}, err
 	}
 	return decodeElement(el, method, key, status, sh)
-}
-
-// decodeBody reads the content of a SOAP Body (tests use it).
-func decodeBody(body []byte, method, key string, status int, sh shape) (result, error) {
-	root, err := parseXML(body)
-	if err != nil {
-		return result{}, err
-	}
-	return decodeElement(root.first(), method, key, status, sh)
 }
 
 func decodeElement(el *node, method, key string, status int, sh shape) (result, error) {

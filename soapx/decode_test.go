@@ -174,3 +174,12 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	})
 }
+
+// decodeBody reads the content of a SOAP Body of a test.
+func decodeBody(body []byte, method, key string, status int, sh shape) (result, error) {
+	root, err := parseXML(body)
+	if err != nil {
+		return result{}, err
+	}
+	return decodeElement(root.first(), method, key, status, sh)
+}

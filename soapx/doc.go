@@ -11,8 +11,7 @@
 //	defer c.Close()
 //	queues, err := c.QueueList(ctx, "default")
 //
-// SOAP carries no events: Client.Subscribe over this transport fails with
-// ivclient.ErrNotSupported. Use stompx for events.
+// SOAP carries no events: subscribe with stompx.Transport.Subscribe.
 //
 // # Guarantees
 //

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/tiaguinho/gosoap"
 )
 
@@ -60,55 +61,21 @@ type field struct {
 	inline    bool   // an embedded struct without a name: its fields are sent in its place
 }
 
-// fieldsOf returns the sent fields of a struct type, from their xml tags
-// (the name, "-" to skip, omitempty) and iv tags (item=<prefix>). A field
-// without an xml tag is sent under its Go name, as encoding/xml does.
+// fieldsOf returns the sent fields of a struct type, as wire.Fields reads
+// their tags: the xml name ("-" to skip, omitempty) and iv:"item=<prefix>".
+// A field without an xml tag is sent under its Go name, as encoding/xml does.
 func (e *encoder) fieldsOf(t reflect.Type) []field {
 	if fs, ok := e.fields.Load(t); ok {
 		return fs.([]field)
 	}
 	var fs []field
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		tag, hasTag := sf.Tag.Lookup("xml")
-		if tag == "-" {
-			continue
+	for _, f := range wire.Fields(t) {
+		switch {
+		case f.Inline:
+			fs = append(fs, field{index: f.Index, inline: true})
+		case f.XML != "" && !f.Extra:
+			fs = append(fs, field{index: f.Index, name: f.XML, omitEmpty: f.XMLOmitEmpty, item: f.Item})
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if j := strings.LastIndexByte(name, ' '); j >= 0 {
-			name = name[j+1:] // "namespace local"
-		}
-		if sf.Anonymous && name == "" {
-			ft := sf.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				fs = append(fs, field{index: i, inline: true})
-				continue
-			}
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		if sf.Name == "XMLName" && (!hasTag || sf.Type == reflect.TypeOf(struct{}{})) {
-			continue
-		}
-		f := field{index: i, name: name}
-		for _, o := range strings.Split(opts, ",") {
-			if o == "omitempty" {
-				f.omitEmpty = true
-			}
-		}
-		for _, o := range strings.Split(sf.Tag.Get("iv"), ",") {
-			if v, ok := strings.CutPrefix(o, "item="); ok && v != "" {
-				f.item = v
-			}
-		}
-		fs = append(fs, f)
 	}
 	e.fields.Store(t, fs)
 	return fs
@@ -301,4 +268,22 @@ func isXMLName(s string) bool {
 		}
 	}
 	return true
+}
+
+// paramsSize is the size in bytes of the names and values of the request
+// elements: a lower bound of the envelope's, enough to refuse a request
+// whose reply would be over the transport's limit.
+func paramsSize(ps gosoap.ArrayParams) int64 {
+	var n int64
+	for _, p := range ps {
+		for _, x := range p {
+			switch v := x.(type) {
+			case string:
+				n += int64(len(v))
+			case gosoap.ArrayParams:
+				n += paramsSize(v)
+			}
+		}
+	}
+	return n
 }

@@ -132,7 +132,7 @@ func scrub(err error, key string) error {
 }
 
 // codeFromFault finds the platform return code a fault names, and only
-// one it names exactly (issue #11): a <code> element of the detail holding
+// one it names exactly: a <code> element of the detail holding
 // a code name or number; a fault string that is a code name or number, that
 // holds a code name as a word of its own ("error: PERMISSION_DENIED for
 // this key"), or that starts with a number labelled by a colon ("9999:

@@ -1,6 +1,8 @@
 package soapx
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -8,8 +10,9 @@ import (
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
-// Option configures a Transport. Options are checked by New, which fails
-// with the first invalid one.
+// Option configures a Transport. New checks every option: a bad value or a
+// nil Option fails it with an error matching ivclient.ErrInvalidArgument,
+// "soapx: New: invalid argument: <Option>: ...".
 type Option func(*options) error
 
 type options struct {
@@ -35,7 +38,7 @@ const (
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) error {
 		if c == nil {
-			return invalidArg("soapx: WithHTTPClient: nil client")
+			return errors.New("WithHTTPClient: nil client")
 		}
 		o.httpClient = c
 		return nil
@@ -48,10 +51,10 @@ func WithHTTPClient(c *http.Client) Option {
 func WithBasicAuth(user, pass string) Option {
 	return func(o *options) error {
 		if user == "" {
-			return invalidArg("soapx: WithBasicAuth: empty user name")
+			return errors.New("WithBasicAuth: empty user name")
 		}
 		if strings.ContainsAny(user, ":\r\n") || strings.ContainsAny(pass, "\r\n") {
-			return invalidArg("soapx: WithBasicAuth: user name contains ':' or a line break")
+			return errors.New("WithBasicAuth: user name contains ':' or a line break")
 		}
 		o.user, o.pass, o.hasAuth = user, pass, true
 		return nil
@@ -64,7 +67,7 @@ func WithBasicAuth(user, pass string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return invalidArg("soapx: WithLogger: nil logger")
+			return errors.New("WithLogger: nil logger")
 		}
 		o.log = l
 		return nil
@@ -76,7 +79,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithNamespace(ns string) Option {
 	return func(o *options) error {
 		if strings.TrimSpace(ns) == "" {
-			return invalidArg("soapx: WithNamespace: empty namespace")
+			return errors.New("WithNamespace: empty namespace")
 		}
 		o.namespace = ns
 		return nil
@@ -84,19 +87,22 @@ func WithNamespace(ns string) Option {
 }
 
 // WithMaxReplySize bounds the size in bytes of one reply (and of the WSDL).
-// A larger reply fails the call with ivclient.ErrMalformedReply. The default
-// is 16 MiB.
+// A larger reply fails the call with ivclient.ErrMalformedReply; a request
+// whose elements are larger is refused before it is sent, with
+// ivclient.ErrInvalidArgument. The default is 16 MiB.
 func WithMaxReplySize(n int64) Option {
 	return func(o *options) error {
 		if n <= 0 {
-			return invalidArg("soapx: WithMaxReplySize: size must be positive")
+			return fmt.Errorf("WithMaxReplySize: n must be positive, got %d", n)
 		}
 		o.maxReply = n
 		return nil
 	}
 }
 
-// invalidArg is the error of a bad argument to New or an option: its text
-// is text, and it matches ivclient.ErrInvalidArgument, as the client's own
-// checks do. Nothing is sent.
-func invalidArg(text string) error { return errs.Wrap(text, nil, "", errs.ErrInvalidArgument) }
+// invalidArg is the error of a bad argument to New or of a bad option:
+// "soapx: New: invalid argument: <detail>", matching
+// ivclient.ErrInvalidArgument. detail names the option first.
+func invalidArg(detail string) error {
+	return errs.Wrap("soapx: New", errs.ErrInvalidArgument, detail, nil)
+}

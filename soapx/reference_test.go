@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
@@ -32,7 +33,7 @@ func TestReferenceRepliesThroughClient(t *testing.T) {
 	})
 	e.setWSDL(func(address string) (int, string) {
 		var names []string
-		for _, m := range ivclient.Methods() {
+		for _, m := range catalog.Methods() {
 			names = append(names, m.Name)
 		}
 		return 200, testWSDLWith(address, names)

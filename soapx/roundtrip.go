@@ -113,11 +113,11 @@ func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	// transport decodes it itself. gosoap is handed an empty envelope: its
 	// own decoding (the whole document into an innerxml field, which the
 	// transport would have to parse again) would only double the work.
-	max := rt.t.opts.maxReply
-	b, rerr := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	limit := rt.t.opts.maxReply
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	resp.Body.Close()
-	if int64(len(b)) > max {
-		b, st.tooLarge = b[:max], true
+	if int64(len(b)) > limit {
+		b, st.tooLarge = b[:limit], true
 	}
 	if rerr != nil {
 		st.err = rerr // a connection dropped in the middle of the reply

@@ -64,24 +64,24 @@ var errClosed = errs.Wrap("soapx", ivclient.ErrClosed, "", nil)
 func New(endpoint string, opts ...Option) (*Transport, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, invalidArg("soapx: New: the endpoint is not a valid URL")
+		return nil, invalidArg("endpoint: not a valid URL")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, invalidArg("soapx: New: the endpoint must be an http:// or https:// URL")
+		return nil, invalidArg("endpoint: must be an http:// or https:// URL")
 	}
 	if u.Host == "" {
-		return nil, invalidArg("soapx: New: the endpoint has no host")
+		return nil, invalidArg("endpoint: no host")
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, invalidArg("soapx: New: the endpoint must not have a query or fragment (the WSDL is read from endpoint + \"?wsdl\")")
+		return nil, invalidArg("endpoint: must not have a query or fragment (the WSDL is read from endpoint + \"?wsdl\")")
 	}
 	var o options
-	for _, opt := range opts {
+	for i, opt := range opts {
 		if opt == nil {
-			return nil, invalidArg("soapx: New: nil option")
+			return nil, invalidArg(fmt.Sprintf("option %d is nil", i+1))
 		}
 		if err := opt(&o); err != nil {
-			return nil, err
+			return nil, invalidArg(err.Error())
 		}
 	}
 	if u.User != nil {
@@ -171,6 +171,10 @@ func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) er
 	params, err := t.enc.request(req.Key, req.Args)
 	if err != nil {
 		return scrub(errs.Wrap("soapx", ivclient.ErrInvalidArgument, err.Error(), nil), req.Key)
+	}
+	if n := paramsSize(params); n > t.opts.maxReply {
+		return errs.Wrap("soapx", ivclient.ErrInvalidArgument,
+			fmt.Sprintf("request of %d bytes over the limit of %d (WithMaxReplySize): its reply could not be read either", n, t.opts.maxReply), nil)
 	}
 	err = t.call(ctx, method, req.Key, params, out)
 	if err != nil {

@@ -2,7 +2,9 @@ package stompx_test
 
 import (
 	"errors"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -181,4 +183,66 @@ func TestDurableActiveChangeNeedsSingleActive(t *testing.T) {
 	if !errors.Is(err, ivclient.ErrInvalidArgument) {
 		t.Fatalf("WithActiveChange without WithSingleActive: %v", err)
 	}
+}
+
+// TestRabbitTakeoverTimes measures takeovers on RabbitMQ: two single-active
+// consumers, each behind a proxy; the active one's TCP connections are cut
+// (and new ones refused, as for a killed process) and the time to the
+// standby's first event is recorded; then the cut one comes back, as a
+// standby. 3 takeovers, IV_TAKEOVER_RUNS for more; median and max logged.
+func TestRabbitTakeoverTimes(t *testing.T) {
+	addr := rabbitAddr(t)
+	runs := 3
+	if n, err := strconv.Atoi(os.Getenv("IV_TAKEOVER_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	ctx := ctxT(t, time.Duration(runs)*30*time.Second+time.Minute)
+	type worker struct {
+		px *proxy
+		s  *events.Subscription
+		r  *roles
+	}
+	var ws [2]*worker
+	for i := range ws {
+		w := &worker{px: newProxy(t, addr), r: &roles{}}
+		tr := dial(t, w.px.addr(), stompx.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+		s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(w.r.add))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		w.s = s
+		ws[i] = w
+		w.r.waitFor(t, i == 0)
+	}
+	var took []time.Duration
+	active := 0
+	for run := 0; run < runs; run++ {
+		a, b := ws[active], ws[1-active]
+		rabbitPublish(t, addr, e.topic, evBody(run))
+		if ev := recv(t, a.s); seq(ev) != run {
+			t.Fatalf("run %d: the active one got %+v", run, ev)
+		}
+		a.px.setRefuse(true)
+		cut := time.Now()
+		a.px.kill()
+		ev := recv(t, b.s)
+		took = append(took, time.Since(cut))
+		if seq(ev) != run || !ev.Redelivered {
+			t.Fatalf("run %d: the successor got %+v", run, ev)
+		}
+		if err := b.s.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+		a.px.setRefuse(false) // it comes back, as a standby
+		// Let it find the lock taken and settle into its standby tries, so
+		// that the next cut measures a standby's takeover, not a race with
+		// its reconnection.
+		time.Sleep(2 * time.Second)
+		active = 1 - active
+	}
+	slices.Sort(took)
+	t.Logf("%d takeovers on RabbitMQ, from the cut to the successor's first event: median %v, min %v, max %v",
+		runs, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 }

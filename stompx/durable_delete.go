@@ -10,7 +10,7 @@ import (
 )
 
 // DeleteDurable removes the durable queue of name, with its waiting
-// events and its bindings. opts must be those the queue was made with (the
+// events and its bindings, and name's dead letters. opts must be those the queue was made with (the
 // broker needs them to reach it); a mismatch fails with an error wrapping
 // ErrDurableMismatch. Deleting a queue that does not exist succeeds.
 // Consumers of the queue, in any process, see their subscription end

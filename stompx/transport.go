@@ -51,8 +51,7 @@ type Transport struct {
 }
 
 var (
-	_ ivclient.Transport  = (*Transport)(nil)
-	_ ivclient.Subscriber = (*Transport)(nil)
+	_ ivclient.Transport = (*Transport)(nil)
 )
 
 type counters struct {

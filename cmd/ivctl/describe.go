@@ -11,13 +11,13 @@ import (
 	"text/tabwriter"
 	"unicode"
 
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 )
 
 // methods runs "ivctl methods": one line per method, its mandatory
 // arguments first, the optional ones in brackets.
 func (c *cli) methods() error {
-	ms := ivclient.Methods()
+	ms := catalog.Methods()
 	if c.output == "json" && c.outputSet {
 		return c.print(ms)
 	}
@@ -47,7 +47,7 @@ func (c *cli) methods() error {
 }
 
 // help runs "ivctl help METHOD".
-func (c *cli) help(m ivclient.MethodInfo) {
+func (c *cli) help(m catalog.MethodInfo) {
 	w := c.stdout
 	fmt.Fprintf(w, "%s: %s\n\nUsage: ivctl call %s", m.Name, m.Doc, m.Name)
 	for _, a := range m.Args {
@@ -70,7 +70,7 @@ func (c *cli) help(m ivclient.MethodInfo) {
 	}
 }
 
-func allRequired(args []ivclient.ArgInfo) bool {
+func allRequired(args []catalog.ArgInfo) bool {
 	for _, a := range args {
 		if !a.Required {
 			return false
@@ -79,7 +79,7 @@ func allRequired(args []ivclient.ArgInfo) bool {
 	return true
 }
 
-func describeArgs(w io.Writer, args []ivclient.ArgInfo, indent string) {
+func describeArgs(w io.Writer, args []catalog.ArgInfo, indent string) {
 	for _, a := range args {
 		name := a.Name
 		if a.Required {
@@ -91,9 +91,9 @@ func describeArgs(w io.Writer, args []ivclient.ArgInfo, indent string) {
 			kind = "agent"
 		case a.Digits:
 			kind = "digits"
-		case a.Kind == ivclient.ArgFlag:
+		case a.Kind == catalog.ArgFlag:
 			kind = "1 or 0"
-		case a.Kind == ivclient.ArgList:
+		case a.Kind == catalog.ArgList:
 			kind = "JSON list"
 		}
 		doc := a.Doc

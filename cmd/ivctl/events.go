@@ -22,12 +22,14 @@ func (c *cli) events(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ivctl events", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	calls := fs.Bool("calls", false, "print one line per finished call (folded from its events) instead of each event")
+	accountcode := fs.String("accountcode", "default", "the accountcode of an agent given as a bare number (1001)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ivctl [flags] events [-calls] [TOPIC ...]
 
 Prints call events as JSON lines until interrupted. A TOPIC is a STOMP
-destination (/topic/iv.agents.default_1001) or an agent (default_1001);
-the default is every agent (`+events.AllAgents+`). Needs -stomp.
+destination (/topic/iv.agents.default_1001), an agent (default_1001), or
+an agent's bare number (1001, an agent of -accountcode, as call prefixes
+it); the default is every agent (`+events.AllAgents+`). Needs -stomp.
 
 `)
 		fs.PrintDefaults()
@@ -44,17 +46,9 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	if c.stomp == "" {
 		return usageErr("events needs -stomp host:port (IV_STOMP_ADDR)")
 	}
-	topics := fs.Args()
-	if len(topics) == 0 {
-		topics = []string{events.AllAgents}
-	}
-	for i, t := range topics {
-		if t == "" {
-			return usageErr("an empty topic")
-		}
-		if !strings.HasPrefix(t, "/") {
-			topics[i] = events.TopicPrefix + t
-		}
+	topics, err := eventTopics(fs.Args(), *accountcode)
+	if err != nil {
+		return err
 	}
 
 	connected := false
@@ -78,12 +72,12 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	defer cancel()
 	t, err := c.dialSTOMP(setup, stompx.WithStateHandler(state))
 	if err != nil {
-		return interrupted(ctx, err)
+		return c.timedOut(interrupted(ctx, err))
 	}
 	defer t.Close()
 	sub, err := t.Subscribe(setup, topics...)
 	if err != nil {
-		return interrupted(ctx, err)
+		return c.timedOut(interrupted(ctx, err))
 	}
 	defer sub.Close()
 	cancel()
@@ -107,6 +101,32 @@ the default is every agent (`+events.AllAgents+`). Needs -stomp.
 	return err
 }
 
+// eventTopics returns the destinations of events' arguments: every agent
+// when there is none; a destination as it is; an agent (default_1001) or
+// an agent's bare number (1001, an agent of accountcode) as its topic.
+func eventTopics(args []string, accountcode string) ([]string, error) {
+	if len(args) == 0 {
+		return []string{events.AllAgents}, nil
+	}
+	topics := make([]string, len(args))
+	for i, t := range args {
+		switch {
+		case t == "":
+			return nil, usageErr("an empty topic")
+		case strings.HasPrefix(t, "/"):
+			topics[i] = t
+		case isDigits(t):
+			if accountcode == "" {
+				return nil, usageErr("%s: a bare agent number needs -accountcode", t)
+			}
+			topics[i] = events.AgentTopic(accountcode, t)
+		default:
+			topics[i] = events.TopicPrefix + t
+		}
+	}
+	return topics, nil
+}
+
 // interrupted returns nil when ctx ended (SIGINT, SIGTERM: events' normal
 // end, even before it subscribed), else err.
 func interrupted(ctx context.Context, err error) error {
@@ -114,6 +134,16 @@ func interrupted(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
+}
+
+// isDigits reports whether s is a bare number.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // line writes one line of JSON to stdout.

@@ -23,7 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
@@ -254,6 +254,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"bad flag", nil, []string{"-stomp"}, "flag needs an argument"},
 		{"bad output", nil, cat(stomp, key, []string{"-o", "xml", "methods"}), "-o"},
 		{"help without a method", nil, []string{"help"}, "help takes one method"},
+		{"every missing argument named", nil, cat(stomp, key, []string{"call", "AgentLogin", "Accountcode=default"}), "arguments User, Interface are required"},
+		{"one object for a list", nil, cat(stomp, key, []string{"call", "AgentQueueAdd", "accountcode=default", "user=1001", `queues={"name":"7000"}`}), "must be a list of objects"},
+		{"a queue that is not a number", nil, cat(stomp, key, []string{"call", "AgentQueueAdd", "accountcode=default", "user=1001", `queues=[{"name":"night"}]`}), "queues[0].name must be a number"},
+		{"a pause reason that is not a number", nil, cat(stomp, key, []string{"call", "AgentPause", "Accountcode=default", "User=1001", "Reason=lunch"}), "Reason must be a number"},
+		{"an agent that is not a number", nil, cat(soap, key, []string{"call", "AgentInfo", "accountcode=default", "user=alice"}), "user must be a number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(p.Requests())
@@ -307,7 +312,7 @@ func TestEnvironment(t *testing.T) {
 	}
 	// A URL that soapx refuses is a usage error too: nothing could be sent.
 	r = ivctl(t, []string{"IV_KEY=" + testKey}, "-soap", "ftp://acd:7789/", "call", "AgentList", "accountcode=default").want(t, 2)
-	if r.stderr != "ivctl: -soap (IV_SOAP_URL): the endpoint must be an http:// or https:// URL\n" {
+	if r.stderr != "ivctl: -soap (IV_SOAP_URL): must be an http:// or https:// URL\n" {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	// No login given: the platform's default, which this platform refuses.
@@ -316,7 +321,7 @@ func TestEnvironment(t *testing.T) {
 
 func TestMethodsAndHelp(t *testing.T) {
 	r := ivctl(t, nil, "methods").want(t, 0)
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		if !strings.Contains(r.stdout, "\n"+m.Name+" ") && !strings.HasPrefix(r.stdout, m.Name+" ") {
 			t.Errorf("methods does not list %s", m.Name)
 		}
@@ -325,7 +330,7 @@ func TestMethodsAndHelp(t *testing.T) {
 		t.Errorf("methods:\n%s", r.stdout)
 	}
 	r = ivctl(t, nil, "-o", "json", "methods").want(t, 0)
-	var ms []ivclient.MethodInfo
+	var ms []catalog.MethodInfo
 	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil || len(ms) != 41 {
 		t.Errorf("methods -o json: %d methods, %v", len(ms), err)
 	}
@@ -445,6 +450,45 @@ func TestEvents(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Errorf("events exited %d after SIGINT, want 0", code)
+	}
+}
+
+// A bare agent number is an agent of -accountcode, as call prefixes it.
+func TestEventsBareAgentNumber(t *testing.T) {
+	p := newPlatform(t)
+	_, stderr, stop := start(t, []string{"IV_STOMP_ADDR=" + p.STOMPAddr()}, "events", "1001")
+	if s := stderr.next(t, "events", "subscribed:"); s != "subscribed: /topic/iv.agents.default_1001" {
+		t.Errorf("stderr %q", s)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("events exited %d after SIGINT, want 0", code)
+	}
+}
+
+// A call that runs out of -timeout says so, naming the flag.
+func TestTimeoutNamesTheFlag(t *testing.T) {
+	p := newPlatform(t)
+	p.DropReplies(1, "AgentList")
+	r := ivctl(t, nil, "-stomp", p.STOMPAddr(), "-key", testKey, "-timeout", "200ms", "call", "AgentList", "accountcode=default").want(t, 1, testKey)
+	if !strings.Contains(r.stderr, "deadline exceeded") || !strings.Contains(r.stderr, "-timeout 200ms") {
+		t.Errorf("stderr %q does not name -timeout", r.stderr)
+	}
+}
+
+// Over STOMP, AgentLineList prints the members the reply carries: no
+// accountcode (the reference's STOMP reply has none; IVWS's has).
+func TestAgentLineListPrintsWhatTheReplyCarries(t *testing.T) {
+	p := newPlatform(t)
+	ivctl(t, nil, "-stomp", p.STOMPAddr(), "-key", testKey, "call", "AgentLineAdd", "accountcode=default", "user=1001", `lines=[{"linenumber":"1"}]`).want(t, 0)
+	for _, ep := range endpoints {
+		r := ivctl(t, nil, append(ep.flag(p), "-key", testKey, "call", "AgentLineList", "accountcode=default", "user=1001")...).want(t, 0, testKey)
+		var lines []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &lines); err != nil || len(lines) == 0 {
+			t.Fatalf("%s: stdout %q: %v", ep.name, r.stdout, err)
+		}
+		if v, ok := lines[0]["accountcode"]; ep.name == "stomp" && ok {
+			t.Errorf("stomp: accountcode %v printed, which the reply does not carry: %s", v, r.stdout)
+		}
 	}
 }
 

@@ -12,7 +12,8 @@
 //	ivctl [flags] methods                       the 41 methods with their wire argument names
 //	ivctl [flags] call METHOD [name=value ...]  one call
 //	ivctl [flags] help METHOD                   one method's arguments, from the reference
-//	ivctl [flags] events [-calls] [TOPIC ...]   events as JSON lines until interrupted (default: all agents)
+//	ivctl [flags] events [-calls] [TOPIC ...]   events as JSON lines until interrupted (default: all agents;
+//	                                            a bare agent number 1001 is default_1001, see -accountcode)
 //	ivctl sim [simulator flags]                 the fake platform as a server
 //
 // The flags select the endpoint, -stomp host:port (IV_STOMP_ADDR) or -soap

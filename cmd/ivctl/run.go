@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/internal/simulator"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/soapx"
@@ -162,6 +163,14 @@ func (c *cli) run(ctx context.Context, args []string, getenv func(string) string
 	return usageErr("unknown command %q (methods, call, help, events, dead, sim)", cmd)
 }
 
+// timedOut names -timeout in an error that its deadline caused.
+func (c *cli) timedOut(err error) error {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (-timeout %v: raise it to wait longer)", err, c.timeout)
+	}
+	return err
+}
+
 // exitError is an exit status another part (the simulator) chose and
 // reported itself.
 type exitError int
@@ -201,16 +210,16 @@ func (c *cli) fromEnv(set map[string]bool, getenv func(string) string) error {
 }
 
 // method finds a method by name, without regard to case.
-func method(name string) (ivclient.MethodInfo, error) {
-	if m, ok := ivclient.Lookup(name); ok {
+func method(name string) (catalog.MethodInfo, error) {
+	if m, ok := catalog.Lookup(name); ok {
 		return m, nil
 	}
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		if strings.EqualFold(m.Name, name) {
 			return m, nil
 		}
 	}
-	return ivclient.MethodInfo{}, usageErr("unknown method %q (ivctl methods lists them)", name)
+	return catalog.MethodInfo{}, usageErr("unknown method %q (ivctl methods lists them)", name)
 }
 
 // call runs "ivctl call METHOD name=value ...".
@@ -248,7 +257,7 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 		given[arg.Name] = k
 		// A list is JSON; any other value is text as written, "[night]
 		// queue" included.
-		if arg.Kind == ivclient.ArgList {
+		if arg.Kind == catalog.ArgList {
 			t := strings.TrimSpace(v)
 			dec := json.NewDecoder(strings.NewReader(t))
 			dec.UseNumber()
@@ -278,9 +287,9 @@ func (c *cli) call(ctx context.Context, name string, args []string) error {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	res, err := client.Invoke(ctx, m.Name, values)
+	res, err := catalog.Invoke(ctx, client, m.Name, values)
 	if err != nil {
-		return err
+		return c.timedOut(err)
 	}
 	if res == nil {
 		return nil
@@ -302,7 +311,7 @@ func (c *cli) transport() (ivclient.Transport, error) {
 	case c.soap != "":
 		t, err := soapx.New(c.soap) // checks the URL; nothing is sent before the first call
 		if err != nil {
-			return nil, usageErr("-soap (IV_SOAP_URL): %s", strings.TrimPrefix(err.Error(), "soapx: New: "))
+			return nil, usageErr("-soap (IV_SOAP_URL): %s", strings.TrimPrefix(err.Error(), "soapx: New: invalid argument: endpoint: "))
 		}
 		return t, nil
 	}

@@ -38,6 +38,11 @@ func TestSimExitStatus(t *testing.T) {
 	if strings.Contains(stderr.String(), "exit status") {
 		t.Errorf("stderr %q", stderr.String())
 	}
+	stderr.Reset()
+	code = run(context.Background(), []string{"sim", "-key", "bad-key!"}, func(string) string { return "" }, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "-key") {
+		t.Errorf("ivctl sim -key 'bad-key!': exit status %d, want 2; stderr: %s", code, stderr.String())
+	}
 }
 
 // TestTableEscapesControlCharacters: a value with a tab, a newline or a

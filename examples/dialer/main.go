@@ -35,6 +35,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/examples/internal/exampleenv"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
 type config struct {
@@ -140,13 +141,13 @@ func run(ctx context.Context, cfg config) error {
 	if len(cfg.numbers) == 0 {
 		return errors.New("-numbers is empty")
 	}
-	c, err := env.Client(ctx, "stomp")
+	t, c, err := env.STOMPClient(ctx) // t delivers the events
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.Close() // closes t too
 
-	d := &dialer{cfg: cfg, c: c, beforeDial: beforeDial, waiting: map[string]chan events.Event{}}
+	d := &dialer{cfg: cfg, t: t, c: c, beforeDial: beforeDial, waiting: map[string]chan events.Event{}}
 	return d.campaign(ctx)
 }
 
@@ -154,6 +155,7 @@ func run(ctx context.Context, cfg config) error {
 // placing.
 type dialer struct {
 	cfg        config
+	t          *stompx.Transport // the broker: calls and events
 	c          *ivclient.Client
 	beforeDial func(number string) error
 	dialMu     sync.Mutex // keeps beforeDial and its NewCall together
@@ -178,7 +180,7 @@ func (d *dialer) campaign(ctx context.Context) error {
 	for i, a := range cfg.agents {
 		topics[i] = events.AgentTopic(cfg.accountcode, a)
 	}
-	sub, err := d.c.Subscribe(ctx, topics...)
+	sub, err := d.t.Subscribe(ctx, topics...)
 	if err != nil {
 		return err
 	}

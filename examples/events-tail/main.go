@@ -68,18 +68,14 @@ func run(ctx context.Context, accountcode, wildcard string, timed bool) error {
 	}
 	defer env.Close()
 	p := env.Fake // nil against a real platform
-	t, err := env.DialSTOMP(ctx, stompx.WithWildcard(wildcard))
+	// The client's transport, t, delivers the events.
+	t, c, err := env.STOMPClient(ctx, stompx.WithWildcard(wildcard))
 	if err != nil {
 		return err
 	}
-	c, err := ivclient.New(t, env.Key)
-	if err != nil {
-		t.Close()
-		return err
-	}
-	defer c.Close()
+	defer c.Close() // closes t too
 
-	sub, err := c.Subscribe(ctx, events.AllAgents)
+	sub, err := t.Subscribe(ctx, events.AllAgents)
 	if err != nil {
 		return err
 	}

@@ -60,14 +60,16 @@ func run(accountcode, agent, iface, exten string) error {
 		return err
 	}
 	defer p.Close()
-	c, err := p.Client(ctx, "stomp")
+	// The broker carries the calls (c) and the events (t.Subscribe):
+	// stompx.Dial and ivclient.New, as the README shows.
+	t, c, err := p.STOMPClient(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.Close() // closes t too
 
 	// Subscribe before acting, so that no event is missed.
-	sub, err := c.Subscribe(ctx, events.AgentTopic(accountcode, agent))
+	sub, err := t.Subscribe(ctx, events.AgentTopic(accountcode, agent))
 	if err != nil {
 		return err
 	}

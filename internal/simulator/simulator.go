@@ -57,7 +57,13 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
 	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
-	fs.StringVar(&cfg.key, "key", "", "an access key to accept, allowed every method (default: a random key, printed)")
+	fs.Func("key", "an access key to accept, allowed every method (default: a random key, printed)", func(s string) error {
+		if err := ivclient.CheckKey(s); err != nil {
+			return errors.New("a key is 1 to 20 ASCII letters and digits")
+		}
+		cfg.key = s
+		return nil
+	})
 	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
 	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
 	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")

@@ -51,26 +51,21 @@ func DecodeLenient(data []byte, dst any) error {
 	exact := make(map[string]target, st.NumField()*2)
 	folded := make(map[string]target, st.NumField()*2)
 	extra := -1
-	for i := 0; i < st.NumField(); i++ {
-		f := st.Field(i)
-		name, isExtra, ok := wireField(f)
-		if isExtra {
-			extra = i
-		}
-		if !ok {
+	for _, f := range Fields(st) {
+		if f.Extra {
+			extra = f.Index
 			continue
 		}
-		names := []string{name}
-		if a := f.Tag.Get("alias"); a != "" {
-			names = append(names, strings.Split(a, ",")...)
+		if f.Inline || f.JSON == "" {
+			continue
 		}
-		for _, n := range names {
-			exact[n] = target{i, name}
-			folded[strings.ToLower(n)] = target{i, name}
+		for _, n := range append([]string{f.JSON}, f.Aliases...) {
+			exact[n] = target{f.Index, f.JSON}
+			folded[strings.ToLower(n)] = target{f.Index, f.JSON}
 		}
 	}
 	var extras map[string]any
-	var errs []error
+	var fieldErrs []error
 	for k, raw := range m {
 		t, ok := exact[k]
 		if !ok {
@@ -89,7 +84,7 @@ func DecodeLenient(data []byte, dst any) error {
 			continue
 		}
 		if err := setLenient(sv.Field(t.idx), raw); err != nil {
-			errs = append(errs, fmt.Errorf("field %q: %w", k, err))
+			fieldErrs = append(fieldErrs, fmt.Errorf("field %q: %w", k, err))
 		}
 	}
 	if extra >= 0 && extras != nil {
@@ -98,7 +93,7 @@ func DecodeLenient(data []byte, dst any) error {
 			ev.Set(reflect.ValueOf(extras))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(fieldErrs...)
 }
 
 // setLenient sets v from the JSON value raw as DecodeLenient describes.
@@ -145,19 +140,7 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 		}
 		v.SetUint(uint64(n))
 	case reflect.Float32, reflect.Float64:
-		s, err := LenientString(raw)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(s) == "" {
-			v.SetFloat(0)
-			return nil
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return errors.New("not a number")
-		}
-		v.SetFloat(f)
+		return setFloat(v, raw)
 	case reflect.Bool:
 		b, err := LenientBool(raw)
 		if err != nil {
@@ -165,21 +148,7 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 		}
 		v.SetBool(b)
 	case reflect.Slice:
-		if raw[0] != '[' {
-			// A single value where a list is expected: a list of one.
-			raw = append(append([]byte{'['}, raw...), ']')
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return err
-		}
-		out := reflect.MakeSlice(v.Type(), len(items), len(items))
-		for i, it := range items {
-			if err := setLenient(out.Index(i), it); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-		}
-		v.Set(out)
+		return setSlice(v, raw)
 	case reflect.Struct:
 		return DecodeLenient(raw, v.Addr().Interface())
 	case reflect.Interface:
@@ -195,6 +164,45 @@ func setLenient(v reflect.Value, raw json.RawMessage) error {
 	default:
 		return fmt.Errorf("unsupported field type %s", v.Type())
 	}
+	return nil
+}
+
+// setFloat sets the float v from a number, or a string holding one ("" is
+// 0).
+func setFloat(v reflect.Value, raw json.RawMessage) error {
+	s, err := LenientString(raw)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(s) == "" {
+		v.SetFloat(0)
+		return nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	v.SetFloat(f)
+	return nil
+}
+
+// setSlice sets the slice v from a list, or from a single value as a list
+// of one.
+func setSlice(v reflect.Value, raw json.RawMessage) error {
+	if raw[0] != '[' {
+		raw = append(append([]byte{'['}, raw...), ']')
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return err
+	}
+	out := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, it := range items {
+		if err := setLenient(out.Index(i), it); err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	v.Set(out)
 	return nil
 }
 
@@ -272,31 +280,12 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// wireField says what DecodeLenient and EncodeWithExtra make of a struct
-// field: the Extra map of unknown members (isExtra), a member named name,
-// or neither (!ok: unexported, or tagged json:"-").
-func wireField(f reflect.StructField) (name string, isExtra, ok bool) {
-	if !f.IsExported() {
-		return "", false, false
-	}
-	if f.Name == "Extra" && f.Type.Kind() == reflect.Map {
-		return "", true, false
-	}
-	name, _, _ = strings.Cut(f.Tag.Get("json"), ",")
-	switch name {
-	case "-":
-		return "", false, false
-	case "":
-		name = f.Name
-	}
-	return name, false, true
-}
-
 // EncodeWithExtra encodes the struct v as one JSON object: its fields in
-// declaration order under their json tag names (fields tagged "-" left
-// out), then the members of its Extra map (a map[string]any) in name order,
-// those that a field already names left out. It is the inverse of
-// DecodeLenient, for result types that keep unknown members.
+// declaration order under their json tag names (fields tagged "-" left out,
+// and those tagged omitempty when zero), then the members of its Extra map
+// (a map[string]any) in name order, those that a field already names left
+// out. It is the inverse of DecodeLenient, for result types that keep
+// unknown members.
 func EncodeWithExtra(v any) ([]byte, error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Struct {
@@ -320,16 +309,19 @@ func EncodeWithExtra(v any) ([]byte, error) {
 		b = append(append(append(b, kb...), ':'), vb...)
 		return nil
 	}
-	for i := 0; i < rt.NumField(); i++ {
-		name, isExtra, ok := wireField(rt.Field(i))
-		if isExtra {
-			extra, _ = rv.Field(i).Interface().(map[string]any)
-		}
-		if !ok {
+	for _, f := range Fields(rt) {
+		if f.Extra {
+			extra, _ = rv.Field(f.Index).Interface().(map[string]any)
 			continue
 		}
-		named[strings.ToLower(name)] = true
-		if err := member(name, rv.Field(i).Interface()); err != nil {
+		if f.Inline || f.JSON == "" {
+			continue
+		}
+		named[strings.ToLower(f.JSON)] = true
+		if f.JSONOmitEmpty && rv.Field(f.Index).IsZero() {
+			continue
+		}
+		if err := member(f.JSON, rv.Field(f.Index).Interface()); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/soapx"
@@ -73,12 +74,11 @@ func TestNilContext(t *testing.T) {
 	}
 	for name, c := range cs {
 		checks[name+" Client.QueueList"] = func() error { _, err := c.QueueList(nil, "default"); return err }
-		checks[name+" Client.Invoke"] = func() error {
-			_, err := c.Invoke(nil, "QueueList", map[string]any{"accountcode": "default"})
+		checks[name+" catalog.Invoke"] = func() error {
+			_, err := catalog.Invoke(nil, c, "QueueList", map[string]any{"accountcode": "default"})
 			return err
 		}
 	}
-	checks["Client.Subscribe"] = func() error { _, err := cs["stomp"].Subscribe(nil, events.AllAgents); return err }
 	for name, f := range checks {
 		err := f()
 		if !errors.Is(err, ivclient.ErrInvalidArgument) || !strings.Contains(err.Error(), "nil context") {

@@ -17,7 +17,7 @@ import (
 type methodFunc func(p *Platform, r *rq) any
 
 // handlerOf returns the function that implements method, or nil when
-// method is not one of the platform's methods (ivclient.Methods, which a
+// method is not one of the platform's methods (the SDK's method catalog, which a
 // test holds this switch to).
 func handlerOf(method string) methodFunc {
 	switch method {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 )
 
 type A = map[string]any
@@ -24,9 +24,9 @@ func decode[T any](t testing.TB, raw json.RawMessage) T {
 }
 
 // TestMethodTable holds the platform's methods to ivclient's table: a
-// handler for each of ivclient.Methods, and none for another name.
+// handler for each of catalog.Methods, and none for another name.
 func TestMethodTable(t *testing.T) {
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		if handlerOf(m.Name) == nil {
 			t.Errorf("no handler for %s", m.Name)
 		}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -165,7 +165,7 @@ func WithKey(key string, methods ...string) Option {
 			return fmt.Errorf("ivtest: WithKey: a key is 1 to 20 ASCII letters and digits")
 		}
 		for _, m := range methods {
-			if _, ok := ivclient.Lookup(m); !ok {
+			if _, ok := catalog.Lookup(m); !ok {
 				return fmt.Errorf("ivtest: WithKey: unknown method %q", m)
 			}
 		}
@@ -213,7 +213,7 @@ func WithPauseReason(number, description string) Option {
 //		"queues": []any{map[string]any{"name": "7000", "priority": "0"}}})
 func WithSeed(method string, args map[string]any) Option {
 	return func(c *config) error {
-		if _, ok := ivclient.Lookup(method); !ok {
+		if _, ok := catalog.Lookup(method); !ok {
 			return fmt.Errorf("ivtest: WithSeed: unknown method %q", method)
 		}
 		c.seeds = append(c.seeds, seed{method, args})

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/soapx"
 )
@@ -99,7 +100,7 @@ func TestSOAPWSDL(t *testing.T) {
 			t.Errorf("operation %s: %+v", op.Name, op)
 		}
 	}
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		if !ops[m.Name] {
 			t.Errorf("operation %s missing from the binding", m.Name)
 		}

@@ -148,6 +148,22 @@ func (p *Platform) Client(ctx context.Context, transport string, opts ...ivclien
 	return c, nil
 }
 
+// STOMPClient returns a client with the platform's key over the broker,
+// and the broker's transport, which also delivers the call events
+// (t.Subscribe). Closing the client closes the transport.
+func (p *Platform) STOMPClient(ctx context.Context, opts ...stompx.Option) (*stompx.Transport, *ivclient.Client, error) {
+	t, err := p.DialSTOMP(ctx, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := ivclient.New(t, p.Key)
+	if err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	return t, c, nil
+}
+
 // QueueOfTwo seeds the fake platform with a queue 7000 of accountcode and
 // two agents in it: 1001 (Alice) and 1002 (Bob).
 func QueueOfTwo(accountcode string) []ivtest.Option {

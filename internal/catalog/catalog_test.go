@@ -1,4 +1,4 @@
-package ivclient
+package catalog_test
 
 import (
 	"context"
@@ -7,13 +7,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	. "github.com/instantvoice/instantvoice-go/internal/catalog"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // recorder is a Transport that answers every call with success and keeps
 // the requests, encoded as the STOMP transport would encode their arguments.
 type recorder struct{ reqs []map[string]any }
 
-func (r *recorder) Call(_ context.Context, req *Request, _ any) error {
+func (r *recorder) Call(_ context.Context, req *ivclient.Request, _ any) error {
 	b, err := json.Marshal(req.Args)
 	if err != nil {
 		return err
@@ -34,11 +37,7 @@ func sample(a ArgInfo) any {
 	case ArgInteger, ArgFlag:
 		return "1"
 	case ArgList:
-		item := map[string]any{}
-		for _, it := range a.Items {
-			item[it.Name] = sample(it)
-		}
-		return []any{item}
+		return []any{samples(a.Items)}
 	}
 	if a.Digits || a.Agent {
 		return "1001"
@@ -46,12 +45,21 @@ func sample(a ArgInfo) any {
 	return "x"
 }
 
+// samples returns a valid value for each argument, by name.
+func samples(args []ArgInfo) map[string]any {
+	m := make(map[string]any, len(args))
+	for _, a := range args {
+		m[a.Name] = sample(a)
+	}
+	return m
+}
+
 func TestMethodTable(t *testing.T) {
 	methods := Methods()
 	if len(methods) != 41 {
 		t.Fatalf("%d methods, want 41", len(methods))
 	}
-	client := reflect.TypeOf(&Client{})
+	client := reflect.TypeOf(&ivclient.Client{})
 	seen := map[string]bool{}
 	for _, m := range methods {
 		if seen[m.Name] {
@@ -126,15 +134,12 @@ func TestInvokeEveryMethod(t *testing.T) {
 	ctx := context.Background()
 	for _, m := range Methods() {
 		rec := &recorder{}
-		c, err := New(rec, "k1")
+		c, err := ivclient.New(rec, "k1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		full := map[string]any{}
-		for _, a := range m.Args {
-			full[a.Name] = sample(a)
-		}
-		res, err := c.Invoke(ctx, m.Name, full)
+		full := samples(m.Args)
+		res, err := Invoke(ctx, c, m.Name, full)
 		if err != nil {
 			t.Errorf("%s: %v", m.Name, err)
 			continue
@@ -162,10 +167,10 @@ func TestInvokeEveryMethod(t *testing.T) {
 					partial[k] = v
 				}
 			}
-			_, err := c.Invoke(ctx, m.Name, partial)
-			var ae *ArgError
+			_, err := Invoke(ctx, c, m.Name, partial)
+			var ae *ivclient.ArgError
 			switch {
-			case a.Required && (!errors.As(err, &ae) || ae.Arg != a.Name || !errors.Is(err, ErrInvalidArgument)):
+			case a.Required && (!errors.As(err, &ae) || ae.Arg != a.Name || !errors.Is(err, ivclient.ErrInvalidArgument)):
 				t.Errorf("%s without %s: %v, want an ArgError for it", m.Name, a.Name, err)
 			case !a.Required && err != nil:
 				t.Errorf("%s without optional %s: %v", m.Name, a.Name, err)
@@ -190,8 +195,8 @@ func countOptional(m MethodInfo) int {
 func TestInvokeValues(t *testing.T) {
 	ctx := context.Background()
 	rec := &recorder{}
-	c, _ := New(rec, "k1")
-	_, err := c.Invoke(ctx, "AgentLineAdd", map[string]any{
+	c, _ := ivclient.New(rec, "k1")
+	_, err := Invoke(ctx, c, "AgentLineAdd", map[string]any{
 		"ACCOUNTCODE": "default", "User": json.Number("1001"),
 		"lines": []any{map[string]any{"LineNumber": json.Number("2"), "inbound": "0", "outbound": true}},
 	})
@@ -202,7 +207,7 @@ func TestInvokeValues(t *testing.T) {
 	if got := string(b); got != `{"accountcode":"default","lines":[{"inbound":"0","linenumber":"2","outbound":"1"}],"user":"1001"}` {
 		t.Errorf("sent %s", got)
 	}
-	if _, err := c.Invoke(ctx, "QueueAdd", map[string]any{"accountcode": "default", "name": "7000", "timeout": 30.0, "maxlen": ""}); err != nil {
+	if _, err := Invoke(ctx, c, "QueueAdd", map[string]any{"accountcode": "default", "name": "7000", "timeout": 30.0, "maxlen": ""}); err != nil {
 		t.Errorf("QueueAdd: %v", err)
 	}
 	if got := rec.reqs[1]; got["timeout"] != "30" && got["timeout"] != 30.0 || got["maxlen"] != nil {
@@ -221,41 +226,17 @@ func TestInvokeValues(t *testing.T) {
 		{"AgentAdd", map[string]any{"accountcode": "default", "user": "abc"}, "user"},
 		{"AgentInfo", map[string]any{"accountcode": []any{"a"}, "user": "1001"}, "accountcode"},
 	} {
-		_, err := c.Invoke(ctx, tc.method, tc.args)
-		var ae *ArgError
+		_, err := Invoke(ctx, c, tc.method, tc.args)
+		var ae *ivclient.ArgError
 		if !errors.As(err, &ae) || !strings.EqualFold(ae.Arg, tc.arg) {
 			t.Errorf("%s %v: %v, want an ArgError for %s", tc.method, tc.args, err, tc.arg)
 		}
 	}
-	if _, err := c.Invoke(ctx, "NoSuchMethod", nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := Invoke(ctx, c, "NoSuchMethod", nil); !errors.Is(err, ivclient.ErrInvalidArgument) {
 		t.Errorf("unknown method: %v", err)
 	}
 	if len(rec.reqs) != 2 {
 		t.Errorf("%d requests sent, want 2", len(rec.reqs))
-	}
-}
-
-func TestResultJSONRoundTrip(t *testing.T) {
-	in := []byte(`{"id":"7","accountcode":"default","user":"default_1001","agentstatus":"LOGIN","extension":"1001","shiny":{"a":1},"disabled":0}`)
-	var a AgentInfo
-	if err := json.Unmarshal(in, &a); err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(&a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if m["id"] != 7.0 || m["user"] != "default_1001" || m["reasons_reason"] != "" || m["Extra"] != nil ||
-		!reflect.DeepEqual(m["shiny"], map[string]any{"a": 1.0}) {
-		t.Errorf("marshalled %s", b)
-	}
-	var back AgentInfo
-	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, a) {
-		t.Errorf("round trip: %+v, %v; want %+v", back, err, a)
 	}
 }
 
@@ -279,5 +260,62 @@ func TestArgKindText(t *testing.T) {
 	var k ArgKind
 	if err := k.UnmarshalText([]byte("float")); err == nil {
 		t.Error(`"float" read as a kind`)
+	}
+}
+
+// TestEveryNumberChecked: every argument the catalog marks Digits (from
+// the iv:"digits" tag, the one declaration) is refused before anything is
+// sent when it is not a number, and the arguments the reference specifies
+// as numbers are among them.
+func TestEveryNumberChecked(t *testing.T) {
+	for _, k := range []string{
+		"AgentQueueAdd.queues.name", "AgentPause.Reason", "AgentInfo.user", "AgentAdd.user", "AgentAdd.pass",
+		"QueueAdd.name", "QueueInfo.name", "SipUserAdd.name", "SipUserAdd.username", "SipUserInfo.name",
+		"AgentQueueDelete.name", "NewCallBack.Mcdu", "AgentLineList.user", "QueueModify.original_name",
+	} {
+		parts := strings.Split(k, ".")
+		m, _ := Lookup(parts[0])
+		a, ok := m.Arg(parts[1])
+		if len(parts) == 3 {
+			a, ok = MethodInfo{Args: a.Items}.Arg(parts[2])
+		}
+		if !ok || !a.Digits {
+			t.Errorf("%s: %+v, %v; want a digits argument", k, a, ok)
+		}
+	}
+	ctx := context.Background()
+	for _, m := range Methods() {
+		for _, a := range m.Args {
+			rec := &recorder{}
+			c, err := ivclient.New(rec, "k1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := samples(m.Args)
+			var want string
+			switch {
+			case a.Digits:
+				args[a.Name], want = "12a", a.Name
+			case a.Kind == ArgList:
+				for _, it := range a.Items {
+					if it.Digits {
+						item := samples(a.Items)
+						item[it.Name] = "12a"
+						args[a.Name], want = []any{item}, a.Name+"[0]."+it.Name
+					}
+				}
+			}
+			if want == "" {
+				continue
+			}
+			_, err = Invoke(ctx, c, m.Name, args)
+			var ae *ivclient.ArgError
+			if !errors.As(err, &ae) || ae.Arg != want || ae.Reason != "must be a number" {
+				t.Errorf("%s with %s=12a: %v, want an ArgError for %s", m.Name, want, err, want)
+			}
+			if len(rec.reqs) != 0 {
+				t.Errorf("%s with %s=12a: sent", m.Name, want)
+			}
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package ivclient_test
+package catalog_test
 
 import (
 	"encoding/xml"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 )
 
@@ -48,7 +48,7 @@ func TestMethodTableMatchesWSDL(t *testing.T) {
 	if len(wsdl) < 41 {
 		t.Fatalf("%d elements in the WSDL's schema", len(wsdl))
 	}
-	for _, m := range ivclient.Methods() {
+	for _, m := range catalog.Methods() {
 		want := []string{"key"}
 		for _, a := range m.Args {
 			if a.XMLName != "" {
