@@ -28,47 +28,10 @@ field names, the error it was rejected with, and when. Needs -stomp.
 
 // dead runs "ivctl dead list|replay|purge [-n N] NAME".
 func (c *cli) dead(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("dead needs list, replay or purge: ivctl dead list NAME")
+	sub, name, n, err := c.deadArgs(args)
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	if sub != "list" && sub != "replay" && sub != "purge" && sub != "-h" && sub != "-help" && sub != "--help" {
-		return usageErr("unknown dead command %q (list, replay, purge)", sub)
-	}
-	fs := flag.NewFlagSet("ivctl dead "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), deadUsage)
-		fs.PrintDefaults()
-	}
-	n := deadMax
-	if sub == "list" || sub == "replay" {
-		fs.IntVar(&n, "n", deadMax, "the most dead letters to "+sub)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if sub != "list" && sub != "replay" && sub != "purge" {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	if fs.NArg() != 1 {
-		return usageErr("dead %s takes one name: ivctl dead %s NAME", sub, sub)
-	}
-	if n < 1 {
-		return usageErr("dead %s: -n must be at least 1, got %d", sub, n)
-	}
-	if c.soap != "" {
-		return usageErr("dead needs -stomp: dead letters are kept by the broker")
-	}
-	if c.stomp == "" {
-		return usageErr("dead needs -stomp host:port (IV_STOMP_ADDR)")
-	}
-	name := fs.Arg(0)
-
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	t, err := c.dialSTOMP(ctx)
@@ -107,4 +70,47 @@ func (c *cli) dead(ctx context.Context, args []string) error {
 		c.line(fmt.Appendf(nil, `{"purged":%d}`, gone))
 	}
 	return nil
+}
+
+// deadArgs checks the arguments of dead: the command (list, replay or
+// purge), the name and -n. Any mistake is a usage error, before anything is
+// sent.
+func (c *cli) deadArgs(args []string) (sub, name string, n int, err error) {
+	if len(args) == 0 {
+		return "", "", 0, usageErr("dead needs list, replay or purge: ivctl dead list NAME")
+	}
+	sub, args = args[0], args[1:]
+	if sub != "list" && sub != "replay" && sub != "purge" && sub != "-h" && sub != "-help" && sub != "--help" {
+		return "", "", 0, usageErr("unknown dead command %q (list, replay, purge)", sub)
+	}
+	fs := flag.NewFlagSet("ivctl dead "+sub, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), deadUsage)
+		fs.PrintDefaults()
+	}
+	n = deadMax
+	if sub == "list" || sub == "replay" {
+		fs.IntVar(&n, "n", deadMax, "the most dead letters to "+sub)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", "", 0, err
+		}
+		return "", "", 0, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case sub != "list" && sub != "replay" && sub != "purge":
+		fs.Usage()
+		return "", "", 0, flag.ErrHelp
+	case fs.NArg() != 1:
+		return "", "", 0, usageErr("dead %s takes one name: ivctl dead %s NAME", sub, sub)
+	case n < 1:
+		return "", "", 0, usageErr("dead %s: -n must be at least 1, got %d", sub, n)
+	case c.soap != "":
+		return "", "", 0, usageErr("dead needs -stomp: dead letters are kept by the broker")
+	case c.stomp == "":
+		return "", "", 0, usageErr("dead needs -stomp host:port (IV_STOMP_ADDR)")
+	}
+	return sub, fs.Arg(0), n, nil
 }
