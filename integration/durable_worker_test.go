@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -50,7 +51,10 @@ type workerConfig struct {
 }
 
 func (c workerConfig) durableOpts() []stompx.DurableOption {
-	var opts []stompx.DurableOption
+	// A prefetch of a thousand (the default holds 30,000 events for
+	// whole calls): the live workers must leave events in the queue for
+	// the replacement of a killed one.
+	opts := []stompx.DurableOption{stompx.WithPrefetch(events.DefaultBuffer)}
 	if c.Quorum {
 		opts = append(opts, stompx.WithQuorumQueue())
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
@@ -45,6 +46,11 @@ type conn struct {
 	broker brokerKind // from the CONNECTED frame's server header
 
 	onEnd func(err error)
+
+	// The confirmation round trip (confirm).
+	syncTopic string
+	synced    chan struct{}
+	confirmMu sync.Mutex // held around each round trip, and what it confirms
 
 	done  chan struct{}
 	once  sync.Once
@@ -109,6 +115,81 @@ func (c *conn) spawn(f func()) bool {
 	}
 	c.abort(errClosed)
 	return false
+}
+
+// syncTimeout bounds the wait for a confirmation; a broker that takes
+// longer is taken as wedged and the connection is aborted.
+const syncTimeout = 30 * time.Second
+
+// syncSubscribe subscribes the connection's confirmation topic (see
+// confirm) and returns its pump, for the owner to start; onErr gets what
+// the pump sees fail (an ERROR frame, the connection's end).
+func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
+	c.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
+	c.synced = make(chan struct{}, 1)
+	ss, err := c.stomp.Subscribe(c.syncTopic, stomp.AckAuto)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		for m := range ss.C {
+			if m.Err != nil {
+				onErr(m.Err)
+				continue
+			}
+			select {
+			case c.synced <- struct{}{}:
+			default:
+			}
+		}
+	}, nil
+}
+
+// confirm makes a round trip through the broker on the connection: once
+// it returns true, the broker has handled every frame sent before it
+// (every SUBSCRIBE is in place, or refused with an ERROR). False means the
+// connection ended first (or was aborted after syncTimeout).
+//
+// The round trip is a message to a topic of the connection's own,
+// subscribed first (syncSubscribe): the broker handles a connection's
+// frames in order, so once the message comes back, everything before it
+// was handled. Not a RECEIPT: go-stomp's Send with a receipt holds the
+// connection's lock while it waits and can wait for ever, whenever its I/O
+// goroutine ends before it has taken the SEND (the connection dropped, or
+// an ERROR came first, as RabbitMQ sends for a refused SUBSCRIBE); its
+// I/O goroutine then waits for that lock for ever too.
+func (c *conn) confirm() bool {
+	c.confirmMu.Lock()
+	defer c.confirmMu.Unlock()
+	return c.confirmLocked()
+}
+
+// confirmLocked is confirm with c.confirmMu held.
+func (c *conn) confirmLocked() bool {
+	wd := time.AfterFunc(syncTimeout, func() {
+		c.abort(fmt.Errorf("the broker did not answer within %v", syncTimeout))
+	})
+	defer wd.Stop()
+	if err := c.stomp.Send(c.syncTopic, "", nil); err != nil {
+		c.abort(err)
+		return false
+	}
+	select {
+	case <-c.synced:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// drain takes what ss delivers and drops it, handing failures to onErr:
+// the pump of a subscription that carries nothing.
+func drain(ss *stomp.Subscription, onErr func(error)) {
+	for m := range ss.C {
+		if m.Err != nil {
+			onErr(m.Err)
+		}
+	}
 }
 
 // disconnectGrace bounds the graceful DISCONNECT of close.

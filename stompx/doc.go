@@ -99,7 +99,7 @@
 // own server package (which ivtest does not use): its single router blocks
 // while writing to a connection, so a SUBSCRIBE it receives while hundreds
 // of calls are in flight can wedge it for good; the transport notices the
-// missing RECEIPT (after 30s) and reconnects, but that server stays stuck.
+// missing confirmation (after 30s) and reconnects, but that server stays stuck.
 //
 // Connection loss. Calls in flight when the connection drops fail at once
 // with an error wrapping ivclient.ErrConnectionLost; they are never re-sent

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
-	"github.com/google/uuid"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
@@ -25,11 +24,6 @@ type durableConn struct {
 	ds    *durableSub
 	subs  []*stomp.Subscription // one per topic, once subscribed
 	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
-
-	syncTopic string        // the confirmation topic, subscribed first
-	synced    chan struct{} // a confirmation came back
-
-	confirmMu sync.Mutex // held around each round trip (confirm) and what it confirms
 
 	mu    sync.Mutex
 	fatal error // a refusal that ends the subscription; read it with verdict
@@ -77,17 +71,15 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(c.cause), "", nil)
 }
 
-// subscribeSync subscribes the confirmation topic (see confirm). False
+// subscribeSync subscribes the confirmation topic (conn.confirm). False
 // means the connection ended first.
 func (dc *durableConn) subscribeSync() bool {
-	dc.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
-	dc.synced = make(chan struct{}, 1)
-	syncSub, err := dc.stomp.Subscribe(dc.syncTopic, stomp.AckAuto)
+	pump, err := dc.syncSubscribe(dc.brokerError)
 	if err != nil {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { dc.syncPump(syncSub) })
+	dc.startPump(pump)
 	return true
 }
 
@@ -131,52 +123,6 @@ func (dc *durableConn) startPump(f func()) {
 	dc.pumps = append(dc.pumps, done)
 	if !dc.spawn(func() { defer close(done); f() }) {
 		close(done)
-	}
-}
-
-// confirm makes a round trip through the broker on the connection: once
-// it returns true, the broker has handled every frame sent before. False
-// means the connection ended first.
-//
-// Not a RECEIPT: go-stomp's Send with a receipt holds the connection's
-// lock while it waits, and its I/O goroutine needs that lock to handle an
-// ERROR frame; if the ERROR (a queue mismatch) comes before the SEND's
-// receipt is registered, both wait for ever. So the confirmation is a
-// message to a topic of our own, subscribed first: the broker handles a
-// connection's frames in order, so once it comes back every SUBSCRIBE
-// before it is in place (or refused, with an ERROR that every go-stomp
-// subscription of the connection gets).
-func (dc *durableConn) confirm() bool {
-	dc.confirmMu.Lock()
-	defer dc.confirmMu.Unlock()
-	return dc.confirmLocked()
-}
-
-// confirmLocked is confirm with dc.confirmMu held.
-func (dc *durableConn) confirmLocked() bool {
-	if err := dc.stomp.Send(dc.syncTopic, "", nil); err != nil {
-		dc.abort(err)
-		return false
-	}
-	select {
-	case <-dc.synced:
-		return true
-	case <-dc.done:
-		return false
-	}
-}
-
-// syncPump drains the confirmation subscription.
-func (dc *durableConn) syncPump(ss *stomp.Subscription) {
-	for m := range ss.C {
-		if m.Err != nil {
-			dc.brokerError(m.Err)
-			continue
-		}
-		select {
-		case dc.synced <- struct{}{}:
-		default:
-		}
 	}
 }
 

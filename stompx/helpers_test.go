@@ -485,7 +485,9 @@ func silentServer(tb testing.TB) string {
 // server and ivtest's broker cannot show: its CONNECTED frame is
 // configurable (server and heart-beat headers), it records the heart-beat
 // header of every CONNECT and the headers of every SEND to the request
-// queue, and it answers receipts. It routes nothing: calls get no reply.
+// queue, and it answers receipts. It routes only a SEND to a destination
+// its own connection subscribed to (the transport's confirmations): calls
+// get no reply.
 // onFrame, when set, sees every frame after CONNECT first (the hostile
 // broker floods from there); muteDisconnect leaves DISCONNECT unanswered.
 type fakeBroker struct {
@@ -517,6 +519,8 @@ func newFakeBroker(tb testing.TB, cfg fakeConfig) *fakeBroker {
 
 func (b *fakeBroker) serve(c net.Conn) {
 	r, w := frame.NewReader(c), frame.NewWriter(c)
+	subs := map[string]string{} // destination -> subscription id, of this connection
+	n := 0
 	for {
 		f, err := r.Read()
 		if err != nil {
@@ -538,14 +542,25 @@ func (b *fakeBroker) serve(c net.Conn) {
 				return
 			}
 			continue
+		case frame.SUBSCRIBE:
+			subs[f.Header.Get(frame.Destination)] = f.Header.Get(frame.Id)
 		case frame.SEND:
-			if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
+			dest := f.Header.Get(frame.Destination)
+			if dest == stompx.DefaultRequestQueue {
 				b.mu.Lock()
 				b.sends = append(b.sends, f.Header.Clone())
 				b.mu.Unlock()
 				select {
 				case b.sent <- struct{}{}:
 				default:
+				}
+			}
+			if id, ok := subs[dest]; ok {
+				n++
+				m := frame.New(frame.MESSAGE, frame.Destination, dest, frame.Subscription, id, frame.MessageId, strconv.Itoa(n))
+				m.Body = f.Body
+				if w.Write(m) != nil {
+					return
 				}
 			}
 		case frame.DISCONNECT:

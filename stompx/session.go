@@ -71,15 +71,6 @@ type outgoing struct {
 	deadline time.Time // the call's; zero when none
 }
 
-// syncDestination receives the empty SEND whose RECEIPT confirms that the
-// broker has processed every SUBSCRIBE sent before it on the same
-// connection. Nobody subscribes to it; brokers drop what is sent there.
-const syncDestination = "/topic/instantvoice-go.sync"
-
-// syncTimeout bounds the wait for a RECEIPT; a broker that takes longer is
-// taken as wedged and the session is aborted (and reconnected).
-const syncTimeout = 30 * time.Second
-
 // connectSession dials both connections, restores every subscription
 // (reply topics first, then event topics), waits for the broker to confirm
 // them, and makes the session current.
@@ -97,7 +88,12 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
-	if !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
+	pump, err := s.sub.syncSubscribe(s.abort)
+	if err != nil {
+		s.abort(err)
+		return nil, fmt.Errorf("stompx: connect %s: %w", addr, lostError(s.cause))
+	}
+	if !s.sub.spawn(pump) || !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
 		return nil, errClosed
 	}
 	keys, subs := t.keys.list(), t.subs.plainList()
@@ -137,7 +133,7 @@ func (s *session) dial(ctx context.Context) error {
 }
 
 // restore subscribes the reply topics of keys, then the event topics of
-// subs, and waits for the broker to confirm them all (one RECEIPT).
+// subs, and waits for the broker to confirm them all (one round trip).
 func (s *session) restore(ctx context.Context, keys []string, subs []*eventSub) error {
 	for _, k := range keys {
 		s.subscribeKey(k)
@@ -326,16 +322,14 @@ func (s *session) requestSync(r syncReq) {
 	}
 }
 
-// syncLoop runs the SUBSCRIBEs and confirms them: after a batch of them, an
-// empty SEND with a receipt header on the same connection. Brokers process
-// a connection's frames in order (go-stomp's server hands each SUBSCRIBE to
+// syncLoop runs the SUBSCRIBEs and confirms them: after a batch of them,
+// one round trip on the same connection (conn.confirm). Brokers process a
+// connection's frames in order (go-stomp's server hands each SUBSCRIBE to
 // its router before it handles the next frame; RabbitMQ binds the queue
-// synchronously), so the RECEIPT proves the subscriptions are in place. A
-// SUBSCRIBE with its own receipt header cannot be used: go-stomp then
-// closes the subscription when the RECEIPT arrives (go-stomp#40). Requests
-// that arrive while a round trip is in flight share the next one. Callers
-// only wait for done, with their context: none of them is ever stuck in
-// go-stomp.
+// synchronously), so the round trip proves the subscriptions are in
+// place. Requests that arrive while a round trip is in flight share the
+// next one. Callers only wait for done, with their context: none of them
+// is ever stuck in go-stomp.
 func (s *session) syncLoop() {
 	for {
 		var batch []syncReq
@@ -397,20 +391,13 @@ func (s *session) drainSync() {
 	}
 }
 
+// syncOnce confirms what the sync goroutine sent (conn.confirm); errRetry
+// means the session ended first.
 func (s *session) syncOnce() error {
-	wd := time.AfterFunc(syncTimeout, func() {
-		s.abort(fmt.Errorf("broker sent no RECEIPT within %v", syncTimeout))
-	})
-	err := s.sub.stomp.Send(syncDestination, "", nil, stomp.SendOpt.Receipt)
-	wd.Stop()
-	if err != nil {
-		select {
-		case <-s.done:
-			return errRetry
-		default:
-		}
+	if s.sub.confirm() {
+		return nil
 	}
-	return err
+	return errRetry
 }
 
 // replyPump drains the reply subscription of one key into the pending
