@@ -53,8 +53,12 @@ type workerConfig struct {
 func (c workerConfig) durableOpts() []stompx.DurableOption {
 	// A prefetch of a thousand (the default holds 30,000 events for
 	// whole calls): the live workers must leave events in the queue for
-	// the replacement of a killed one.
-	opts := []stompx.DurableOption{stompx.WithPrefetch(events.DefaultBuffer)}
+	// the replacement of a killed one. The calls workers, one active at a
+	// time, keep the default, as a partner's would.
+	var opts []stompx.DurableOption
+	if c.Mode != "calls" {
+		opts = append(opts, stompx.WithPrefetch(events.DefaultBuffer))
+	}
 	if c.Quorum {
 		opts = append(opts, stompx.WithQuorumQueue())
 	}
