@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // settledWindow is how many calls ConsumeCalls remembers after handing
@@ -84,7 +82,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	sink.now = cfg.now
 	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
 		inflight: make(map[callKey]*callWork)}
-	cc.lanes = startLanes(ctx, cfg.lanes, cfg.retry)
+	cc.lanes = startLanes(ctx, cfg.lanes, cfg)
 	return cc.run(ctx)
 }
 
@@ -150,7 +148,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		if cc.cfg.other != nil {
 			cc.lanes.add(cc.s.eventWork(op, cc.cfg.other, ev, cc.cfg.retry.attempts))
 		} else {
-			cc.s.settleAll(op, []Event{ev}, nil)
+			cc.s.settleAll(op, []Event{ev}, nil, nil)
 		}
 		return
 	}
@@ -161,8 +159,18 @@ func (cc *callConsumer) take(op string, ev Event) {
 	tb, k, now := cc.table, keyOf(ev), cc.table.cfg.timeOf(ev)
 	e := tb.calls.get(k)
 	if e == nil {
-		if w := cc.inflight[k]; w != nil && w.attach(ev) {
-			return
+		// A copy of an event of a call in the lanes is settled with it; a
+		// fresh NEWCALL is a new call, as the Tracker takes it.
+		if w := cc.inflight[k]; w != nil && (ev.Redelivered || ev.Type != NewCall) {
+			if w.attach(ev) {
+				return
+			}
+			if cc.inflight[k] != w {
+				// attach took an abandoned work back, which may have
+				// started the call again: start over.
+				cc.take(op, ev)
+				return
+			}
 		}
 		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
 			// A late event of a call handed over (and settled, or being
@@ -170,7 +178,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 			if !ev.Redelivered {
 				tb.stats.Late++
 			}
-			cc.s.settleAll(op, []Event{ev}, nil)
+			cc.s.settleAll(op, []Event{ev}, nil, nil)
 			return
 		}
 		var done []openCall
@@ -290,7 +298,7 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 		m := cc.heldQ[0]
 		e := tb.calls.get(m.k)
 		current := e != nil && len(e.val.held) > 0 && e.val.heldSince.Equal(m.at)
-		if current && now.Before(m.at.Add(cc.cfg.maxHold)) && !(full && cc.held >= cap(cc.s.c)) {
+		if current && now.Before(m.at.Add(cc.cfg.openAfter())) && !(full && cc.held >= cap(cc.s.c)) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
@@ -310,7 +318,12 @@ func (cc *callConsumer) hand(calls []openCall) {
 		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w
-		cc.lanes.add(&work{key: oc.call.Agent, run: w.run, lost: w.lost, settle: w.settle, abandon: w.abandon})
+		var lostC <-chan struct{}
+		if len(oc.held) > 0 {
+			lostC = oc.held[0].delivery.lostC()
+		}
+		cc.lanes.add(&work{key: oc.call.Agent, run: w.run, lost: w.lost, settle: w.settle, abandon: w.abandon,
+			lostC: lostC, since: oc.heldSince})
 	}
 }
 
@@ -341,7 +354,7 @@ func (cc *callConsumer) reapOne(w *callWork) {
 	w.reaped = true
 	cc.table.finished.remove(k)
 	for _, ev := range w.evs {
-		if !ev.delivery.isLost() {
+		if !ev.delivery.isLost() && !ev.delivery.isSettled() {
 			cc.take("events: ConsumeCalls", ev)
 		}
 	}
@@ -354,12 +367,13 @@ type callWork struct {
 
 	mu     sync.Mutex
 	evs    []Event
-	state  int  // workQueued, workSettled or workAbandoned
+	state  int  // workQueued, workSettling, workSettled or workAbandoned
 	reaped bool // the goroutine of ConsumeCalls took it back
 }
 
 const (
-	workQueued = iota
+	workQueued   = iota
+	workSettling // attach still adds events: settle settles them too
 	workSettled
 	workAbandoned
 )
@@ -383,27 +397,48 @@ func (w *callWork) lost() bool {
 func (w *callWork) attach(ev Event) bool {
 	w.mu.Lock()
 	state := w.state
-	if state == workQueued {
+	taken := state == workQueued || state == workSettling
+	if taken {
 		w.evs = append(w.evs, ev)
 	}
 	w.mu.Unlock()
 	if state == workAbandoned {
 		w.cc.reapOne(w)
 	}
-	return state == workQueued
+	return taken
 }
 
+// settle settles the call's events, and those attached to it meanwhile.
+// When a dead-lettering failed on a lost connection the work ends
+// abandoned: those events come again, and must make the call anew, with
+// fresh attempts, rather than be settled as late events of a call handed
+// over. A call whose handler returned nil was handled: its events coming
+// back are late events.
 func (w *callWork) settle(err error) {
+	s, attempts := w.cc.s, w.cc.cfg.retry.attempts
+	gaveUp := func() string {
+		return fmt.Sprintf("gave up on call %s of %q after %d attempts", w.call.UniqueID, w.call.Agent, attempts)
+	}
 	w.mu.Lock()
-	w.state = workSettled
+	w.state = workSettling
 	evs := w.evs
 	w.mu.Unlock()
-	s, attempts := w.cc.s, w.cc.cfg.retry.attempts
-	if err != nil && (len(evs) == 0 || !s.acks) {
-		s.report(errs.Wrap("events: ConsumeCalls", nil, fmt.Sprintf("gave up on call %s of %q after %d attempts, dropped",
-			w.call.UniqueID, w.call.Agent, attempts), err))
-	} else {
-		s.settleAll("events: ConsumeCalls", evs, err)
+	done := len(evs)
+	lost := s.settleAll("events: ConsumeCalls", evs, err, gaveUp)
+	for {
+		w.mu.Lock()
+		evs = w.evs[done:]
+		if len(evs) == 0 || (lost && err != nil) {
+			w.state = workSettled
+			if lost && err != nil {
+				w.state = workAbandoned
+			}
+			w.mu.Unlock()
+			break
+		}
+		w.mu.Unlock()
+		done += len(evs)
+		lost = s.settleAll("events: ConsumeCalls", evs, err, gaveUp) || lost
 	}
 	w.end()
 }
