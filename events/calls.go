@@ -354,7 +354,7 @@ func (cc *callConsumer) reapOne(w *callWork) {
 	w.reaped = true
 	cc.table.finished.remove(k)
 	for _, ev := range w.evs {
-		if !ev.delivery.isLost() && !ev.delivery.isSettled() {
+		if !ev.delivery.isLost() {
 			cc.take("events: ConsumeCalls", ev)
 		}
 	}
@@ -409,15 +409,24 @@ func (w *callWork) attach(ev Event) bool {
 }
 
 // settle settles the call's events, and those attached to it meanwhile.
-// When a dead-lettering failed on a lost connection the work ends
-// abandoned: those events come again, and must make the call anew, with
-// fresh attempts, rather than be settled as late events of a call handed
-// over. A call whose handler returned nil was handled: its events coming
-// back are late events.
+// A call to dead-letter some of whose events arrived on a lost connection
+// (or whose dead-lettering failed on one) ends abandoned instead: those
+// events come again and make the call anew, with fresh attempts, rather
+// than be settled as late events of a call handed over; its other events
+// are taken back with it (one dead-lettered meanwhile, by a race with the
+// connection's loss, is folded into the call again, so that the call is not
+// handed without it, and settling it again is a no-op). A call whose
+// handler returned nil was handled: its events coming back are late events.
 func (w *callWork) settle(err error) {
 	s, attempts := w.cc.s, w.cc.cfg.retry.attempts
 	gaveUp := func() string {
 		return fmt.Sprintf("gave up on call %s of %q after %d attempts", w.call.UniqueID, w.call.Agent, attempts)
+	}
+	if err != nil && w.lost() {
+		// Some of its events come again: dead-letter none, take the
+		// others back with them.
+		w.abandon()
+		return
 	}
 	w.mu.Lock()
 	w.state = workSettling

@@ -167,7 +167,9 @@ func TestConsumePoisonDroppedWithoutDeadLetters(t *testing.T) {
 	}, WithRetry(2, time.Millisecond))
 	poison := b.send(evBody(Pause, "default_1", "poison"), false, t0)
 	next := b.send(evBody(Pause, "default_1", "next"), false, t0)
-	eventually(t, func() bool { return b.ackedTimes(poison) == 1 && b.ackedTimes(next) == 1 }, "both settled")
+	eventually(t, func() bool {
+		return b.ackedTimes(poison) == 1 && b.ackedTimes(next) == 1 && len(b.reported()) > 0
+	}, "both settled, the drop reported")
 	b.feed.End(nil)
 	require.ErrorIs(t, <-done, ErrEnded)
 	assert.Equal(t, int32(2), tries.Load())
@@ -185,7 +187,9 @@ func TestConsumeCallsPoisonDroppedWithoutDeadLetters(t *testing.T) {
 	r := startCalls(t, 64, sink)
 	r.b.noReject = true
 	ids := []int{r.send(NewCall, "default_1001", "p", false), r.send(Hangup, "default_1001", "p", false)}
-	eventually(t, func() bool { return r.b.ackedTimes(ids[0]) == 1 && r.b.ackedTimes(ids[1]) == 1 }, "the call's events acked")
+	eventually(t, func() bool {
+		return r.b.ackedTimes(ids[0]) == 1 && r.b.ackedTimes(ids[1]) == 1 && len(r.b.reported()) > 0
+	}, "the call's events acked, the drop reported")
 	errs := r.b.reported()
 	require.Len(t, errs, 1)
 	assert.EqualError(t, errs[0], `events: ConsumeCalls: gave up on call p of "default_1001" after 3 attempts, dropped`)
@@ -246,15 +250,54 @@ func TestConsumeLostConnectionEndsBackoff(t *testing.T) {
 		handled = append(handled, ev.Redelivered)
 		mu.Unlock()
 		return nil
-	}, WithRetry(5, time.Hour))
+	}, WithRetry(5, 10*time.Minute))
 	b.send(evBody(Login, "default_1", ""), false, t0)
 	<-failed
 	b.lose()
 	copyID := b.send(evBody(Login, "default_1", ""), true, t0)
-	eventually(t, func() bool { return b.ackedTimes(copyID) == 1 }, "the copy handled before the hour's backoff")
+	eventually(t, func() bool { return b.ackedTimes(copyID) == 1 }, "the copy handled before the backoff ended")
 	b.feed.End(nil)
 	require.ErrorIs(t, <-done, ErrEnded)
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []bool{true}, handled)
+}
+
+// A call whose last attempt fails after its connection was lost, with a
+// copy of one of its events already attached from the new connection:
+// nothing is dead-lettered, the copy is taken back, and the call made
+// anew from the copies succeeds with every copy acked.
+func TestConsumeCallsFailedOnLostConnectionDeadLettersNoCopy(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	sink := &callSink{}
+	var tries atomic.Int32
+	r := &callsRun{b: newBroker(t, 64), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
+	go func() {
+		r.done <- ConsumeCalls(context.Background(), r.b.sub, func(ctx context.Context, c Call) error {
+			if tries.Add(1) == 1 {
+				started <- struct{}{}
+				<-release
+				return errors.New("database down")
+			}
+			return sink.handle(ctx, c)
+		}, withTestClock(r.clock.Now, hangupGrace), WithRetry(1, time.Millisecond))
+	}()
+	r.send(NewCall, "default_1001", "c1", false, "direction", "OUTBOUND")
+	r.send(Hangup, "default_1001", "c1", false)
+	<-started
+	r.b.lose()
+	first := r.send(NewCall, "default_1001", "c1", true, "direction", "OUTBOUND")
+	time.Sleep(10 * time.Millisecond) // attached to the running call
+	close(release)
+	second := r.send(Hangup, "default_1001", "c1", true)
+	eventually(t, func() bool { return sink.count() == 1 }, "the call handed again")
+	eventually(t, func() bool { return r.b.ackedTimes(first) == 1 && r.b.ackedTimes(second) == 1 }, "the copies acked")
+	_, rejected := r.b.settled()
+	assert.Zero(t, rejected, "a copy was dead-lettered though its call came again")
+	c := sink.get()[0]
+	assert.Equal(t, "OUTBOUND", c.Direction)
+	assert.True(t, c.Redelivered)
+	r.b.feed.End(nil)
+	<-r.done
 }

@@ -197,9 +197,6 @@ func (d *delivery) lostC() <-chan struct{} {
 	return d.lost
 }
 
-// isSettled reports whether the delivery was acked or rejected.
-func (d *delivery) isSettled() bool { return d != nil && d.state.Load() == deliverySettled }
-
 // isLost reports whether the connection the delivery arrived on is gone.
 func (d *delivery) isLost() bool {
 	if d == nil || d.lost == nil {
