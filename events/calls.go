@@ -29,7 +29,7 @@ const settledWindow = 32768
 //     handed over whole.
 //   - Its HANGUP comes first. After a takeover the broker may deliver a
 //     call's HANGUP before the earlier events it puts back (RabbitMQ does
-//     not order the two), so the HANGUP waits up to HangupGrace for them,
+//     not order the two), so the HANGUP waits up to 10 seconds for them,
 //     and the call is then handed over whole. When they do not come (the
 //     platform lost them, or the call began before the subscription did)
 //     the call is handed over as it is, without NewCallAt and Direction;
@@ -38,10 +38,11 @@ const settledWindow = 32768
 //     Expired set, DefaultExpiry after its last event, as the Tracker
 //     expires calls.
 //   - It is long: its events may stay unsettled WithMaxHold at most
-//     (DefaultMaxHold, 25 minutes), below RabbitMQ's consumer_timeout (30
+//     (25 minutes by default), below RabbitMQ's consumer_timeout (30
 //     minutes), past which the broker would close the connection and
-//     deliver every unsettled event again. A call still open then is handed
-//     over with Call.Open set and its events so far settled, and handed
+//     deliver every unsettled event again. A call still open then (less
+//     the time its retries may take, see WithMaxHold) is handed over with
+//     Call.Open set and its events so far settled, and handed
 //     again when it ends (see Call.Open). Why not settle them without
 //     handing the call? A consumer that dies before the HANGUP would then
 //     lose the call's beginning, and a call record would be lost silently.
@@ -49,8 +50,19 @@ const settledWindow = 32768
 //     delivered again after a consumer died while settling them, are settled
 //     without handing the call again (ConsumeCalls remembers the last 32,768
 //     calls it handed over). A call handed over again, by this consumer or
-//     after a takeover, has Call.Redelivered set: a handler that writes call
-//     records upserts by (Agent, UniqueID).
+//     after a takeover, has Call.Redelivered set, and may be partial: a new
+//     consumer receives only the events its predecessor left unsettled (a
+//     HANGUP alone, when the call was handed over Open, or its earlier
+//     events were settled before the predecessor died). A handler that
+//     writes call records merges by (Agent, UniqueID), never blanking a
+//     field the record already holds.
+//   - Its handler keeps failing: its events are dead-lettered together,
+//     where the transport can, or acked and reported as a drop. When some
+//     of them arrived on a connection since lost, none is: they come again
+//     and make the call anew, with fresh attempts.
+//   - Its uniqueid comes again: a NEWCALL never delivered before, of a
+//     uniqueid whose call is being handed over, starts a new call, as the
+//     Tracker does.
 //   - Its connection is lost: it is not handed over (its events come
 //     again, to whoever is active next), nor kept.
 //

@@ -172,8 +172,12 @@ func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool,
 // wait, so that an agent's events are never handled out of order; a lane
 // is not held during the backoff. After WithRetry's last attempt the event
 // is dead-lettered (Subscription.Reject with h's last error) and the agent
-// goes on; on a subscription without dead letters it is dropped, and the
-// subscription's error handler is told.
+// goes on. Where the transport cannot dead-letter (a subscription not
+// settled by Ack, or a delivery without Delivery.Reject) it is acked
+// instead, dropped, and the subscription's error handler is told, with h's
+// error: a poison event never keeps its place in the broker's prefetch.
+// Retries never hold an event unsettled longer than WithMaxHold (see
+// WithRetry).
 //
 // h gets ctx. An event whose connection is lost (Delivery.Lost) is not
 // handed to h, nor retried: the broker delivers it again. Settlements that
