@@ -32,10 +32,16 @@ type consumeConfig struct {
 	grace time.Duration // how long an early HANGUP waits for its call's first event
 }
 
-// The defaults of the options, and the periods ConsumeCalls waits.
+// WithRetry's defaults, for a program that offers them as its own
+// settings' defaults (a flag's, say): the tries of an event or a call in
+// all, the first included, and the wait after its first failure.
 const (
-	defaultRetryAttempts = 5
-	defaultRetryBackoff  = time.Second
+	DefaultRetryAttempts = 5
+	DefaultRetryBackoff  = time.Second
+)
+
+// The other options' defaults, and the periods ConsumeCalls waits.
+const (
 	// defaultMaxHold is WithMaxHold's default: below RabbitMQ's
 	// consumer_timeout (30 minutes by default), past which the broker
 	// closes a connection that holds an unacknowledged delivery.
@@ -143,7 +149,7 @@ func (c consumeConfig) openAfter() time.Duration {
 // consumeSetup checks Consume's and ConsumeCalls' arguments and applies
 // the options.
 func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool, calls bool, opts []ConsumeOption) (consumeConfig, error) {
-	c := consumeConfig{lanes: 1, retry: retryPolicy{attempts: defaultRetryAttempts, backoff: defaultRetryBackoff},
+	c := consumeConfig{lanes: 1, retry: retryPolicy{attempts: DefaultRetryAttempts, backoff: DefaultRetryBackoff},
 		maxHold: defaultMaxHold, calls: calls, now: time.Now, tick: time.Second, grace: hangupGrace}
 	switch {
 	case ctx == nil:
