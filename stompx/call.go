@@ -27,28 +27,28 @@ import (
 func (t *Transport) Call(ctx context.Context, req *ivclient.Request, out any) error {
 	switch {
 	case ctx == nil:
-		return errs.Wrap("stompx: Call", ivclient.ErrInvalidArgument, "nil context", nil)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil context", nil)
 	case req == nil:
-		return errs.Wrap("stompx: Call", ivclient.ErrInvalidArgument, "nil request", nil)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "nil request", nil)
 	case !validMethod(req.Method):
-		return errs.Wrap("stompx: Call", ivclient.ErrInvalidArgument, "method name must be 1-64 ASCII letters, digits or '_'", nil)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "method name must be 1-64 ASCII letters, digits or '_'", nil)
 	}
 	method := req.Method
 	if err := ivclient.CheckKey(req.Key); err != nil {
-		return errs.Wrap("stompx: Call", err, "", nil)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return errs.Wrap("stompx: Call", err, "", nil)
+		return errs.Wrap("stompx", err, "", nil)
 	}
 	id := uuid.NewString()
 	body, err := wire.AppendRequest(make([]byte, 0, 192), method, req.Key, req.Args, id)
 	if err != nil {
-		return errs.Wrap("stompx: Call", ivclient.ErrInvalidArgument, "arguments: "+err.Error(), nil)
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, "arguments: "+err.Error(), nil)
 	}
 	if limit := t.opts.frameLimits.body; len(body) > limit {
 		// Its reply, which repeats the arguments, could not be received:
 		// it would drop the connection, and every call in flight with it.
-		return errs.Wrap("stompx: Call", ivclient.ErrInvalidArgument, fmt.Sprintf(
+		return errs.Wrap("stompx", ivclient.ErrInvalidArgument, fmt.Sprintf(
 			"arguments: the request is %d bytes, more than the %d bytes a reply may have (WithFrameLimits)", len(body), limit), nil)
 	}
 	c := callPool.Get().(*call)
@@ -68,7 +68,7 @@ func callError(err error) error {
 	if strings.HasPrefix(err.Error(), "stompx: ") {
 		return err
 	}
-	return errs.Wrap("stompx: Call", err, "", nil)
+	return errs.Wrap("stompx", err, "", nil)
 }
 
 func validMethod(m string) bool {

@@ -107,9 +107,10 @@ type conn struct {
 	onEnd    func(reason error)
 	notified bool // onEnd's turn has come: setOnEnd calls it itself
 
-	echoTopic string        // the confirmation topic (subscribeEcho)
-	echoed    chan struct{} // a confirmation came back
-	confirmMu sync.Mutex    // held around each round trip (confirm), and what it confirms
+	// The confirmation round trip (confirm).
+	syncTopic string
+	synced    chan struct{}
+	confirmMu sync.Mutex // held around each round trip, and what it confirms
 }
 
 // dial opens one STOMP connection to addr (see dialConn for ctx). Its
@@ -197,44 +198,97 @@ func (c *conn) abortOnDone(ctx context.Context, what string) (stop func() bool) 
 	return context.AfterFunc(ctx, func() { c.abort(errors.New(what + ": " + ctxErr(ctx).Error())) })
 }
 
-// subscribeEcho subscribes the connection's confirmation topic, a topic of
-// its own; the owner runs echoPump on the subscription, as a pump of its
-// own. It comes before any other SUBSCRIBE of the connection.
-func (c *conn) subscribeEcho() (*stomp.Subscription, error) {
-	c.echoTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
-	c.echoed = make(chan struct{}, 1)
-	return c.stomp.Subscribe(c.echoTopic, stomp.AckAuto)
+// syncTimeout bounds the wait for a confirmation; a broker that takes
+// longer is taken as wedged and the connection is aborted.
+const syncTimeout = 30 * time.Second
+
+// syncSubscribe subscribes the connection's confirmation topic (see
+// confirm) and returns its pump, for the owner to start; onErr gets what
+// the pump sees fail (an ERROR frame, the connection's end). It comes
+// before any other SUBSCRIBE of the connection.
+func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
+	c.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
+	c.synced = make(chan struct{}, 1)
+	ss, err := c.stomp.Subscribe(c.syncTopic, stomp.AckAuto)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		c.forEach(ss, func(m *stomp.Message) {
+			if m.Err != nil {
+				onErr(m.Err)
+				return
+			}
+			select {
+			case c.synced <- struct{}{}:
+			default:
+			}
+		})
+	}, nil
 }
 
-// echoPump drains the confirmation subscription; an error (an ERROR frame,
-// the connection's end) goes to onErr.
-func (c *conn) echoPump(ss *stomp.Subscription, onErr func(error)) {
+// drain takes what ss delivers and drops it, handing failures to onErr:
+// the pump of a subscription that carries nothing.
+func drain(ss *stomp.Subscription, onErr func(error)) {
 	for m := range ss.C {
 		if m.Err != nil {
 			onErr(m.Err)
-			continue
 		}
+	}
+}
+
+// letGoGrace is how long a pump waits, once its connection has ended, for
+// go-stomp to hand on the rest of a subscription (forEach).
+const letGoGrace = time.Second
+
+// forEach hands every message of ss to f until go-stomp lets go of ss: ss.C
+// closes, or the connection has ended and nothing came on ss for
+// letGoGrace. go-stomp never ends a subscription whose SUBSCRIBE was still
+// queued when its connection died (it registers it only as it writes it):
+// a pump ranging over ss.C would wait for ever, and Close with it.
+func (c *conn) forEach(ss *stomp.Subscription, f func(*stomp.Message)) {
+	for ended := false; !ended; {
 		select {
-		case c.echoed <- struct{}{}:
-		default:
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+		case <-c.done:
+			ended = true
+		}
+	}
+	tm := time.NewTimer(letGoGrace)
+	defer tm.Stop()
+	for {
+		select {
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+			tm.Reset(letGoGrace)
+		case <-tm.C:
+			return
 		}
 	}
 }
 
 // confirm makes a round trip through the broker on the connection (the
 // one way the transport confirms subscriptions): once it returns true, the
-// broker has handled every frame sent on the connection before. False
-// means the connection ended first; the caller bounds the wait by
-// aborting the connection.
+// broker has handled every frame sent before it (every SUBSCRIBE is in
+// place, or refused with an ERROR). False means the connection ended
+// first (or was aborted after syncTimeout).
 //
-// Not a RECEIPT: go-stomp's Send with a receipt holds the connection's
-// lock while it waits, and its I/O goroutine needs that lock to handle an
-// ERROR frame; if the ERROR (a refused SUBSCRIBE) comes before the SEND's
-// receipt is registered, both wait for ever, and closing the socket wakes
-// neither. So the confirmation is a message to the connection's own topic
-// (subscribeEcho): the broker handles a connection's frames in order, so
-// once it comes back every SUBSCRIBE before it is in place (or refused,
-// with an ERROR that every go-stomp subscription of the connection gets).
+// The round trip is a message to a topic of the connection's own,
+// subscribed first (syncSubscribe): the broker handles a connection's
+// frames in order, so once the message comes back, everything before it
+// was handled. Not a RECEIPT: go-stomp's Send with a receipt holds the
+// connection's lock while it waits, and its I/O goroutine needs that lock
+// to hand on an ERROR frame; if the ERROR (a refused SUBSCRIBE) comes
+// before the SEND's receipt is registered, or the I/O goroutine ends
+// before it took the SEND, both wait for ever, and closing the socket
+// wakes neither.
 func (c *conn) confirm() bool {
 	c.confirmMu.Lock()
 	defer c.confirmMu.Unlock()
@@ -244,12 +298,16 @@ func (c *conn) confirm() bool {
 // confirmLocked is confirm with c.confirmMu held (by an owner that holds
 // it around what it confirms too).
 func (c *conn) confirmLocked() bool {
-	if err := c.stomp.Send(c.echoTopic, "", nil); err != nil {
+	wd := time.AfterFunc(syncTimeout, func() {
+		c.abort(fmt.Errorf("the broker did not answer within %v", syncTimeout))
+	})
+	defer wd.Stop()
+	if err := c.stomp.Send(c.syncTopic, "", nil); err != nil {
 		c.abort(err)
 		return false
 	}
 	select {
-	case <-c.echoed:
+	case <-c.synced:
 		return true
 	case <-c.done:
 		return false

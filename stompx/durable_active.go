@@ -39,13 +39,7 @@ func (dc *durableConn) takeLock() bool {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { // nothing is published there: it only sees the ERROR
-		for m := range ss.C {
-			if m.Err != nil {
-				dc.brokerError(m.Err)
-			}
-		}
-	})
+	dc.startPump(func() { drain(ss, dc.brokerError) }) // nothing is published there: it only sees the ERROR
 	return dc.confirm()
 }
 

@@ -2,12 +2,17 @@ package stompx_test
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
@@ -245,4 +250,46 @@ func TestRabbitTakeoverTimes(t *testing.T) {
 	slices.Sort(took)
 	t.Logf("%d takeovers on RabbitMQ, from the cut to the successor's first event: median %v, min %v, max %v",
 		runs, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+}
+
+// With the default prefetch, 20,001 events (5,000 calls of 4 events open
+// at once, and one more) all reach a consumer that settles none of them:
+// no stall at the prefetch limit. (A connection lost meanwhile, on a
+// starved machine, delivers them again: each is counted once.)
+func TestDurableDefaultPrefetchHoldsManyCalls(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		const n = 5000*4 + 1
+		e := newDurableEnv(t, addr)
+		var logs syncBuffer
+		tr := dial(t, addr, stompx.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		ctx := ctxT(t, 2*time.Minute)
+		s := e.subscribe(ctx, t, tr)
+		c, nc := dialRaw(t, addr)
+		defer nc.Close()
+		for i := 0; i < n; i++ {
+			var opts []func(*frame.Frame) error
+			if i == n-1 {
+				opts = append(opts, stomp.SendOpt.Receipt)
+			}
+			if err := c.Send(e.topic, "", evBody(i), opts...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = c.Disconnect()
+		seen := make([]bool, n)
+		for left := n; left > 0; {
+			ev := recv(t, s)
+			i := seq(ev)
+			if i < 0 || i >= n || (seen[i] && !ev.Redelivered) {
+				t.Fatalf("event %d (redelivered %v) again, %d left; log:\n%s", i, ev.Redelivered, left, logs.String())
+			}
+			if !seen[i] {
+				seen[i] = true
+				left--
+			}
+		}
+		if strings.Contains(logs.String(), "lost its connection") {
+			t.Logf("the connection was lost meanwhile:\n%s", logs.String())
+		}
+	})
 }

@@ -90,15 +90,15 @@ func (ds *durableSub) open(ctx context.Context, addr string) (dc *durableConn, o
 	return dc, octx, stop, nil
 }
 
-// subscribeSync subscribes the confirmation topic (see conn.confirm). False
+// subscribeSync subscribes the confirmation topic (conn.confirm). False
 // means the connection ended first.
 func (dc *durableConn) subscribeSync() bool {
-	echo, err := dc.subscribeEcho()
+	pump, err := dc.syncSubscribe(dc.brokerError)
 	if err != nil {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { dc.echoPump(echo, dc.brokerError) })
+	dc.startPump(pump)
 	return true
 }
 

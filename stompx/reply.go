@@ -174,7 +174,7 @@ func outcome(method string, r result, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.payload, out); err != nil {
-		return errs.Wrap("stompx: Call", ivclient.ErrMalformedReply, err.Error(), nil)
+		return errs.Wrap("stompx", ivclient.ErrMalformedReply, err.Error(), nil)
 	}
 	return nil
 }

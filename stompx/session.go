@@ -66,11 +66,6 @@ type outgoing struct {
 	deadline time.Time // the call's; zero when none
 }
 
-// syncTimeout bounds the wait for a confirmation (conn.confirm); a broker
-// that takes longer is taken as wedged and the session is aborted (and
-// reconnected).
-const syncTimeout = 30 * time.Second
-
 // connectSession dials both connections, restores every subscription
 // (reply topics first, then event topics), waits for the broker to confirm
 // them, and makes the session current.
@@ -88,12 +83,12 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
-	echo, err := s.sub.subscribeEcho()
+	pump, err := s.sub.syncSubscribe(s.subFailed)
 	if err != nil {
 		s.abort(err)
 		return nil, fmt.Errorf("stompx: connect %s: %w", addr, s.err)
 	}
-	if !s.sub.spawn(func() { s.sub.echoPump(echo, s.subFailed) }) || !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
+	if !s.sub.spawn(pump) || !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
 		return nil, errClosed
 	}
 	keys, subs := t.keys.list(), t.subs.plainList()
@@ -335,7 +330,13 @@ func (s *session) syncLoop() {
 		}
 		errs := make([]error, len(batch))
 		for i, r := range batch {
-			if r.prep != nil {
+			switch {
+			case r.prep == nil:
+			case s.ended():
+				// Subscribe nothing more on a dead connection (see
+				// conn.forEach).
+				errs[i] = errRetry
+			default:
 				errs[i] = r.prep()
 			}
 		}
@@ -375,14 +376,10 @@ func (s *session) drainSync() {
 	}
 }
 
-// syncOnce confirms the SUBSCRIBEs sent so far; a broker that does not
-// answer within syncTimeout aborts the session, which wakes the wait. The
-// error is the reason the sub connection ended.
+// syncOnce confirms the SUBSCRIBEs sent so far (conn.confirm, which
+// aborts a connection whose broker does not answer within syncTimeout).
+// The error is the reason the sub connection ended.
 func (s *session) syncOnce() error {
-	wd := time.AfterFunc(syncTimeout, func() {
-		s.abort(fmt.Errorf("broker did not confirm within %v", syncTimeout))
-	})
-	defer wd.Stop()
 	if s.sub.confirm() {
 		return nil
 	}
@@ -392,13 +389,13 @@ func (s *session) syncOnce() error {
 // replyPump drains the reply subscription of one key into the pending
 // calls. It never sends and never blocks.
 func (s *session) replyPump(key string, ss *stomp.Subscription) {
-	for m := range ss.C {
+	s.sub.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			s.subFailed(m.Err)
-			continue
+			return
 		}
 		s.dispatch(key, m.Body)
-	}
+	})
 }
 
 // dispatch hands one reply to the call whose identifier it carries, if

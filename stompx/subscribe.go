@@ -167,19 +167,19 @@ func (es *eventSub) attach(s *session) error {
 // pump drains one go-stomp subscription into the feed. It never sends.
 func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 	done := es.feed.Done()
-	for m := range ss.C {
+	s.sub.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			s.subFailed(m.Err)
-			continue
+			return
 		}
 		select {
 		case <-done:
-			continue // closed by the consumer: drain until go-stomp lets go
+			return // closed by the consumer: drain until go-stomp lets go
 		default:
 		}
 		es.t.stats.events.Add(1)
 		es.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now()})
-	}
+	})
 }
 
 func (es *eventSub) onError(err error) {

@@ -200,7 +200,7 @@ func TestReplyThatNeverComes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := tr.Call(ctx, &ivclient.Request{Method: "NewCall", Key: testKey}, nil)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stompx: Call: context deadline exceeded") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stompx: context deadline exceeded") {
 		t.Fatalf("got %v", err)
 	}
 	if st := tr.Stats(); st.CallsTimedOut != 1 {
@@ -295,7 +295,7 @@ func TestOversizedRequestRefused(t *testing.T) {
 		t.Fatalf("a request under the limit: %v", err)
 	}
 	err := echo(ctx, tr, testKey, strings.Repeat("x", 5000))
-	if !errors.Is(err, ivclient.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), "stompx: Call: invalid argument: ") ||
+	if !errors.Is(err, ivclient.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), "stompx: invalid argument: ") ||
 		!strings.Contains(err.Error(), "WithFrameLimits") {
 		t.Fatalf("a request over the limit: %v", err)
 	}

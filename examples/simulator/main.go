@@ -9,18 +9,22 @@
 //	IV_STOMP_ADDR=127.0.0.1:61613 IV_KEY=<the key it prints> go run ./examples/agent-session
 //
 // It runs until interrupted (SIGINT, SIGTERM) or for -duration. With
-// -traffic it also logs the seeded agents in and plays an inbound call to
-// one of them at that interval, so that event consumers have something to
-// show.
+// -traffic 2s it also logs the seeded agents in and plays an inbound call
+// to one of them every two seconds, so that event consumers have something
+// to show.
 //
 // -h lists the flags: -stomp and -soap set the addresses, -key the access
 // key (default: a random one, printed), -seed=false starts it empty and
 // -seed-file seed.json from the state a JSON file describes (this
-// directory's seed.json shows every member). -control 127.0.0.1:7790
-// serves an HTTP control interface with which a test in any language
-// resets the platform, plays calls, publishes raw events, withholds
-// replies and lists the requests received; partner_test.py is such a test,
-// in Python, and the README's "Simulator" section shows each call.
+// directory's seed.json shows every member). It serves a web console at
+// http://127.0.0.1:7790/ (-control moves it, -control off turns it off):
+// the agents, queues, calls, events and requests, live, with buttons that
+// play calls, answer, hang up, transfer, pause, withhold or delay replies
+// and reset. The same address serves the HTTP control interface behind
+// those buttons, with which a test in any language drives the platform;
+// partner_test.py is such a test, in Python, and the README's "Simulator"
+// section shows each call. -traffic agents=2000,cps=50,talk=30s plays a
+// load (README: "Rehearsing at load"); load.sh measures what it sustains.
 package main
 
 import (

@@ -24,19 +24,33 @@ import (
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
 //	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
 //	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
+//	POST /calls/answer      {"uniqueid"}: answer a call played with outcome RING      -> {}
 //	GET  /calls             the calls in progress
+//	POST /agents/login      {"agent", "interface", "accountcode"}                     -> {}
+//	POST /agents/logoff     {"agent", "accountcode"}                                  -> {}
+//	POST /agents/pause      {"agent", "reason" (a pause number), "accountcode"}      -> {}
+//	POST /agents/unpause    {"agent", "accountcode"}                                  -> {}
+//	GET  /agents, /queues   the agents with their state, the queues with their members
 //	POST /events            {"topic" or "agent", "body"}: publish body as it is, on
 //	                        topic, or on the agent's topic and the all-agents one
 //	POST /replies/drop      {"count", "methods"}: act on requests, withhold replies
+//	POST /replies/delay     {"count", "methods", "delay"}: act on requests, hold
+//	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
-//	GET  /requests          what the platform received (?method=AgentLogin)
+//	GET  /requests          what the platform received (?method=AgentLogin), with the
+//	                        description of a non-zero code
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
-// (answered; else a hangup reason such as NOANSWER or BUSY). A failure is
+// (answered; RING leaves the call ringing until /calls/answer; else a
+// hangup reason such as NOANSWER or BUSY). Values may be given as JSON
+// strings or numbers ({"agent": 1001}). A failure is
 // {"error": "..."} with HTTP 400 for a request the interface cannot read,
 // or with HTTP 422 and the platform's "code" and "code_name" for one the
 // platform refuses (an agent that is not logged in, say).
+//
+// Every POST takes a JSON body (Content-Type: application/json; curl
+// --json) and is refused from a page of another site (see guard).
 type control struct {
 	p  *ivtest.Platform
 	ac string
@@ -45,7 +59,7 @@ type control struct {
 // maxControlBody bounds a control request's body.
 const maxControlBody = 1 << 20
 
-func (c *control) handler() http.Handler {
+func (c *control) handler() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
 		if err := c.p.Reset(); err != nil {
@@ -54,57 +68,8 @@ func (c *control) handler() http.Handler {
 		}
 		reply(w, map[string]any{})
 	})
-	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome string }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
-			return
-		}
-		uid, err := c.p.InboundCall(in.Accountcode, in.Queue, in.Agent, in.CallerID, ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
-	})
-	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten, Outcome string }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
-			return
-		}
-		uid, err := c.p.OutboundCall(in.Accountcode, in.Agent, in.Exten, ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
-	})
-	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, From, To, Outcome string }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
-			return
-		}
-		a, b, err := c.p.AgentCall(in.Accountcode, in.From, in.To, ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
-	})
-	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Accountcode, Agent, Exten string }
-		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
-			return
-		}
-		uids, err := c.p.BlindTransfer(in.Accountcode, in.Agent, in.Exten)
-		if uids == nil {
-			uids = []string{}
-		}
-		result(w, err, map[string]any{"uniqueids": uids})
-	})
-	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ UniqueID, Reason string }
-		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
-			return
-		}
-		result(w, c.p.Hangup(in.UniqueID, in.Reason), map[string]any{})
-	})
-	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
-		out := []map[string]any{}
-		for _, call := range c.p.Calls() {
-			out = append(out, map[string]any{"uniqueid": call.UniqueID, "accountcode": call.Accountcode,
-				"agent": call.Agent, "direction": call.Direction, "callerid": call.CallerID,
-				"answered": call.Answered, "peer": call.Peer, "external_id": call.ExternalID})
-		}
-		reply(w, out)
-	})
+	c.callRoutes(mux)
+	c.agentRoutes(mux)
 	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Topic, Agent string
@@ -153,7 +118,7 @@ func (c *control) handler() http.Handler {
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Outcome string }
+		var in struct{ Outcome text }
 		if !c.read(w, r, &in, nil) {
 			return
 		}
@@ -163,6 +128,12 @@ func (c *control) handler() http.Handler {
 		}
 		reply(w, map[string]any{})
 	})
+	c.listRoutes(mux)
+	return mux
+}
+
+// listRoutes serves what the platform recorded: requests, SMS, callbacks.
+func (c *control) listRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
 		method := r.URL.Query().Get("method")
 		out := []map[string]any{}
@@ -170,15 +141,14 @@ func (c *control) handler() http.Handler {
 			if method != "" && req.Method != method {
 				continue
 			}
-			transport := "stomp"
-			if b := bytes.TrimSpace(req.Body); len(b) > 0 && b[0] == '<' {
-				transport = "soap"
-			}
 			// The key is left out: access keys never leave the platform.
-			e := map[string]any{"method": req.Method, "transport": transport, "args": req.Args,
+			e := map[string]any{"method": req.Method, "transport": req.Transport, "args": req.Args,
 				"code": int(req.Code), "code_name": req.Code.String()}
 			if req.HasID {
 				e["id"] = req.ID
+			}
+			if req.Description != "" {
+				e["description"] = req.Description
 			}
 			out = append(out, e)
 		}
@@ -200,13 +170,74 @@ func (c *control) handler() http.Handler {
 		}
 		reply(w, out)
 	})
-	return mux
+}
+
+// callRoutes serves the calls' part of the control interface.
+func (c *control) callRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /calls/inbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Queue, Agent, CallerID, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
+			return
+		}
+		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"uniqueid": uid})
+	})
+	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, From, To, Outcome text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
+			return
+		}
+		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
+		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
+	})
+	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Accountcode, Agent, Exten text }
+		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
+			return
+		}
+		uids, err := c.p.BlindTransfer(string(in.Accountcode), string(in.Agent), string(in.Exten))
+		if uids == nil {
+			uids = []string{}
+		}
+		result(w, err, map[string]any{"uniqueids": uids})
+	})
+	mux.HandleFunc("POST /calls/hangup", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID, Reason text }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
+			return
+		}
+		result(w, c.p.Hangup(string(in.UniqueID), string(in.Reason)), map[string]any{})
+	})
+	mux.HandleFunc("POST /calls/answer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ UniqueID text }
+		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) {
+			return
+		}
+		result(w, c.p.AnswerCall(string(in.UniqueID)), map[string]any{})
+	})
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, call := range c.p.Calls() {
+			out = append(out, map[string]any{"uniqueid": call.UniqueID, "accountcode": call.Accountcode,
+				"agent": call.Agent, "direction": call.Direction, "callerid": call.CallerID,
+				"answered": call.Answered, "peer": call.Peer, "external_id": call.ExternalID})
+		}
+		reply(w, out)
+	})
 }
 
 // read decodes the JSON body into v (member names match case-insensitively,
 // unknown ones are an error) and defaults *accountcode; it answers 400 and
 // reports false when it cannot.
-func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcode *string) bool {
+func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcode *text) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
 	if err != nil {
 		bad(w, "reading the request: "+err.Error())
@@ -225,13 +256,13 @@ func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcod
 		}
 	}
 	if accountcode != nil && *accountcode == "" {
-		*accountcode = c.ac
+		*accountcode = text(c.ac)
 	}
 	return true
 }
 
-func need(w http.ResponseWriter, name, value string) bool {
-	if strings.TrimSpace(value) == "" {
+func need(w http.ResponseWriter, name string, value text) bool {
+	if strings.TrimSpace(string(value)) == "" {
 		bad(w, name+" is missing")
 		return false
 	}

@@ -11,10 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -38,7 +35,10 @@ type config struct {
 	newCallOutcomeSet    bool
 	licensedAgents       int
 	seed, verbose        bool
-	duration, traffic    time.Duration
+	duration             time.Duration
+	traffic              *load // nil: none
+	controlSet           bool  // -control given
+	controlPublic        bool
 }
 
 // trafficAgents are the built-in seed's agents, to which -traffic plays
@@ -55,32 +55,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	var cfg config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
-	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
-	fs.Func("key", "an access key to accept, allowed every method (default: a random key, printed)", func(s string) error {
-		if err := ivclient.CheckKey(s); err != nil {
-			return errors.New("a key is 1 to 20 ASCII letters and digits")
-		}
-		cfg.key = s
-		return nil
-	})
-	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
-	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
-	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
-	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456 (ignored with -seed-file)")
-	fs.StringVar(&cfg.seedFile, "seed-file", "", "start from the state in this JSON file instead (keys, accountcodes, pause reasons, permission groups, queues, SIP users, agents, requests; see the README)")
-	fs.StringVar(&cfg.controlAddr, "control", "", "serve the HTTP control interface (play calls, publish events, withhold replies, reset, list requests) on this address, e.g. 127.0.0.1:7790 (default: none)")
-	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY (default: it answers)", func(s string) error {
-		if s != "" && !slices.Contains(events.HangupReasons(), s) {
-			return fmt.Errorf("%q is not a hangup reason (%s)", s, strings.Join(events.HangupReasons(), ", "))
-		}
-		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
-		return nil
-	})
-	fs.IntVar(&cfg.licensedAgents, "licensed-agents", 0, "agents that may be logged in at once; more get RESPONSE_NO_LICENSE (0: no limit)")
-	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
-	fs.DurationVar(&cfg.traffic, "traffic", 0, "log the seeded agents in and play an inbound call to one of them at this interval (0: none)")
-	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
+	defineFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: %s [flags]
 
@@ -106,10 +81,17 @@ partner code): they then run against it instead of their embedded fake.
 		fmt.Fprintf(stderr, "%s: unexpected arguments: %q\n", name, fs.Args())
 		return 2
 	}
-	if cfg.traffic > 0 && (!cfg.seed || cfg.seedFile != "") {
+	if cfg.traffic != nil && cfg.traffic.agents == 0 && (!cfg.seed || cfg.seedFile != "") {
 		// Rather than run without the traffic asked for.
-		fmt.Fprintf(stderr, "%s: -traffic plays calls to the built-in seed's agents: it needs -seed and no -seed-file\n", name)
+		fmt.Fprintf(stderr, "%s: -traffic without agents=N plays calls to the built-in seed's agents: it needs -seed and no -seed-file\n", name)
 		return 2
+	}
+	if cfg.controlAddr != "off" && cfg.controlAddr != "" && !isLoopback(cfg.controlAddr) {
+		if !cfg.controlPublic {
+			fmt.Fprintf(stderr, "%s: -control %s is beyond loopback: anyone who reaches it could drive the platform; add -control-public to mean it\n", name, cfg.controlAddr)
+			return 2
+		}
+		fmt.Fprintf(stderr, "%s: WARNING: the console and control interface on %s are open to anyone who reaches that address, with no authentication\n", name, cfg.controlAddr)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -126,45 +108,51 @@ partner code): they then run against it instead of their embedded fake.
 	return 0
 }
 
+// defineFlags defines the simulator's flags on fs, into cfg.
+func defineFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.stompAddr, "stomp", "127.0.0.1:61613", "the address the STOMP broker listens on (port 0: a free port)")
+	fs.StringVar(&cfg.soapAddr, "soap", "127.0.0.1:7789", "the address the IVWS SOAP endpoint listens on (port 0: a free port)")
+	fs.Func("key", "an access key to accept, allowed every method (default: a random key, printed)", func(s string) error {
+		if err := ivclient.CheckKey(s); err != nil {
+			return errors.New("a key is 1 to 20 ASCII letters and digits")
+		}
+		cfg.key = s
+		return nil
+	})
+	fs.StringVar(&cfg.login, "login", stompx.DefaultLogin, "the STOMP login the broker accepts")
+	fs.StringVar(&cfg.passcode, "passcode", stompx.DefaultPasscode, "the STOMP passcode the broker accepts")
+	fs.StringVar(&cfg.accountcode, "accountcode", "default", "the accountcode of the seeded agents, queues and SIP users")
+	fs.BoolVar(&cfg.seed, "seed", true, "seed agents 1001-1003 (one line each), queues 7000 and 7001, SIP users 1010-1012 and permission groups 123 and 456 (ignored with -seed-file)")
+	fs.StringVar(&cfg.seedFile, "seed-file", "", "start from the state in this JSON file instead (keys, accountcodes, pause reasons, permission groups, queues, SIP users, agents, requests; see the README)")
+	cfg.controlAddr = defaultControl
+	fs.Func("control", "serve the web console and the HTTP control interface (play calls, publish events, withhold replies, reset, list requests) on this address; \"off\": neither (default "+defaultControl+", or a free port when it is taken)", func(s string) error {
+		cfg.controlAddr, cfg.controlSet = s, true
+		return nil
+	})
+	fs.BoolVar(&cfg.controlPublic, "control-public", false, "allow -control on an address beyond loopback: anyone who reaches it can drive the platform and read its requests")
+	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY, or RING: it rings until answered from the console (default: it answers)", func(s string) error {
+		if s != "" && s != string(ivtest.Ring) && !slices.Contains(events.HangupReasons(), s) {
+			return fmt.Errorf("%q is neither a hangup reason (%s) nor RING", s, strings.Join(events.HangupReasons(), ", "))
+		}
+		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
+		return nil
+	})
+	fs.IntVar(&cfg.licensedAgents, "licensed-agents", 0, "agents that may be logged in at once; more get RESPONSE_NO_LICENSE (0: no limit)")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.Func("traffic", "play calls: an interval (2s: an inbound call to one of the seeded agents, logged in, at this interval), or a load such as agents=2000,cps=50,talk=30s,answered=80,noanswer=10,busy=5,failed=3,giveup=2,outbound=25 (see the README)", func(s string) error {
+		l, err := parseLoad(s)
+		if err == nil {
+			cfg.traffic = &l
+		}
+		return err
+	})
+	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
+}
+
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	ac := cfg.accountcode
-	opts := []ivtest.Option{
-		ivtest.WithSTOMPAddr(cfg.stompAddr),
-		ivtest.WithSOAPAddr(cfg.soapAddr),
-		ivtest.WithSTOMPLogin(cfg.login, cfg.passcode),
-		ivtest.WithAccountcodes(ac),
-	}
-	var seed *Seed
-	switch {
-	case cfg.seedFile != "":
-		var err error
-		if seed, err = readSeed(cfg.seedFile); err != nil {
-			return fmt.Errorf("-seed-file: %w", err)
-		}
-	case cfg.seed:
-		seed = builtinSeed(ac)
-	}
-	if seed != nil {
-		so, err := seed.options(ac)
-		if err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		opts = append(opts, so...)
-	}
-	if cfg.newCallOutcomeSet {
-		opts = append(opts, ivtest.WithNewCallOutcome(ivtest.Outcome(cfg.newCallOutcome)))
-	}
-	if cfg.licensedAgents != 0 {
-		opts = append(opts, ivtest.WithLicensedAgents(cfg.licensedAgents))
-	}
-	if cfg.key != "" {
-		if err := ivclient.CheckKey(cfg.key); err != nil {
-			return fmt.Errorf("-key: %w", err)
-		}
-		opts = append(opts, ivtest.WithKey(cfg.key))
-	}
-	if cfg.verbose {
-		opts = append(opts, ivtest.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	opts, seed, err := platformOptions(cfg, stderr)
+	if err != nil {
+		return err
 	}
 	p, err := ivtest.Start(opts...)
 	if err != nil {
@@ -176,27 +164,15 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	defer p.Close()
 
 	var controlURL string
-	if cfg.controlAddr != "" {
-		ln, err := net.Listen("tcp", cfg.controlAddr)
+	if cfg.controlAddr != "off" && cfg.controlAddr != "" {
+		url, stopControl, err := serveControl(cfg, p)
 		if err != nil {
-			return fmt.Errorf("-control: %w", err)
+			return err
 		}
-		srv := &http.Server{Handler: (&control{p: p, ac: ac}).handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: log.New(io.Discard, "", 0)}
-		served := make(chan struct{})
-		go func() { defer close(served); srv.Serve(ln) }()
-		defer func() { // before the platform closes
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if srv.Shutdown(sctx) != nil {
-				srv.Close()
-			}
-			<-served
-		}()
-		controlURL = "http://" + ln.Addr().String() + "/"
+		defer stopControl() // before the platform closes
+		controlURL = url
 	}
 
-	soapURL := p.SOAPURL()
 	key := p.Key()
 	switch {
 	case cfg.key != "":
@@ -209,6 +185,113 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	printBanner(stdout, cfg, p, seed, key, controlURL)
+
+	var pl *player
+	var began time.Time
+	var events0 int64
+	var cpu0 time.Duration
+	if cfg.traffic != nil {
+		var err error
+		if pl, err = startTraffic(ctx, cfg, p, stdout); err != nil {
+			return err
+		}
+		defer pl.wait()                               // before the platform closes
+		began, events0 = time.Now(), p.Stats().Events // the seed's LOGINs are not the load's
+		cpu0, _, _ = usage()
+	}
+
+	<-ctx.Done()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		fmt.Fprintln(stdout, "stopping: -duration passed")
+	} else {
+		fmt.Fprintln(stdout, "stopping: interrupted")
+	}
+	st := p.Stats()
+	if pl != nil {
+		elapsed := time.Since(began)
+		fmt.Fprintf(stdout, "traffic: %s\n", pl.summary(elapsed))
+		line := fmt.Sprintf("load: %.0f events/s", float64(st.Events-events0)/elapsed.Seconds())
+		if cpu, rss, ok := usage(); ok {
+			cpu -= cpu0
+			line += fmt.Sprintf(", CPU %.0f%% of one core (%.1fs), peak RSS %d MiB", 100*cpu.Seconds()/elapsed.Seconds(), cpu.Seconds(), rss>>20)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "stopped after %d STOMP requests, %d SOAP requests and %d events\n", st.Requests, st.SOAPRequests, st.Events)
+	return nil
+}
+
+// startTraffic logs the built-in seed's agents in when the load has no
+// agents of its own, and starts playing it until ctx ends.
+func startTraffic(ctx context.Context, cfg config, p *ivtest.Platform, stdout io.Writer) (*player, error) {
+	ac := cfg.accountcode
+	if cfg.traffic.agents == 0 {
+		// The seeded agents log in, so that calls can reach them.
+		for _, a := range trafficAgents {
+			if _, err := p.Do("AgentLogin", map[string]any{"Accountcode": ac, "User": a.user,
+				"Interface": "SIP/" + ac + "_" + a.user}); err != nil {
+				return nil, fmt.Errorf("logging agent %s in: %w", a.user, err)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "traffic: %s\n", cfg.traffic.describe())
+	pl := newPlayer(p, ac, *cfg.traffic)
+	go func() { defer close(pl.done); pl.run(ctx) }()
+	return pl, nil
+}
+
+// platformOptions turns the flags into the platform's options, with the
+// seed they describe.
+func platformOptions(cfg config, stderr io.Writer) ([]ivtest.Option, *Seed, error) {
+	ac := cfg.accountcode
+	opts := []ivtest.Option{
+		ivtest.WithSTOMPAddr(cfg.stompAddr),
+		ivtest.WithSOAPAddr(cfg.soapAddr),
+		ivtest.WithSTOMPLogin(cfg.login, cfg.passcode),
+		ivtest.WithAccountcodes(ac),
+	}
+	var seed *Seed
+	switch {
+	case cfg.seedFile != "":
+		var err error
+		if seed, err = readSeed(cfg.seedFile); err != nil {
+			return nil, nil, fmt.Errorf("-seed-file: %w", err)
+		}
+	case cfg.seed:
+		seed = builtinSeed(ac)
+	}
+	if seed != nil {
+		so, err := seed.options(ac)
+		if err != nil {
+			return nil, nil, fmt.Errorf("seed: %w", err)
+		}
+		opts = append(opts, so...)
+	}
+	if cfg.traffic != nil {
+		opts = append(opts, cfg.traffic.seeds(ac)...)
+	}
+	if cfg.newCallOutcomeSet {
+		opts = append(opts, ivtest.WithNewCallOutcome(ivtest.Outcome(cfg.newCallOutcome)))
+	}
+	if cfg.licensedAgents != 0 {
+		opts = append(opts, ivtest.WithLicensedAgents(cfg.licensedAgents))
+	}
+	if cfg.key != "" {
+		if err := ivclient.CheckKey(cfg.key); err != nil {
+			return nil, nil, fmt.Errorf("-key: %w", err)
+		}
+		opts = append(opts, ivtest.WithKey(cfg.key))
+	}
+	if cfg.verbose {
+		opts = append(opts, ivtest.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	return opts, seed, nil
+}
+
+// printBanner says where the platform listens, with what.
+func printBanner(stdout io.Writer, cfg config, p *ivtest.Platform, seed *Seed, key, controlURL string) {
+	soapURL := p.SOAPURL()
 	creds := "login " + cfg.login
 	if cfg.login == stompx.DefaultLogin && cfg.passcode == stompx.DefaultPasscode {
 		creds += ", passcode " + cfg.passcode + ": the platform's defaults"
@@ -222,9 +305,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if cfg.seedFile != "" {
 			from = " from " + cfg.seedFile
 		}
-		fmt.Fprintf(stdout, "seeded%s: %s\n", from, seed.summary(ac))
+		fmt.Fprintf(stdout, "seeded%s: %s\n", from, seed.summary(cfg.accountcode))
 	}
 	if controlURL != "" {
+		fmt.Fprintf(stdout, "console: %s (open it in a browser)\n", controlURL)
 		fmt.Fprintf(stdout, "control: %s (POST /reset, /calls/inbound, /calls/hangup, ...; GET /requests)\n", controlURL)
 	}
 	fmt.Fprintf(stdout, "for the examples: export IV_STOMP_ADDR=%s IV_SOAP_URL=%s IV_KEY=%s\n", p.STOMPAddr(), soapURL, key)
@@ -232,63 +316,5 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "running for %v\n", cfg.duration)
 	} else {
 		fmt.Fprintln(stdout, "running until interrupted")
-	}
-
-	if cfg.traffic > 0 && cfg.seed && cfg.seedFile == "" {
-		// The seeded agents log in, so that calls can reach them.
-		for _, a := range trafficAgents {
-			if _, err := p.Do("AgentLogin", map[string]any{"Accountcode": ac, "User": a.user,
-				"Interface": "SIP/" + ac + "_" + a.user}); err != nil {
-				return fmt.Errorf("logging agent %s in: %w", a.user, err)
-			}
-		}
-		fmt.Fprintf(stdout, "traffic: an inbound call every %v to agents 1001-1003, logged in\n", cfg.traffic)
-		trafficDone := make(chan struct{})
-		defer func() { <-trafficDone }() // before the platform closes
-		go func() { defer close(trafficDone); traffic(ctx, p, ac, cfg.traffic) }()
-	}
-
-	<-ctx.Done()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		fmt.Fprintln(stdout, "stopping: -duration passed")
-	} else {
-		fmt.Fprintln(stdout, "stopping: interrupted")
-	}
-	st := p.Stats()
-	fmt.Fprintf(stdout, "stopped after %d STOMP requests, %d SOAP requests and %d events\n", st.Requests, st.SOAPRequests, st.Events)
-	return nil
-}
-
-// traffic plays an inbound call to the seeded agents in turn, every
-// interval; an agent that is not logged in, is paused or is on a call is
-// skipped. Each answered call lasts half the interval.
-func traffic(ctx context.Context, p *ivtest.Platform, ac string, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		agent := trafficAgents[i%len(trafficAgents)]
-		busy := false
-		for _, c := range p.Calls() {
-			busy = busy || c.Agent == ac+"_"+agent.user
-		}
-		if busy {
-			continue
-		}
-		caller := fmt.Sprintf("21%08d", 98765400+i%100)
-		uid, err := p.InboundCall(ac, agent.queue, agent.user, caller, ivtest.Answer)
-		if err != nil {
-			continue // not logged in, or paused
-		}
-		select { // the caller hangs up after half the interval
-		case <-time.After(interval / 2):
-			p.Hangup(uid, events.ReasonByCaller)
-		case <-ctx.Done():
-			return
-		}
 	}
 }

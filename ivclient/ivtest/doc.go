@@ -201,11 +201,14 @@
 // events a request causes are published before its reply.
 //
 // Tests and programs play calls with InboundCall, OutboundCall, AgentCall,
-// BlindTransfer and Hangup; each returns once its events have reached the
-// broker. PublishRaw and PublishEvent publish anything, malformed included;
-// DropReplies withholds replies (over STOMP and IVWS) and SetReplyFunc
-// rewrites them (over STOMP); Requests and
-// Stats show what the platform received and did; Sync waits until
-// everything produced so far has reached the broker; Reset returns the
-// platform to its seeds between tests.
+// BlindTransfer and Hangup (a call played with Ring rings until
+// AnswerCall); each returns once its events have reached the broker.
+// PublishRaw and PublishEvent publish anything, malformed included;
+// DropReplies withholds replies and DelayReplies holds them (over STOMP and
+// IVWS), SetReplyFunc rewrites them (over STOMP); Requests and Stats show
+// what the platform received and did, Agents, Queues and Calls its state,
+// and Watch each event and request as it happens (the simulator's console
+// is built on these); Sync waits until everything produced so far has
+// reached the broker; Reset returns the platform to its seeds between
+// tests.
 package ivtest

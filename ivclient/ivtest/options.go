@@ -308,7 +308,8 @@ func WithPythonLists() Option {
 // BUSY, FAILED, UNKNOWN, QUEUEGIVEUP, QUEUEMISSED, PICKUP) ends the call
 // before it is answered, with a HANGUP carrying that reason. Any other
 // hangup reason (BYCALLER, BYCALLEE, ATRANSFER, BTRANSFER, MSSTOP, MSSTART,
-// MSGONE) answers the call and ends it at once with that reason.
+// MSGONE) answers the call and ends it at once with that reason. Ring
+// leaves the call ringing until AnswerCall or Hangup.
 type Outcome string
 
 // Common outcomes; any of the 14 hangup reasons is an Outcome too, for
@@ -320,10 +321,11 @@ const (
 	Failed      Outcome = events.ReasonFailed
 	QueueMissed Outcome = events.ReasonQueueMissed
 	QueueGiveUp Outcome = events.ReasonQueueGiveUp
+	Ring        Outcome = "RING" // not a hangup reason: the call rings until AnswerCall or Hangup
 )
 
 func (o Outcome) check() error {
-	if o == Answer {
+	if o == Answer || o == Ring {
 		return nil
 	}
 	for _, r := range events.HangupReasons() {
@@ -337,8 +339,11 @@ func (o Outcome) check() error {
 // answered reports whether the call is answered before it ends.
 func (o Outcome) answered() bool {
 	switch o {
-	case NoAnswer, Busy, Failed, QueueMissed, QueueGiveUp, events.ReasonUnknown, events.ReasonPickup:
+	case NoAnswer, Busy, Failed, QueueMissed, QueueGiveUp, events.ReasonUnknown, events.ReasonPickup, Ring:
 		return false
 	}
 	return true
 }
+
+// ends reports whether the call ends as soon as it is played.
+func (o Outcome) ends() bool { return o != Answer && o != Ring }

@@ -48,6 +48,12 @@ type Platform struct {
 	reqLog      []Request
 	reqNext     int
 	reqFull     bool
+	delayN      int
+	delay       time.Duration
+	delayMeth   map[string]bool
+
+	watchMu  sync.RWMutex // guards watchers; held while they are called
+	watchers []*watcher
 
 	stats struct {
 		requests, replies, dropped, malformed, events, publishErrors, reconnects atomic.Int64
@@ -255,6 +261,11 @@ type Request struct {
 	HasID  bool           // whether the request carried an identifier
 	Body   []byte         // the message body as received
 	Code   codes.Code     // the return code the platform answered with
+	// Description is the platform's description of a non-zero Code, as
+	// its reply carries it ("Agent default_1001 is not logged in").
+	Description string
+	Transport   string    // "stomp" or "soap"
+	Time        time.Time // when the platform answered (its clock, WithClock)
 }
 
 // Requests returns the requests received so far, oldest first (at most the
@@ -271,15 +282,17 @@ func (p *Platform) Requests() []Request {
 }
 
 func (p *Platform) record(r Request) {
+	r.Time = p.now()
 	p.hookMu.Lock()
-	defer p.hookMu.Unlock()
 	if len(p.reqLog) < maxRecorded {
 		p.reqLog = append(p.reqLog, r)
-		return
+	} else {
+		p.reqFull = true
+		p.reqLog[p.reqNext] = r
+		p.reqNext = (p.reqNext + 1) % maxRecorded
 	}
-	p.reqFull = true
-	p.reqLog[p.reqNext] = r
-	p.reqNext = (p.reqNext + 1) % maxRecorded
+	p.hookMu.Unlock()
+	p.notify(Notice{Time: r.Time, Request: &r})
 }
 
 // DropReplies makes the platform act on the next n requests but withhold
@@ -365,9 +378,11 @@ func (p *Platform) PublishRaw(topic string, body []byte) error {
 	if !strings.HasPrefix(topic, "/") {
 		return fmt.Errorf("ivtest: PublishRaw: %q is not a STOMP destination", topic)
 	}
-	if !p.proc.enqueue(outItem{dest: topic, body: append([]byte(nil), body...)}) {
+	b := append([]byte(nil), body...)
+	if !p.proc.enqueue(outItem{dest: topic, body: b}) {
 		return errClosed
 	}
+	p.notify(Notice{Time: p.now(), Topic: topic, Body: b, Raw: true})
 	return nil
 }
 
@@ -430,6 +445,7 @@ func (p *Platform) publishEvent(agent string, body []byte) bool {
 		return false
 	}
 	p.stats.events.Add(1)
+	p.notify(Notice{Time: p.now(), Topic: items[0].dest, Body: body})
 	return true
 }
 
@@ -444,21 +460,19 @@ func (p *Platform) serveSTOMP(body []byte) {
 			p.log.Debug("ivtest: dropped a request with no key to reply to", "err", err)
 			return
 		}
-		req.Code = codes.Invalid
+		req.Code, req.Description, req.Transport = codes.Invalid, "Malformed request", "stomp"
 		p.record(req)
 		p.reply(req, codes.Invalid, "Malformed request")
 		return
 	}
-	req := Request{Method: in.Method, Key: in.Key, Args: in.Args, ID: in.ID, HasID: in.HasID, Body: body}
+	req := Request{Method: in.Method, Key: in.Key, Args: in.Args, ID: in.ID, HasID: in.HasID, Body: body, Transport: "stomp"}
 	if !replyableKey(in.Key) {
 		p.stats.malformed.Add(1)
 		p.log.Debug("ivtest: dropped a request with no key to reply to", "method", in.Method)
 		return
 	}
 	code, payload := p.handle(in.Method, in.Key, in.Args)
-	req.Code = code
-	p.record(req)
-	p.reply(req, code, payload)
+	p.reply(p.recordServed(req, code, payload), code, payload)
 }
 
 // replyableKey reports whether /topic/<key> is a destination worth
@@ -496,6 +510,7 @@ func (p *Platform) reply(req Request, code codes.Code, payload any) {
 		p.stats.dropped.Add(1)
 		return
 	}
+	delay := p.takeDelay(req.Method)
 	bodies := [][]byte{b}
 	if f := p.getReplyFunc(); f != nil {
 		bodies = f(req, b)
@@ -508,6 +523,14 @@ func (p *Platform) reply(req Request, code codes.Code, payload any) {
 	items := make([]outItem, len(bodies))
 	for i, body := range bodies {
 		items[i] = outItem{dest: dest, body: body}
+	}
+	if delay > 0 {
+		time.AfterFunc(delay, func() {
+			if p.proc.enqueue(items...) {
+				p.stats.replies.Add(int64(len(items)))
+			}
+		})
+		return
 	}
 	if p.proc.enqueue(items...) {
 		p.stats.replies.Add(int64(len(items)))

@@ -139,19 +139,18 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	method, key, args, err := parseSOAPRequest(body)
 	if err != nil {
-		p.record(Request{Body: body, Key: key, Code: codes.Invalid})
+		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: "soap"})
 		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
 		return
 	}
 	code, payload := p.handle(method, key, args)
-	p.record(Request{Method: method, Key: key, Args: args, Body: body, Code: code})
+	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: "soap"}, code, payload)
 
-	if p.takeDrop(method) {
-		select {
-		case <-r.Context().Done():
-		case <-s.stop:
-		}
+	switch p.holdSOAPReply(method, r.Context().Done(), s.stop) {
+	case replyDropped:
 		panic(http.ErrAbortHandler) // close the connection without a response
+	case replyAbandoned:
+		return
 	}
 	if code != codes.OK {
 		desc, _ := payload.(string)

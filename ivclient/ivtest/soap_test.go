@@ -378,10 +378,20 @@ func TestSOAPDropReplies(t *testing.T) {
 	p := NewPlatform(t)
 	c := soapClient(t, p, p.Key())
 	p.DropReplies(1, "AgentAdd")
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	// The caller gives up once the platform has the request (a fixed
+	// deadline could pass before the request arrives, under -race).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := c.AgentAdd(ctx, ivclient.Agent{Accountcode: "default", User: "1001"})
-	if !errors.Is(err, context.DeadlineExceeded) {
+	added := make(chan error, 1)
+	go func() { added <- c.AgentAdd(ctx, ivclient.Agent{Accountcode: "default", User: "1001"}) }()
+	for i := 0; len(p.Requests()) == 0; i++ {
+		if i == 2000 {
+			t.Fatal("the request did not reach the platform")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-added; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := c.AgentInfo(ctxT(t), "default", "1001"); err != nil {

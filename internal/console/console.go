@@ -1,0 +1,183 @@
+// Package console is the simulator's web console: one page that shows the
+// fake platform (package ivtest) live, agents and their state, queues,
+// calls in progress, the events as published, the requests received, SMS
+// and callbacks, and drives it through the simulator's HTTP control
+// interface, the same one scripts use.
+//
+// The page is a Go template with a little plain JavaScript and CSS, all
+// embedded: there is no build step. It is kept current by server-sent
+// events (GET /console/stream): a broadcaster reads the platform's state
+// (Platform.Agents, Calls, Queues, SentSMS, CallBacks, Stats) at most every
+// 250 ms while a page is open, and sends each page what changed since the
+// last batch, row by row, with the events and requests that arrived in
+// between (Platform.Watch). The state shown is always read from the
+// platform, never kept in a copy; only the recent events and requests,
+// which the platform does not keep as state, are held in bounded rings so
+// that a page opened later can show them. A page that falls behind is
+// disconnected, and its EventSource reconnects and starts from a full
+// snapshot.
+//
+// The console never shows an access key: a request is shown with its
+// method, transport, arguments (a "key" argument removed) and the code
+// and description the platform answered.
+package console
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Interval is how often the console sends a batch of changes.
+const Interval = 250 * time.Millisecond
+
+// Ring sizes: the recent events and requests a page opened now is shown.
+const (
+	eventRing   = 1000
+	requestRing = 1000
+	initialRows = 300 // of each, in a new page's first snapshot
+	batchRows   = 400 // of each, at most, in one batch; more are counted as skipped
+)
+
+// Info is what the page says about the platform it shows.
+type Info struct {
+	Accountcode string
+	STOMPAddr   string
+	SOAPURL     string
+}
+
+// Console serves the page and its stream for one platform.
+type Console struct {
+	p    *ivtest.Platform
+	info Info
+	page *template.Template
+	stop func()
+
+	mu       sync.Mutex
+	evs      ring
+	reqs     ring
+	clients  map[*client]bool
+	wake     chan struct{}
+	closed   bool
+	done     chan struct{}
+	finished chan struct{}
+}
+
+// New watches p and returns its console; Close stops it.
+func New(p *ivtest.Platform, info Info) *Console {
+	c := &Console{p: p, info: info, clients: map[*client]bool{}, wake: make(chan struct{}, 1),
+		done: make(chan struct{}), finished: make(chan struct{}),
+		evs: newRing(eventRing), reqs: newRing(requestRing)}
+	c.page = template.Must(template.New("index.html").Funcs(template.FuncMap{"split": strings.Fields}).ParseFS(assets, "assets/index.html"))
+	c.stop = p.Watch(c.observe)
+	go c.broadcast()
+	return c
+}
+
+// Close stops watching the platform, ends every stream and waits for the
+// broadcaster to return.
+func (c *Console) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.finished
+		return
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	c.stop()
+	<-c.finished
+}
+
+// Handle registers the console's routes on mux: GET / (the page), GET
+// /console/assets/ and GET /console/stream.
+func (c *Console) Handle(mux *http.ServeMux) {
+	sub, _ := fs.Sub(assets, "assets")
+	mux.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", http.FileServerFS(sub)))
+	mux.HandleFunc("GET /{$}", c.servePage)
+	mux.HandleFunc("GET /console/stream", c.serveStream)
+}
+
+func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// Only this page's own script and style run, whatever an event or a
+	// request carries (values are set as text besides).
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	data := struct {
+		Info
+		Reasons  []string
+		Outcomes []string
+	}{c.info, events.HangupReasons(), []string{"NOANSWER", "BUSY", "FAILED", "QUEUEGIVEUP", "QUEUEMISSED"}}
+	c.page.Execute(w, data)
+}
+
+// observe records what the platform did; it runs under the platform's
+// lock at times, so it only keeps the notice (encoded when a page needs
+// it).
+func (c *Console) observe(n ivtest.Notice) {
+	c.mu.Lock()
+	if n.Request != nil {
+		c.reqs.add(n)
+	} else {
+		c.evs.add(n)
+	}
+	c.mu.Unlock()
+}
+
+// ring holds the last notices of a stream, each with its sequence number.
+type ring struct {
+	rows []ivtest.Notice
+	next int   // where the next row goes
+	seq  int64 // of the newest row; rows[i] holds seq-(filled-1-age)
+	n    int   // rows held
+}
+
+func newRing(size int) ring { return ring{rows: make([]ivtest.Notice, size)} }
+
+func (r *ring) add(n ivtest.Notice) {
+	r.rows[r.next] = n
+	r.next = (r.next + 1) % len(r.rows)
+	r.seq++
+	if r.n < len(r.rows) {
+		r.n++
+	}
+}
+
+// since returns the rows after sequence number after up to upto, at most
+// max of the newest, and how many it left out.
+func (r *ring) since(after, upto int64, max int) (rows []ivtest.Notice, skipped int64) {
+	want := upto - after
+	if want <= 0 {
+		return nil, 0
+	}
+	newer := int(r.seq - upto) // rows after upto, which stay out
+	if newer >= r.n {
+		return nil, want
+	}
+	if want > int64(r.n-newer) {
+		skipped = want - int64(r.n-newer)
+		want = int64(r.n - newer)
+	}
+	if want > int64(max) {
+		skipped += want - int64(max)
+		want = int64(max)
+	}
+	rows = make([]ivtest.Notice, 0, want)
+	start := ((r.next-newer-int(want))%len(r.rows) + len(r.rows)) % len(r.rows)
+	for i := 0; i < int(want); i++ {
+		rows = append(rows, r.rows[(start+i)%len(r.rows)])
+	}
+	return rows, skipped
+}
