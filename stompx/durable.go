@@ -171,7 +171,7 @@ type durableSub struct {
 	cancel context.CancelFunc
 
 	roles  *roleNotifier // WithActiveChange; nil without
-	binder bool          // only declares the queue and binds its topics (bind)
+	binder bool          // declares and binds only: what it receives is kept (keep), never delivered
 
 	mu     sync.Mutex
 	cur    *durableConn // nil while reconnecting or a standby

@@ -47,6 +47,9 @@ func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
+	// Nothing it receives is delivered, so nothing is settled after the
+	// UNSUBSCRIBE (an ACK then is an ERROR: the subscription is not found).
+	ds.binder = true
 	dc, cctx, stop, err := ds.open(ctx, addr)
 	if err != nil {
 		return err
