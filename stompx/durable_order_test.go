@@ -16,9 +16,15 @@ import (
 // events waited in the queue or arrived while it consumed, and on a
 // resubscription to the queue made by the first (its bindings kept).
 func TestDurableTopicsKeepOrder(t *testing.T) {
-	forDurableBrokers(t, func(t *testing.T, addr string) {
+	forDurableBrokers(t, func(t *testing.T, addr string) { topicsKeepOrder(t, addr) })
+	t.Run("quorum", func(t *testing.T) { topicsKeepOrder(t, rabbitAddr(t), stompx.WithQuorumQueue()) })
+}
+
+func topicsKeepOrder(t *testing.T, addr string, opts ...stompx.DurableOption) {
+	{
 		const agents, perRound = 20, 15
-		e := newDurableEnv(t, addr)
+		opts = append(opts, stompx.WithPrefetch(64))
+		e := newDurableEnv(t, addr, opts...)
 		topics := make([]string, agents)
 		for a := range topics {
 			topics[a] = fmt.Sprintf("%s.a%02d", e.topic, a)
@@ -61,13 +67,13 @@ func TestDurableTopicsKeepOrder(t *testing.T) {
 		tr := dial(t, addr)
 		ctx := ctxT(t, time.Minute)
 		// One round waits in the queue, one arrives while consuming.
-		s, err := tr.SubscribeDurable(ctx, e.name, topics, stompx.WithPrefetch(64))
+		s, err := tr.SubscribeDurable(ctx, e.name, topics, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = s.Close()
 		publish(0, perRound)
-		s, err = tr.SubscribeDurable(ctx, e.name, topics, stompx.WithPrefetch(64))
+		s, err = tr.SubscribeDurable(ctx, e.name, topics, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,11 +85,11 @@ func TestDurableTopicsKeepOrder(t *testing.T) {
 		_ = s.Close()
 		// The queue, bound to every topic, consumed through one of them.
 		publish(2*perRound, 3*perRound)
-		s, err = tr.SubscribeDurable(ctx, e.name, topics[:1], stompx.WithPrefetch(64))
+		s, err = tr.SubscribeDurable(ctx, e.name, topics[:1], opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
 		consume(s, 3*perRound)
-	})
+	}
 }
