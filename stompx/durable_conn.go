@@ -108,8 +108,9 @@ func (dc *durableConn) subscribeSync() bool {
 // several would interleave, one agent's events out of order). With one
 // topic, that is the topic's SUBSCRIBE, which declares the queue and binds
 // the topic. With several, a connection of its own declares the queue and
-// binds every topic first (bind), and the queue is consumed by name
-// (consumeQueue). False means the connection ended first.
+// binds every topic first (bind), and the queue is consumed by name,
+// /amq/queue/<queue>, the binder's held events first (pumpInOrder). False
+// means the connection ended first.
 func (dc *durableConn) subscribeTopics(ctx context.Context) bool {
 	ds := dc.ds
 	if len(ds.topics) > 1 && !ds.binder {
