@@ -378,7 +378,7 @@ func demo(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Hangup(uid, events.ReasonByCaller); err != nil {
+	if err := p.EndCall(uid, events.ReasonByCaller); err != nil {
 		return err
 	}
 	select {
@@ -410,7 +410,7 @@ func demo(ctx context.Context, cfg config) error {
 		func() error {
 			uid, err := p.InboundCall(acct, "7000", "1002", "2133334444", ivtest.Answer)
 			if err == nil {
-				err = p.Hangup(uid, events.ReasonByCallee)
+				err = p.EndCall(uid, events.ReasonByCallee)
 			}
 			return err
 		},
@@ -422,7 +422,7 @@ func demo(ctx context.Context, cfg config) error {
 		func() error {
 			uid, err := p.OutboundCall(acct, "1001", "2166667777", ivtest.Answer)
 			if err == nil {
-				err = p.Hangup(uid, events.ReasonByCaller)
+				err = p.EndCall(uid, events.ReasonByCaller)
 			}
 			return err
 		},
