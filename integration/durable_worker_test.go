@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -38,10 +39,26 @@ type workerConfig struct {
 	// that each has its prefetch of events in flight, and a worker killed
 	// in it leaves a record whose event is delivered again: a duplicate.
 	Work time.Duration
+
+	// The whole-call tests' workers (Mode "calls", see callsWorker).
+	Mode      string        // "" consumes events one by one; "calls" runs ConsumeCalls
+	ID        int           // the worker's id, in its lines (set by startWorker)
+	Lanes     int           // ConsumeCalls' WithLanes (0: its default)
+	HeartBeat time.Duration // the transport's WithHeartBeat, both ways (0: its default)
+	Proxy     string        // the address to dial instead of Addr (a proxy the test controls)
+	// SingleActive subscribes with WithSingleActive and WithActiveChange.
+	SingleActive bool
 }
 
 func (c workerConfig) durableOpts() []stompx.DurableOption {
+	// A prefetch of a thousand (the default holds 30,000 events for
+	// whole calls): the live workers must leave events in the queue for
+	// the replacement of a killed one. The calls workers, one active at a
+	// time, keep the default, as a partner's would.
 	var opts []stompx.DurableOption
+	if c.Mode != "calls" {
+		opts = append(opts, stompx.WithPrefetch(events.DefaultBuffer))
+	}
 	if c.Quorum {
 		opts = append(opts, stompx.WithQuorumQueue())
 	}
@@ -64,18 +81,17 @@ func workerProcess() int {
 	if err := json.Unmarshal([]byte(os.Getenv(workerEnv)), &cfg); err != nil {
 		return fail("%s: %v", workerEnv, err)
 	}
+	if cfg.Mode == "calls" {
+		return callsWorker(cfg)
+	}
 	out, err := os.OpenFile(cfg.Out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer out.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := stdinContext()
 	defer cancel()
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
 	tr, err := stompx.Dial(ctx, cfg.Addr, stompx.WithLogin(cfg.Login, cfg.Passcode), stompx.WithAddrs(cfg.Addrs...),
 		stompx.WithReconnectBackoff(50*time.Millisecond, 500*time.Millisecond))
 	if err != nil {
@@ -117,6 +133,17 @@ func workerProcess() int {
 	}
 }
 
+// stdinContext returns a context that ends when stdin closes: the test
+// stops a worker so, and its death closes it too.
+func stdinContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	return ctx, cancel
+}
+
 // workerProc is a worker process the test started.
 type workerProc struct {
 	id      int
@@ -144,7 +171,7 @@ func startWorker(t *testing.T, dir string, id int, cfg workerConfig) *workerProc
 		stdout: filepath.Join(dir, fmt.Sprintf("worker%d.stdout", id)),
 		stderr: filepath.Join(dir, fmt.Sprintf("worker%d.stderr", id)),
 	}
-	cfg.Out = w.out
+	cfg.Out, cfg.ID = w.out, id
 	env, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,11 @@ durable=$(printf '%s\n' "$summary" | awk -F'\t' '/^DURABLE/ {print $2}' | sort)
 paired=$(printf '%s\n' "$summary" | awk -F'\t' '/^PAIRED/ {printf "| %s | %s |\n", $2, $3}' | sort)
 summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | grep -v '^DURABLE' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
 
+# The whole-call section is measured by integration tests and
+# BenchmarkConsume by hand (its commands are in it), not by this script:
+# keep it as it is.
+calls_section=$(awk '/^## Whole calls/ {p=1} /^## / && !/^## Whole calls/ {p=0} p' BENCHMARKS.md 2>/dev/null || true)
+
 {
   cat <<EOF2
 # Benchmarks
@@ -140,4 +145,5 @@ $("$benchstat" "$out/bench.txt")
 \`\`\`
 EOF2
 } > BENCHMARKS.md
+if [ -n "$calls_section" ]; then printf '\n%s\n' "$calls_section" >> BENCHMARKS.md; fi
 echo "wrote BENCHMARKS.md" >&2

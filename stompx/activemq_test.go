@@ -27,8 +27,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,35 +454,11 @@ func TestActiveMQRestart(t *testing.T) {
 	}
 	defer sub.Close()
 
-	var stop atomic.Bool
-	var ok, lost, timedOut atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; !stop.Load(); i++ {
-				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := echo(cctx, tr, p.Key(), fmt.Sprintf("%d-%d", g, i))
-				cancel()
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, ivclient.ErrConnectionLost):
-					lost.Add(1)
-				case errors.Is(err, context.DeadlineExceeded):
-					// Sent just before the stop and lost with the
-					// broker's non-persistent queue, or waiting for the
-					// connection past its deadline.
-					timedOut.Add(1)
-				default:
-					t.Errorf("call: %v", err)
-					return
-				}
-			}
-		}(g)
-	}
-	waitCount(t, &ok, 100)
+	// Calls may time out: sent just before the stop and lost with the
+	// broker's non-persistent queue, or waiting for the connection past
+	// their deadline.
+	load := startCallLoad(t, ctx, tr, p.Key(), 5*time.Second, true)
+	load.waitMore(t, 100)
 	stopT := activemqScript(t, addr, "stop")
 	states.waitFor(t, stompx.Connected, stompx.Reconnecting)
 	// A call with a long deadline made while the broker is down waits for
@@ -500,10 +474,8 @@ func TestActiveMQRestart(t *testing.T) {
 	if err := <-patient; err != nil {
 		t.Fatalf("call made during the outage = %v, want success after the restart", err)
 	}
-	after := ok.Load()
-	waitCount(t, &ok, after+100)
-	stop.Store(true)
-	wg.Wait()
+	load.waitMore(t, 100)
+	load.finish()
 	if tr.State() != stompx.Connected {
 		t.Fatalf("state %v after the restart", tr.State())
 	}
@@ -523,5 +495,5 @@ func TestActiveMQRestart(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("stop %v, start %v; calls ok %d, lost %d, timed out %d; %+v",
-		stopT.Round(time.Millisecond), startT.Round(time.Millisecond), ok.Load(), lost.Load(), timedOut.Load(), st)
+		stopT.Round(time.Millisecond), startT.Round(time.Millisecond), load.ok.Load(), load.lost.Load(), load.timedOut.Load(), st)
 }

@@ -15,7 +15,7 @@ import (
 
 // TestConnectionExperiment measures the transport with one STOMP
 // connection (requests sent on the connection that receives replies and
-// events) against today's two (issue 11, item 12), on go-stomp's server,
+// events) against today's two, on go-stomp's server,
 // ivtest's broker and RabbitMQ (with IV_RABBITMQ_ADDR), at 1, 128 and
 // 1,024 calls in flight, with and without an event flood on a subscribed
 // topic. It logs calls/s of each and whether a run hung (no progress for

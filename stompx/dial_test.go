@@ -72,7 +72,8 @@ func TestOptionValidation(t *testing.T) {
 		stompx.WithRequestQueue("config"),
 		stompx.WithReconnectBackoff(0, time.Second),
 		stompx.WithReconnectBackoff(time.Second, time.Millisecond),
-		stompx.WithMaxReconnects(-2),
+		stompx.WithMaxReconnects(-1),
+		stompx.WithMaxReconnects(0), // WithoutReconnect is the one way to turn reconnection off
 		stompx.WithLogger(nil),
 		stompx.WithStateHandler(nil),
 		stompx.WithConnectTimeout(0),
@@ -81,7 +82,7 @@ func TestOptionValidation(t *testing.T) {
 		stompx.WithAddrs("host:port:extra"),
 	}
 	for i, o := range bad {
-		if _, err := stompx.Dial(ctx, "127.0.0.1:1", o); err == nil || !strings.Contains(err.Error(), "invalid option") || !errors.Is(err, ivclient.ErrInvalidArgument) {
+		if _, err := stompx.Dial(ctx, "127.0.0.1:1", o); err == nil || !strings.HasPrefix(err.Error(), "stompx: Dial: invalid argument: ") || !errors.Is(err, ivclient.ErrInvalidArgument) {
 			t.Errorf("option %d: %v", i, err)
 		}
 	}

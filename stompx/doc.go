@@ -68,6 +68,29 @@
 // DeleteDurable removes a queue. Plain subscriptions (Subscribe) keep no
 // events while disconnected and give each subscriber every event.
 //
+// One active worker. WithSingleActive makes one consumer of a name, in any
+// process, the active one: the broker grants it an exclusive lock queue
+// on its own connection, the others wait as standbys and try about once a
+// second, and the lock goes with the active consumer's connection, so a
+// standby takes over within about a second of its death (once the broker
+// notices, for a cut network: the heart-beat timeout). WithActiveChange
+// reports the changes. Events of a lost connection reach no handler of
+// events.Consume or events.ConsumeCalls; the broker delivers them again.
+//
+// Dead letters. Subscription.Reject moves an event of a durable
+// subscription to its name's dead letters (a durable queue of their own)
+// with the cause and the time, then settles it: at least once, a crash
+// between the two leaves the event in both places. DeadLetters lists them,
+// ReplayDeadLetters sends them back to the name's queue, PurgeDeadLetters
+// deletes them, and DeleteDurable deletes them with the name's queue. The
+// name's queue keeps its arguments: queues made before this existed work
+// as they are.
+//
+// Prefetch. A durable subscription's default prefetch,
+// DefaultDurablePrefetch (30,000), lets events.ConsumeCalls hold every
+// event of 5,000 calls in progress; its buffer costs about 5.5 MB per
+// subscription, plus the bodies of the events in flight.
+//
 // No deadlock. Requests are sent on a connection of their own, and every
 // go-stomp subscription is drained at once by a goroutine that never sends,
 // so go-stomp's client cannot wedge and the broker can always deliver to the
@@ -76,7 +99,7 @@
 // own server package (which ivtest does not use): its single router blocks
 // while writing to a connection, so a SUBSCRIBE it receives while hundreds
 // of calls are in flight can wedge it for good; the transport notices the
-// missing RECEIPT (after 30s) and reconnects, but that server stays stuck.
+// missing confirmation (after 30s) and reconnects, but that server stays stuck.
 //
 // Connection loss. Calls in flight when the connection drops fail at once
 // with an error wrapping ivclient.ErrConnectionLost; they are never re-sent

@@ -142,7 +142,7 @@ func TestDurableKeepsEventsWhileNoConsumer(t *testing.T) {
 }
 
 // A durable subscription that loses its connection tries the next
-// address first, as the transport does (issue 11, item 5): the one that
+// address first, as the transport does: the one that
 // just failed is tried again only after the others.
 func TestDurableFailoverTriesNextAddressFirst(t *testing.T) {
 	p := ivtest.NewPlatform(t)

@@ -3,14 +3,11 @@ package stompx_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
-	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
@@ -18,68 +15,6 @@ import (
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
-
-// serverBroker is a STOMP broker that introduces itself with a given
-// server header, records the headers of every SEND to the request queue
-// and answers receipts. It routes nothing: calls get no reply.
-type serverBroker struct {
-	*tcpFake
-	server string
-	mu     sync.Mutex
-	sends  []*frame.Header
-	sent   chan struct{}
-}
-
-func newServerBroker(tb testing.TB, server string) *serverBroker {
-	tb.Helper()
-	b := &serverBroker{server: server, sent: make(chan struct{}, 64)}
-	b.tcpFake = startTCPFake(tb, b.serve)
-	return b
-}
-
-func (b *serverBroker) serve(c net.Conn) {
-	r, w := frame.NewReader(c), frame.NewWriter(c)
-	for {
-		f, err := r.Read()
-		if err != nil {
-			return
-		}
-		if f == nil {
-			continue
-		}
-		switch f.Command {
-		case frame.CONNECT, frame.STOMP:
-			if w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "0,0", frame.Server, b.server)) != nil {
-				return
-			}
-			continue
-		case frame.SEND:
-			if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
-				b.mu.Lock()
-				b.sends = append(b.sends, f.Header.Clone())
-				b.mu.Unlock()
-				b.sent <- struct{}{}
-			}
-		}
-		if id, ok := f.Header.Contains(frame.Receipt); ok {
-			if w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {
-				return
-			}
-		}
-	}
-}
-
-func (b *serverBroker) lastSend(tb testing.TB) *frame.Header {
-	tb.Helper()
-	select {
-	case <-b.sent:
-	case <-time.After(10 * time.Second):
-		tb.Fatal("no request reached the broker")
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sends[len(b.sends)-1]
-}
 
 func TestRequestExpiryHeaders(t *testing.T) {
 	for _, c := range []struct {
@@ -95,7 +30,7 @@ func TestRequestExpiryHeaders(t *testing.T) {
 		{"stompd/x.y.z", nil, "", []string{"expiration", "expires"}},
 	} {
 		t.Run(c.server, func(t *testing.T) {
-			b := newServerBroker(t, c.server)
+			b := newFakeBroker(t, fakeConfig{server: c.server})
 			tr := dial(t, b.ln.Addr().String(), c.opts...)
 			const timeout = 2 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -130,7 +65,7 @@ func TestRequestExpiryHeaders(t *testing.T) {
 }
 
 func TestRequestWithoutDeadlineHasNoExpiry(t *testing.T) {
-	b := newServerBroker(t, "RabbitMQ/3.10.8")
+	b := newFakeBroker(t, fakeConfig{server: "RabbitMQ/3.10.8"})
 	tr := dial(t, b.ln.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -144,7 +79,7 @@ func TestRequestWithoutDeadlineHasNoExpiry(t *testing.T) {
 }
 
 func TestDurableNotSupportedOnActiveMQ(t *testing.T) {
-	b := newServerBroker(t, "ActiveMQ/5.17.2")
+	b := newFakeBroker(t, fakeConfig{server: "ActiveMQ/5.17.2"})
 	tr := dial(t, b.ln.Addr().String())
 	_, err := tr.SubscribeDurable(ctxT(t, 10*time.Second), "workers", []string{events.AllAgents})
 	if !errors.Is(err, ivclient.ErrNotSupported) {

@@ -23,75 +23,46 @@ import (
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
-// hostileBroker is a raw TCP STOMP server that behaves until it gets a
-// request, then answers it on the reply connection with one hostile frame:
-// the bytes of attack, streamed until the client hangs up (or 1 GiB).
+// hostileBroker is a fakeBroker that behaves until it gets a request,
+// then answers it on the reply connection with one hostile frame: the
+// bytes of attack, streamed until the client hangs up (or 1 GiB).
 // Reconnections are served the same way, so the transport recovers.
 type hostileBroker struct {
-	*tcpFake // its wg also owns the flood goroutines
-	attack   string
-	mu       sync.Mutex
-	reply    net.Conn // the connection that subscribed to a /topic/
-	subID    string
-	written  atomic.Int64 // hostile bytes the client accepted
+	*fakeBroker // its wg also owns the flood goroutines
+	attack      string
+	mu          sync.Mutex
+	reply       net.Conn // the connection that subscribed to a /topic/
+	subID       string
+	written     atomic.Int64 // hostile bytes the client accepted
 }
 
-// The hostile inputs of issue 11.
+// The hostile inputs a broker (or a man in the middle) can send.
 var hostileInputs = []string{"content-length", "header-line", "body", "headers"}
 
 func newHostileBroker(tb testing.TB, attack string) *hostileBroker {
 	tb.Helper()
 	h := &hostileBroker{attack: attack}
-	h.tcpFake = startTCPFake(tb, h.serve)
+	h.fakeBroker = newFakeBroker(tb, fakeConfig{muteDisconnect: attack == "mute-disconnect", onFrame: h.onFrame})
 	return h
 }
 
-func (h *hostileBroker) serve(c net.Conn) {
-	r := frame.NewReader(c)
-	var wmu sync.Mutex
-	w := frame.NewWriter(c)
-	write := func(f *frame.Frame) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		return w.Write(f)
-	}
-	for {
-		f, err := r.Read()
-		if err != nil {
-			return
+// onFrame notes the reply subscription and floods it once a request comes.
+func (h *hostileBroker) onFrame(c net.Conn, f *frame.Frame) {
+	switch f.Command {
+	case frame.SUBSCRIBE:
+		if strings.HasPrefix(f.Header.Get(frame.Destination), "/topic/") {
+			h.mu.Lock()
+			h.reply, h.subID = c, f.Header.Get(frame.Id)
+			h.mu.Unlock()
 		}
-		if f == nil {
-			continue
-		}
-		switch f.Command {
-		case frame.CONNECT, frame.STOMP:
-			if write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "0,0")) != nil {
-				return
-			}
-			continue
-		case frame.SUBSCRIBE:
-			if strings.HasPrefix(f.Header.Get(frame.Destination), "/topic/") {
-				h.mu.Lock()
-				h.reply, h.subID = c, f.Header.Get(frame.Id)
-				h.mu.Unlock()
-			}
-		case frame.SEND:
-			if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
-				h.mu.Lock()
-				rc, id := h.reply, h.subID
-				h.mu.Unlock()
-				if rc != nil {
-					h.wg.Add(1)
-					go h.flood(rc, id)
-				}
-			}
-		}
-		if f.Command == frame.DISCONNECT && h.attack == "mute-disconnect" {
-			continue
-		}
-		if id, ok := f.Header.Contains(frame.Receipt); ok {
-			if write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {
-				return
+	case frame.SEND:
+		if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
+			h.mu.Lock()
+			rc, id := h.reply, h.subID
+			h.mu.Unlock()
+			if rc != nil {
+				h.wg.Add(1)
+				go h.flood(rc, id)
 			}
 		}
 	}
@@ -130,7 +101,7 @@ func (h *hostileBroker) flood(c net.Conn, subID string) {
 	}
 }
 
-// TestHostileFrames sends each hostile input of issue 11 and checks that
+// TestHostileFrames sends each hostile input and checks that
 // the connection is dropped with ErrFrameTooLarge (in the call's error, the
 // log and the state handler), that the transport reconnects, and, in a
 // subprocess of its own, that peak RSS stays small.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-stomp/stomp/v3/server"
 
 	"github.com/instantvoice/instantvoice-go/internal/wire"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -479,32 +481,46 @@ func silentServer(tb testing.TB) string {
 	return startTCPFake(tb, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }).addr()
 }
 
-// miniBroker is a minimal STOMP server for what go-stomp's server cannot
-// show: the CONNECTED heart-beat it answers is configurable, it records the
-// CONNECT frames, and it answers receipts. It routes nothing.
-type miniBroker struct {
+// fakeBroker is the raw STOMP server of the tests, for what go-stomp's
+// server and ivtest's broker cannot show: its CONNECTED frame is
+// configurable (server and heart-beat headers), it records the heart-beat
+// header of every CONNECT and the headers of every SEND to the request
+// queue, and it answers receipts. It routes only a SEND to a destination
+// its own connection subscribed to (the transport's confirmations): calls
+// get no reply.
+// onFrame, when set, sees every frame after CONNECT first (the hostile
+// broker floods from there); muteDisconnect leaves DISCONNECT unanswered.
+type fakeBroker struct {
 	*tcpFake
-	hb       string // heart-beat header of CONNECTED
+	fakeConfig
 	mu       sync.Mutex
-	connects []string // heart-beat headers of the CONNECT frames
+	connects []string        // heart-beat headers of the CONNECT frames
+	sends    []*frame.Header // headers of the SENDs to the request queue
+	sent     chan struct{}
 }
 
-func newMiniBroker(tb testing.TB, hb string) *miniBroker {
+// fakeConfig is what a fakeBroker does besides the common part.
+type fakeConfig struct {
+	server         string // CONNECTED's server header; none when ""
+	hb             string // CONNECTED's heart-beat header; "0,0" when ""
+	muteDisconnect bool
+	onFrame        func(c net.Conn, f *frame.Frame)
+}
+
+func newFakeBroker(tb testing.TB, cfg fakeConfig) *fakeBroker {
 	tb.Helper()
-	m := &miniBroker{hb: hb}
-	m.tcpFake = startTCPFake(tb, m.serve)
-	return m
+	if cfg.hb == "" {
+		cfg.hb = "0,0"
+	}
+	b := &fakeBroker{fakeConfig: cfg, sent: make(chan struct{}, 64)}
+	b.tcpFake = startTCPFake(tb, b.serve)
+	return b
 }
 
-func (m *miniBroker) connectHeaders() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.connects...)
-}
-
-func (m *miniBroker) serve(c net.Conn) {
-	r := frame.NewReader(c)
-	w := frame.NewWriter(c)
+func (b *fakeBroker) serve(c net.Conn) {
+	r, w := frame.NewReader(c), frame.NewWriter(c)
+	subs := map[string]string{} // destination -> subscription id, of this connection
+	n := 0
 	for {
 		f, err := r.Read()
 		if err != nil {
@@ -515,20 +531,71 @@ func (m *miniBroker) serve(c net.Conn) {
 		}
 		switch f.Command {
 		case frame.CONNECT, frame.STOMP:
-			m.mu.Lock()
-			m.connects = append(m.connects, f.Header.Get(frame.HeartBeat))
-			m.mu.Unlock()
-			if err := w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, m.hb)); err != nil {
+			b.mu.Lock()
+			b.connects = append(b.connects, f.Header.Get(frame.HeartBeat))
+			b.mu.Unlock()
+			h := []string{frame.Version, "1.2", frame.HeartBeat, b.hb}
+			if b.server != "" {
+				h = append(h, frame.Server, b.server)
+			}
+			if w.Write(frame.New(frame.CONNECTED, h...)) != nil {
 				return
 			}
-		default:
-			if id, ok := f.Header.Contains(frame.Receipt); ok {
-				if err := w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)); err != nil {
+			continue
+		case frame.SUBSCRIBE:
+			subs[f.Header.Get(frame.Destination)] = f.Header.Get(frame.Id)
+		case frame.SEND:
+			dest := f.Header.Get(frame.Destination)
+			if dest == stompx.DefaultRequestQueue {
+				b.mu.Lock()
+				b.sends = append(b.sends, f.Header.Clone())
+				b.mu.Unlock()
+				select {
+				case b.sent <- struct{}{}:
+				default:
+				}
+			}
+			if id, ok := subs[dest]; ok {
+				n++
+				m := frame.New(frame.MESSAGE, frame.Destination, dest, frame.Subscription, id, frame.MessageId, strconv.Itoa(n))
+				m.Body = f.Body
+				if w.Write(m) != nil {
 					return
 				}
 			}
+		case frame.DISCONNECT:
+			if b.muteDisconnect {
+				continue
+			}
+		}
+		if b.onFrame != nil {
+			b.onFrame(c, f)
+		}
+		if id, ok := f.Header.Contains(frame.Receipt); ok {
+			if w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {
+				return
+			}
 		}
 	}
+}
+
+func (b *fakeBroker) connectHeaders() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.connects...)
+}
+
+// lastSend waits for a request and returns the headers of the last one.
+func (b *fakeBroker) lastSend(tb testing.TB) *frame.Header {
+	tb.Helper()
+	select {
+	case <-b.sent:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no request reached the broker")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sends[len(b.sends)-1]
 }
 
 // echoArgs is the argument struct of the Echo method in tests.
@@ -640,4 +707,56 @@ func echoAtOnce(t *testing.T, ctx context.Context, tr *stompx.Transport, key str
 	if st := tr.Stats(); failed.Load() != 0 || st.RepliesMatched-before != uint64(n) {
 		t.Fatalf("%d of %d calls failed; %d replies matched (%d before); stats %+v", failed.Load(), n, st.RepliesMatched, before, st)
 	}
+}
+
+// callLoad is calls kept in flight on a transport while a test breaks its
+// connection: 4 goroutines call echo one after the other until finish.
+// A call fails only with ErrConnectionLost (counted in lost) or, when the
+// load allows it, with its deadline (timedOut); any other error fails the
+// test.
+type callLoad struct {
+	stop               atomic.Bool
+	ok, lost, timedOut atomic.Int64
+	wg                 sync.WaitGroup
+}
+
+// startCallLoad starts the load: calls of key on tr, each within
+// callTimeout.
+func startCallLoad(t *testing.T, ctx context.Context, tr *stompx.Transport, key string, callTimeout time.Duration, allowTimeouts bool) *callLoad {
+	l := &callLoad{}
+	for g := 0; g < 4; g++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; !l.stop.Load(); i++ {
+				cctx, cancel := context.WithTimeout(ctx, callTimeout)
+				err := echo(cctx, tr, key, fmt.Sprintf("%d-%d", g, i))
+				cancel()
+				switch {
+				case err == nil:
+					l.ok.Add(1)
+				case errors.Is(err, ivclient.ErrConnectionLost):
+					l.lost.Add(1)
+				case allowTimeouts && errors.Is(err, context.DeadlineExceeded):
+					l.timedOut.Add(1)
+				default:
+					t.Errorf("call: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// waitMore waits until n more calls than now have succeeded.
+func (l *callLoad) waitMore(t *testing.T, n int64) {
+	t.Helper()
+	waitCount(t, &l.ok, l.ok.Load()+n)
+}
+
+// finish stops the load and waits for its goroutines.
+func (l *callLoad) finish() {
+	l.stop.Store(true)
+	l.wg.Wait()
 }

@@ -6,58 +6,44 @@ import (
 	"sync/atomic"
 
 	"github.com/go-stomp/stomp/v3"
-
-	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // Reply keys. Every access key that calls are made with gets a reply
 // subscription (/topic/<key>) on the session's sub connection, made before
-// the first request of that key is sent and restored on every reconnection
-// (t.keys). Keys that ivclient clients acquire (ivclient.KeyHolder) are
-// counted (t.keyRefs); when the last client of a key closes, its reply
-// subscription is unsubscribed and the key forgotten, so that a transport
-// shared by tenants that come and go holds only the keys in use. Keys used
-// by Call directly, without a client, are kept until Close.
+// the first request of that key is sent. Once the broker has confirmed it,
+// the key is known to the transport (keySet) and its subscription is
+// restored on every reconnection, until Close. Nobody else can tear it
+// down: a transport shared by several clients of one key, or by tenants
+// that come and go, never loses a reply subscription another client still
+// needs. The cost is one subscription per key ever used on the transport,
+// which is a handful for a partner (one key per account).
 
-// errKeyReleased is the error of a call still in flight when the last
-// client of its key closed.
-var errKeyReleased = &transportError{msg: "stompx: the last client of the access key closed", kind: ivclient.ErrClosed}
-
-// AcquireKey records one more client of key (ivclient.New calls it); see
-// ivclient.KeyHolder.
-func (t *Transport) AcquireKey(key string) {
-	t.mu.Lock()
-	t.keyRefs[key]++
-	t.mu.Unlock()
+// keySet is the keys whose reply subscription the transport restores on
+// reconnection: the one owner of that state.
+type keySet struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
 }
 
-// ReleaseKey records that a client of key closed (ivclient.Client.Close
-// calls it). When it was the last one, the key's reply subscription is
-// unsubscribed and the key is no longer restored on reconnection; calls of
-// that key still in flight fail with an error wrapping ivclient.ErrClosed,
-// and a later call of the key subscribes again.
-func (t *Transport) ReleaseKey(key string) {
-	t.mu.Lock()
-	n, ok := t.keyRefs[key]
-	if !ok || t.closed {
-		t.mu.Unlock()
-		return
+// add records key (confirmed on the current session).
+func (k *keySet) add(key string) {
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = make(map[string]struct{})
 	}
-	if n > 1 {
-		t.keyRefs[key] = n - 1
-		t.mu.Unlock()
-		return
+	k.keys[key] = struct{}{}
+	k.mu.Unlock()
+}
+
+// list returns the keys.
+func (k *keySet) list() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.keys))
+	for key := range k.keys {
+		out = append(out, key)
 	}
-	delete(t.keyRefs, key)
-	delete(t.keys, key)
-	s := t.cur.Load()
-	t.mu.Unlock()
-	if s != nil {
-		s.releaseKey(key)
-	}
-	// A session being connected now restored key from a copy of t.keys
-	// taken before: connectSession releases it there once it is current.
-	t.red.removeKey(key)
+	return out
 }
 
 // keySub is the reply subscription of one key within a session.
@@ -67,24 +53,14 @@ type keySub struct {
 	ok    atomic.Bool
 	err   error
 	once  sync.Once
-
-	mu       sync.Mutex
-	ss       *stomp.Subscription // nil until subscribed
-	released bool                // the key was released: unsubscribe, do not subscribe
 }
 
 func (ks *keySub) complete(s *session, err error) {
 	ks.once.Do(func() {
 		if err == nil {
-			t := s.t
-			ks.mu.Lock()
-			released := ks.released
-			ks.mu.Unlock()
-			t.mu.Lock()
-			if _, known := t.keys[ks.key]; !known && !released && t.cur.Load() == s {
-				t.keys[ks.key] = struct{}{}
+			if s.t.cur.Load() == s {
+				s.t.keys.add(ks.key)
 			}
-			t.mu.Unlock()
 			ks.ok.Store(true)
 		} else {
 			ks.err = err
@@ -112,112 +88,36 @@ func (s *session) subscribeKey(key string) *keySub {
 	return ks
 }
 
-// attachKey subscribes the reply topic of ks and starts its pump, unless
-// the key was released first. It runs on the sync goroutine.
+// attachKey subscribes the reply topic of ks and starts its pump. It runs
+// on the sync goroutine.
 func (s *session) attachKey(ks *keySub) error {
-	ks.mu.Lock()
-	released := ks.released
-	ks.mu.Unlock()
-	if released {
-		return errRetry
-	}
-	ss, err := s.sub.Subscribe("/topic/"+ks.key, stomp.AckAuto)
+	ss, err := s.sub.stomp.Subscribe("/topic/"+ks.key, stomp.AckAuto)
 	if err != nil {
-		s.lost(err)
+		s.abort(err)
 		return errRetry
 	}
-	if !s.t.spawn(func() { s.replyPump(ks.key, ss) }) {
-		s.kill("transport closed", errClosed, false)
-		return errRetry
-	}
-	ks.mu.Lock()
-	released = ks.released
-	if !released {
-		ks.ss = ss
-	}
-	ks.mu.Unlock()
-	if released {
-		s.unsubscribe(ss)
+	if !s.sub.spawn(func() { s.replyPump(ks.key, ss) }) {
 		return errRetry
 	}
 	return nil
 }
 
-// ensureKey returns once the reply subscription of key is confirmed on s,
-// with it. errRetry means s died first, or the key was released meanwhile
-// (nothing was sent).
-func (s *session) ensureKey(ctx context.Context, key string) (*keySub, error) {
+// ensureKey returns once the reply subscription of key is confirmed on s.
+// errRetry means s died first (nothing was sent).
+func (s *session) ensureKey(ctx context.Context, key string) error {
 	if v, ok := s.keys.Load(key); ok && v.(*keySub).ok.Load() {
-		return v.(*keySub), nil
+		return nil
 	}
 	ks := s.subscribeKey(key)
 	select {
 	case <-ks.ready:
 		if ks.err != nil {
-			return nil, errRetry
+			return errRetry
 		}
-		return ks, nil
+		return nil
 	case <-s.done:
-		return nil, errRetry
+		return errRetry
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-}
-
-// releaseKey drops the reply subscription of key on s: calls of that key
-// pending on s fail with errKeyReleased, and the topic is unsubscribed in
-// the background (go-stomp's Unsubscribe waits for a RECEIPT; the pump
-// ends when it comes).
-func (s *session) releaseKey(key string) {
-	s.mu.Lock()
-	v, ok := s.keys.LoadAndDelete(key) // under s.mu: see roundTrip's check
-	var failed []*call
-	for id, c := range s.pending {
-		if c.key == key {
-			delete(s.pending, id)
-			failed = append(failed, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range failed {
-		c.ch <- result{err: errKeyReleased}
-	}
-	if !ok {
-		return
-	}
-	ks := v.(*keySub)
-	ks.mu.Lock()
-	ks.released = true
-	ss := ks.ss
-	ks.ss = nil
-	ks.mu.Unlock()
-	if ss != nil {
-		s.unsubscribe(ss)
-	}
-}
-
-// unsubscribe unsubscribes ss in the background while s lives. The
-// transport's goroutine waits for go-stomp's Unsubscribe or the end of the
-// session, whichever comes first: Unsubscribe waits for the broker's
-// RECEIPT (go-stomp's own server never sends one, so until the connection
-// closes), and it can miss its wake-up for good (go-stomp v3.1.5 checks
-// the state under closeMutex but broadcasts closeCond without it), in
-// which case only go-stomp's goroutine stays behind, not the transport's.
-func (s *session) unsubscribe(ss *stomp.Subscription) {
-	select {
-	case <-s.done:
-		return // the connection is gone, and the subscription with it
-	default:
-	}
-	s.t.spawn(func() {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = ss.Unsubscribe()
-		}()
-		select {
-		case <-done:
-		case <-s.done:
-		}
-	})
 }

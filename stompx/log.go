@@ -16,11 +16,8 @@ type redactor struct{ r *secrets.Redactor }
 
 func newRedactor(passcode string) *redactor { return &redactor{secrets.NewRedactor(passcode)} }
 
-// addKey hides k from now on, at O(1) cost (r.r.RemoveKey forgets it).
+// addKey hides k from now on, at O(1) cost.
 func (r *redactor) addKey(k string) { r.r.AddKey(k) }
-
-// removeKey forgets a key that is no longer in use (ReleaseKey).
-func (r *redactor) removeKey(k string) { r.r.RemoveKey(k) }
 
 func (r *redactor) redact(s string) string {
 	if r == nil {

@@ -2,6 +2,7 @@ package stompx
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -68,7 +69,7 @@ type options struct {
 }
 
 func defaultOptions() *options {
-	return &options{reconnect: true, maxReconnects: -1}
+	return &options{reconnect: true, maxReconnects: 0}
 }
 
 // finish applies the defaults to whatever the options left unset.
@@ -111,12 +112,26 @@ func (o *options) finish() {
 	}
 }
 
-// errOption is wrapped by every option error; it matches
-// ivclient.ErrInvalidArgument, as the client's own checks do.
-var errOption = errs.Wrap("stompx: invalid option", nil, "", errs.ErrInvalidArgument)
-
+// optErr is the error of the option name; the function that applies the
+// options wraps it (applyOptions, parseDurableOptions).
 func optErr(name, format string, a ...any) error {
-	return fmt.Errorf("%w: %s: %s", errOption, name, fmt.Sprintf(format, a...))
+	return errors.New(name + ": " + fmt.Sprintf(format, a...))
+}
+
+// applyOptions applies opts over the defaults, for Dial. A nil option or
+// a bad value is an error wrapping ivclient.ErrInvalidArgument.
+func applyOptions(opts []Option) (*options, error) {
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, errs.Wrap("stompx: Dial", errs.ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
+		}
+		if err := opt(o); err != nil {
+			return nil, errs.Wrap("stompx: Dial", errs.ErrInvalidArgument, err.Error(), nil)
+		}
+	}
+	o.finish()
+	return o, nil
 }
 
 // WithLogin sets the STOMP login and passcode (default "instantvoice" /
@@ -234,9 +249,11 @@ func WithRequestQueue(dest string) Option {
 	}
 }
 
-// WithoutReconnect turns reconnection off: when the connection drops, calls
-// in flight fail with ivclient.ErrConnectionLost, subscriptions end, and
-// the transport stays closed.
+// WithoutReconnect turns reconnection off (the one way to: by default the
+// transport reconnects forever): when the connection drops, calls in
+// flight fail with ivclient.ErrConnectionLost, subscriptions end, and the
+// transport stays closed. Durable subscriptions end likewise when their
+// own connection drops.
 func WithoutReconnect() Option {
 	return func(o *options) error { o.reconnect = false; return nil }
 }
@@ -271,18 +288,16 @@ func WithReconnectBackoff(min, max time.Duration) Option {
 }
 
 // WithMaxReconnects bounds the reconnection attempts after one connection
-// loss; -1 (the default) retries forever, 0 is WithoutReconnect. When the
-// attempts run out the transport closes itself with an error wrapping
+// loss to n (at least 1; without this option the transport retries
+// forever; WithoutReconnect turns reconnection off). When the attempts run
+// out the transport closes itself with an error wrapping
 // ivclient.ErrConnectionLost.
 func WithMaxReconnects(n int) Option {
 	return func(o *options) error {
-		if n < -1 {
-			return optErr("WithMaxReconnects", "-1 means forever; got %d", n)
+		if n < 1 {
+			return optErr("WithMaxReconnects", "n must be at least 1 (leave the option out to retry forever, WithoutReconnect for none), got %d", n)
 		}
 		o.maxReconnects = n
-		if n == 0 {
-			o.reconnect = false
-		}
 		return nil
 	}
 }

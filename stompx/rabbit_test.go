@@ -10,22 +10,18 @@ package stompx_test
 // key and topics, so they can share the broker with other packages' tests.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -189,41 +185,17 @@ func TestRabbitKillUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	var stop atomic.Bool
-	var ok, lost atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 100000 && !stop.Load(); i++ {
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := echo(cctx, tr, p.Key(), fmt.Sprintf("%d-%d", g, i))
-				cancel()
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, ivclient.ErrConnectionLost):
-					lost.Add(1)
-				default:
-					t.Errorf("call: %v", err)
-					return
-				}
-			}
-		}(g)
-	}
-	waitCount(t, &ok, 100)
+	load := startCallLoad(t, ctx, tr, p.Key(), 10*time.Second, false)
+	load.waitMore(t, 100)
 	px.kill()
 	states.waitFor(t, stompx.Connected, stompx.Reconnecting, stompx.Connected)
-	after := ok.Load()
-	waitCount(t, &ok, after+100)
-	stop.Store(true)
-	wg.Wait()
+	load.waitMore(t, 100)
+	load.finish()
 	rabbitPublish(t, addr, topic, eventBody("LOGIN", "x_1001", "after"))
 	if ev := recv(t, sub); ev.UniqueID != "after" {
 		t.Fatalf("%+v", ev)
 	}
-	t.Logf("ok %d lost %d %+v", ok.Load(), lost.Load(), tr.Stats())
+	t.Logf("ok %d lost %d %+v", load.ok.Load(), load.lost.Load(), tr.Stats())
 }
 
 // An idle connection outlives several heart-beat periods.

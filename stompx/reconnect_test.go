@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,40 +77,16 @@ func TestKillConnectionUnderLoad(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 
-	var stop atomic.Bool
-	var ok, lost atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 100000 && !stop.Load(); i++ {
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := echo(cctx, tr, testKey, fmt.Sprintf("%d-%d", g, i))
-				cancel()
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, ivclient.ErrConnectionLost):
-					lost.Add(1)
-				default:
-					t.Errorf("call: %v", err)
-					return
-				}
-			}
-		}(g)
-	}
-	waitCount(t, &ok, 200)
+	load := startCallLoad(t, ctx, tr, testKey, 10*time.Second, false)
+	load.waitMore(t, 200)
 	held := startHeld(t, ctx, b, tr)
 	if n := p.kill(); n < 2 {
 		t.Fatalf("killed %d connections", n)
 	}
 	wantErr(t, held, ivclient.ErrConnectionLost)
 	states.waitFor(t, stompx.Connecting, stompx.Connected, stompx.Reconnecting, stompx.Connected)
-	after := ok.Load()
-	waitCount(t, &ok, after+200)
-	stop.Store(true)
-	wg.Wait()
+	load.waitMore(t, 200)
+	load.finish()
 
 	b.publish(t, topic, eventBody("LOGOUT", "default_1001", "after"))
 	if ev := recv(t, sub); ev.UniqueID != "after" {
@@ -126,7 +101,7 @@ func TestKillConnectionUnderLoad(t *testing.T) {
 			t.Fatalf("Reconnecting cause %v", c.Err)
 		}
 	}
-	t.Logf("ok %d, lost %d, %+v", ok.Load(), lost.Load(), st)
+	t.Logf("ok %d, lost %d, %+v", load.ok.Load(), load.lost.Load(), st)
 }
 
 func waitCount(t *testing.T, n *atomic.Int64, want int64) {
@@ -340,7 +315,7 @@ func TestIdleConnectionKept(t *testing.T) {
 // connects again without asking, so that go-stomp does not drop the idle
 // connection for want of them.
 func TestBrokerWithoutHeartBeats(t *testing.T) {
-	m := newMiniBroker(t, "0,20")
+	m := newFakeBroker(t, fakeConfig{hb: "0,20"})
 	tr := dial(t, m.addr(), stompx.WithHeartBeat(20*time.Millisecond, 20*time.Millisecond))
 	time.Sleep(300 * time.Millisecond) // 15 periods idle
 	if st := tr.Stats(); st.ConnectionsLost != 0 || tr.State() != stompx.Connected {
@@ -354,7 +329,7 @@ func TestBrokerWithoutHeartBeats(t *testing.T) {
 }
 
 // A call whose context ends while it waits for a session counts as timed
-// out, as one that waits for its reply does (issue 11, item 4).
+// out, as one that waits for its reply does.
 func TestTimedOutWhileReconnectingCounted(t *testing.T) {
 	b := newTestBroker(t)
 	p := newProxy(t, b.addr)
@@ -388,7 +363,7 @@ func TestTimedOutWhileReconnectingCounted(t *testing.T) {
 }
 
 // After a connection loss the next address is tried first: the one that
-// just failed is tried again only after the others (issue 11, item 5).
+// just failed is tried again only after the others.
 func TestFailoverTriesNextAddressFirst(t *testing.T) {
 	b := newTestBroker(t)
 	first := newProxy(t, b.addr)

@@ -74,29 +74,9 @@ func fastReply(b []byte) (parsedReply, bool) {
 	if j-i < 7 || b[i] != '[' || b[j-1] != ']' {
 		return r, false
 	}
-	i++
-	for i < j && isSpace(b[i]) {
-		i++
-	}
-	neg := false
-	if i < j && b[i] == '-' {
-		neg = true
-		i++
-	}
-	start := i
-	code := 0
-	for i < j && b[i] >= '0' && b[i] <= '9' {
-		if i-start >= 9 {
-			return r, false
-		}
-		code = code*10 + int(b[i]-'0')
-		i++
-	}
-	if i == start || (b[start] == '0' && i-start > 1) {
+	code, i, ok := leadingCode(b, i+1, j)
+	if !ok {
 		return r, false
-	}
-	if neg {
-		code = -code
 	}
 	for i < j && isSpace(b[i]) {
 		i++
@@ -145,6 +125,34 @@ func fastReply(b []byte) (parsedReply, bool) {
 	r.payload = mid
 	r.id = string(b[idStart:idEnd])
 	return r, true
+}
+
+// leadingCode reads the reply code (an int of at most 9 digits, after
+// optional spaces) at b[i:j], returning it and the index after it.
+func leadingCode(b []byte, i, j int) (code, next int, ok bool) {
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	neg := false
+	if i < j && b[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for i < j && b[i] >= '0' && b[i] <= '9' {
+		if i-start >= 9 {
+			return 0, 0, false
+		}
+		code = code*10 + int(b[i]-'0')
+		i++
+	}
+	if i == start || (b[start] == '0' && i-start > 1) {
+		return 0, 0, false
+	}
+	if neg {
+		code = -code
+	}
+	return code, i, true
 }
 
 // outcome turns a call's result into Call's return value.

@@ -38,23 +38,9 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 	if ctx == nil {
 		return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument, "nil context", nil)
 	}
-	if len(topics) == 0 {
-		return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument, "no topic", nil)
-	}
-	var list []string
-	seen := make(map[string]bool, len(topics))
-	for _, tp := range topics {
-		if !strings.HasPrefix(tp, "/topic/") || len(tp) == len("/topic/") || strings.ContainsAny(tp, "\r\n\x00 ") {
-			return nil, errs.Wrap("stompx: Subscribe", ivclient.ErrInvalidArgument,
-				fmt.Sprintf("topic %q must be \"/topic/<name>\" (a name without a prefix is a queue on RabbitMQ)", redactDest(tp)), nil)
-		}
-		if t.opts.wildcard != "#" && strings.HasSuffix(tp, ".#") {
-			tp = tp[:len(tp)-1] + t.opts.wildcard
-		}
-		if !seen[tp] {
-			seen[tp] = true
-			list = append(list, tp)
-		}
+	list, err := t.checkTopics("Subscribe", topics)
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Wrap("stompx: Subscribe", err, "", nil)
@@ -109,14 +95,10 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 			// so do not retry on our own: the caller decides.
 			return nil, errs.Wrap("stompx: Subscribe", lostError(s.causeText()), "", nil)
 		}
-		t.mu.Lock()
-		if t.cur.Load() == s {
-			t.subs[es] = struct{}{}
-			t.mu.Unlock()
+		if t.subs.addPlain(es, func() bool { return t.cur.Load() == s }) {
 			t.log.Debug("stompx: subscribed", slog.Int("topics", len(list)))
 			return es.sub, nil
 		}
-		t.mu.Unlock()
 		if t.opts.failFast {
 			es.sub.Close()
 			return nil, errs.Wrap("stompx: Subscribe", errNotConnected, "", nil)
@@ -156,14 +138,13 @@ func (es *eventSub) attach(s *session) error {
 	// which the consumer's Close takes.
 	var stomps []*stomp.Subscription
 	for _, tp := range es.topics {
-		ss, err := s.sub.Subscribe(tp, stomp.AckAuto)
+		ss, err := s.sub.stomp.Subscribe(tp, stomp.AckAuto)
 		if err != nil {
-			s.lost(err)
+			s.abort(err)
 			return errRetry
 		}
 		stomps = append(stomps, ss)
-		if !es.t.spawn(func() { es.pump(s, ss) }) {
-			s.kill("transport closed", errClosed, false)
+		if !s.sub.spawn(func() { es.pump(s, ss) }) {
 			return errClosed
 		}
 	}
@@ -176,7 +157,7 @@ func (es *eventSub) attach(s *session) error {
 	if closed {
 		// Closed by the consumer meanwhile: onClose found none of these.
 		for _, ss := range stomps {
-			s.unsubscribe(ss)
+			_ = s.sub.unsubscribe(ss)
 		}
 		return errClosed
 	}
@@ -188,7 +169,7 @@ func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 	done := es.feed.Done()
 	for m := range ss.C {
 		if m.Err != nil {
-			s.lost(m.Err)
+			s.abort(m.Err)
 			continue
 		}
 		select {
@@ -210,18 +191,9 @@ func (es *eventSub) onError(err error) {
 }
 
 // onClose runs when the consumer closes the subscription: it stops being
-// restored and its topics are unsubscribed in the background (go-stomp's
-// Unsubscribe waits for a RECEIPT that go-stomp's own server never sends,
-// so it must not hold up the caller).
+// restored and its topics are unsubscribed (conn.unsubscribe).
 func (es *eventSub) onClose() error {
-	t := es.t
-	t.mu.Lock()
-	if _, ok := t.subs[es]; ok {
-		delete(t.subs, es)
-		t.retired.dropped += es.sub.Dropped()
-		t.retired.malformed += es.sub.Malformed()
-	}
-	t.mu.Unlock()
+	es.t.subs.removePlain(es)
 	es.mu.Lock()
 	es.closed = true
 	stomps, s := es.stomps, es.sess
@@ -236,7 +208,7 @@ func (es *eventSub) onClose() error {
 	default:
 	}
 	for _, ss := range stomps {
-		s.unsubscribe(ss)
+		_ = s.sub.unsubscribe(ss)
 	}
 	return nil
 }
@@ -248,4 +220,145 @@ func (es *eventSub) end(err error) {
 	es.stomps = nil
 	es.mu.Unlock()
 	es.feed.End(err)
+}
+
+// checkTopics checks topics for Subscribe and SubscribeDurable (op): each
+// "/topic/<name>", on one line; it rewrites a trailing ".#" to the
+// broker's wildcard and removes duplicates.
+func (t *Transport) checkTopics(op string, topics []string) ([]string, error) {
+	if len(topics) == 0 {
+		return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, "topics: none given", nil)
+	}
+	var list []string
+	seen := make(map[string]bool, len(topics))
+	for _, tp := range topics {
+		if !strings.HasPrefix(tp, "/topic/") || len(tp) == len("/topic/") || strings.ContainsAny(tp, "\r\n\x00 ") {
+			return nil, errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument,
+				fmt.Sprintf("topic %q must be \"/topic/<name>\" (a name without a prefix is a queue on RabbitMQ)", redactDest(tp)), nil)
+		}
+		if t.opts.wildcard != "#" && strings.HasSuffix(tp, ".#") {
+			tp = tp[:len(tp)-1] + t.opts.wildcard
+		}
+		if !seen[tp] {
+			seen[tp] = true
+			list = append(list, tp)
+		}
+	}
+	return list, nil
+}
+
+// subRegistry is the transport's live subscriptions, restored on
+// reconnection (plain) or ended by Close (plain and durable), and the
+// counts of the plain ones that ended: the one place where a
+// subscription's counters move into the transport's totals.
+type subRegistry struct {
+	mu      sync.Mutex
+	plain   map[*eventSub]struct{}
+	durable map[*durableSub]struct{}
+	ended   bool // Close: no more subscriptions
+	dropped uint64
+	badSum  uint64 // malformed events of ended plain subscriptions
+}
+
+// addPlain registers es if ok() holds (checked under the registry's lock).
+func (r *subRegistry) addPlain(es *eventSub, ok func() bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended || !ok() {
+		return false
+	}
+	if r.plain == nil {
+		r.plain = make(map[*eventSub]struct{})
+	}
+	r.plain[es] = struct{}{}
+	return true
+}
+
+// retire moves es's counters into the totals; r.mu is held.
+func (r *subRegistry) retire(es *eventSub) {
+	delete(r.plain, es)
+	r.dropped += es.sub.Dropped()
+	r.badSum += es.sub.Malformed()
+}
+
+// removePlain forgets es (its consumer closed it).
+func (r *subRegistry) removePlain(es *eventSub) {
+	r.mu.Lock()
+	if _, ok := r.plain[es]; ok {
+		r.retire(es)
+	}
+	r.mu.Unlock()
+}
+
+// plainList returns the plain subscriptions.
+func (r *subRegistry) plainList() []*eventSub {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*eventSub, 0, len(r.plain))
+	for es := range r.plain {
+		out = append(out, es)
+	}
+	return out
+}
+
+// endPlain refuses further subscriptions, and forgets and returns every
+// plain subscription (the transport ends them).
+func (r *subRegistry) endPlain() []*eventSub {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	out := make([]*eventSub, 0, len(r.plain))
+	for es := range r.plain {
+		out = append(out, es)
+		r.retire(es)
+	}
+	return out
+}
+
+// addDurable registers ds; false once Close has begun.
+func (r *subRegistry) addDurable(ds *durableSub) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return false
+	}
+	if r.durable == nil {
+		r.durable = make(map[*durableSub]struct{})
+	}
+	r.durable[ds] = struct{}{}
+	return true
+}
+
+// removeDurable forgets ds (it ended).
+func (r *subRegistry) removeDurable(ds *durableSub) {
+	r.mu.Lock()
+	delete(r.durable, ds)
+	r.mu.Unlock()
+}
+
+// endDurable refuses further subscriptions and returns the durable ones
+// (Close ends them).
+func (r *subRegistry) endDurable() []*durableSub {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	out := make([]*durableSub, 0, len(r.durable))
+	for ds := range r.durable {
+		out = append(out, ds)
+	}
+	r.durable = nil
+	return out
+}
+
+// counts returns the events dropped and malformed of every plain
+// subscription, live or ended.
+func (r *subRegistry) counts() (dropped, malformed uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dropped, malformed = r.dropped, r.badSum
+	for es := range r.plain {
+		dropped += es.sub.Dropped()
+		malformed += es.sub.Malformed()
+	}
+	return dropped, malformed
 }

@@ -284,3 +284,25 @@ func TestManyKeysOneTransport(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// A request larger than the largest reply the transport accepts is refused
+// before anything is sent: its reply would drop the connection.
+func TestOversizedRequestRefused(t *testing.T) {
+	b := newTestBroker(t)
+	tr := dial(t, b.addr, stompx.WithFrameLimits(stompx.DefaultMaxHeaderLine, stompx.DefaultMaxHeaders, 4096))
+	ctx := ctxT(t, 10*time.Second)
+	if err := echo(ctx, tr, testKey, strings.Repeat("x", 3000)); err != nil {
+		t.Fatalf("a request under the limit: %v", err)
+	}
+	err := echo(ctx, tr, testKey, strings.Repeat("x", 5000))
+	if !errors.Is(err, ivclient.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), "stompx: invalid argument: ") ||
+		!strings.Contains(err.Error(), "WithFrameLimits") {
+		t.Fatalf("a request over the limit: %v", err)
+	}
+	if st := tr.Stats(); st.CallsSent != 1 || st.ConnectionsLost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if err := echo(ctx, tr, testKey, "after"); err != nil {
+		t.Fatal(err)
+	}
+}

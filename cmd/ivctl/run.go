@@ -26,6 +26,7 @@ const usage = `Usage:
   ivctl [flags] call METHOD [name=value ...]  one call (ivctl call METHOD -h: its arguments)
   ivctl [flags] help METHOD                   one method's arguments, from the reference
   ivctl [flags] events [-calls] [TOPIC ...]   events as JSON lines until interrupted (default: all agents)
+  ivctl [flags] dead list|replay|purge NAME   a durable name's dead letters (ivctl dead -h)
   ivctl sim [simulator flags]                 the fake platform as a server (ivctl sim -h)
 
 Arguments are the platform's STOMP names, in any case: accountcode=default user=1001.
@@ -151,13 +152,15 @@ func (c *cli) run(ctx context.Context, args []string, getenv func(string) string
 		return c.call(ctx, rest[0], rest[1:])
 	case "events":
 		return c.events(ctx, rest)
+	case "dead":
+		return c.dead(ctx, rest)
 	case "sim":
 		if code := simulator.Main(ctx, "ivctl sim", rest, c.stdout, c.stderr); code != 0 {
 			return exitError(code)
 		}
 		return nil
 	}
-	return usageErr("unknown command %q (methods, call, help, events, sim)", cmd)
+	return usageErr("unknown command %q (methods, call, help, events, dead, sim)", cmd)
 }
 
 // timedOut names -timeout in an error that its deadline caused.

@@ -42,28 +42,11 @@ type optCase struct {
 // it is removed.
 var knownViolations = func() map[string]string {
 	m := map[string]string{
-		"stompx.Dial(nil)":             "stompx.Dial's nil option error reads \"invalid option: Dial: nil option\": owner h-stompx",
-		"stompx.WithLogin":             "stompx option errors read \"invalid option: ...\", not \"stompx: Dial: invalid argument: ...\": owner h-stompx",
-		"stompx.WithVirtualHost":       "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithHeartBeat":         "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithLogger":            "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithEventBuffer":       "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithWildcard":          "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithRequestQueue":      "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithAddrs":             "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithReconnectBackoff":  "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithMaxReconnects":     "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithStateHandler":      "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithConnectTimeout":    "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithFrameLimits":       "as stompx.WithLogin: owner h-stompx",
-		"stompx.WithMaxBacklog":        "stompx durable option errors are not \"stompx: SubscribeDurable: invalid argument: ...\": owner h-stompx",
-		"stompx.WithBacklogTTL":        "as stompx.WithMaxBacklog: owner h-stompx",
-		"stompx.WithIdleExpiry":        "as stompx.WithMaxBacklog: owner h-stompx",
-		"stompx.WithPrefetch":          "as stompx.WithMaxBacklog: owner h-stompx",
-		"stompx.SubscribeDurable(nil)": "as stompx.WithMaxBacklog: owner h-stompx",
-		"ivtest.Start(nil)":            "ivtest.Start skips a nil option: owner h-ivtest",
-		"stompx.DeleteDurable(nil)":    "as stompx.WithMaxBacklog: owner h-stompx",
-		"ivtest.NewPlatform(nil)":      "ivtest.Start skips a nil option: owner h-ivtest",
+		"stompx.Dial(nil)":        "stompx.Dial's nil option error reads \"invalid option: Dial: nil option\": owner h-stompx",
+		"stompx.WithLogin":        "stompx option errors read \"invalid option: ...\", not \"stompx: Dial: invalid argument: ...\": owner h-stompx",
+		"stompx.WithMaxBacklog":   "stompx durable option errors are not \"stompx: SubscribeDurable: invalid argument: ...\": owner h-stompx",
+		"ivtest.Start(nil)":       "ivtest.Start skips a nil option: owner h-ivtest",
+		"ivtest.NewPlatform(nil)": "ivtest.Start skips a nil option: owner h-ivtest",
 	}
 	for name, c := range options() {
 		if strings.HasPrefix(name, "ivtest.") && c.apply != nil && m[name] == "" {
@@ -217,11 +200,13 @@ func options() map[string]optCase {
 		"stompx.DeleteDurable(nil)": {"stompx: DeleteDurable", func(env *testEnv) error {
 			return env.st.DeleteDurable(env.ctx, "apicheck-none", nil)
 		}},
-		"stompx.WithQuorumQueue": {"stompx: SubscribeDurable", nil},
-		"stompx.WithMaxBacklog":  {"stompx: SubscribeDurable", durable(stompx.WithMaxBacklog(0))},
-		"stompx.WithBacklogTTL":  {"stompx: SubscribeDurable", durable(stompx.WithBacklogTTL(0))},
-		"stompx.WithIdleExpiry":  {"stompx: SubscribeDurable", durable(stompx.WithIdleExpiry(0))},
-		"stompx.WithPrefetch":    {"stompx: SubscribeDurable", durable(stompx.WithPrefetch(0))},
+		"stompx.WithQuorumQueue":  {"stompx: SubscribeDurable", nil},
+		"stompx.WithSingleActive": {"stompx: SubscribeDurable", nil},
+		"stompx.WithActiveChange": {"stompx: SubscribeDurable", durable(stompx.WithActiveChange(nil))},
+		"stompx.WithMaxBacklog":   {"stompx: SubscribeDurable", durable(stompx.WithMaxBacklog(0))},
+		"stompx.WithBacklogTTL":   {"stompx: SubscribeDurable", durable(stompx.WithBacklogTTL(0))},
+		"stompx.WithIdleExpiry":   {"stompx: SubscribeDurable", durable(stompx.WithIdleExpiry(0))},
+		"stompx.WithPrefetch":     {"stompx: SubscribeDurable", durable(stompx.WithPrefetch(0))},
 
 		"events.NewTracker(nil)":  {"events: NewTracker", construct(events.NewTracker, nil)},
 		"events.NewBoard(nil)":    {"events: NewBoard", construct(events.NewBoard, nil)},

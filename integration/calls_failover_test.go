@@ -1,0 +1,330 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+// wholeCallsPlan is one run of testWholeCalls.
+type wholeCallsPlan struct {
+	calls, agents int
+	rate          int           // events published a second
+	standbys      int           // workers waiting beside the active one (WithSingleActive when > 0)
+	kills         int           // how often the active worker is SIGKILLed and replaced, mid-stream
+	nodeKills     map[int]bool  // which of those kills are of the active worker's node instead (cluster)
+	work          time.Duration // per call, in the handler, after its line is written
+	lanes         int
+	quorum        bool
+}
+
+// TestDurableWholeCallsRestart runs one worker process at a time on a
+// durable name with ConsumeCalls, SIGKILLs it four times mid-stream and
+// starts a replacement each time: every call is recorded whole (direction,
+// callerid and reason as published), a second record of a call is marked
+// Redelivered. (With WithSingleActive the replacement waits beside it:
+// TestDurableWholeCallsFailover.)
+func TestDurableWholeCallsRestart(t *testing.T) {
+	plan := wholeCallsPlan{calls: 1500, agents: 60, rate: 250, kills: 4, work: 2 * time.Millisecond, lanes: 4}
+	t.Run("ivtest", func(t *testing.T) { testWholeCalls(t, fakeBroker(t), plan, nil) })
+	t.Run("rabbitmq", func(t *testing.T) { testWholeCalls(t, needRabbit(t), plan, nil) })
+}
+
+// testWholeCalls publishes plan.calls calls over plan.agents agents while
+// 1+plan.standbys worker processes consume them on one durable name, kills
+// the active worker plan.kills times mid-stream (a replacement starts each
+// time), waits until every call has a record, and checks them all
+// (checkCalls). It logs each takeover: from the kill to the first call the
+// next active worker handed over.
+func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *cluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), durableLimit)
+	defer cancel()
+	run, acct := randHex(6), "itc"+randHex(4)
+	topics := agentTopics(acct, plan.agents)
+	script := newCallScript(run, topics, plan.calls, uint64(time.Now().UnixNano()))
+	name := durableName("calls")
+	var qopts []stompx.DurableOption
+	if plan.quorum {
+		qopts = append(qopts, stompx.WithQuorumQueue())
+	}
+	if plan.standbys > 0 {
+		qopts = append(qopts, singleActive(nil)...)
+	}
+	addr, dopts := b.dialOpts(0)
+	deleteDurable(t, addr, dopts, name, testDurableOpts(qopts...))
+
+	dir := t.TempDir()
+	config := func(node int) workerConfig {
+		addrs := b.rotate(node % len(b.addrs))
+		return workerConfig{Addr: addrs[0], Addrs: addrs[1:], Login: rabbitLogin, Passcode: rabbitPasscode,
+			Name: name, Topics: topics, Quorum: plan.quorum, Work: plan.work, Mode: "calls",
+			Lanes: plan.lanes, SingleActive: plan.standbys > 0}
+	}
+	// The first worker makes the queue and is the active one; the
+	// standbys start after it, each on another node of a cluster.
+	ws := []*workerProc{startWorker(t, dir, 0, config(0))}
+	if _, err := waitActive(ctx, ws, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= plan.standbys; i++ {
+		ws = append(ws, startWorker(t, dir, i, config(i)))
+	}
+
+	var pub rawSender
+	var cs *clusterSender
+	if c != nil {
+		cs = newClusterSender(t, c)
+		pub = cs
+	} else {
+		pub = b.publisher(t, len(b.addrs)-1).(rawSender)
+	}
+	var published atomic.Int64
+	pubStart := time.Now()
+	pubCtx, stopPub := context.WithCancel(ctx)
+	pubDone := background(t, func() error {
+		return script.publishSteps(pubCtx, pub, 0, len(script.steps), plan.rate, func(n int) { published.Store(int64(n)) })
+	})
+	t.Cleanup(stopPub)
+
+	var kills []kill
+	for k := 0; k < plan.kills; k++ {
+		// Mid-stream: at the k+1-th of kills+1 equal parts of the events,
+		// once the active worker has handed calls over.
+		due := int64(len(script.steps) * (k + 1) / (plan.kills + 1))
+		for published.Load() < due {
+			if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+				t.Fatalf("kill %d: %d of %d events published after %v", k+1, published.Load(), len(script.steps), durableLimit)
+			}
+		}
+		active, err := waitActive(ctx, ws, kills, true)
+		if err != nil {
+			t.Fatalf("before kill %d: %v", k+1, err)
+		}
+		node := -1
+		if plan.nodeKills[k] {
+			node = connectedNode(t, c, active)
+			if err := cs.avoid(node); err != nil {
+				t.Fatalf("moving the publisher off %s: %v", c.nodes[node], err)
+			}
+		}
+		kills = append(kills, killActive(t, c, active, node))
+		if node < 0 {
+			ws = append(ws, startWorker(t, dir, len(ws), config(active.id)))
+			continue
+		}
+		// A node is down: wait for the takeover, then start it again
+		// (a quorum queue needs two of the three nodes).
+		if _, err := waitActive(ctx, ws, kills, true); err != nil {
+			t.Fatalf("after killing node %s: %v", c.nodes[node], err)
+		}
+		if _, err := c.run("restart", c.nodes[node]); err != nil {
+			t.Fatalf("restarting %s: %v", c.nodes[node], err)
+		}
+	}
+	if err := pubDone(); err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	pubEnd := time.Now()
+	if err := waitCalls(ctx, ws, script, 2*time.Second); err != nil {
+		t.Error(err)
+	}
+	for _, w := range ws {
+		w.stop(t)
+	}
+	end := time.Now()
+	lines := map[int][]callLine{}
+	for _, w := range ws {
+		ls, err := readCallLines(w.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[w.id] = ls
+	}
+	v := checkCalls(script, lines, kills, end)
+	v.report(t)
+	if len(kills) > 0 && v.redeliv == 0 {
+		t.Errorf("no call was marked Redelivered: the kills hit no call in progress")
+	}
+	if v.takeoverMissing > 0 {
+		t.Errorf("%d of %d kills were followed by no call handed over by another active worker", v.takeoverMissing, len(kills))
+	}
+	med, mx := durationStats(v.takeovers)
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	var tk []string
+	for i, d := range v.takeovers {
+		tk = append(tk, kills[min(i, len(kills)-1)].what+" "+ms(d))
+	}
+	t.Logf("%s: %d calls (%d events) over %d agents, up to %d in progress at once, published at %d events/s in %v; %d worker processes at a time (single active: %v), %d lanes, %v per call",
+		b.what, plan.calls, len(script.steps), plan.agents, script.maxOpen, plan.rate, ms(pubEnd.Sub(pubStart)), 1+plan.standbys, plan.standbys > 0, max(plan.lanes, 1), plan.work)
+	t.Logf("records: %d (%s); %d second records, every one Redelivered; %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
+		v.records, v.split(), v.dupes, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
+	t.Logf("takeover, from the kill to the first call handed over by the next active worker: median %v, max %v (%s)", ms(med), ms(mx), strings.Join(tk, ", "))
+}
+
+// clusterSender publishes through one node of the cluster at a time, and
+// moves to another before the test kills the node it uses: the platform's
+// publisher is not what the test kills.
+type clusterSender struct {
+	mu   sync.Mutex
+	pubs []*publisher
+	cur  int
+}
+
+func newClusterSender(t *testing.T, c *cluster) *clusterSender {
+	cs := &clusterSender{cur: len(c.addrs) - 1}
+	for _, a := range c.addrs {
+		cs.pubs = append(cs.pubs, dialPublisher(t, a))
+	}
+	return cs
+}
+
+func (cs *clusterSender) sendRaw(topic string, body []byte, sync bool) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.pubs[cs.cur].sendRaw(topic, body, sync)
+}
+
+// avoid moves the publisher off node, once the broker confirmed every
+// event sent through it.
+func (cs *clusterSender) avoid(node int) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.cur != node {
+		return nil
+	}
+	if err := cs.pubs[node].conn.Send("/topic/itc.sync", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
+		return err
+	}
+	cs.cur = (node + 1) % len(cs.pubs)
+	return nil
+}
+
+// sleepCtx waits d, or until ctx ends (its error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// waitActive waits until a live worker is active (its latest "active"
+// line says so) and, when needCall, has handed a call over since it became
+// active and since the latest of kills; it returns that worker.
+func waitActive(ctx context.Context, ws []*workerProc, kills []kill, needCall bool) (*workerProc, error) {
+	var after time.Time
+	if len(kills) > 0 {
+		after = kills[len(kills)-1].at
+	}
+	for {
+		for _, w := range ws {
+			if w.killed {
+				continue
+			}
+			ls, _ := readCallLines(w.out)
+			active, handled := false, 0
+			for _, l := range ls {
+				switch {
+				case l.Kind == "active":
+					active, handled = l.Active, 0
+				case l.Kind == "call" && active && l.at().After(after):
+					handled++
+				}
+			}
+			if active && (!needCall || handled > 0) {
+				return w, nil
+			}
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("no worker became active and handed a call over: %w", err)
+		}
+	}
+}
+
+// connectedNode is the cluster node w is connected to now (its latest
+// "conn" line).
+func connectedNode(t *testing.T, c *cluster, w *workerProc) int {
+	t.Helper()
+	ls, err := readCallLines(w.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(ls) - 1; i >= 0; i-- {
+		if ls[i].Kind == "conn" {
+			for n, a := range c.addrs {
+				if a == ls[i].Addr {
+					return n
+				}
+			}
+			t.Fatalf("worker %d connected to %s, not a node of the cluster", w.id, ls[i].Addr)
+		}
+	}
+	t.Fatalf("worker %d has no connection line", w.id)
+	return -1
+}
+
+// killActive SIGKILLs the active worker w, or its node when node >= 0 (the
+// test's cleanup starts the node again if the test does not).
+func killActive(t *testing.T, c *cluster, w *workerProc, node int) kill {
+	t.Helper()
+	if node < 0 {
+		k := kill{worker: w.id, at: time.Now(), what: "process"}
+		w.kill(t)
+		return k
+	}
+	t.Cleanup(func() {
+		if _, err := c.run("restart", c.nodes[node]); err != nil {
+			t.Errorf("restarting %s: %v", c.nodes[node], err)
+		}
+	})
+	// The worker lives on, and fails over to another node: it may even be
+	// the next active one.
+	k := kill{worker: -1, at: time.Now(), what: "node"}
+	if _, err := c.run("kill", c.nodes[node]); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// waitCalls waits until every call of s has a record, and then nothing
+// more came for quiet; it fails when the records stop growing for
+// phaseLimit first.
+func waitCalls(ctx context.Context, ws []*workerProc, s *callScript, quiet time.Duration) error {
+	idx := s.byUID()
+	total, since := -1, time.Now()
+	for {
+		n, seen := 0, map[string]bool{}
+		for _, w := range ws {
+			ls, _ := readCallLines(w.out)
+			for _, l := range ls {
+				if l.Kind == "call" {
+					n++
+					if _, ok := idx[l.UniqueID]; ok {
+						seen[l.UniqueID] = true
+					}
+				}
+			}
+		}
+		if n != total {
+			total, since = n, time.Now()
+		}
+		if len(seen) == len(s.calls) && time.Since(since) >= quiet {
+			return nil
+		}
+		if time.Since(since) > phaseLimit {
+			return fmt.Errorf("%d of %d calls recorded, and no record for %v", len(seen), len(s.calls), phaseLimit)
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("%d of %d calls recorded: %w", len(seen), len(s.calls), err)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package stompx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/instantvoice/instantvoice-go/ivclient"
+)
+
+// durableConn is one connection generation of a durable subscription.
+// Deliveries are bound to it: their acks go on its connection or nowhere.
+type durableConn struct {
+	*conn
+	ds    *durableSub
+	subs  []*stomp.Subscription // one per topic, once subscribed
+	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
+
+	mu    sync.Mutex
+	fatal error // a refusal that ends the subscription; read it with verdict
+}
+
+// connect opens a connection for ds at addr and subscribes every topic on
+// it (subscribeHeaders), each confirmed by a round trip (confirm). A
+// refused subscription comes back as an error wrapping ErrDurableMismatch
+// (other queue arguments) or ErrNotSupported.
+func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, error) {
+	t := ds.t
+	c, err := t.dial(ctx, addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	dc := &durableConn{conn: c, ds: ds}
+	if !c.broker.durable() {
+		c.abort(errors.New("broker does not support durable subscriptions"))
+		return nil, errs.Wrap("stompx: SubscribeDurable", ivclient.ErrNotSupported,
+			fmt.Sprintf("durable subscriptions need RabbitMQ (or ivtest's broker); %s is %q", addr, c.stomp.Server()), nil)
+	}
+	// The broker may not answer (a wedged broker, a ctx that ends): closing
+	// the connection wakes every go-stomp call below.
+	stopWatch := context.AfterFunc(ctx, func() { c.abort(errors.New("subscribing: " + ctxErr(ctx).Error())) })
+	defer stopWatch()
+	ok := dc.subscribeSync()
+	if ok && ds.opts.singleActive {
+		if ok = dc.takeLock(); ok {
+			ds.activate(dc)
+		}
+	}
+	if ok && dc.subscribeTopics() {
+		return dc, nil
+	}
+	ds.roles.lost()
+	if fatal := dc.verdict(); fatal != nil {
+		return nil, fatal
+	}
+	if cerr := ctxErr(ctx); cerr != nil {
+		return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, cerr, "", nil)
+	}
+	if t.ctx.Err() != nil {
+		return nil, errClosed
+	}
+	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(c.cause), "", nil)
+}
+
+// subscribeSync subscribes the confirmation topic (conn.confirm). False
+// means the connection ended first.
+func (dc *durableConn) subscribeSync() bool {
+	pump, err := dc.syncSubscribe(dc.brokerError)
+	if err != nil {
+		dc.abort(err)
+		return false
+	}
+	dc.startPump(pump)
+	return true
+}
+
+// subscribeTopics subscribes each topic of the subscription, one at a
+// time, each confirmed, so that go-stomp knows each SUBSCRIBE before the
+// broker can refuse it. False means the connection ended first.
+func (dc *durableConn) subscribeTopics() bool {
+	for i, tp := range dc.ds.topics {
+		ss, err := dc.stomp.Subscribe(tp, stomp.AckClientIndividual, dc.ds.subscribeHeaders(i)...)
+		if err != nil {
+			dc.abort(err)
+			return false
+		}
+		dc.subs = append(dc.subs, ss)
+		dc.startPump(func() { dc.pump(ss) })
+		if !dc.confirm() {
+			return false
+		}
+	}
+	return !dc.ended()
+}
+
+// subscribeHeaders returns the headers of the SUBSCRIBE of the i-th topic:
+// every durable SUBSCRIBE is made with them. They declare the queue
+// (queueHeaders, the same on every SUBSCRIBE of the name) and give this
+// consumer its share of the prefetch: each SUBSCRIBE is a consumer of the
+// queue, so that the total in flight is the prefetch.
+func (ds *durableSub) subscribeHeaders(i int) []func(*frame.Frame) error {
+	h := ds.opts.queueHeaders(ds.queue)
+	n := len(ds.topics)
+	share := ds.opts.prefetch / n
+	if i < ds.opts.prefetch%n {
+		share++
+	}
+	return append(h, stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(max(share, 1))))
+}
+
+// startPump runs f as one of the connection's pumps.
+func (dc *durableConn) startPump(f func()) {
+	done := make(chan struct{})
+	dc.pumps = append(dc.pumps, done)
+	if !dc.spawn(func() { defer close(done); f() }) {
+		close(done)
+	}
+}
+
+// refuse records a broker refusal that ends the subscription (the first
+// one counts), then aborts the connection.
+func (dc *durableConn) refuse(err error, cause string) {
+	dc.mu.Lock()
+	if dc.fatal == nil {
+		dc.fatal = err
+	}
+	dc.mu.Unlock()
+	dc.abort(errors.New(cause))
+}
+
+// verdict returns, once the connection has ended, the broker refusal that
+// must end the subscription (a queue mismatch, a deleted queue), nil for a
+// plain connection loss. An ERROR frame reaches the pumps through go-stomp
+// after the connection may already be seen closed, so verdict waits for
+// the pumps to finish (go-stomp closes their channels), a second at most:
+// a pump waiting for a consumer that does not read may take longer. It
+// runs after connect has started every pump of dc.
+func (dc *durableConn) verdict() error {
+	tm := time.NewTimer(time.Second)
+	defer tm.Stop()
+wait:
+	for _, done := range dc.pumps {
+		select {
+		case <-done:
+		case <-tm.C:
+			break wait
+		}
+	}
+	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
+	dc.mu.Lock()
+	fatal := dc.fatal
+	dc.mu.Unlock()
+	if fatal != nil {
+		return fatal
+	}
+	// go-stomp can lose an ERROR frame (see frameGuard.onError): the one the
+	// broker sent still decides, so that a refusal or a deleted queue is
+	// never taken for a lost connection (whose reconnection would make the
+	// deleted queue again).
+	if f := dc.raw.brokerError(); f != nil {
+		dc.brokerFrame(f)
+	}
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	return dc.fatal
+}
+
+// pump drains one go-stomp subscription into the feed. It waits for the
+// consumer when the buffer is full (it never drops), which holds up only
+// this connection.
+func (dc *durableConn) pump(ss *stomp.Subscription) {
+	ds, t := dc.ds, dc.ds.t
+	for m := range ss.C {
+		if m.Err != nil {
+			dc.brokerError(m.Err)
+			continue
+		}
+		t.stats.events.Add(1)
+		redelivered := m.Header.Get("redelivered") == "true"
+		ackID, _ := m.Header.Contains(frame.Ack)
+		msgID, _ := m.Header.Contains(frame.MessageId)
+		var ack func() error
+		var reject func(string) error
+		if ackID != "" || msgID != "" {
+			ack = func() error { return dc.ack(ss, ackID, msgID) }
+			dest, body := m.Destination, m.Body
+			reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
+		}
+		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
+			Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
+	}
+}
+
+// errorFrame returns the ERROR frame err carries, if any.
+func errorFrame(err error) *frame.Frame {
+	var se stomp.Error
+	var sp *stomp.Error
+	switch {
+	case errors.As(err, &se):
+		return se.Frame
+	case errors.As(err, &sp) && sp != nil:
+		return sp.Frame
+	}
+	return nil
+}
+
+// brokerError classifies an ERROR frame (or a connection failure) seen by
+// a subscription, and ends the connection generation.
+func (dc *durableConn) brokerError(err error) {
+	f := errorFrame(err)
+	if f == nil || f.Command != frame.ERROR {
+		dc.abort(err)
+		return
+	}
+	dc.brokerFrame(f)
+}
+
+// brokerFrame handles an ERROR frame of the broker: a refusal or a
+// cancelled subscription ends the subscription (refuse), any other ERROR
+// loses the connection.
+func (dc *durableConn) brokerFrame(f *frame.Frame) {
+	ds, t := dc.ds, dc.ds.t
+	msg := f.Header.Get(frame.Message)
+	body := string(f.Body)
+	if len(body) > 300 {
+		body = body[:300]
+	}
+	text := t.red.redact(strings.TrimSpace(msg + ": " + body))
+	switch {
+	case strings.Contains(strings.ToUpper(msg+body), "RESOURCE_LOCKED"):
+		dc.refuse(errStandby, text)
+	case strings.Contains(body, "inequivalent arg"):
+		dc.refuse(mismatchError(ds.queue, body), text)
+	case strings.Contains(msg, "Server cancelled subscription") || strings.Contains(body, "has canceled a subscription"):
+		dc.refuse(errs.Wrap("stompx: durable "+ds.queue, ivclient.ErrClosed,
+			"the broker cancelled the subscription (the queue was deleted)", nil), text)
+	default:
+		dc.abort(errors.New("broker ERROR: " + text))
+	}
+}
+
+// ack sends the ACK of one delivery on the connection that received it,
+// or nothing: once the connection is known to be dead (the broker has
+// taken the delivery back and will deliver it again) or the subscription
+// is closed. A send that go-stomp could not queue sent nothing either, and
+// may be retried.
+func (dc *durableConn) ack(ss *stomp.Subscription, ackID, msgID string) error {
+	if err := dc.settleable("stompx: Ack"); err != nil {
+		return err
+	}
+	h := frame.NewHeader()
+	if ackID != "" {
+		h.Add(frame.Ack, ackID)
+	}
+	if msgID != "" {
+		h.Add(frame.MessageId, msgID)
+	}
+	err := dc.stomp.Ack(&stomp.Message{Header: h, Subscription: ss, Conn: dc.stomp})
+	switch {
+	case err == nil:
+		return nil
+	case err == stomp.ErrMsgSendTimeout:
+		return errs.Wrap("stompx: Ack", nil, "the connection is not writing; nothing sent, retry", err)
+	default:
+		dc.abort(err)
+		return errs.Wrap("stompx: Ack", lostError(dc.cause), "the broker delivers the event again", nil)
+	}
+}

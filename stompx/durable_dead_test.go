@@ -1,0 +1,101 @@
+package stompx_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/stompx"
+)
+
+// Reject moves an event to the name's dead letters with its cause; they
+// are listed (and stay), replayed to the name's queue (delivered again),
+// purged (counted); DeleteDurable deletes them with the queue.
+func TestDurableDeadLetters(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr)
+		tr := dial(t, addr)
+		ctx := ctxT(t, time.Minute)
+		s := e.subscribe(ctx, t, tr)
+		rabbitPublish(t, addr, e.topic, evBodies(0, 4)...)
+		for i := 0; i < 4; i++ {
+			ev := recv(t, s)
+			if seq(ev) != i {
+				t.Fatalf("event %d is %d", i, seq(ev))
+			}
+			var err error
+			if i%2 == 1 {
+				err = s.Reject(ev, errors.New("poison "+string(rune('a'+i))))
+			} else {
+				err = s.Ack(ev)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := time.Now()
+		for round := 0; round < 2; round++ { // listing leaves them in place
+			dl, err := tr.DeadLetters(ctx, e.name, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dl) != 2 || seq(dl[0].Event) != 1 || seq(dl[1].Event) != 3 ||
+				dl[0].Cause != "poison b" || dl[1].Cause != "poison d" || dl[0].Event.Topic != e.topic ||
+				dl[0].At.IsZero() || dl[0].At.After(before) {
+				t.Fatalf("round %d: dead letters %+v", round, dl)
+			}
+		}
+		if dl, err := tr.DeadLetters(ctx, e.name, 1); err != nil || len(dl) != 1 || seq(dl[0].Event) != 1 {
+			t.Fatalf("DeadLetters(1) = %+v, %v", dl, err)
+		}
+		n, err := tr.ReplayDeadLetters(ctx, e.name, 1)
+		if err != nil || n != 1 {
+			t.Fatalf("ReplayDeadLetters = %d, %v", n, err)
+		}
+		ev := recv(t, s)
+		if seq(ev) != 1 {
+			t.Fatalf("replayed %+v", ev)
+		}
+		if err := s.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+		if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 1 || seq(dl[0].Event) != 3 {
+			t.Fatalf("after the replay: %+v, %v", dl, err)
+		}
+		if n, err := tr.PurgeDeadLetters(ctx, e.name); err != nil || n != 1 {
+			t.Fatalf("PurgeDeadLetters = %d, %v", n, err)
+		}
+		if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 0 {
+			t.Fatalf("after the purge: %+v, %v", dl, err)
+		}
+		// Rejected again, then the name deleted: no dead letter is left.
+		rabbitPublish(t, addr, e.topic, evBody(9))
+		if err := s.Reject(recv(t, s), errors.New("again")); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		if err := tr.DeleteDurable(ctx, e.name, e.opts...); err != nil {
+			t.Fatal(err)
+		}
+		if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 0 {
+			t.Fatalf("after DeleteDurable: %+v, %v", dl, err)
+		}
+	})
+}
+
+// The dead-letter calls check their arguments before anything is sent.
+func TestDeadLetterArguments(t *testing.T) {
+	tr := dial(t, newTestBroker(t).addr)
+	ctx := ctxT(t, 10*time.Second)
+	if _, err := tr.DeadLetters(ctx, "ok", 0); !errors.Is(err, ivclient.ErrInvalidArgument) {
+		t.Errorf("max 0: %v", err)
+	}
+	if _, err := tr.ReplayDeadLetters(ctx, "bad name!", 1); !errors.Is(err, ivclient.ErrInvalidArgument) {
+		t.Errorf("bad name: %v", err)
+	}
+	if _, err := tr.PurgeDeadLetters(ctx, "ok"); !errors.Is(err, ivclient.ErrNotSupported) {
+		t.Errorf("on a broker without durable queues: %v", err)
+	}
+	var _ stompx.DeadLetter
+}
