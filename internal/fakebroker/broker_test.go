@@ -2,7 +2,6 @@ package fakebroker
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -12,10 +11,6 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
-
-func newTestSlog(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // startBroker runs a bare embedded broker.
 func startBroker(t *testing.T, addr string) *Broker {

@@ -4,7 +4,6 @@ package ivtest
 // external one, spoken to frame by frame.
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -513,41 +512,6 @@ func (c *rawConn) none(pub *rawConn) {
 	if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "none" {
 		c.t.Fatalf("expected nothing, got %s %v %q", f.Command, f.Header, f.Body)
 	}
-}
-
-// closed checks that the broker closes the connection.
-func (c *rawConn) closed() {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(waitFor))
-	for {
-		f, err := c.r.Read()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.t.Fatal("the connection is still open")
-			}
-			return
-		}
-		if f != nil {
-			c.t.Fatalf("after the ERROR: %s %v", f.Command, f.Header)
-		}
-	}
-}
-
-// expectError reads an ERROR with message and body, then the close.
-func (c *rawConn) expectError(message, body string) {
-	c.t.Helper()
-	f := c.read(false)
-	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != message || string(f.Body) != body {
-		c.t.Fatalf("got %s %v %q\nwant ERROR message:%s %q", f.Command, f.Header, f.Body, message, body)
-	}
-}
-
-func (c *rawConn) send(dest, body string, headers ...string) {
-	c.t.Helper()
-	f := frame.New(frame.SEND, append([]string{frame.Destination, dest}, headers...)...)
-	f.Body = []byte(body)
-	c.write(f)
 }
 
 func (c *rawConn) ack(cmd string, m *frame.Frame, headers ...string) {
