@@ -49,7 +49,12 @@ type Call struct {
 	// Redelivered is set when some of the call's events were delivered
 	// before, to a consumer that did not settle them (a durable
 	// subscription's Event.Redelivered): the call may already have been
-	// handed to a handler, by this consumer or another (ConsumeCalls).
+	// handed to a handler, by this consumer or another (ConsumeCalls). Such
+	// a call may also be partial: a consumer that took over receives only
+	// the events its predecessor left unsettled (a HANGUP without its
+	// NEWCALL, say), so a handler merges it into what it stored of the
+	// call, keeping every field the call leaves empty, and never overwrites
+	// the record with it.
 	Redelivered bool
 
 	// Open is set by ConsumeCalls on a call handed over before it ended,

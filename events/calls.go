@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
 // settledWindow is how many calls ConsumeCalls remembers after handing
@@ -31,7 +29,7 @@ const settledWindow = 32768
 //     handed over whole.
 //   - Its HANGUP comes first. After a takeover the broker may deliver a
 //     call's HANGUP before the earlier events it puts back (RabbitMQ does
-//     not order the two), so the HANGUP waits up to HangupGrace for them,
+//     not order the two), so the HANGUP waits up to 10 seconds for them,
 //     and the call is then handed over whole. When they do not come (the
 //     platform lost them, or the call began before the subscription did)
 //     the call is handed over as it is, without NewCallAt and Direction;
@@ -40,10 +38,11 @@ const settledWindow = 32768
 //     Expired set, DefaultExpiry after its last event, as the Tracker
 //     expires calls.
 //   - It is long: its events may stay unsettled WithMaxHold at most
-//     (DefaultMaxHold, 25 minutes), below RabbitMQ's consumer_timeout (30
+//     (25 minutes by default), below RabbitMQ's consumer_timeout (30
 //     minutes), past which the broker would close the connection and
-//     deliver every unsettled event again. A call still open then is handed
-//     over with Call.Open set and its events so far settled, and handed
+//     deliver every unsettled event again. A call still open then (less
+//     the time its retries may take, see WithMaxHold) is handed over with
+//     Call.Open set and its events so far settled, and handed
 //     again when it ends (see Call.Open). Why not settle them without
 //     handing the call? A consumer that dies before the HANGUP would then
 //     lose the call's beginning, and a call record would be lost silently.
@@ -51,8 +50,19 @@ const settledWindow = 32768
 //     delivered again after a consumer died while settling them, are settled
 //     without handing the call again (ConsumeCalls remembers the last 32,768
 //     calls it handed over). A call handed over again, by this consumer or
-//     after a takeover, has Call.Redelivered set: a handler that writes call
-//     records upserts by (Agent, UniqueID).
+//     after a takeover, has Call.Redelivered set, and may be partial: a new
+//     consumer receives only the events its predecessor left unsettled (a
+//     HANGUP alone, when the call was handed over Open, or its earlier
+//     events were settled before the predecessor died). A handler that
+//     writes call records merges by (Agent, UniqueID), never blanking a
+//     field the record already holds.
+//   - Its handler keeps failing: its events are dead-lettered together,
+//     where the transport can, or acked and reported as a drop. When some
+//     of them arrived on a connection since lost, none is: they come again
+//     and make the call anew, with fresh attempts.
+//   - Its uniqueid comes again: a NEWCALL never delivered before, of a
+//     uniqueid whose call is being handed over, starts a new call, as the
+//     Tracker does.
 //   - Its connection is lost: it is not handed over (its events come
 //     again, to whoever is active next), nor kept.
 //
@@ -84,7 +94,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	sink.now = cfg.now
 	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
 		inflight: make(map[callKey]*callWork)}
-	cc.lanes = startLanes(ctx, cfg.lanes, cfg.retry)
+	cc.lanes = startLanes(ctx, cfg.lanes, cfg)
 	return cc.run(ctx)
 }
 
@@ -150,7 +160,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		if cc.cfg.other != nil {
 			cc.lanes.add(cc.s.eventWork(op, cc.cfg.other, ev, cc.cfg.retry.attempts))
 		} else {
-			cc.s.settleAll(op, []Event{ev}, nil)
+			cc.s.settleAll(op, []Event{ev}, nil, nil)
 		}
 		return
 	}
@@ -161,8 +171,18 @@ func (cc *callConsumer) take(op string, ev Event) {
 	tb, k, now := cc.table, keyOf(ev), cc.table.cfg.timeOf(ev)
 	e := tb.calls.get(k)
 	if e == nil {
-		if w := cc.inflight[k]; w != nil && w.attach(ev) {
-			return
+		// A copy of an event of a call in the lanes is settled with it; a
+		// fresh NEWCALL is a new call, as the Tracker takes it.
+		if w := cc.inflight[k]; w != nil && (ev.Redelivered || ev.Type != NewCall) {
+			if w.attach(ev) {
+				return
+			}
+			if cc.inflight[k] != w {
+				// attach took an abandoned work back, which may have
+				// started the call again: start over.
+				cc.take(op, ev)
+				return
+			}
 		}
 		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
 			// A late event of a call handed over (and settled, or being
@@ -170,7 +190,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 			if !ev.Redelivered {
 				tb.stats.Late++
 			}
-			cc.s.settleAll(op, []Event{ev}, nil)
+			cc.s.settleAll(op, []Event{ev}, nil, nil)
 			return
 		}
 		var done []openCall
@@ -290,7 +310,7 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 		m := cc.heldQ[0]
 		e := tb.calls.get(m.k)
 		current := e != nil && len(e.val.held) > 0 && e.val.heldSince.Equal(m.at)
-		if current && now.Before(m.at.Add(cc.cfg.maxHold)) && !(full && cc.held >= cap(cc.s.c)) {
+		if current && now.Before(m.at.Add(cc.cfg.openAfter())) && !(full && cc.held >= cap(cc.s.c)) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
@@ -310,7 +330,12 @@ func (cc *callConsumer) hand(calls []openCall) {
 		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w
-		cc.lanes.add(&work{key: oc.call.Agent, run: w.run, lost: w.lost, settle: w.settle, abandon: w.abandon})
+		var lostC <-chan struct{}
+		if len(oc.held) > 0 {
+			lostC = oc.held[0].delivery.lostC()
+		}
+		cc.lanes.add(&work{key: oc.call.Agent, run: w.run, lost: w.lost, settle: w.settle, abandon: w.abandon,
+			lostC: lostC, since: oc.heldSince})
 	}
 }
 
@@ -354,12 +379,13 @@ type callWork struct {
 
 	mu     sync.Mutex
 	evs    []Event
-	state  int  // workQueued, workSettled or workAbandoned
+	state  int  // workQueued, workSettling, workSettled or workAbandoned
 	reaped bool // the goroutine of ConsumeCalls took it back
 }
 
 const (
-	workQueued = iota
+	workQueued   = iota
+	workSettling // attach still adds events: settle settles them too
 	workSettled
 	workAbandoned
 )
@@ -383,27 +409,57 @@ func (w *callWork) lost() bool {
 func (w *callWork) attach(ev Event) bool {
 	w.mu.Lock()
 	state := w.state
-	if state == workQueued {
+	taken := state == workQueued || state == workSettling
+	if taken {
 		w.evs = append(w.evs, ev)
 	}
 	w.mu.Unlock()
 	if state == workAbandoned {
 		w.cc.reapOne(w)
 	}
-	return state == workQueued
+	return taken
 }
 
+// settle settles the call's events, and those attached to it meanwhile.
+// A call to dead-letter some of whose events arrived on a lost connection
+// (or whose dead-lettering failed on one) ends abandoned instead: those
+// events come again and make the call anew, with fresh attempts, rather
+// than be settled as late events of a call handed over; its other events
+// are taken back with it (one dead-lettered meanwhile, by a race with the
+// connection's loss, is folded into the call again, so that the call is not
+// handed without it, and settling it again is a no-op). A call whose
+// handler returned nil was handled: its events coming back are late events.
 func (w *callWork) settle(err error) {
+	s, attempts := w.cc.s, w.cc.cfg.retry.attempts
+	gaveUp := func() string {
+		return fmt.Sprintf("gave up on call %s of %q after %d attempts", w.call.UniqueID, w.call.Agent, attempts)
+	}
+	if err != nil && w.lost() {
+		// Some of its events come again: dead-letter none, take the
+		// others back with them.
+		w.abandon()
+		return
+	}
 	w.mu.Lock()
-	w.state = workSettled
+	w.state = workSettling
 	evs := w.evs
 	w.mu.Unlock()
-	s, attempts := w.cc.s, w.cc.cfg.retry.attempts
-	if err != nil && (len(evs) == 0 || !s.acks) {
-		s.report(errs.Wrap("events: ConsumeCalls", nil, fmt.Sprintf("gave up on call %s of %q after %d attempts, dropped",
-			w.call.UniqueID, w.call.Agent, attempts), err))
-	} else {
-		s.settleAll("events: ConsumeCalls", evs, err)
+	done := len(evs)
+	lost := s.settleAll("events: ConsumeCalls", evs, err, gaveUp)
+	for {
+		w.mu.Lock()
+		evs = w.evs[done:]
+		if len(evs) == 0 || (lost && err != nil) {
+			w.state = workSettled
+			if lost && err != nil {
+				w.state = workAbandoned
+			}
+			w.mu.Unlock()
+			break
+		}
+		w.mu.Unlock()
+		done += len(evs)
+		lost = s.settleAll("events: ConsumeCalls", evs, err, gaveUp) || lost
 	}
 	w.end()
 }

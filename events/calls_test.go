@@ -49,7 +49,7 @@ type callsRun struct {
 
 func startCalls(t *testing.T, buffer int, sink *callSink, opts ...ConsumeOption) *callsRun {
 	r := &callsRun{b: newBroker(t, buffer), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
-	opts = append([]ConsumeOption{withTestClock(r.clock.Now, HangupGrace), WithRetry(3, time.Millisecond)}, opts...)
+	opts = append([]ConsumeOption{withTestClock(r.clock.Now, hangupGrace), WithRetry(3, time.Millisecond)}, opts...)
 	go func() { r.done <- ConsumeCalls(context.Background(), r.b.sub, sink.handle, opts...) }()
 	t.Cleanup(func() {
 		r.b.feed.End(nil)
@@ -73,7 +73,7 @@ func TestConsumeCallsWhole(t *testing.T) {
 	}
 	r := &callsRun{b: newBroker(t, 64), clock: newFakeClock(), sink: sink, done: make(chan error, 1)}
 	go func() {
-		r.done <- ConsumeCalls(context.Background(), r.b.sub, held, withTestClock(r.clock.Now, HangupGrace))
+		r.done <- ConsumeCalls(context.Background(), r.b.sub, held, withTestClock(r.clock.Now, hangupGrace))
 	}()
 
 	login := r.send(Login, "default_1001", "", false)
@@ -152,7 +152,7 @@ func TestConsumeCallsHangupBeforeNewCall(t *testing.T) {
 	sink := &callSink{}
 	r := startCalls(t, 1024, sink)
 	r.send(Hangup, "default_1001", "3.1", false, "reason", ReasonNoAnswer)
-	r.clock.Advance(HangupGrace / 2)
+	r.clock.Advance(hangupGrace / 2)
 	time.Sleep(10 * time.Millisecond)
 	assert.Zero(t, sink.count(), "handed before the grace was over")
 	r.send(NewCall, "default_1001", "3.1", true, "direction", "INBOUND", "callerid", "777")
@@ -175,7 +175,7 @@ func TestConsumeCallsHangupAlone(t *testing.T) {
 	r := startCalls(t, 1024, sink)
 	r.send(Hangup, "default_1001", "4.1", false, "reason", ReasonBusy)
 	time.Sleep(10 * time.Millisecond)
-	r.clock.Advance(HangupGrace)
+	r.clock.Advance(hangupGrace)
 	eventually(t, func() bool { return sink.count() == 1 }, "handed after the grace")
 	c := sink.get()[0]
 	assert.True(t, c.NewCallAt.IsZero())
@@ -287,7 +287,7 @@ func TestConsumeCallsHeldFillBuffer(t *testing.T) {
 	done := make(chan error, 1)
 	clock := newFakeClock()
 	go func() {
-		done <- ConsumeCalls(context.Background(), b.sub, sink.handle, withTestClock(clock.Now, HangupGrace))
+		done <- ConsumeCalls(context.Background(), b.sub, sink.handle, withTestClock(clock.Now, hangupGrace))
 	}()
 	for i := 0; i < 6; i++ {
 		b.send(evBody(NewCall, "default_1001", fmt.Sprintf("f.%d", i)), false, clock.Now())
@@ -315,7 +315,7 @@ func TestConsumeCallsLostWhileSettling(t *testing.T) {
 			close(started)
 			<-release
 			return sink.handle(ctx, c)
-		}, withTestClock(r.clock.Now, HangupGrace))
+		}, withTestClock(r.clock.Now, hangupGrace))
 	}()
 	r.send(NewCall, "default_1001", "8.1", false)
 	r.send(Hangup, "default_1001", "8.1", false)

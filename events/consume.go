@@ -32,20 +32,25 @@ type consumeConfig struct {
 	grace time.Duration // how long an early HANGUP waits for its call's first event
 }
 
-// The defaults of the options.
+// WithRetry's defaults, for a program that offers them as its own
+// settings' defaults (a flag's, say): the tries of an event or a call in
+// all, the first included, and the wait after its first failure.
 const (
 	DefaultRetryAttempts = 5
 	DefaultRetryBackoff  = time.Second
-	// DefaultMaxHold is how long ConsumeCalls holds a call's events
-	// unsettled before it hands the call over Open (WithMaxHold): below
-	// RabbitMQ's consumer_timeout (30 minutes by default), past which the
-	// broker closes a connection that holds an unacknowledged delivery.
-	DefaultMaxHold = 25 * time.Minute
-	// HangupGrace is how long ConsumeCalls waits, after a HANGUP whose call
+)
+
+// The other options' defaults, and the periods ConsumeCalls waits.
+const (
+	// defaultMaxHold is WithMaxHold's default: below RabbitMQ's
+	// consumer_timeout (30 minutes by default), past which the broker
+	// closes a connection that holds an unacknowledged delivery.
+	defaultMaxHold = 25 * time.Minute
+	// hangupGrace is how long ConsumeCalls waits, after a HANGUP whose call
 	// it has seen no NEWCALL (or DNEWCALL) of, for the call's earlier
 	// events: after a takeover the broker may deliver them after the
 	// HANGUP. Past it, the call is handed over as it is.
-	HangupGrace = 10 * time.Second
+	hangupGrace = 10 * time.Second
 	maxLanes    = 10000
 )
 
@@ -70,8 +75,15 @@ func WithLanes(n int) ConsumeOption {
 // a call) is tried before it is dead-lettered (default 5), and the wait
 // after the first failure (default 1s), which doubles after each further
 // failure, up to a minute (or backoff, if longer). The agent's later
-// events wait meanwhile; other agents go on. attempts must be at least 1,
-// backoff more than zero.
+// events wait meanwhile; other agents go on. Retries never hold an event
+// unsettled longer than WithMaxHold (default 25 minutes) since it was
+// taken (or, for a call, since its first event held was received): a
+// failure whose backoff would end past it is the last, and the event (the
+// call) is dead-lettered then, whatever attempts are left. A broker takes
+// back a delivery held too long (RabbitMQ's consumer_timeout) and delivers
+// it again with its tries counted from zero: the bound keeps a poison
+// event from going round for ever. attempts must be at least 1, backoff
+// more than zero.
 func WithRetry(attempts int, backoff time.Duration) ConsumeOption {
 	return consumeOption(func(c *consumeConfig) error {
 		if attempts < 1 {
@@ -103,30 +115,42 @@ func WithOtherEvents(h Handler) ConsumeOption {
 	})
 }
 
-// WithMaxHold sets, for ConsumeCalls, how long a call's events may stay
-// unsettled (default DefaultMaxHold, 25 minutes): a call still open then
-// is handed over with Call.Open set, its events so far settled, and handed
-// again when it ends. Keep it below the broker's consumer_timeout
-// (RabbitMQ's: 30 minutes by default), past which RabbitMQ closes the
-// connection. d must be more than zero.
+// WithMaxHold sets the longest an event stays unsettled (default 25
+// minutes): keep it below the broker's consumer_timeout (RabbitMQ's: 30
+// minutes by default), past which RabbitMQ closes the connection and
+// delivers every unsettled event again. Consume and ConsumeCalls stop
+// retrying an event (a call) whose next try would begin past it, and
+// dead-letter it (see WithRetry). ConsumeCalls also hands over, with
+// Call.Open set, a call still open after it, less the time its retries
+// may take (WithRetry's waits, at most half of d), and settles its events
+// so far: the call is handed again when it ends. d must be more than
+// zero.
 func WithMaxHold(d time.Duration) ConsumeOption {
 	return consumeOption(func(c *consumeConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("WithMaxHold: d must be more than zero, got %v", d)
-		}
-		if !c.calls {
-			return fmt.Errorf("WithMaxHold: only ConsumeCalls takes it")
 		}
 		c.maxHold = d
 		return nil
 	})
 }
 
+// openAfter is how long ConsumeCalls holds an open call's events before
+// it hands the call over Open: WithMaxHold, less the time its retries may
+// take, so that they end within WithMaxHold.
+func (c consumeConfig) openAfter() time.Duration {
+	var retries time.Duration
+	for i := 1; i < c.retry.attempts && retries < c.maxHold/2; i++ {
+		retries += c.retry.wait(i)
+	}
+	return c.maxHold - min(retries, c.maxHold/2)
+}
+
 // consumeSetup checks Consume's and ConsumeCalls' arguments and applies
 // the options.
 func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool, calls bool, opts []ConsumeOption) (consumeConfig, error) {
 	c := consumeConfig{lanes: 1, retry: retryPolicy{attempts: DefaultRetryAttempts, backoff: DefaultRetryBackoff},
-		maxHold: DefaultMaxHold, calls: calls, now: time.Now, tick: time.Second, grace: HangupGrace}
+		maxHold: defaultMaxHold, calls: calls, now: time.Now, tick: time.Second, grace: hangupGrace}
 	switch {
 	case ctx == nil:
 		return c, invalidConsume(op, "nil context")
@@ -154,8 +178,12 @@ func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool,
 // wait, so that an agent's events are never handled out of order; a lane
 // is not held during the backoff. After WithRetry's last attempt the event
 // is dead-lettered (Subscription.Reject with h's last error) and the agent
-// goes on; on a subscription without dead letters it is dropped, and the
-// subscription's error handler is told.
+// goes on. Where the transport cannot dead-letter (a subscription not
+// settled by Ack, or a delivery without Delivery.Reject) it is acked
+// instead, dropped, and the subscription's error handler is told, with h's
+// error: a poison event never keeps its place in the broker's prefetch.
+// Retries never hold an event unsettled longer than WithMaxHold (see
+// WithRetry).
 //
 // h gets ctx. An event whose connection is lost (Delivery.Lost) is not
 // handed to h, nor retried: the broker delivers it again. Settlements that
@@ -176,7 +204,7 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 	if err != nil {
 		return err
 	}
-	l := startLanes(ctx, cfg.lanes, cfg.retry)
+	l := startLanes(ctx, cfg.lanes, cfg)
 	limit := int64(max(cap(s.c), cfg.lanes))
 	c := s.C()
 	for {
@@ -203,40 +231,55 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 // eventWork is the work of handing one event to h.
 func (s *Subscription) eventWork(op string, h Handler, ev Event, attempts int) *work {
 	return &work{
-		key:  agentOf(ev),
-		run:  func(ctx context.Context) error { return h(ctx, ev) },
-		lost: ev.delivery.isLost,
-		settle: func(err error) {
-			if err != nil && !s.acks {
-				what := string(ev.Type)
-				if ev.UniqueID != "" {
-					what += " " + ev.UniqueID
-				}
-				s.report(errs.Wrap(op, nil, fmt.Sprintf("gave up on %s of %q after %d attempts, dropped",
-					what, agentOf(ev), attempts), err))
-				return
-			}
-			s.settleAll(op, []Event{ev}, err)
-		},
+		key:     agentOf(ev),
+		run:     func(ctx context.Context) error { return h(ctx, ev) },
+		lost:    ev.delivery.isLost,
+		lostC:   ev.delivery.lostC(),
+		settle:  func(err error) { s.settleAll(op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) }) },
 		abandon: func() {},
 	}
 }
 
-// settleAll acks evs (err nil) or dead-letters them with err, and tells
-// the error handler of every settlement that failed but on a lost
-// connection (those events come again).
-func (s *Subscription) settleAll(op string, evs []Event, err error) {
+func gaveUpOn(ev Event, attempts int) string {
+	what := string(ev.Type)
+	if ev.UniqueID != "" {
+		what += " " + ev.UniqueID
+	}
+	return fmt.Sprintf("gave up on %s of %q after %d attempts", what, agentOf(ev), attempts)
+}
+
+// settleAll acks evs (err nil) or dead-letters them with err. An event its
+// transport cannot dead-letter (no Delivery.Reject, or a subscription not
+// settled by Ack) is acked instead: dropped, and the error handler is told
+// what (gaveUp's text) with err. Every other settlement that fails goes to
+// the error handler, but on a lost connection: those events come again, and
+// settleAll reports that some did (lost).
+func (s *Subscription) settleAll(op string, evs []Event, err error, gaveUp func() string) (lost bool) {
+	dropped := 0
 	for _, ev := range evs {
 		var serr error
-		if err == nil {
+		switch {
+		case err == nil:
 			serr = s.Ack(ev)
-		} else {
+		case ev.delivery == nil || ev.delivery.reject == nil:
+			if serr = s.Ack(ev); serr == nil {
+				dropped++
+			}
+		default:
 			serr = s.Reject(ev, err)
 		}
-		if serr != nil && !ev.delivery.isLost() {
-			s.report(errs.Wrap(op, nil, "", serr))
+		if serr != nil {
+			if ev.delivery.isLost() {
+				lost = true
+			} else {
+				s.report(errs.Wrap(op, nil, "", serr))
+			}
 		}
 	}
+	if dropped > 0 || (err != nil && len(evs) == 0) {
+		s.report(errs.Wrap(op, nil, gaveUp()+", dropped", err))
+	}
+	return lost
 }
 
 // report tells the subscription's error handler of err.

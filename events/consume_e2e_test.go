@@ -33,8 +33,9 @@ func durable(tb testing.TB, p *ivtest.Platform, name string, opts ...stompx.Dura
 func agentName(i int) string { return fmt.Sprintf("default_%d", 1000+i) }
 
 // Over stompx and ivtest's broker: a handler that fails transiently gets
-// every event, in order per agent; a poison event is rejected after
-// WithRetry's attempts and the other agents go on.
+// every event, in order per agent; a poison event is tried WithRetry's
+// attempts, then settled (dead-lettered, or dropped where the transport
+// cannot dead-letter), and the other agents go on.
 func TestConsumeOverStompx(t *testing.T) {
 	p := ivtest.NewPlatform(t)
 	_, s := durable(t, p, "consume-e2e")
@@ -91,6 +92,20 @@ func TestConsumeOverStompx(t *testing.T) {
 		assert.Equal(t, want, got[agentName(a)], "order of %s", agentName(a))
 	}
 	require.NoError(t, s.Close())
+
+	// The poison event was settled: dead-lettered where the transport can,
+	// otherwise acked and reported as a drop. Either way the name's next
+	// consumer does not get it again: its first event is one published
+	// after.
+	require.NoError(t, p.PublishEvent(events.Event{Type: events.Pause, Agent: agentName(0), UniqueID: "marker"}))
+	_, again := durable(t, p, "consume-e2e")
+	select {
+	case ev := <-again.C():
+		assert.Equal(t, "marker", ev.UniqueID, "the poison event was left unsettled")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the marker was not delivered")
+	}
+	require.NoError(t, again.Close())
 }
 
 // 5,000 calls open at once over stompx, every NEWCALL before any HANGUP:

@@ -24,6 +24,7 @@ type broker struct {
 	rejected map[int]string // delivery -> cause
 	bodies   map[int]string
 	errs     []error
+	noReject bool // the transport cannot dead-letter: deliveries come without Reject
 }
 
 func newBroker(t *testing.T, buffer int) *broker {
@@ -55,10 +56,10 @@ func evBody(typ Type, agent, uid string, extra ...string) []byte {
 func (b *broker) send(raw []byte, redelivered bool, at time.Time) int {
 	b.mu.Lock()
 	b.next++
-	id, lost := b.next, b.conn
+	id, lost, noReject := b.next, b.conn, b.noReject
 	b.bodies[id] = string(raw)
 	b.mu.Unlock()
-	ok := b.feed.Deliver(Delivery{Topic: TopicPrefix + "x", Body: raw, Received: at, Redelivered: redelivered, Lost: lost,
+	d := Delivery{Topic: TopicPrefix + "x", Body: raw, Received: at, Redelivered: redelivered, Lost: lost,
 		Ack: func() error {
 			b.mu.Lock()
 			defer b.mu.Unlock()
@@ -76,8 +77,11 @@ func (b *broker) send(raw []byte, redelivered bool, at time.Time) int {
 			}
 			b.rejected[id] = cause
 			return nil
-		}})
-	require.True(b.t, ok)
+		}}
+	if noReject {
+		d.Reject = nil
+	}
+	require.True(b.t, b.feed.Deliver(d))
 	return id
 }
 
@@ -121,6 +125,13 @@ func (b *broker) unsettled() []string {
 		}
 	}
 	return out
+}
+
+// reported returns the errors the subscription's error handler was told.
+func (b *broker) reported() []error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]error(nil), b.errs...)
 }
 
 func isClosed(c <-chan struct{}) bool {

@@ -158,7 +158,7 @@ func TestRabbitConsumeCallsTakeover(t *testing.T) {
 	var c events.Call
 	select {
 	case c = <-calls:
-	case <-time.After(events.HangupGrace + 10*time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("no call handed over")
 	}
 	assert.Equal(t, "INBOUND", c.Direction)

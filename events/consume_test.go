@@ -187,7 +187,7 @@ func TestConsumeArguments(t *testing.T) {
 		{Consume(ctx, b.sub, h, WithRetry(0, time.Second)), "events: Consume: invalid argument: WithRetry: attempts must be at least 1, got 0"},
 		{Consume(ctx, b.sub, h, WithRetry(3, 0)), "events: Consume: invalid argument: WithRetry: backoff must be more than zero, got 0s"},
 		{Consume(ctx, b.sub, h, WithOtherEvents(h)), "events: Consume: invalid argument: WithOtherEvents: only ConsumeCalls takes it"},
-		{Consume(ctx, b.sub, h, WithMaxHold(time.Minute)), "events: Consume: invalid argument: WithMaxHold: only ConsumeCalls takes it"},
+		{Consume(ctx, b.sub, h, WithMaxHold(0)), "events: Consume: invalid argument: WithMaxHold: d must be more than zero, got 0s"},
 		{ConsumeCalls(ctx, b.sub, ch, WithOtherEvents(nil)), "events: ConsumeCalls: invalid argument: WithOtherEvents: nil handler"},
 		{ConsumeCalls(ctx, b.sub, ch, WithMaxHold(-time.Second)), "events: ConsumeCalls: invalid argument: WithMaxHold: d must be more than zero, got -1s"},
 	} {

@@ -35,8 +35,10 @@
 //     nil. An agent's events are handled in order, one at a time; agents run
 //     concurrently on WithLanes goroutines. A failed event is tried again in
 //     place, after a doubling backoff, while its agent's later events wait
-//     (WithRetry); after the last attempt it is dead-lettered
-//     (Subscription.Reject, with the handler's error) and the agent goes on.
+//     (WithRetry, never holding it unsettled past WithMaxHold); after the
+//     last attempt it is dead-lettered (Subscription.Reject, with the
+//     handler's error) where the transport can, otherwise acked and reported
+//     to the subscription's error handler as a drop, and the agent goes on.
 //   - ConsumeCalls folds the events into calls, as a Tracker does, and hands
 //     each call over whole, once, settling its events only after the handler
 //     returned nil for it: a worker that dies mid-call leaves them with the
@@ -48,14 +50,18 @@
 // A worker that writes call records:
 //
 //	err := events.ConsumeCalls(ctx, sub, func(ctx context.Context, c events.Call) error {
-//		return db.UpsertCallRecord(ctx, c) // an error: tried again, then dead-lettered
+//		return db.MergeCallRecord(ctx, c) // an error: tried again, then dead-lettered
 //	}, events.WithLanes(16))
 //
 // Delivery is at least once: a handler may see an event (or a call) again
 // after a crash or a lost connection, marked Redelivered; make it
-// idempotent (upsert by Agent and UniqueID). The platform's events carry no
-// timestamp: times are when the consumer received them, redelivery times
-// for redelivered events (see Call).
+// idempotent, keyed by Agent and UniqueID. A Redelivered call may also be
+// partial: after a takeover the new worker may receive only the events its
+// predecessor left unsettled (a HANGUP alone, say), so a call record is
+// merged, never overwritten: a field the call leaves empty (Direction,
+// CallerID, NewCallAt, ...) keeps what the record holds. The platform's
+// events carry no timestamp: times are when the consumer received them,
+// redelivery times for redelivered events (see Call).
 //
 // Topics: AgentTopic("default", "1001") is one agent's; AllAgents
 // ("/topic/iv.agents.#") is every agent's on RabbitMQ, the platform's broker.

@@ -16,6 +16,8 @@ type work struct {
 	lost    func() bool                     // a delivery of it was lost: it comes again, hand nothing
 	settle  func(err error)                 // after the handler returned nil (err nil) or the last attempt failed
 	abandon func()                          // lost: neither handed nor settled
+	lostC   <-chan struct{}                 // closed when (a delivery of) it is lost: ends its backoff; nil: never
+	since   time.Time                       // when it began to be held unsettled (zero: when added)
 	tries   int
 }
 
@@ -28,6 +30,9 @@ type work struct {
 type lanes struct {
 	ctx     context.Context
 	retry   retryPolicy
+	now     func() time.Time
+	hold    time.Duration // the longest a work is held unsettled by its retries
+	quit    chan struct{} // closed by stop: backoffs end
 	notify  chan struct{} // a work ended (a pending slot freed)
 	pending atomic.Int64  // works added and not yet ended
 
@@ -35,10 +40,9 @@ type lanes struct {
 	cond     *sync.Cond
 	queues   map[string][]*work // a key is present while it has works; its head runs or waits
 	ready    []string           // keys whose head may run now
-	timers   map[*time.Timer]struct{}
-	draining bool          // no more works come: exit once all are done
-	stopped  bool          // ctx is done: exit at once
-	drained  chan struct{} // closed once draining and every work is done
+	draining bool               // no more works come: exit once all are done
+	stopped  bool               // ctx is done: exit at once
+	drained  chan struct{}      // closed once draining and every work is done
 
 	wg sync.WaitGroup
 }
@@ -66,9 +70,9 @@ func (p retryPolicy) wait(failures int) time.Duration {
 	return d
 }
 
-func startLanes(ctx context.Context, n int, retry retryPolicy) *lanes {
-	l := &lanes{ctx: ctx, retry: retry, notify: make(chan struct{}, 1), drained: make(chan struct{}),
-		queues: make(map[string][]*work), timers: make(map[*time.Timer]struct{})}
+func startLanes(ctx context.Context, n int, cfg consumeConfig) *lanes {
+	l := &lanes{ctx: ctx, retry: cfg.retry, now: cfg.now, hold: cfg.maxHold, quit: make(chan struct{}),
+		notify: make(chan struct{}, 1), drained: make(chan struct{}), queues: make(map[string][]*work)}
 	l.cond = sync.NewCond(&l.mu)
 	l.wg.Add(n + 1)
 	go func() {
@@ -91,6 +95,9 @@ func startLanes(ctx context.Context, n int, retry retryPolicy) *lanes {
 // add queues w behind its key's works.
 func (l *lanes) add(w *work) {
 	l.pending.Add(1)
+	if w.since.IsZero() {
+		w.since = l.now()
+	}
 	l.mu.Lock()
 	q, busy := l.queues[w.key]
 	l.queues[w.key] = append(q, w)
@@ -125,13 +132,10 @@ func (l *lanes) checkDrainedLocked() {
 // handlers running return (they see ctx done). wait waits for them.
 func (l *lanes) stop() {
 	l.mu.Lock()
-	l.stopped = true
-	for t := range l.timers {
-		if t.Stop() {
-			l.wg.Done()
-		}
+	if !l.stopped {
+		l.stopped = true
+		close(l.quit)
 	}
-	clear(l.timers)
 	l.mu.Unlock()
 	l.cond.Broadcast()
 }
@@ -173,17 +177,22 @@ func (l *lanes) loop() {
 			l.done(w)
 		default:
 			w.tries++
-			if w.tries >= l.retry.attempts {
+			wait := l.retry.wait(w.tries)
+			if w.tries >= l.retry.attempts || l.now().Add(wait).Sub(w.since) > l.hold {
+				// The last attempt, or a wait that would hold the work
+				// unsettled past the bound (the broker's consumer_timeout
+				// would take it back, and its tries would start again).
 				w.settle(err)
 				l.done(w)
 				continue
 			}
-			l.later(w, l.retry.wait(w.tries))
+			l.later(w, wait)
 		}
 	}
 }
 
-// later makes w's key ready again after d; its later works wait.
+// later makes w's key ready again after d, or once w's connection is lost
+// (it is then abandoned, not tried again); its later works wait.
 func (l *lanes) later(w *work, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -191,16 +200,21 @@ func (l *lanes) later(w *work, d time.Duration) {
 		return
 	}
 	l.wg.Add(1)
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	go func() {
 		defer l.wg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-w.lostC:
+		case <-l.quit:
+			return
+		}
 		l.mu.Lock()
-		delete(l.timers, t)
 		l.ready = append(l.ready, w.key)
 		l.mu.Unlock()
 		l.cond.Broadcast()
-	})
-	l.timers[t] = struct{}{}
+	}()
 }
 
 // done ends w, the head of its key: the key's next work becomes ready.

@@ -188,6 +188,15 @@ const (
 	deliverySettled
 )
 
+// lostC returns the channel closed when the delivery's connection is
+// gone, nil when it cannot be lost.
+func (d *delivery) lostC() <-chan struct{} {
+	if d == nil {
+		return nil
+	}
+	return d.lost
+}
+
 // isLost reports whether the connection the delivery arrived on is gone.
 func (d *delivery) isLost() bool {
 	if d == nil || d.lost == nil {

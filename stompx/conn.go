@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,93 +20,165 @@ import (
 	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
+// ending records, once, how a connection or a session ended: the one
+// place where an end gets its cause, its redaction and the error users
+// see. done closes after the fields are set.
+type ending struct {
+	done   chan struct{}
+	once   sync.Once
+	reason error  // the error it ended with, as given (errClosed, a read error, a broker ERROR)
+	cause  string // reason's text, redacted ("closed" for errClosed)
+	err    error  // what users get: errClosed, or a lost-connection error carrying cause
+}
+
+func newEnding() ending { return ending{done: make(chan struct{})} }
+
+// record ends e with reason, once; then, still once and before done
+// closes, runs then (nil for nothing). It reports whether this call
+// ended e.
+func (e *ending) record(red *redactor, reason error, then func()) bool {
+	first := false
+	e.once.Do(func() {
+		first = true
+		e.reason = reason
+		if errors.Is(reason, ivclient.ErrClosed) {
+			e.cause, e.err = "closed", reason
+		} else {
+			e.cause = red.redact(reason.Error())
+			e.err = lostErrorFor(e.cause, reason)
+		}
+		if then != nil {
+			then()
+		}
+		close(e.done)
+	})
+	return first
+}
+
+// ended reports whether e has ended.
+func (e *ending) ended() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// causeText returns why e ended, once it has ended ("" before).
+func (e *ending) causeText() string {
+	if e.ended() {
+		return e.cause
+	}
+	return ""
+}
+
 // conn is one STOMP connection through its whole life: dialed through the
 // frame guard (watchedConn), its goroutines started through the
-// transport's spawn, and ended once, with one cause, in one of two ways:
+// transport's spawn, and ended once (ending), with one cause, in one of
+// two ways:
 //
-//   - close: graceful, by the user (Close, a subscription's Close): a
+//   - close: graceful, by the owner (Close, a subscription's Close): a
 //     DISCONNECT whose RECEIPT is awaited disconnectGrace at most, so that
 //     the broker takes back unacknowledged deliveries at once, then the
 //     socket is closed;
-//   - abort: forced, with a cause: the socket is closed at once.
+//   - abort: forced, with a cause: the socket is closed at once, unless
+//     the connection's reader has failed.
 //
 // A connection whose reader fails (EOF, reset, a missed heart-beat, an
-// ERROR frame, a frame past the limits) is aborted by its reader, except
-// that its socket is left to go-stomp, which hands the frames it read
-// before (an ERROR frame, say) to the subscriptions in order and then
-// closes it: closing it first could make go-stomp fail a write and drop
-// that ERROR.
+// ERROR frame, a frame past the limits) is aborted by its reader, and its
+// socket is left to go-stomp (whoever aborts it after), which hands the
+// frames it read before (an ERROR frame, say) to the subscriptions in
+// order and then closes it: closing it first could make go-stomp fail a
+// write and drop that ERROR. The cause is then the broker's ERROR frame,
+// when one came (failure).
 //
-// The owner learns of the end through done (closed once err is set) and,
-// if it gave one, onEnd (called once, after done closes, on the goroutine
-// that ended the connection).
+// The owner learns of the end through done and, once it has set it
+// (setOnEnd), onEnd (called once, after done closes).
 type conn struct {
+	ending
 	t      *Transport
 	addr   string
 	stomp  *stomp.Conn
 	raw    *watchedConn
 	broker brokerKind // from the CONNECTED frame's server header
 
-	onEnd func(err error)
+	mu       sync.Mutex
+	onEnd    func(reason error)
+	notified bool // onEnd's turn has come: setOnEnd calls it itself
 
 	// The confirmation round trip (confirm).
 	syncTopic string
 	synced    chan struct{}
 	confirmMu sync.Mutex // held around each round trip, and what it confirms
-
-	done  chan struct{}
-	once  sync.Once
-	cause string // why it ended, redacted; set before done closes
-	err   error  // the error given for it: errClosed or a lost-connection error; set before done closes
 }
 
-// dial opens one STOMP connection to addr (see dialConn for ctx); onEnd,
-// which may be nil, is called once when the connection ends.
-func (t *Transport) dial(ctx context.Context, addr string, onEnd func(error)) (*conn, error) {
+// dial opens one STOMP connection to addr (see dialConn for ctx). Its
+// owner sets onEnd (setOnEnd) once it holds the connection.
+func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
 	sc, raw, err := t.dialConn(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{t: t, addr: addr, stomp: sc, raw: raw, broker: detectBroker(sc.Server()), onEnd: onEnd, done: make(chan struct{})}
-	raw.arm(func(err error) { c.stop(err) })
+	c := &conn{ending: newEnding(), t: t, addr: addr, stomp: sc, raw: raw, broker: detectBroker(sc.Server())}
+	raw.arm(func(err error) { c.abort(c.failure(err)) })
 	return c, nil
 }
 
-// stop records the end of the connection once, without closing its
-// socket, and tells the owner. It reports whether this call ended it.
-func (c *conn) stop(err error) bool {
-	first := false
-	c.once.Do(func() {
-		first = true
-		if errors.Is(err, ivclient.ErrClosed) {
-			c.cause, c.err = "closed", err
-		} else {
-			c.cause = c.t.red.redact(err.Error())
-			c.err = lostErrorFor(c.cause, err)
-		}
-		close(c.done)
-	})
-	if first && c.onEnd != nil {
-		c.onEnd(err)
+// setOnEnd sets the function called once when the connection ends; if it
+// has ended already, f is called at once.
+func (c *conn) setOnEnd(f func(reason error)) {
+	c.mu.Lock()
+	c.onEnd = f
+	late := c.notified
+	c.mu.Unlock()
+	if late {
+		f(c.reason)
 	}
-	return first
 }
 
-// abort ends the connection at once because of err (errClosed when the
-// transport or the owner is closing) and closes its socket.
+// abort ends the connection because of err (errClosed when the transport
+// or the owner is closing) and closes its socket, unless its reader has
+// failed (see conn). The first abort tells the owner (onEnd).
 func (c *conn) abort(err error) {
-	c.stop(err)
-	_ = c.raw.Close()
+	if c.record(c.t.red, err, nil) {
+		c.mu.Lock()
+		f := c.onEnd
+		c.notified = true
+		c.mu.Unlock()
+		if f != nil {
+			f(c.reason)
+		}
+	}
+	if !c.raw.failed() {
+		_ = c.raw.Close()
+	}
 }
 
-// ended reports whether the connection has ended.
-func (c *conn) ended() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
+// failure returns the reason to end c with when its reader or one of its
+// subscriptions saw err: the broker's ERROR frame, if one passed, rather
+// than the EOF or the closed socket that follows it.
+func (c *conn) failure(err error) error {
+	if errors.Is(err, ErrFrameTooLarge) {
+		return err
 	}
+	if f := c.raw.brokerError(); f != nil {
+		return errors.New("broker ERROR: " + c.t.errorText(f))
+	}
+	return err
+}
+
+// maxErrorBody bounds the part of an ERROR frame's body an error carries.
+const maxErrorBody = 300
+
+// errorText is the text of an ERROR frame of the broker in errors and
+// logs: its message and the start of its body, redacted.
+func (t *Transport) errorText(f *frame.Frame) string {
+	body := string(f.Body)
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	return t.red.redact(strings.TrimSpace(strings.TrimSuffix(f.Header.Get(frame.Message)+": "+body, ": ")))
 }
 
 // spawn runs f (a pump) on a goroutine of the transport's; when the
@@ -117,13 +191,21 @@ func (c *conn) spawn(f func()) bool {
 	return false
 }
 
+// abortOnDone aborts c when ctx ends, with "<what>: " and ctx's error:
+// closing the connection wakes every go-stomp call on it. The returned
+// function stops the watch.
+func (c *conn) abortOnDone(ctx context.Context, what string) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { c.abort(errors.New(what + ": " + ctxErr(ctx).Error())) })
+}
+
 // syncTimeout bounds the wait for a confirmation; a broker that takes
 // longer is taken as wedged and the connection is aborted.
 const syncTimeout = 30 * time.Second
 
 // syncSubscribe subscribes the connection's confirmation topic (see
 // confirm) and returns its pump, for the owner to start; onErr gets what
-// the pump sees fail (an ERROR frame, the connection's end).
+// the pump sees fail (an ERROR frame, the connection's end). It comes
+// before any other SUBSCRIBE of the connection.
 func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
 	c.syncTopic = "/topic/instantvoice-go.sync." + uuid.NewString()
 	c.synced = make(chan struct{}, 1)
@@ -132,39 +214,89 @@ func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
 		return nil, err
 	}
 	return func() {
-		for m := range ss.C {
+		c.forEach(ss, func(m *stomp.Message) {
 			if m.Err != nil {
 				onErr(m.Err)
-				continue
+				return
 			}
 			select {
 			case c.synced <- struct{}{}:
 			default:
 			}
-		}
+		})
 	}, nil
 }
 
-// confirm makes a round trip through the broker on the connection: once
-// it returns true, the broker has handled every frame sent before it
-// (every SUBSCRIBE is in place, or refused with an ERROR). False means the
-// connection ended first (or was aborted after syncTimeout).
+// drain takes what ss delivers and drops it, handing failures to onErr:
+// the pump of a subscription that carries nothing.
+func drain(ss *stomp.Subscription, onErr func(error)) {
+	for m := range ss.C {
+		if m.Err != nil {
+			onErr(m.Err)
+		}
+	}
+}
+
+// letGoGrace is how long a pump waits, once its connection has ended, for
+// go-stomp to hand on the rest of a subscription (forEach).
+const letGoGrace = time.Second
+
+// forEach hands every message of ss to f until go-stomp lets go of ss: ss.C
+// closes, or the connection has ended and nothing came on ss for
+// letGoGrace. go-stomp never ends a subscription whose SUBSCRIBE was still
+// queued when its connection died (it registers it only as it writes it):
+// a pump ranging over ss.C would wait for ever, and Close with it.
+func (c *conn) forEach(ss *stomp.Subscription, f func(*stomp.Message)) {
+	for ended := false; !ended; {
+		select {
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+		case <-c.done:
+			ended = true
+		}
+	}
+	tm := time.NewTimer(letGoGrace)
+	defer tm.Stop()
+	for {
+		select {
+		case m, ok := <-ss.C:
+			if !ok {
+				return
+			}
+			f(m)
+			tm.Reset(letGoGrace)
+		case <-tm.C:
+			return
+		}
+	}
+}
+
+// confirm makes a round trip through the broker on the connection (the
+// one way the transport confirms subscriptions): once it returns true, the
+// broker has handled every frame sent before it (every SUBSCRIBE is in
+// place, or refused with an ERROR). False means the connection ended
+// first (or was aborted after syncTimeout).
 //
 // The round trip is a message to a topic of the connection's own,
 // subscribed first (syncSubscribe): the broker handles a connection's
 // frames in order, so once the message comes back, everything before it
 // was handled. Not a RECEIPT: go-stomp's Send with a receipt holds the
-// connection's lock while it waits and can wait for ever, whenever its I/O
-// goroutine ends before it has taken the SEND (the connection dropped, or
-// an ERROR came first, as RabbitMQ sends for a refused SUBSCRIBE); its
-// I/O goroutine then waits for that lock for ever too.
+// connection's lock while it waits, and its I/O goroutine needs that lock
+// to hand on an ERROR frame; if the ERROR (a refused SUBSCRIBE) comes
+// before the SEND's receipt is registered, or the I/O goroutine ends
+// before it took the SEND, both wait for ever, and closing the socket
+// wakes neither.
 func (c *conn) confirm() bool {
 	c.confirmMu.Lock()
 	defer c.confirmMu.Unlock()
 	return c.confirmLocked()
 }
 
-// confirmLocked is confirm with c.confirmMu held.
+// confirmLocked is confirm with c.confirmMu held (by an owner that holds
+// it around what it confirms too).
 func (c *conn) confirmLocked() bool {
 	wd := time.AfterFunc(syncTimeout, func() {
 		c.abort(fmt.Errorf("the broker did not answer within %v", syncTimeout))
@@ -182,16 +314,6 @@ func (c *conn) confirmLocked() bool {
 	}
 }
 
-// drain takes what ss delivers and drops it, handing failures to onErr:
-// the pump of a subscription that carries nothing.
-func drain(ss *stomp.Subscription, onErr func(error)) {
-	for m := range ss.C {
-		if m.Err != nil {
-			onErr(m.Err)
-		}
-	}
-}
-
 // disconnectGrace bounds the graceful DISCONNECT of close.
 const disconnectGrace = 2 * time.Second
 
@@ -205,10 +327,11 @@ const disconnectGrace = 2 * time.Second
 // disconnectGrace (connOptions). Once the transport refuses goroutines
 // (at the very end of Close), the connections are aborted instead.
 func closeConns(cs ...*conn) {
+	cs = uniqueConns(cs)
 	done := make(chan struct{}, len(cs))
 	n := 0
 	for _, c := range cs {
-		if c == nil || c.ended() {
+		if c.ended() {
 			continue
 		}
 		sc := c.stomp
@@ -229,10 +352,21 @@ func closeConns(cs ...*conn) {
 		}
 	}
 	for _, c := range cs {
-		if c != nil {
-			c.abort(errClosed)
+		c.abort(errClosed)
+		_ = c.raw.Close() // closed by its owner: nothing more to hand on
+	}
+}
+
+// uniqueConns returns cs without nils and duplicates (a session with one
+// connection has it twice).
+func uniqueConns(cs []*conn) []*conn {
+	out := make([]*conn, 0, len(cs))
+	for _, c := range cs {
+		if c != nil && !slices.Contains(out, c) {
+			out = append(out, c)
 		}
 	}
+	return out
 }
 
 // close closes c gracefully (see closeConns).
@@ -284,14 +418,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			}
 			var se stomp.Error
 			if errors.As(err, &se) && se.Frame != nil && se.Frame.Command == frame.ERROR {
-				msg := se.Message
-				if b := string(se.Frame.Body); b != "" {
-					if len(b) > 200 {
-						b = b[:200]
-					}
-					msg += ": " + b
-				}
-				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.red.redact(msg))
+				return nil, nil, fmt.Errorf("%w: %s: %s", ErrConnectRefused, addr, t.errorText(se.Frame))
 			}
 			if errors.Is(err, ErrFrameTooLarge) {
 				return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %w", addr, err)
@@ -346,9 +473,9 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 		// Bounded waits for go-stomp's write queue: the writer retries, a
 		// subscription that cannot be queued drops the session.
 		stomp.ConnOpt.MsgSendTimeout(time.Second),
-		// Receipts are awaited until they come or the connection dies: a
-		// late RECEIPT for a waiter that gave up would block go-stomp's I/O
-		// goroutine for good. Our own watchdog bounds the wait instead.
+		// Only DISCONNECT asks for a receipt (confirm is a round trip). A
+		// receipt awaited with a timeout would block go-stomp's I/O
+		// goroutine for good when it came late: none is.
 		stomp.ConnOpt.RcvReceiptTimeout(0),
 		stomp.ConnOpt.UnsubscribeReceiptTimeout(0),
 		stomp.ConnOpt.DisconnectReceiptTimeout(5 * disconnectGrace),
@@ -402,6 +529,13 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// failed reports whether the reader has failed.
+func (c *watchedConn) failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
 }
 
 // arm sets the function called on failure, calling it at once if the

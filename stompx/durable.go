@@ -80,11 +80,7 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 		}
 	}
 
-	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
-	stop := context.AfterFunc(ds.ctx, cancel)
-	dc, err := ds.connect(cctx, addr)
-	stop()
-	cancel()
+	dc, _, stop, err := ds.open(ctx, addr)
 	standby := errors.Is(err, errStandby)
 	if err != nil && !standby {
 		ds.sub.Close()
@@ -93,6 +89,7 @@ func (t *Transport) SubscribeDurable(ctx context.Context, name string, topics []
 	if standby {
 		ds.roles.set(false)
 	} else {
+		stop()
 		// Current and registered before SubscribeDurable returns, so that
 		// a Close right after closes this connection.
 		ds.install(dc)
@@ -203,11 +200,9 @@ func (ds *durableSub) run(dc *durableConn, idx int) {
 				return
 			}
 			if err == nil {
-				t.log.Warn("stompx: durable subscription lost its connection", slog.String("queue", ds.queue),
-					slog.String("addr", dc.addr), slog.String("error", dc.cause))
-				if !t.opts.reconnect {
-					err = lostError(dc.cause)
-				} else {
+				err = t.connectionLost("stompx: durable subscription lost its connection", dc.addr, dc.cause,
+					slog.String("queue", ds.queue))
+				if err == nil {
 					idx = t.addrIndex(dc.addr)
 					next, err = ds.reconnect(idx, dc.cause)
 				}
@@ -220,7 +215,7 @@ func (ds *durableSub) run(dc *durableConn, idx int) {
 			continue
 		case err != nil:
 			t.log.Warn("stompx: durable subscription ended", slog.String("queue", ds.queue), slog.String("error", err.Error()))
-			ds.stop(err)
+			ds.endRun(err)
 			return
 		case next == nil:
 			return // closed meanwhile
@@ -238,8 +233,8 @@ func (ds *durableSub) detach() bool {
 	return ds.closed
 }
 
-// stop ends the subscription from run: Err wraps err.
-func (ds *durableSub) stop(err error) {
+// endRun ends the subscription from run: Err wraps err.
+func (ds *durableSub) endRun(err error) {
 	ds.feed.End(err)
 	ds.roles.end()
 }

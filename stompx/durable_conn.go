@@ -30,12 +30,12 @@ type durableConn struct {
 }
 
 // connect opens a connection for ds at addr and subscribes every topic on
-// it (subscribeHeaders), each confirmed by a round trip (confirm). A
+// it (subscribeHeaders), each confirmed by a round trip (conn.confirm). A
 // refused subscription comes back as an error wrapping ErrDurableMismatch
 // (other queue arguments) or ErrNotSupported.
 func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, error) {
 	t := ds.t
-	c, err := t.dial(ctx, addr, nil)
+	c, err := t.dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +47,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	}
 	// The broker may not answer (a wedged broker, a ctx that ends): closing
 	// the connection wakes every go-stomp call below.
-	stopWatch := context.AfterFunc(ctx, func() { c.abort(errors.New("subscribing: " + ctxErr(ctx).Error())) })
-	defer stopWatch()
+	defer c.abortOnDone(ctx, "subscribing")()
 	ok := dc.subscribeSync()
 	if ok && ds.opts.singleActive {
 		if ok = dc.takeLock(); ok {
@@ -69,6 +68,25 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 		return nil, errClosed
 	}
 	return nil, errs.Wrap("stompx: durable "+ds.queue+": subscribing on "+addr, lostError(c.cause), "", nil)
+}
+
+// open connects ds at addr (connect) within ctx, the connect timeout and
+// the subscription's life, which the transport's Close ends: the one way a
+// durable connection is first opened (reconnection bounds connect
+// itself). It returns the context bounding the connection's first work
+// (a deletion's); stop releases it.
+func (ds *durableSub) open(ctx context.Context, addr string) (dc *durableConn, octx context.Context, stop func(), err error) {
+	octx, cancel := context.WithTimeout(ctx, ds.t.opts.connectTimeout)
+	unlink := context.AfterFunc(ds.ctx, cancel)
+	stop = func() { unlink(); cancel() }
+	if dc, err = ds.connect(octx, addr); err != nil {
+		stop()
+		if ctx.Err() == nil && ds.t.ctx.Err() != nil {
+			err = errClosed
+		}
+		return nil, nil, nil, err
+	}
+	return dc, octx, stop, nil
 }
 
 // subscribeSync subscribes the confirmation topic (conn.confirm). False
@@ -231,10 +249,10 @@ func (dc *durableConn) brokerFrame(f *frame.Frame) {
 	ds, t := dc.ds, dc.ds.t
 	msg := f.Header.Get(frame.Message)
 	body := string(f.Body)
-	if len(body) > 300 {
-		body = body[:300]
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
 	}
-	text := t.red.redact(strings.TrimSpace(msg + ": " + body))
+	text := t.errorText(f)
 	switch {
 	case strings.Contains(strings.ToUpper(msg+body), "RESOURCE_LOCKED"):
 		dc.refuse(errStandby, text)

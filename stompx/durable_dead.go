@@ -129,14 +129,13 @@ func (t *Transport) deadLetterOp(ctx context.Context, op, name string, max int, 
 	defer ds.cancel()
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	defer cancel()
-	c, err := t.dial(cctx, addr, nil)
+	c, err := t.dial(cctx, addr)
 	if err != nil {
 		return errs.Wrap("stompx: "+op, err, "", nil)
 	}
 	r := &deadReader{dc: &durableConn{conn: c, ds: ds}, msgs: make(chan *stomp.Message, prefetch)}
 	defer r.dc.close()
-	stop := context.AfterFunc(ctx, func() { c.abort(ctxErr(ctx)) })
-	defer stop()
+	defer c.abortOnDone(ctx, "dead letters")()
 	if err := r.subscribe(prefetch); err != nil {
 		return errs.Wrap("stompx: "+op, err, "", nil)
 	}

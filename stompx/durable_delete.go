@@ -2,7 +2,6 @@ package stompx
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/instantvoice/instantvoice-go/events"
@@ -41,8 +40,6 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 // on a connection of its own, which receives at most one message
 // (prefetch 1): it goes with the queue.
 func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub) error {
-	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
-	defer cancel()
 	defer ds.cancel()
 	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
 	if err != nil {
@@ -50,13 +47,13 @@ func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub
 	}
 	ds.sub, ds.feed = feed.Subscription(), feed
 	defer ds.sub.Close()
-	dc, err := ds.connect(cctx, addr)
+	dc, cctx, stop, err := ds.open(ctx, addr)
 	if err != nil {
 		return err
 	}
+	defer stop()
 	defer dc.close()
-	stopWatch := context.AfterFunc(cctx, func() { dc.abort(errors.New("deleting: " + ctxErr(cctx).Error())) })
-	defer stopWatch()
+	defer dc.abortOnDone(cctx, "deleting")()
 	// UNSUBSCRIBE with durable:true and x-queue-name deletes the queue,
 	// confirmed by a round trip, as the SUBSCRIBE was. The connection is
 	// closed right after, so go-stomp's view of the subscription does not
@@ -68,6 +65,9 @@ func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub
 	}
 	select {
 	case <-dc.done:
+		if ctx.Err() == nil && t.ctx.Err() != nil {
+			return errClosed
+		}
 		if cerr := ctxErr(cctx); cerr != nil {
 			return cerr
 		}

@@ -77,7 +77,7 @@ func FuzzDispatch(f *testing.F) {
 		o := defaultOptions()
 		o.finish()
 		tr := &Transport{opts: o, log: slog.New(slog.DiscardHandler), red: newRedactor("")}
-		s := &session{t: tr, pending: make(map[string]*call), done: make(chan struct{})}
+		s := &session{ending: newEnding(), t: tr, pending: make(map[string]*call)}
 		calls := map[string]*call{
 			id1: {ch: make(chan result, 1), key: key},
 			id2: {ch: make(chan result, 1), key: key},

@@ -485,9 +485,8 @@ func silentServer(tb testing.TB) string {
 // server and ivtest's broker cannot show: its CONNECTED frame is
 // configurable (server and heart-beat headers), it records the heart-beat
 // header of every CONNECT and the headers of every SEND to the request
-// queue, and it answers receipts. It routes only a SEND to a destination
-// its own connection subscribed to (the transport's confirmations): calls
-// get no reply.
+// queue, it answers receipts, and it routes a connection's SENDs to that
+// connection's own subscriptions only (connRoutes): calls get no reply.
 // onFrame, when set, sees every frame after CONNECT first (the hostile
 // broker floods from there); muteDisconnect leaves DISCONNECT unanswered.
 type fakeBroker struct {
@@ -507,6 +506,35 @@ type fakeConfig struct {
 	onFrame        func(c net.Conn, f *frame.Frame)
 }
 
+// connRoutes is the subscriptions of one connection of a hand-written
+// broker (id -> destination): enough to answer the transport's
+// confirmations, a SEND to a topic of the connection's own.
+type connRoutes map[string]string
+
+// handle records a SUBSCRIBE or an UNSUBSCRIBE, and delivers a SEND to
+// each subscription of its destination on w.
+func (r connRoutes) handle(w *frame.Writer, f *frame.Frame) error {
+	dest := f.Header.Get(frame.Destination)
+	switch f.Command {
+	case frame.SUBSCRIBE:
+		r[f.Header.Get(frame.Id)] = dest
+	case frame.UNSUBSCRIBE:
+		delete(r, f.Header.Get(frame.Id))
+	case frame.SEND:
+		for id, d := range r {
+			if d != dest {
+				continue
+			}
+			m := frame.New(frame.MESSAGE, frame.Destination, dest, frame.Subscription, id, frame.MessageId, id+"-"+dest)
+			m.Body = f.Body
+			if err := w.Write(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func newFakeBroker(tb testing.TB, cfg fakeConfig) *fakeBroker {
 	tb.Helper()
 	if cfg.hb == "" {
@@ -519,8 +547,7 @@ func newFakeBroker(tb testing.TB, cfg fakeConfig) *fakeBroker {
 
 func (b *fakeBroker) serve(c net.Conn) {
 	r, w := frame.NewReader(c), frame.NewWriter(c)
-	subs := map[string]string{} // destination -> subscription id, of this connection
-	n := 0
+	routes := connRoutes{}
 	for {
 		f, err := r.Read()
 		if err != nil {
@@ -542,25 +569,14 @@ func (b *fakeBroker) serve(c net.Conn) {
 				return
 			}
 			continue
-		case frame.SUBSCRIBE:
-			subs[f.Header.Get(frame.Destination)] = f.Header.Get(frame.Id)
 		case frame.SEND:
-			dest := f.Header.Get(frame.Destination)
-			if dest == stompx.DefaultRequestQueue {
+			if f.Header.Get(frame.Destination) == stompx.DefaultRequestQueue {
 				b.mu.Lock()
 				b.sends = append(b.sends, f.Header.Clone())
 				b.mu.Unlock()
 				select {
 				case b.sent <- struct{}{}:
 				default:
-				}
-			}
-			if id, ok := subs[dest]; ok {
-				n++
-				m := frame.New(frame.MESSAGE, frame.Destination, dest, frame.Subscription, id, frame.MessageId, strconv.Itoa(n))
-				m.Body = f.Body
-				if w.Write(m) != nil {
-					return
 				}
 			}
 		case frame.DISCONNECT:
@@ -570,6 +586,9 @@ func (b *fakeBroker) serve(c net.Conn) {
 		}
 		if b.onFrame != nil {
 			b.onFrame(c, f)
+		}
+		if routes.handle(w, f) != nil {
+			return
 		}
 		if id, ok := f.Header.Contains(frame.Receipt); ok {
 			if w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, id)) != nil {

@@ -26,9 +26,8 @@ func (t *Transport) supervise(s *session, idx int) {
 			}
 			t.stats.connLost.Add(1)
 			lastErr, idx = s.cause, s.idx
-			t.log.Warn("stompx: connection lost", slog.String("addr", s.addr), slog.String("error", s.cause))
-			if !t.opts.reconnect {
-				t.end(lostError(s.cause), lostError(s.cause))
+			if err := t.connectionLost("stompx: connection lost", s.addr, s.cause); err != nil {
+				t.end(err, err)
 				return
 			}
 			t.mu.Lock()
@@ -36,7 +35,7 @@ func (t *Transport) supervise(s *session, idx int) {
 				t.mu.Unlock()
 				return
 			}
-			t.setState(Reconnecting, s.causeErr, s.addr)
+			t.setState(Reconnecting, s.err, s.addr)
 			t.mu.Unlock()
 			s = nil
 		}
@@ -52,6 +51,18 @@ func (t *Transport) supervise(s *session, idx int) {
 			return
 		}
 	}
+}
+
+// connectionLost deals with the loss of a connection to addr (cause,
+// redacted) for its owner, the session's supervisor or a durable
+// subscription: it logs msg with attrs, and returns the error that ends
+// the owner when reconnection is off (nil when the owner reconnects).
+func (t *Transport) connectionLost(msg, addr, cause string, attrs ...any) error {
+	t.log.Warn(msg, append(attrs, slog.String("addr", addr), slog.String("error", cause))...)
+	if !t.opts.reconnect {
+		return lostError(cause)
+	}
+	return nil
 }
 
 // redial connects again after the connection to addrs[lost] ended with

@@ -2,15 +2,12 @@ package stompx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
-
-	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // A session is one generation of the transport's connection: two STOMP
@@ -24,23 +21,21 @@ import (
 //     gets its messages taken, and the broker can always deliver to us.
 //   - pub only sends requests, from one writer goroutine.
 //
-// A session ends once, like a conn: close (Transport.Close: calls in
-// flight get errClosed, then both connections are closed gracefully) or
-// abort (anything else: calls in flight get an error wrapping
-// ivclient.ErrConnectionLost, the connections are closed at once). Either
-// connection ending aborts the session.
+// A session ends once, as a conn does and through the same record
+// (ending): close (Transport.Close: calls in flight get errClosed, then
+// both connections are closed gracefully) or abort (anything else: calls
+// in flight get an error wrapping ivclient.ErrConnectionLost, the
+// connections are aborted, which leaves a failed reader's socket to
+// go-stomp). Either connection ending aborts the session. done closes
+// after pending is swept and the session stopped being current.
 type session struct {
+	ending
 	t    *Transport
 	id   uint64
 	addr string
 	idx  int // addr's index in t.addrs
 
 	sub, pub *conn
-
-	done     chan struct{} // closed once ended, after cause is set and pending swept
-	once     sync.Once
-	cause    string // why the session ended, redacted
-	causeErr error  // the error calls in flight got
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -53,8 +48,8 @@ type session struct {
 }
 
 // syncReq is work for the sync goroutine, the only one that calls go-stomp
-// on the sub connection (except Unsubscribe): prep (a SUBSCRIBE, say) runs
-// first, then done gets the outcome of the broker round trip that follows.
+// on the sub connection (except conn.unsubscribe): prep (a SUBSCRIBE, say)
+// runs first, then done gets the outcome of the confirmation that follows.
 type syncReq struct {
 	prep func() error
 	done func(error)
@@ -76,11 +71,11 @@ type outgoing struct {
 // them, and makes the session current.
 func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*session, error) {
 	s := &session{
+		ending:  newEnding(),
 		t:       t,
 		id:      t.sessionIDs.Add(1),
 		addr:    addr,
 		idx:     idx,
-		done:    make(chan struct{}),
 		pending: make(map[string]*call),
 		sendq:   make(chan outgoing, 256),
 		syncq:   make(chan syncReq, 64),
@@ -88,10 +83,10 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
-	pump, err := s.sub.syncSubscribe(s.abort)
+	pump, err := s.sub.syncSubscribe(s.subFailed)
 	if err != nil {
 		s.abort(err)
-		return nil, fmt.Errorf("stompx: connect %s: %w", addr, lostError(s.cause))
+		return nil, fmt.Errorf("stompx: connect %s: %w", addr, s.err)
 	}
 	if !s.sub.spawn(pump) || !s.sub.spawn(s.writer) || !s.sub.spawn(s.syncLoop) {
 		return nil, errClosed
@@ -101,33 +96,37 @@ func (t *Transport) connectSession(ctx context.Context, addr string, idx int) (*
 		s.abort(err)
 		return nil, fmt.Errorf("stompx: connect %s: restoring subscriptions: %w", addr, err)
 	}
-	if !t.makeCurrent(s) {
-		s.abort(errClosed)
-		return nil, errClosed
+	if err := t.makeCurrent(s); err != nil {
+		s.abort(err)
+		if err == errClosed {
+			return nil, errClosed
+		}
+		<-s.done
+		return nil, fmt.Errorf("stompx: connect %s: %w", addr, s.err)
 	}
 	t.log.Info("stompx: connected", slog.String("addr", addr), slog.Int("keys", len(keys)), slog.Int("subscriptions", len(subs)))
 	return s, nil
 }
 
-// dial opens the session's connections.
+// dial opens the session's connections, and ties the session's end to
+// theirs once both are in place (so that abort finds them both).
 func (s *session) dial(ctx context.Context) error {
-	sub, err := s.t.dial(ctx, s.addr, s.abort)
+	sub, err := s.t.dial(ctx, s.addr)
 	if err != nil {
 		return err
 	}
-	s.sub, s.pub = sub, sub
+	pub := sub
 	if !s.t.opts.oneConn {
-		pub, err := s.t.dial(ctx, s.addr, s.abort)
-		if err != nil {
+		if pub, err = s.t.dial(ctx, s.addr); err != nil {
 			sub.abort(err)
 			return err
 		}
-		s.pub = pub
 	}
-	if s.causeText() != "" { // a connection failed before its owner knew it
-		s.sub.abort(errors.New(s.cause))
-		s.pub.abort(errors.New(s.cause))
-		return errors.New(s.cause)
+	s.sub, s.pub = sub, pub
+	sub.setOnEnd(s.abort)
+	pub.setOnEnd(s.abort)
+	if s.ended() { // a connection failed before the session knew it
+		return fmt.Errorf("stompx: connect %s: %w", s.addr, s.err)
 	}
 	return nil
 }
@@ -147,73 +146,53 @@ func (s *session) restore(ctx context.Context, keys []string, subs []*eventSub) 
 	case err := <-done:
 		return err
 	case <-s.done:
-		return errors.New(s.cause)
+		return s.reason
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// causeText returns why the session ended, once it has ended.
-func (s *session) causeText() string {
-	select {
-	case <-s.done:
-		return s.cause
-	default:
-		return ""
 	}
 }
 
 // abort ends the session because of err: a connection that failed, a
 // go-stomp call that failed, a broker that does not confirm, or errClosed.
 // Calls in flight get an error wrapping ivclient.ErrConnectionLost and
-// err's typed reason, if any (errClosed itself when closing).
-func (s *session) abort(err error) { s.end(err, false) }
+// err's typed reason, if any (errClosed itself when closing), and both
+// connections are aborted.
+func (s *session) abort(err error) {
+	if s.record(s.t.red, err, s.sweep) {
+		// Outside record: a connection's end calls abort again (a no-op).
+		s.sub.abort(err)
+		s.pub.abort(err)
+	}
+}
 
 // close ends the session for Transport.Close: calls in flight get
 // errClosed and the connections are closed gracefully.
-func (s *session) close() { s.end(errClosed, true) }
-
-// end is abort and close: once, every pending call gets the session's
-// error, the session stops being current, done closes, and the
-// connections are closed. The session stops being current before done
-// closes, so whoever sees done closed and asks for the current session
-// gets another one (or waits).
-func (s *session) end(err error, graceful bool) {
-	first := false
-	s.once.Do(func() {
-		first = true
-		t := s.t
-		s.cause = t.red.redact(err.Error())
-		s.causeErr = err
-		if !errors.Is(err, ivclient.ErrClosed) {
-			s.causeErr = lostErrorFor(s.cause, err)
-		}
-		s.mu.Lock()
-		s.dead = true
-		pending := s.pending
-		s.pending = nil
-		s.mu.Unlock()
-		// Each call removed from pending gets exactly one result, from
-		// here; its owner waits for it before it reuses the call.
-		for _, c := range pending {
-			c.ch <- result{err: s.causeErr}
-		}
-		t.dropCurrent(s)
-		close(s.done)
-	})
-	if !first {
-		return
-	}
-	// Outside once: a connection's end calls abort again (a no-op now).
-	if graceful {
+func (s *session) close() {
+	if s.record(s.t.red, errClosed, s.sweep) {
 		closeConns(s.pub, s.sub)
-		return
 	}
-	for _, c := range []*conn{s.sub, s.pub} {
-		if c != nil {
-			c.abort(err)
-		}
+}
+
+// subFailed aborts the session because a subscription on the sub
+// connection saw err (the broker's ERROR, as the connection has it).
+func (s *session) subFailed(err error) { s.abort(s.sub.failure(err)) }
+
+// sweep runs once as the session ends, before done closes: every pending
+// call gets the session's error, and the session stops being current, so
+// that whoever sees done closed and asks for the current session gets
+// another one (or waits).
+func (s *session) sweep() {
+	s.mu.Lock()
+	s.dead = true
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	// Each call removed from pending gets exactly one result, from here;
+	// its owner waits for it before it reuses the call.
+	for _, c := range pending {
+		c.ch <- result{err: s.err}
 	}
+	s.t.dropCurrent(s)
 }
 
 // unregister removes a pending call whose caller gives up; false means a
@@ -323,7 +302,7 @@ func (s *session) requestSync(r syncReq) {
 }
 
 // syncLoop runs the SUBSCRIBEs and confirms them: after a batch of them,
-// one round trip on the same connection (conn.confirm). Brokers process a
+// a round trip on the same connection (conn.confirm). Brokers process a
 // connection's frames in order (go-stomp's server hands each SUBSCRIBE to
 // its router before it handles the next frame; RabbitMQ binds the queue
 // synchronously), so the round trip proves the subscriptions are in
@@ -351,7 +330,13 @@ func (s *session) syncLoop() {
 		}
 		errs := make([]error, len(batch))
 		for i, r := range batch {
-			if r.prep != nil {
+			switch {
+			case r.prep == nil:
+			case s.ended():
+				// Subscribe nothing more on a dead connection (see
+				// conn.forEach).
+				errs[i] = errRetry
+			default:
 				errs[i] = r.prep()
 			}
 		}
@@ -391,25 +376,26 @@ func (s *session) drainSync() {
 	}
 }
 
-// syncOnce confirms what the sync goroutine sent (conn.confirm); errRetry
-// means the session ended first.
+// syncOnce confirms the SUBSCRIBEs sent so far (conn.confirm, which
+// aborts a connection whose broker does not answer within syncTimeout).
+// The error is the reason the sub connection ended.
 func (s *session) syncOnce() error {
 	if s.sub.confirm() {
 		return nil
 	}
-	return errRetry
+	return s.sub.reason
 }
 
 // replyPump drains the reply subscription of one key into the pending
 // calls. It never sends and never blocks.
 func (s *session) replyPump(key string, ss *stomp.Subscription) {
-	for m := range ss.C {
+	s.sub.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
-			s.abort(m.Err)
-			continue
+			s.subFailed(m.Err)
+			return
 		}
 		s.dispatch(key, m.Body)
-	}
+	})
 }
 
 // dispatch hands one reply to the call whose identifier it carries, if

@@ -69,7 +69,7 @@ func (t *Transport) Subscribe(ctx context.Context, topics ...string) (*events.Su
 		}
 		select {
 		case <-s.done:
-			continue // s is no longer current (kill saw to it before done)
+			continue // s is no longer current (its abort saw to it before done)
 		default:
 		}
 		done := make(chan error, 1)
@@ -167,19 +167,19 @@ func (es *eventSub) attach(s *session) error {
 // pump drains one go-stomp subscription into the feed. It never sends.
 func (es *eventSub) pump(s *session, ss *stomp.Subscription) {
 	done := es.feed.Done()
-	for m := range ss.C {
+	s.sub.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
-			s.abort(m.Err)
-			continue
+			s.subFailed(m.Err)
+			return
 		}
 		select {
 		case <-done:
-			continue // closed by the consumer: drain until go-stomp lets go
+			return // closed by the consumer: drain until go-stomp lets go
 		default:
 		}
 		es.t.stats.events.Add(1)
 		es.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now()})
-	}
+	})
 }
 
 func (es *eventSub) onError(err error) {
@@ -213,7 +213,7 @@ func (es *eventSub) onClose() error {
 	return nil
 }
 
-// end finishes the subscription from the transport's side.
+// end ends the subscription from the transport's side: its Err wraps err.
 func (es *eventSub) end(err error) {
 	es.mu.Lock()
 	es.closed = true
@@ -274,8 +274,8 @@ func (r *subRegistry) addPlain(es *eventSub, ok func() bool) bool {
 	return true
 }
 
-// retire moves es's counters into the totals; r.mu is held.
-func (r *subRegistry) retire(es *eventSub) {
+// forget removes es and moves its counters into the totals; r.mu is held.
+func (r *subRegistry) forget(es *eventSub) {
 	delete(r.plain, es)
 	r.dropped += es.sub.Dropped()
 	r.badSum += es.sub.Malformed()
@@ -285,7 +285,7 @@ func (r *subRegistry) retire(es *eventSub) {
 func (r *subRegistry) removePlain(es *eventSub) {
 	r.mu.Lock()
 	if _, ok := r.plain[es]; ok {
-		r.retire(es)
+		r.forget(es)
 	}
 	r.mu.Unlock()
 }
@@ -310,7 +310,7 @@ func (r *subRegistry) endPlain() []*eventSub {
 	out := make([]*eventSub, 0, len(r.plain))
 	for es := range r.plain {
 		out = append(out, es)
-		r.retire(es)
+		r.forget(es)
 	}
 	return out
 }

@@ -120,8 +120,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Transport, error) 
 		t.spawn(func() { t.supervise(nil, 0) })
 		return t, nil
 	}
-	t.end(errClosed, lastErr)
-	t.release()
+	t.close(lastErr)
 	return nil, lastErr
 }
 
@@ -228,13 +227,20 @@ func (t *Transport) spawn(f func()) bool {
 	return true
 }
 
-// makeCurrent makes s the session calls use, unless the transport is
-// closing.
-func (t *Transport) makeCurrent(s *session) bool {
+// makeCurrent makes s the session calls use. It fails with errClosed
+// when the transport is closing, and with errRetry when s has ended
+// meanwhile (its sweep found it not yet current: it must never become so).
+func (t *Transport) makeCurrent(s *session) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return false
+		return errClosed
+	}
+	s.mu.Lock()
+	dead := s.dead
+	s.mu.Unlock()
+	if dead {
+		return errRetry
 	}
 	if t.connected {
 		t.stats.reconnects.Add(1)
@@ -243,7 +249,7 @@ func (t *Transport) makeCurrent(s *session) bool {
 	t.cur.Store(s)
 	close(t.readyCh)
 	t.setState(Connected, nil, s.addr)
-	return true
+	return nil
 }
 
 // dropCurrent makes s stop being the current session, if it is.
@@ -261,10 +267,7 @@ func (t *Transport) dropCurrent(s *session) {
 // within about two seconds). Close waits for the transport's goroutines,
 // including the state handler's last call. It is idempotent and returns nil.
 func (t *Transport) Close() error {
-	t.closeOnce.Do(func() {
-		t.end(errClosed, nil)
-		t.release()
-	})
+	t.close(nil)
 	return nil
 }
 
@@ -273,7 +276,7 @@ func (t *Transport) Close() error {
 // reconnection is off or gave up). Calls waiting for a session fail with
 // cause, every plain subscription ends with it, and the state becomes
 // Closed (its Err is stateErr: nil for Close). Durable subscriptions have
-// connections and reconnection of their own: release ends them.
+// connections and reconnection of their own: close ends them.
 func (t *Transport) end(cause, stateErr error) {
 	t.mu.Lock()
 	if t.endErr != nil {
@@ -289,12 +292,19 @@ func (t *Transport) end(cause, stateErr error) {
 	}
 }
 
-// release stops everything the transport runs, for Close and a failed
-// Dial: no session becomes current any more, the current one fails its
-// calls with errClosed, durable subscriptions end with errClosed, every
-// connection is closed gracefully (together, bounded), and release waits
-// for every goroutine and the state handler's last call.
-func (t *Transport) release() {
+// close is Close and the end of a failed Dial, once: it ends the
+// transport with errClosed (end; stateErr is the Closed state's Err, nil
+// for Close), then closes everything it runs: no session becomes current
+// any more, the current one fails its calls with errClosed, durable
+// subscriptions end with errClosed, every connection is closed gracefully
+// (together, bounded), and close waits for every goroutine and the state
+// handler's last call.
+func (t *Transport) close(stateErr error) {
+	t.closeOnce.Do(func() { t.end(errClosed, stateErr); t.closeAll() })
+}
+
+// closeAll is close's second half (see close).
+func (t *Transport) closeAll() {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()

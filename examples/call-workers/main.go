@@ -9,8 +9,10 @@
 //
 //   - A worker that dies mid-call leaves the call's events with the broker;
 //     the worker that takes over receives them again and hands the call over
-//     whole (Call.Redelivered set). Records are therefore written with an
-//     upsert on (agent, uniqueid): a call handed over twice is stored once.
+//     whole (Call.Redelivered set). Records are therefore merged on (agent,
+//     uniqueid): a call handed over twice is stored once, and a redelivered
+//     call, which may lack the events the dead worker had settled, never
+//     blanks a field stored before.
 //
 //   - A store that fails (the database is down) returns an error: the call
 //     is tried again after a backoff that doubles (WithRetry), and the
@@ -83,7 +85,7 @@ type record struct {
 	Redelivered bool      `json:"redelivered"` // handed over again: another worker may have stored it too
 }
 
-// Key is the record's key: the store upserts on it.
+// Key is the record's key: the store merges records on it.
 func (r record) Key() string { return r.Agent + "/" + r.UniqueID }
 
 func newRecord(c events.Call, worker string) record {
@@ -99,7 +101,7 @@ func newRecord(c events.Call, worker string) record {
 // errUnavailable is the store's transient failure: try again later.
 var errUnavailable = errors.New("database unavailable")
 
-// store upserts records by key and writes each as a JSON line to out. It
+// store merges records by key and writes each as a JSON line to out. It
 // stands for the CRM's database: down is how many writes still fail
 // (transiently), and it refuses a record whose callerid is not a phone
 // number, every time.
@@ -123,6 +125,9 @@ func newStore(out io.Writer, prefix string) *store {
 func (s *store) put(r record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.byKey[r.Key()]; ok && r.Redelivered {
+		r = merge(old, r)
+	}
 	if s.down > 0 {
 		s.down--
 		s.failed++
@@ -150,6 +155,24 @@ func (s *store) put(r record) error {
 	default:
 	}
 	return nil
+}
+
+// merge returns r with every field it lacks taken from old: a call handed
+// over again may have lost the events settled before (its NEWCALL, say),
+// and must not blank what the first record holds.
+func merge(old, r record) record {
+	for _, f := range []struct{ dst, src *string }{
+		{&r.Direction, &old.Direction}, {&r.CallerID, &old.CallerID}, {&r.Reason, &old.Reason},
+	} {
+		if *f.dst == "" {
+			*f.dst = *f.src
+		}
+	}
+	if r.RingSeconds == nil {
+		r.RingSeconds, r.TalkSeconds = old.RingSeconds, old.TalkSeconds
+	}
+	r.Answered = r.Answered || old.Answered
+	return r
 }
 
 func (s *store) count() int {
