@@ -192,7 +192,7 @@ wait:
 	return dc.fatal
 }
 
-// pump drains one go-stomp subscription into the feed. It waits for the
+// pump drains one go-stomp subscription into the feed (none: dropped). It waits for the
 // consumer when the buffer is full (it never drops), which holds up only
 // this connection.
 func (dc *durableConn) pump(ss *stomp.Subscription) {
@@ -200,6 +200,14 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 	for m := range ss.C {
 		if m.Err != nil {
 			dc.brokerError(m.Err)
+			continue
+		}
+		if ds.feed == nil {
+			// A deletion's connection (deleteQueue): what it receives goes
+			// with the queue, never settled. An ACK, or the dead-lettering
+			// of a malformed body, would race its UNSUBSCRIBE, and the
+			// broker answers an ACK of a subscription it has ended with an
+			// ERROR that ends the connection.
 			continue
 		}
 		t.stats.events.Add(1)

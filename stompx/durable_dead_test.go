@@ -99,3 +99,33 @@ func TestDeadLetterArguments(t *testing.T) {
 	}
 	var _ stompx.DeadLetter
 }
+
+// DeleteDurable settles nothing it receives while deleting: a malformed
+// dead letter (a body that is no event) is neither dead-lettered again
+// nor acked, whose ACK, racing the UNSUBSCRIBE that deletes the queue,
+// the broker refuses with an ERROR ("Subscription not found") that failed
+// the deletion. Several rounds, since the race is a matter of timing.
+func TestDeleteDurableMalformedDeadLetters(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr)
+		tr := dial(t, addr)
+		ctx := ctxT(t, time.Minute)
+		for round := 0; round < 5; round++ {
+			s := e.subscribe(ctx, t, tr)
+			rabbitPublish(t, addr, e.topic, []byte(`not an event`), []byte(`[1,2]`), evBody(round))
+			if ev := recv(t, s); seq(ev) != round {
+				t.Fatalf("round %d: %+v", round, ev)
+			}
+			_ = s.Close()
+			if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 2 {
+				t.Fatalf("round %d: dead letters %+v, %v", round, dl, err)
+			}
+			if err := tr.DeleteDurable(ctx, e.name, e.opts...); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 0 {
+				t.Fatalf("round %d: after DeleteDurable: %+v, %v", round, dl, err)
+			}
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 )
 
@@ -40,13 +39,7 @@ func (t *Transport) DeleteDurable(ctx context.Context, name string, opts ...Dura
 // on a connection of its own, which receives at most one message
 // (prefetch 1): it goes with the queue.
 func (t *Transport) deleteQueue(ctx context.Context, addr string, ds *durableSub) error {
-	defer ds.cancel()
-	feed, err := events.NewFeed(events.WithBuffer(1), events.WithAcks())
-	if err != nil {
-		return err
-	}
-	ds.sub, ds.feed = feed.Subscription(), feed
-	defer ds.sub.Close()
+	defer ds.cancel() // no feed: the pump settles nothing (durableConn.pump)
 	dc, cctx, stop, err := ds.open(ctx, addr)
 	if err != nil {
 		return err
