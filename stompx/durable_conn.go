@@ -192,15 +192,16 @@ wait:
 	return dc.fatal
 }
 
-// pump drains one go-stomp subscription into the feed (none: dropped). It waits for the
+// pump drains one go-stomp subscription into the feed (none: dropped),
+// until go-stomp lets go of it (conn.forEach). It waits for the
 // consumer when the buffer is full (it never drops), which holds up only
 // this connection.
 func (dc *durableConn) pump(ss *stomp.Subscription) {
 	ds, t := dc.ds, dc.ds.t
-	for m := range ss.C {
+	dc.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			dc.brokerError(m.Err)
-			continue
+			return
 		}
 		if ds.feed == nil {
 			// A deletion's connection (deleteQueue): what it receives goes
@@ -208,7 +209,7 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 			// of a malformed body, would race its UNSUBSCRIBE, and the
 			// broker answers an ACK of a subscription it has ended with an
 			// ERROR that ends the connection.
-			continue
+			return
 		}
 		t.stats.events.Add(1)
 		redelivered := m.Header.Get("redelivered") == "true"
@@ -223,7 +224,7 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		}
 		ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
 			Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
-	}
+	})
 }
 
 // errorFrame returns the ERROR frame err carries, if any.

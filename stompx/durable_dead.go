@@ -173,14 +173,16 @@ func (r *deadReader) subscribe(prefetch int) error {
 	return lostError(dc.cause)
 }
 
+// pump hands the dead letters to next, until go-stomp lets go of the
+// subscription (conn.forEach). msgs holds the prefetch: it never blocks.
 func (r *deadReader) pump() {
-	for m := range r.ss.C {
+	r.dc.forEach(r.ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			r.dc.brokerError(m.Err)
-			continue
+			return
 		}
 		r.msgs <- m
-	}
+	})
 }
 
 // deadQuiet is how long a reader waits for one more dead letter before it
