@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -128,4 +129,41 @@ func TestDeleteDurableMalformedDeadLetters(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Close does not wait for a dead-letter read in progress: the read's
+// connection goes with the transport, and the read fails with an error
+// wrapping ivclient.ErrClosed. The broker answers the read's CONNECT, then
+// nothing (its SUBSCRIBE is never confirmed).
+func TestDeadLettersCloseDuringRead(t *testing.T) {
+	p := ivtest.NewPlatform(t)
+	px := newProxy(t, p.STOMPAddr())
+	tr := dial(t, px.addr())
+	ctx := ctxT(t, time.Minute)
+	n := px.conns() // the transport's
+	px.muteNew.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.DeadLetters(ctx, "stompxtest."+randName(""), 10)
+		done <- err
+	}()
+	for px.conns() <= n { // the read's
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the read waits for its SUBSCRIBE's confirmation
+	closed := make(chan struct{})
+	go func() { _ = tr.Close(); close(closed) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ivclient.ErrClosed) {
+			t.Fatalf("DeadLetters = %v, want ivclient.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("DeadLetters went on after Close")
+	}
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close waited for the read")
+	}
 }
