@@ -118,7 +118,7 @@ func TestFlowInboundFromQueue(t *testing.T) {
 	if st, _ := r.board.Get("default_1001"); st.Status() != events.StatusOnCall || st.UniqueID != uid {
 		t.Fatalf("board during the call: %+v", st)
 	}
-	if err := r.p.Hangup(uid, events.ReasonByCaller); err != nil {
+	if err := r.p.EndCall(uid, events.ReasonByCaller); err != nil {
 		t.Fatal(err)
 	}
 	r.await(t, 1, hangups)
@@ -173,14 +173,14 @@ func TestFlowAgentToAgentAndTransfer(t *testing.T) {
 	}
 	// 1002 passes the call on to an outside number: its leg ends with
 	// BTRANSFER, while 1001's leg stays up until it hangs up.
-	if _, err := r.p.BlindTransfer("default", "1002", "6100"); err != nil {
+	if _, err := r.p.TransferCall("default", "1002", "6100"); err != nil {
 		t.Fatal(err)
 	}
 	r.await(t, 1, func(ev events.Event) bool { return ev.Type == events.Hangup && ev.Agent == "default_1002" })
 	if c := r.finished(t, "default_1002", toID); c.Reason != events.ReasonBTransfer || c.Direction != "INBOUND" {
 		t.Fatalf("transferred leg: %+v", c)
 	}
-	if err := r.p.Hangup(fromID, events.ReasonByCaller); err != nil {
+	if err := r.p.EndCall(fromID, events.ReasonByCaller); err != nil {
 		t.Fatal(err)
 	}
 	r.await(t, 1, func(ev events.Event) bool { return ev.Type == events.Hangup && ev.Agent == "default_1001" })
@@ -196,7 +196,7 @@ func TestFlowEveryHangupReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.p.Hangup(uid, reason); err != nil {
+		if err := r.p.EndCall(uid, reason); err != nil {
 			t.Fatal(reason, err)
 		}
 		r.await(t, 1, hangups)

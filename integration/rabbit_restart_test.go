@@ -657,7 +657,7 @@ func checkFlow(t *testing.T, p *ivtest.Platform, w *worker, all, one *eventLog, 
 	if _, ok := one.wait(phaseLimit, newCall); !ok {
 		t.Fatalf("%s: the agent's subscription did not get NEWCALL %s", when, uid)
 	}
-	if err := p.Hangup(uid, events.ReasonByCaller); err != nil {
+	if err := p.EndCall(uid, events.ReasonByCaller); err != nil {
 		t.Fatalf("%s: Hangup: %v", when, err)
 	}
 }

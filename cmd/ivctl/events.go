@@ -51,23 +51,7 @@ it); the default is every agent (`+events.AllAgents+`). Needs -stomp.
 		return err
 	}
 
-	connected := false
-	state := func(sc stompx.StateChange) {
-		switch sc.State {
-		case stompx.Reconnecting:
-			fmt.Fprintf(c.stderr, "ivctl: connection to %s lost (%s); reconnecting\n", sc.Addr, printable(fmt.Sprint(sc.Err)))
-		case stompx.Connected:
-			if connected {
-				fmt.Fprintf(c.stderr, "ivctl: reconnected to %s; subscription restored\n", sc.Addr)
-			}
-			connected = true
-		case stompx.Closed:
-			// Before the first connection, Dial's error says it all.
-			if sc.Err != nil && connected {
-				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %s\n", printable(fmt.Sprint(sc.Err)))
-			}
-		}
-	}
+	state := c.reconnectReporter()
 	setup, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	t, err := c.dialSTOMP(setup, stompx.WithStateHandler(state))
@@ -99,6 +83,28 @@ it); the default is every agent (`+events.AllAgents+`). Needs -stomp.
 		err = errors.New("the subscription ended")
 	}
 	return err
+}
+
+// reconnectReporter returns a stompx state handler that tells stderr when
+// the connection is lost, restored, or given up, once the first
+// connection was made (before it, Dial's error says it all).
+func (c *cli) reconnectReporter() func(stompx.StateChange) {
+	connected := false
+	return func(sc stompx.StateChange) {
+		switch sc.State {
+		case stompx.Reconnecting:
+			fmt.Fprintf(c.stderr, "ivctl: connection to %s lost (%s); reconnecting\n", sc.Addr, printable(fmt.Sprint(sc.Err)))
+		case stompx.Connected:
+			if connected {
+				fmt.Fprintf(c.stderr, "ivctl: reconnected to %s; subscription restored\n", sc.Addr)
+			}
+			connected = true
+		case stompx.Closed:
+			if sc.Err != nil && connected {
+				fmt.Fprintf(c.stderr, "ivctl: gave up reconnecting: %s\n", printable(fmt.Sprint(sc.Err)))
+			}
+		}
+	}
 }
 
 // eventTopics returns the destinations of events' arguments: every agent

@@ -153,7 +153,7 @@ func playCalls(c *crew) error {
 		func() error {
 			uid, err := p.InboundCall(demoAcct, "7000", "1001", "2198765456", ivtest.Answer)
 			if err == nil {
-				err = p.Hangup(uid, events.ReasonByCaller)
+				err = p.EndCall(uid, events.ReasonByCaller)
 			}
 			return err
 		},
@@ -165,7 +165,7 @@ func playCalls(c *crew) error {
 		func() error {
 			uid, err := p.InboundCall(demoAcct, "", "1002", "anonymous", ivtest.Answer)
 			if err == nil {
-				err = p.Hangup(uid, events.ReasonByCallee)
+				err = p.EndCall(uid, events.ReasonByCallee)
 			}
 			return err
 		},
@@ -199,7 +199,7 @@ func takeover(c *crew, w1 *demoWorker) error {
 		return err
 	}
 	fmt.Printf("worker %s took over; the call ends\n", next)
-	if err := c.p.Hangup(uid, events.ReasonByCallee); err != nil {
+	if err := c.p.EndCall(uid, events.ReasonByCallee); err != nil {
 		return err
 	}
 	return waitRecords(c, 4)

@@ -212,7 +212,7 @@ func demo(ctx context.Context, c *ivclient.Client, p *ivtest.Platform, accountco
 		if reason == "" {
 			return c.Hangup(ctx, accountcode, uid)
 		}
-		return p.Hangup(uid, reason)
+		return p.EndCall(uid, reason)
 	}
 
 	uid, err := p.InboundCall(accountcode, "7000", "1001", "2198765456", ivtest.Answer)

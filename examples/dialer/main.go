@@ -187,28 +187,11 @@ func (d *dialer) campaign(ctx context.Context) error {
 	defer sub.Close()
 	go d.route(sub)
 
-	// Log the agents in; those already logged in are left so at the end.
-	var loggedIn []string
-	for _, a := range cfg.agents {
-		iface := strings.ReplaceAll(cfg.iface, "{agent}", cfg.accountcode+"_"+a)
-		err := d.c.AgentLogin(ctx, cfg.accountcode, a, iface)
-		switch {
-		case errors.Is(err, codes.ErrDuplicate):
-		case err != nil:
-			return fmt.Errorf("logging agent %s in: %w", a, err)
-		default:
-			loggedIn = append(loggedIn, a)
-		}
+	loggedIn, err := d.login(ctx)
+	defer d.logoff(loggedIn)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		for _, a := range loggedIn {
-			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := d.c.AgentLogoff(lctx, cfg.accountcode, a); err != nil {
-				fmt.Fprintf(os.Stderr, "dialer: logging agent %s off: %v\n", a, err)
-			}
-			cancel()
-		}
-	}()
 
 	concurrency := cfg.concurrency
 	if concurrency <= 0 || concurrency > len(cfg.agents) {
@@ -244,6 +227,43 @@ dial:
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	return d.report(ctx, results, started)
+}
+
+// login logs the campaign's agents in and returns those it logged in;
+// agents already logged in are left so at the end.
+func (d *dialer) login(ctx context.Context) ([]string, error) {
+	cfg := d.cfg
+	var loggedIn []string
+	for _, a := range cfg.agents {
+		iface := strings.ReplaceAll(cfg.iface, "{agent}", cfg.accountcode+"_"+a)
+		err := d.c.AgentLogin(ctx, cfg.accountcode, a, iface)
+		switch {
+		case errors.Is(err, codes.ErrDuplicate):
+		case err != nil:
+			return loggedIn, fmt.Errorf("logging agent %s in: %w", a, err)
+		default:
+			loggedIn = append(loggedIn, a)
+		}
+	}
+	return loggedIn, nil
+}
+
+// logoff logs agents off, each within 10 seconds, whatever the campaign's
+// context says.
+func (d *dialer) logoff(agents []string) {
+	for _, a := range agents {
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.c.AgentLogoff(lctx, d.cfg.accountcode, a); err != nil {
+			fmt.Fprintf(os.Stderr, "dialer: logging agent %s off: %v\n", a, err)
+		}
+		cancel()
+	}
+}
+
+// report prints each call's result as it comes and a summary at the end; it
+// fails when the campaign stopped before every number was called.
+func (d *dialer) report(ctx context.Context, results <-chan result, started int) error {
 	counts := map[string]int{}
 	var failed int
 	for r := range results {
@@ -270,8 +290,8 @@ dial:
 	if failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", failed))
 	}
-	fmt.Printf("campaign done: %d of %d numbers called: %s\n", started, len(cfg.numbers), strings.Join(parts, ", "))
-	if started < len(cfg.numbers) {
+	fmt.Printf("campaign done: %d of %d numbers called: %s\n", started, len(d.cfg.numbers), strings.Join(parts, ", "))
+	if started < len(d.cfg.numbers) {
 		return fmt.Errorf("campaign stopped: %w", ctx.Err())
 	}
 	return nil

@@ -162,7 +162,7 @@ func play(ctx context.Context, c *ivclient.Client, p *ivtest.Platform, ac string
 		// Alice calls Bob, who answers, then hangs up.
 		func() (err error) { _, bobLeg, err = p.AgentCall(ac, "1001", "1002", ivtest.Answer); return err },
 		wait,
-		func() error { return p.Hangup(bobLeg, events.ReasonByCallee) },
+		func() error { return p.EndCall(bobLeg, events.ReasonByCallee) },
 		// A queue call that Bob misses.
 		func() error {
 			_, err := p.InboundCall(ac, "7000", "1002", "2155550000", ivtest.QueueMissed)

@@ -203,7 +203,7 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
 			return
 		}
-		uids, err := c.p.BlindTransfer(string(in.Accountcode), string(in.Agent), string(in.Exten))
+		uids, err := c.p.TransferCall(string(in.Accountcode), string(in.Agent), string(in.Exten))
 		if uids == nil {
 			uids = []string{}
 		}
@@ -214,7 +214,7 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, nil) || !need(w, "uniqueid", in.UniqueID) || !need(w, "reason", in.Reason) {
 			return
 		}
-		result(w, c.p.Hangup(string(in.UniqueID), string(in.Reason)), map[string]any{})
+		result(w, c.p.EndCall(string(in.UniqueID), string(in.Reason)), map[string]any{})
 	})
 	mux.HandleFunc("POST /calls/answer", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ UniqueID text }

@@ -359,7 +359,7 @@ func (pl *player) hangups(ctx context.Context) {
 		}
 		pl.mu.Unlock()
 		for _, e := range due {
-			pl.p.Hangup(e.uid, e.reason) // gone already (reset, console): nothing to do
+			pl.p.EndCall(e.uid, e.reason) // gone already (reset, console): nothing to do
 			pl.release(e.agent)
 		}
 		t.Reset(wait)

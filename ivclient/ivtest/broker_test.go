@@ -1,10 +1,16 @@
 package ivtest
 
+// The platform on its embedded broker (internal/fakebroker), and on an
+// external one, spoken to frame by frame.
+
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +18,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/fakebroker"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -19,15 +26,39 @@ func newTestSlog(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// startBroker runs a bare embedded broker.
-func startBroker(t *testing.T, addr string) *broker {
+// startBroker runs a bare embedded broker on loopback.
+func startBroker(t *testing.T) *fakebroker.Broker {
 	t.Helper()
-	b := newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
-	if err := b.listen(addr); err != nil {
+	b := fakebroker.New(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
+	if err := b.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.close)
+	t.Cleanup(b.Close)
 	return b
+}
+
+// brokerClock is a broker clock that tests move by hand.
+type brokerClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *brokerClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *brokerClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func fakeBrokerClock(b *fakebroker.Broker) *brokerClock {
+	c := &brokerClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b.SetClock(c.now)
+	return c
 }
 
 // rawConn speaks STOMP frames directly.
@@ -38,243 +69,16 @@ type rawConn struct {
 	w  *frame.Writer
 }
 
-func rawDial(t *testing.T, addr string) *rawConn {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return &rawConn{t: t, nc: nc, r: frame.NewReader(nc), w: frame.NewWriter(nc)}
-}
-
-func (c *rawConn) write(f *frame.Frame) {
-	c.t.Helper()
-	if err := c.w.Write(f); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// read returns the next frame, skipping heart-beats unless beats is set.
-func (c *rawConn) read(beats bool) *frame.Frame {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(waitFor))
-	for {
-		f, err := c.r.Read()
-		if err != nil {
-			c.t.Fatalf("read: %v", err)
-		}
-		if f != nil || beats {
-			return f
-		}
-	}
-}
-
-func (c *rawConn) connect(headers ...string) *frame.Frame {
-	c.t.Helper()
-	h := append([]string{frame.AcceptVersion, "1.2", frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode}, headers...)
-	c.write(frame.New(frame.CONNECT, h...))
-	return c.read(false)
-}
-
-func TestBrokerHandshake(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
-
-	bad := rawDial(t, b.addr())
-	bad.write(frame.New(frame.CONNECT, frame.AcceptVersion, "1.2", frame.Login, "guest", frame.Passcode, "guest"))
-	if f := bad.read(false); f.Command != frame.ERROR {
-		t.Fatalf("wrong passcode: %s", f.Command)
-	}
-
-	c := rawDial(t, b.addr())
-	f := c.connect(frame.HeartBeat, "0,100")
-	if f.Command != frame.CONNECTED || f.Header.Get(frame.Version) != "1.2" || f.Header.Get(frame.HeartBeat) != "100,0" {
-		t.Fatalf("CONNECTED %v", f.Header)
-	}
-	// Heart-beats come while the connection is idle.
-	start := time.Now()
-	for i := 0; i < 3; i++ {
-		if f := c.read(true); f != nil {
-			t.Fatalf("expected a heart-beat, got %s", f.Command)
-		}
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("3 heart-beats took %v", d)
-	}
-
-	old := rawDial(t, b.addr())
-	old.write(frame.New(frame.CONNECT, frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode))
-	if f := old.read(false); f.Command != frame.CONNECTED || f.Header.Get(frame.Version) != "1.0" {
-		t.Fatalf("STOMP 1.0: %s %v", f.Command, f.Header)
-	}
-
-	junk := rawDial(t, b.addr())
-	if _, err := junk.nc.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	junk.nc.SetReadDeadline(time.Now().Add(waitFor))
-	if _, err := io.ReadAll(junk.nc); err != nil {
-		t.Fatalf("junk connection: %v", err)
-	}
-}
-
-func TestBrokerFrames(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
-	sub := rawDial(t, b.addr())
-	sub.connect()
-	pub := rawDial(t, b.addr())
-	pub.connect()
-
-	// A receipt for SUBSCRIBE proves the subscription.
-	sub.write(frame.New(frame.SUBSCRIBE, frame.Id, "s1", frame.Destination, "/topic/a", frame.Receipt, "r1"))
-	if f := sub.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "r1" {
-		t.Fatalf("%s %v", f.Command, f.Header)
-	}
-	// Headers travel; the body may hold NUL bytes.
-	body := []byte("a\x00b")
-	m := frame.New(frame.SEND, frame.Destination, "/topic/a", "custom", "x:y", frame.ContentLength, "3")
-	m.Body = body
-	pub.write(m)
-	f := sub.read(false)
-	if f.Command != frame.MESSAGE || string(f.Body) != string(body) || f.Header.Get("custom") != "x:y" ||
-		f.Header.Get(frame.Subscription) != "s1" || f.Header.Get(frame.MessageId) == "" {
-		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
-	}
-
-	// Transactions: nothing until COMMIT; ABORT discards.
-	pub.write(frame.New(frame.BEGIN, frame.Transaction, "t1"))
-	m = frame.New(frame.SEND, frame.Destination, "/topic/a", frame.Transaction, "t1")
-	m.Body = []byte("tx")
-	pub.write(m)
-	pub.write(frame.New(frame.BEGIN, frame.Transaction, "t2"))
-	m = frame.New(frame.SEND, frame.Destination, "/topic/a", frame.Transaction, "t2")
-	m.Body = []byte("aborted")
-	pub.write(m)
-	pub.write(frame.New(frame.ABORT, frame.Transaction, "t2"))
-	pub.write(frame.New(frame.COMMIT, frame.Transaction, "t1", frame.Receipt, "c1"))
-	if f := pub.read(false); f.Command != frame.RECEIPT {
-		t.Fatalf("%s", f.Command)
-	}
-	if f := sub.read(false); string(f.Body) != "tx" {
-		t.Fatalf("after COMMIT: %q", f.Body)
-	}
-
-	// Queues keep messages until someone subscribes, then share them.
-	for _, s := range []string{"q1", "q2"} {
-		m := frame.New(frame.SEND, frame.Destination, "/queue/work")
-		m.Body = []byte(s)
-		pub.write(m)
-	}
-	pub.write(frame.New(frame.SEND, frame.Destination, "/topic/none", frame.Receipt, "p1"))
-	pub.read(false)
-	sub.write(frame.New(frame.SUBSCRIBE, frame.Id, "s2", frame.Destination, "/queue/work"))
-	if a, b := sub.read(false), sub.read(false); string(a.Body) != "q1" || string(b.Body) != "q2" {
-		t.Fatalf("queue: %q %q", a.Body, b.Body)
-	}
-
-	sub.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s1", frame.Receipt, "u1"))
-	if f := sub.read(false); f.Command != frame.RECEIPT {
-		t.Fatalf("%s", f.Command)
-	}
-
-	// Protocol errors end the connection with an ERROR.
-	sub.write(frame.New(frame.SUBSCRIBE, frame.Id, "s2", frame.Destination, "/topic/b"))
-	if f := sub.read(false); f.Command != frame.ERROR {
-		t.Fatalf("duplicate subscription id: %s", f.Command)
-	}
-	pub.write(frame.New(frame.SEND))
-	if f := pub.read(false); f.Command != frame.ERROR {
-		t.Fatalf("SEND without destination: %s", f.Command)
-	}
-	// As on RabbitMQ, an ACK of a message that was not delivered for
-	// acknowledgement (ack:auto here) is fatal: RECEIPT, ERROR, close.
-	acker := rawDial(t, b.addr())
-	acker.connect()
-	acker.write(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/topic/a", frame.Receipt, "r"))
-	acker.read(false)
-	acker.write(frame.New(frame.ACK, frame.Id, "T_s@@session-1@@1", frame.Receipt, "a1"))
-	if f := acker.read(false); f.Command != frame.RECEIPT {
-		t.Fatalf("%s", f.Command)
-	}
-	if f := acker.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "precondition_failed" {
-		t.Fatalf("ACK of nothing: %s %v", f.Command, f.Header)
-	}
-
-	// DISCONNECT with a receipt.
-	d := rawDial(t, b.addr())
-	d.connect()
-	d.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
-	if f := d.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "bye" {
-		t.Fatalf("%s", f.Command)
-	}
-}
-
-// A subscriber that stops reading does not stall the broker: the others are
-// served, and the silent one is dropped once too much is queued for it.
-func TestBrokerSlowConsumer(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
-	b.maxPendingBytes = 1 << 20
-	slow := rawDial(t, b.addr())
-	slow.connect()
-	slow.write(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/topic/busy", frame.Receipt, "r"))
-	slow.read(false)
-	fast := rawDial(t, b.addr())
-	fast.connect()
-	fast.write(frame.New(frame.SUBSCRIBE, frame.Id, "s", frame.Destination, "/topic/busy", frame.Receipt, "r"))
-	fast.read(false)
-
-	pub := dial(t, b.addr())
-	body := []byte(strings.Repeat("x", 4096))
-	const n = 6000 // 24 MB: more than the socket buffers and the limit
-	for i := 0; i < n; i += 64 {
-		// In steps, so that the fast consumer never lags by the limit.
-		for j := 0; j < 64; j++ {
-			if err := pub.Send("/topic/busy", "", body); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for j := 0; j < 64; j++ {
-			fast.nc.SetReadDeadline(time.Now().Add(waitFor))
-			f, err := fast.r.Read()
-			if err != nil {
-				t.Fatalf("fast consumer after %d: %v", i+j, err)
-			}
-			if f == nil {
-				j--
-			}
-		}
-	}
-	// The slow one gets what fit in the buffers (and an ERROR, when the
-	// socket takes it), then the connection closes.
-	slow.nc.SetReadDeadline(time.Now().Add(waitFor))
-	got := 0
-	for {
-		f, err := slow.r.Read()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				t.Fatal("the slow consumer's connection is still open")
-			}
-			break
-		}
-		if f != nil && f.Command == frame.MESSAGE {
-			got++
-		}
-	}
-	if got >= n {
-		t.Fatalf("the slow consumer got all %d messages", got)
-	}
-}
-
 func TestExternalBroker(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
+	b := startBroker(t)
 	// Two platforms on one broker, each with its own request queue.
-	p1 := NewPlatform(t, WithExternalBroker(b.addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/one"),
+	p1 := NewPlatform(t, WithExternalBroker(b.Addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/one"),
 		WithKey("keyone"), WithAgent("default", "1001", "", ""))
-	p2 := NewPlatform(t, WithExternalBroker(b.addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/two"), WithKey("keytwo"))
-	if p1.STOMPAddr() != b.addr() {
+	p2 := NewPlatform(t, WithExternalBroker(b.Addr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/two"), WithKey("keytwo"))
+	if p1.STOMPAddr() != b.Addr() {
 		t.Fatalf("STOMPAddr = %s", p1.STOMPAddr())
 	}
-	conn := dial(t, b.addr())
+	conn := dial(t, b.Addr())
 	sub, err := conn.Subscribe(replyPrefix+"keyone", stomp.AckAuto)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +94,7 @@ func TestExternalBroker(t *testing.T) {
 	if err := conn.Send(probeTopic, "", nil, stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
-	send := dial(t, b.addr())
+	send := dial(t, b.Addr())
 	body := `["AgentLogin", "keyone", {"Accountcode": "default", "User": "1001", "Interface": "SIP/1"}, "r1"]`
 	if err := send.Send("/queue/one", "", []byte(body)); err != nil {
 		t.Fatal(err)
@@ -333,30 +137,30 @@ func TestExternalBroker(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
-	b := newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
-	if err := b.listen("127.0.0.1:0"); err != nil {
+	b := fakebroker.New(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
+	if err := b.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	addr := b.addr()
+	addr := b.Addr()
 	p := NewPlatform(t, WithExternalBroker(addr, stompx.DefaultLogin, stompx.DefaultPasscode))
 	if _, err := Start(WithExternalBroker("127.0.0.1:1", stompx.DefaultLogin, stompx.DefaultPasscode)); err == nil {
 		t.Fatal("Start with no broker succeeded")
 	}
 
 	// The broker restarts on the same address.
-	b.close()
-	var b2 *broker
+	b.Close()
+	var b2 *fakebroker.Broker
 	deadline := time.Now().Add(waitFor)
 	for {
-		b2 = newBroker(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
-		if err := b2.listen(addr); err == nil {
+		b2 = fakebroker.New(testLogger(), stompx.DefaultLogin, stompx.DefaultPasscode)
+		if err := b2.Listen(addr); err == nil {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Cleanup(b2.close)
+	t.Cleanup(b2.Close)
 	for p.Stats().Reconnects == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no reconnect")
@@ -376,4 +180,351 @@ func TestReconnect(t *testing.T) {
 	c := newClient(t, p, p.Key())
 	c.ok("QueueList", A{"accountcode": "default"})
 	p.Close() // before b2 closes
+}
+
+// The life of a durable queue, with the platform publishing events as it
+// does: to the agent's topic and to the literal wildcard topic.
+func TestDurableQueue(t *testing.T) {
+	p := NewPlatform(t, WithAgent("default", "1001", "", ""), WithAgent("default", "1002", "", ""))
+	q := "iv.events.t" + randomKey()
+	w1, session := brokerConn(t, p.STOMPAddr())
+	w1.subscribe(durableSub("s1", events.AllAgents, q))
+	// The same name through another topic binds that topic too; the
+	// queue gets each event once although both bindings match.
+	w1.subscribe(durableSub("s2", events.AgentTopic("default", "1001"), q))
+	publish := func(agent, uid string) {
+		t.Helper()
+		if err := p.PublishEvent(events.Event{Type: events.NewCall, Agent: agent, UniqueID: uid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("default_1001", "u1")
+	seen := map[string]bool{}
+	var first *frame.Frame
+	for i := 0; i < 1; i++ {
+		m := w1.message()
+		first = m
+		ev, err := events.Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.UniqueID] = true
+		// RabbitMQ's headers: the concrete topic, session-scoped ids.
+		sub := m.Header.Get(frame.Subscription)
+		want := "T_" + sub + "@@" + session + "@@1"
+		if m.Header.Get(frame.Destination) != "/topic/iv.agents.default_1001" || m.Header.Get(frame.MessageId) != want ||
+			m.Header.Get(frame.Ack) != want || m.Header.Get("redelivered") != "false" || (sub != "s1" && sub != "s2") {
+			t.Fatalf("MESSAGE headers %v", m.Header)
+		}
+	}
+	w1.none(w1)
+	info, ok := p.BrokerQueue(q)
+	if !ok || !info.Durable || info.Consumers != 2 || info.Unacked != 1 || info.Ready != 0 ||
+		strings.Join(info.Bindings, " ") != "/topic/iv.agents.# /topic/iv.agents.default_1001" {
+		t.Fatalf("BrokerQueue %+v %v", info, ok)
+	}
+	w1.ack(frame.ACK, first, frame.Receipt, "a1")
+	if f := w1.read(false); f.Command != frame.RECEIPT {
+		t.Fatalf("ACK: %s %q", f.Command, f.Body)
+	}
+
+	// Every consumer gone: events wait, bindings stay.
+	w1.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+	w1.read(false)
+	publish("default_1002", "u2") // through the wildcard binding only
+	publish("default_1001", "u3")
+	publish("default_1001", "u4")
+	if err := p.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := p.BrokerQueue(q); info.Ready != 3 || info.Consumers != 0 || len(info.Bindings) != 2 {
+		t.Fatalf("while nobody consumes: %+v", info)
+	}
+
+	// Two workers split them, within their prefetch.
+	w2, _ := brokerConn(t, p.STOMPAddr())
+	w2.subscribe(durableSub("a", events.AllAgents, q, "prefetch-count", "1"))
+	m2 := w2.message()
+	w3, _ := brokerConn(t, p.STOMPAddr())
+	w3.subscribe(durableSub("b", events.AllAgents, q, "prefetch-count", "1"))
+	m3 := w3.message()
+	w2.none(w3)
+	if info, _ := p.BrokerQueue(q); info.Ready != 1 || info.Unacked != 2 {
+		t.Fatalf("prefetch 1 each: %+v", info)
+	}
+	// w3 dies without acking: its event goes to w2 once w2 has room,
+	// redelivered, with a new id.
+	w3.nc.Close()
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(time.Millisecond) {
+		if info, _ := p.BrokerQueue(q); info.Consumers == 1 && info.Ready == 2 {
+			break // the broker took the unacked event back
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after w3 closed: %+v", info)
+		}
+	}
+	w2.ack(frame.ACK, m2)
+	m4 := w2.message() // back at the head of the queue
+	if m4.Header.Get("redelivered") != "true" || string(m4.Body) != string(m3.Body) || m4.Header.Get(frame.MessageId) == m3.Header.Get(frame.MessageId) {
+		t.Fatalf("redelivery %v %q, first delivered as %v %q", m4.Header, m4.Body, m3.Header, m3.Body)
+	}
+	w2.ack(frame.ACK, m4)
+	m5 := w2.message()
+	for _, m := range []*frame.Frame{m2, m4, m5} {
+		ev, _ := events.Decode(m.Body)
+		seen[ev.UniqueID] = true
+	}
+	if len(seen) != 4 {
+		t.Fatalf("events seen %v", seen)
+	}
+	// NACK requeues at once, redelivered; requeue:false drops.
+	w2.ack(frame.NACK, m5)
+	m6 := w2.message()
+	if m6.Header.Get("redelivered") != "true" || string(m6.Body) != string(m5.Body) {
+		t.Fatalf("after NACK: %v %q", m6.Header, m6.Body)
+	}
+	w2.ack(frame.NACK, m6, "requeue", "false", frame.Receipt, "n")
+	w2.read(false)
+	if info, _ := p.BrokerQueue(q); info.Ready != 0 || info.Unacked != 0 {
+		t.Fatalf("after NACK requeue:false: %+v", info)
+	}
+
+	// Deleting the queue cancels the other consumers, whose connections
+	// stay open.
+	w4, _ := brokerConn(t, p.STOMPAddr())
+	w4.subscribe(durableSub("d", events.AllAgents, q))
+	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "d", "durable", "true", "x-queue-name", q, frame.Receipt, "del"))
+	if f := w4.read(false); f.Command != frame.RECEIPT {
+		t.Fatalf("delete: %s %q", f.Command, f.Body)
+	}
+	f := w2.read(false)
+	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != "Server cancelled subscription" || f.Header.Get(frame.Subscription) != "a" ||
+		string(f.Body) != "The server has canceled a subscription.\nNo more messages will be delivered for \"id='a'\".\n" {
+		t.Fatalf("cancelled consumer got %s %v %q", f.Command, f.Header, f.Body)
+	}
+	w2.none(w4)
+	if _, ok := p.BrokerQueue(q); ok {
+		t.Fatal("the queue outlived its deletion")
+	}
+	publish("default_1001", "u5")
+	w2.none(w4)
+	// Deleting through a subscription this connection does not hold.
+	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "nope", "durable", "true", "x-queue-name", q))
+	if f := w4.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "No subscription found" ||
+		string(f.Body) != "UNSUBSCRIBE must refer to an existing subscription.\nSubscription to \"id='nope'\" not found.\n" {
+		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+	}
+}
+
+// A request sent with an expiration while the platform's consumer is down
+// is never executed; one that is still in time is.
+func TestRequestExpiry(t *testing.T) {
+	p := NewPlatform(t, WithKey("expkey"), WithAgent("default", "1001", "", ""))
+	clock := fakeBrokerClock(p.broker)
+	replies := dial(t, p.STOMPAddr())
+	sub, err := replies.Subscribe(replyPrefix+"expkey", stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replies.Send(probeTopic, "", nil, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err) // the subscription is in place
+	}
+	send := dial(t, p.STOMPAddr())
+	if err := p.PauseRequests(); err != nil {
+		t.Fatal(err)
+	}
+	req := func(id string) []byte {
+		return []byte(`["AgentLogin", "expkey", {"Accountcode": "default", "User": "1001", "Interface": "SIP/1"}, "` + id + `"]`)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("late"), stomp.SendOpt.Header("expiration", "1000")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("timely"), stomp.SendOpt.Header("expiration", "60000"),
+		stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := p.BrokerQueue("config"); info.Ready != 2 {
+		t.Fatalf("while paused: %+v", info)
+	}
+	clock.advance(5 * time.Second)
+	if err := p.ResumeRequests(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C:
+		if string(m.Body) != `[0,"Successful AgentLogin","timely"]` {
+			t.Fatalf("reply %s", m.Body)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
+	}
+	if err := p.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := p.Requests()
+	if len(reqs) != 1 || reqs[0].ID != "timely" {
+		t.Fatalf("executed %+v", reqs)
+	}
+	if info, _ := p.BrokerQueue("config"); info.Expired != 1 {
+		t.Fatalf("%+v", info)
+	}
+	// The test can fail: without expiry, a paused request is executed.
+	if err := p.PauseRequests(); err != nil {
+		t.Fatal(err)
+	}
+	if err := send.Send(stompx.DefaultRequestQueue, "", req("kept"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Hour)
+	if err := p.ResumeRequests(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C:
+		if !strings.Contains(string(m.Body), `"kept"`) {
+			t.Fatalf("reply %s", m.Body)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
+	}
+	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/x"+randomKey()))
+	if err := ext.PauseRequests(); err == nil {
+		t.Fatal("PauseRequests with an external broker succeeded")
+	}
+	replies.MustDisconnect()
+	for range sub.C {
+	}
+}
+
+// The ack mode changes how a plain subscription's messages are settled,
+// never which arrive, nor their destination: an auto-ack and a client-ack
+// subscription to the same topics get the same messages.
+func TestPlainAckModeSameMessages(t *testing.T) {
+	p := NewPlatform(t)
+	auto, _ := brokerConn(t, p.STOMPAddr())
+	client, _ := brokerConn(t, p.STOMPAddr())
+	topics := []string{events.AllAgents, "/topic/iv.agents.*", events.AgentTopic("default", "1001")}
+	for i, tp := range topics {
+		id := fmt.Sprint(i)
+		auto.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Receipt, "r"+id))
+		client.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"+id))
+	}
+	if err := p.PublishEvent(events.Event{Type: events.Login, Agent: "default_1001"}); err != nil {
+		t.Fatal(err)
+	}
+	// got reads n messages, then proves by a receipt that no more came.
+	got := func(c *rawConn, n int) []string {
+		var out []string
+		for len(out) < n {
+			m := c.message()
+			out = append(out, m.Header.Get(frame.Subscription)+" "+m.Header.Get(frame.Destination)+" "+string(m.Body))
+		}
+		c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "end"))
+		if f := c.read(false); f.Command != frame.RECEIPT {
+			t.Fatalf("after %d messages: %s %v %q", n, f.Command, f.Header, f.Body)
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, c := got(auto, 2), got(client, 2) // AllAgents' copy and the agent topic's
+	if len(a) == 0 || strings.Join(a, "\n") != strings.Join(c, "\n") {
+		t.Fatalf("auto-ack got\n%s\nclient-ack got\n%s", strings.Join(a, "\n"), strings.Join(c, "\n"))
+	}
+}
+
+func rawDial(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc, r: frame.NewReader(nc), w: frame.NewWriter(nc)}
+}
+
+func (c *rawConn) write(f *frame.Frame) {
+	c.t.Helper()
+	if err := c.w.Write(f); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next frame, skipping heart-beats unless beats is set.
+func (c *rawConn) read(beats bool) *frame.Frame {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(waitFor))
+	for {
+		f, err := c.r.Read()
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		if f != nil || beats {
+			return f
+		}
+	}
+}
+
+func (c *rawConn) connect(headers ...string) *frame.Frame {
+	c.t.Helper()
+	h := append([]string{frame.AcceptVersion, "1.2", frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode}, headers...)
+	c.write(frame.New(frame.CONNECT, h...))
+	return c.read(false)
+}
+
+// durableSub returns a durable SUBSCRIBE, with the headers of the research
+// note's probes (and stompx), changed or added by more (name, value, ...).
+func durableSub(id, topic, queue string, more ...string) *frame.Frame {
+	f := frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, topic, "durable", "true", "auto-delete", "false",
+		"x-queue-name", queue, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r-"+id)
+	for i := 0; i+1 < len(more); i += 2 {
+		f.Header.Set(more[i], more[i+1])
+	}
+	return f
+}
+
+// subscribe sends f and waits for its receipt.
+func (c *rawConn) subscribe(f *frame.Frame) {
+	c.t.Helper()
+	c.write(f)
+	if g := c.read(false); g.Command != frame.RECEIPT {
+		c.t.Fatalf("SUBSCRIBE %v: %s %v %q", f.Header, g.Command, g.Header, g.Body)
+	}
+}
+
+// message reads the next frame, which must be a MESSAGE.
+func (c *rawConn) message() *frame.Frame {
+	c.t.Helper()
+	f := c.read(false)
+	if f.Command != frame.MESSAGE {
+		c.t.Fatalf("got %s %v %q, want a MESSAGE", f.Command, f.Header, f.Body)
+	}
+	return f
+}
+
+// none checks that nothing arrives for a little while (after the broker
+// has proved, by a receipt on pub, that it routed what pub sent).
+func (c *rawConn) none(pub *rawConn) {
+	c.t.Helper()
+	pub.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "sync"))
+	if f := pub.read(false); f.Command != frame.RECEIPT {
+		c.t.Fatalf("sync: %s", f.Command)
+	}
+	c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "none"))
+	if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "none" {
+		c.t.Fatalf("expected nothing, got %s %v %q", f.Command, f.Header, f.Body)
+	}
+}
+
+func (c *rawConn) ack(cmd string, m *frame.Frame, headers ...string) {
+	c.t.Helper()
+	c.write(frame.New(cmd, append([]string{frame.Id, m.Header.Get(frame.Ack)}, headers...)...))
+}
+
+func brokerConn(t *testing.T, addr string) (*rawConn, string) {
+	t.Helper()
+	c := rawDial(t, addr)
+	f := c.connect()
+	if f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "ivtest/") {
+		t.Fatalf("CONNECTED %v", f.Header)
+	}
+	return c, f.Header.Get(frame.Session)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // ---- SendSms and NewCallBack ----
@@ -59,7 +60,7 @@ func newCallBack(p *Platform, r *rq) any {
 	if a == nil {
 		return nil
 	}
-	cb := CallBack{Accountcode: code, RuleID: rule, Mcdu: mcdu, Originator: orig, Language: lang, Email: email}
+	cb := ivclient.CallBack{Accountcode: code, RuleID: rule, Mcdu: mcdu, Originator: orig, Language: lang, Email: email}
 	if hasLoc {
 		g := p.st.location(r, locID)
 		if g == nil {
@@ -100,9 +101,11 @@ func (p *Platform) SentSMS() []SMS {
 	return append([]SMS(nil), p.st.sms...)
 }
 
-// CallBacks returns the callback list NewCallBack appends to, oldest first.
-func (p *Platform) CallBacks() []CallBack {
+// CallBacks returns the callback list NewCallBack appends to, oldest first;
+// LocationID and QueueID are the permission group's and the queue's ids,
+// when given.
+func (p *Platform) CallBacks() []ivclient.CallBack {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]CallBack(nil), p.st.callbacks...)
+	return append([]ivclient.CallBack(nil), p.st.callbacks...)
 }

@@ -194,14 +194,14 @@
 // NewCall publishes NEWCALL (OUTBOUND) and CONNECT for the agent's leg,
 // then DNEWCALL and DCONNECT for the remote party; the call stays up until
 // Hangup (the method, which ends it with BYCALLER, or BYCALLEE for an
-// inbound call, or Platform.Hangup with any reason), unless
+// inbound call, or Platform.EndCall with any reason), unless
 // WithNewCallOutcome / SetNewCallOutcome chose another Outcome. Events are
 // JSON objects with direction, callerid, type, uniqueid and agent, and
 // reason on HANGUP; each agent's events are published in order, and the
 // events a request causes are published before its reply.
 //
 // Tests and programs play calls with InboundCall, OutboundCall, AgentCall,
-// BlindTransfer and Hangup (a call played with Ring rings until
+// TransferCall and EndCall (a call played with Ring rings until
 // AnswerCall); each returns once its events have reached the broker.
 // PublishRaw and PublishEvent publish anything, malformed included;
 // DropReplies withholds replies and DelayReplies holds them (over STOMP and

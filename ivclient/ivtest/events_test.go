@@ -187,16 +187,16 @@ func TestInboundAndAgentCalls(t *testing.T) {
 	if info["agents_oncall"] != 1.0 || info["agents_idle"] != 1.0 || info["agents_loggedin"] != 2.0 || info["agents_total"] != 2.0 {
 		t.Fatalf("QueueInfo = %v", info)
 	}
-	if err := p.Hangup(uid, events.ReasonByCaller); err != nil {
+	if err := p.EndCall(uid, events.ReasonByCaller); err != nil {
 		t.Fatal(err)
 	}
 	if h := alice.expect(events.Hangup)[0]; h.Reason != "BYCALLER" || h.UniqueID != uid {
 		t.Fatalf("HANGUP %s", h.Raw)
 	}
-	if err := p.Hangup(uid, events.ReasonByCaller); !errors.Is(err, codes.ErrNotFound) {
+	if err := p.EndCall(uid, events.ReasonByCaller); !errors.Is(err, codes.ErrNotFound) {
 		t.Fatalf("second hangup: %v", err)
 	}
-	if err := p.Hangup(uid, "WHATEVER"); err == nil {
+	if err := p.EndCall(uid, "WHATEVER"); err == nil {
 		t.Fatal("accepted an unknown reason")
 	}
 
@@ -221,7 +221,7 @@ func TestInboundAndAgentCalls(t *testing.T) {
 	if ae[0].Direction != "OUTBOUND" || ae[0].CallerID != "1002" || be[0].Direction != "INBOUND" || be[0].CallerID != "1001" {
 		t.Fatalf("NEWCALLs %s %s", ae[0].Raw, be[0].Raw)
 	}
-	if err := p.Hangup(b, events.ReasonByCallee); err != nil {
+	if err := p.EndCall(b, events.ReasonByCallee); err != nil {
 		t.Fatal(err)
 	}
 	if h := alice.expect(events.Hangup)[0]; h.UniqueID != a || h.Reason != "BYCALLEE" {
@@ -237,7 +237,7 @@ func TestInboundAndAgentCalls(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Hangup(uid, reason); err != nil {
+		if err := p.EndCall(uid, reason); err != nil {
 			t.Fatal(err)
 		}
 		if h := bob.expect(events.NewCall, events.Connect, events.DNewCall, events.DConnect, events.Hangup)[4]; h.Reason != reason {
@@ -248,7 +248,7 @@ func TestInboundAndAgentCalls(t *testing.T) {
 	bob.none(p)
 }
 
-func TestBlindTransfer(t *testing.T) {
+func TestTransferCall(t *testing.T) {
 	p, c := agentSetup(t, WithAgent("default", "1003", "", "Carol"))
 	alice := listen(t, p, events.AgentTopic("default", "1001"))
 	bob := listen(t, p, events.AgentTopic("default", "1002"))
@@ -277,7 +277,7 @@ func TestBlindTransfer(t *testing.T) {
 	}
 
 	// Through the Platform, to the queue: the available member is Alice.
-	uids, err := p.BlindTransfer("default", "1002", "7000")
+	uids, err := p.TransferCall("default", "1002", "7000")
 	if err != nil || len(uids) != 1 {
 		t.Fatalf("BlindTransfer = %v, %v", uids, err)
 	}
@@ -286,12 +286,12 @@ func TestBlindTransfer(t *testing.T) {
 		t.Fatalf("NEWCALL %s", ev.Raw)
 	}
 	// To an outside number: the call leaves the platform.
-	uids, err = p.BlindTransfer("default", "1001", "0800123456")
+	uids, err = p.TransferCall("default", "1001", "0800123456")
 	if err != nil || len(uids) != 0 {
 		t.Fatalf("BlindTransfer = %v, %v", uids, err)
 	}
 	alice.expect(events.Hangup)
-	if _, err := p.BlindTransfer("default", "1001", "1002"); !errors.Is(err, codes.ErrItemEmpty) {
+	if _, err := p.TransferCall("default", "1001", "1002"); !errors.Is(err, codes.ErrItemEmpty) {
 		t.Fatalf("BlindTransfer without calls: %v", err)
 	}
 	alice.none(p)

@@ -38,7 +38,7 @@ func ExampleStart() {
 	for _, c := range p.Calls() {
 		fmt.Println(c.UniqueID == uid, c.Agent, c.Direction, c.CallerID, c.Answered)
 	}
-	if err := p.Hangup(uid, "BYCALLER"); err != nil {
+	if err := p.EndCall(uid, "BYCALLER"); err != nil {
 		log.Fatal(err)
 	}
 	_, err = p.Do("AgentLogin", map[string]any{"Accountcode": "default", "User": "default_1001", "Interface": "SIP/default_0001"})

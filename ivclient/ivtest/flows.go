@@ -52,7 +52,7 @@ func (p *Platform) findAgent(r *rq, accountcode, user string) *agent {
 // InboundCall plays a call from callerID that reaches agent user, from the
 // queue named queue (empty for a direct call). The agent gets NEWCALL
 // (INBOUND, callerid callerID) and, if o answers, CONNECT; the call then
-// stays up until Hangup, or ends at once with o's reason (use QueueMissed
+// stays up until EndCall (or the Hangup method), or ends at once with o's reason (use QueueMissed
 // for a queue call the agent did not answer). The agent must be logged in
 // and not paused, and a member of the queue. It returns the call's
 // uniqueid once the events have reached the broker.
@@ -166,13 +166,13 @@ func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, t
 	return fromID, toID, err
 }
 
-// BlindTransfer redirects every answered call of agent user to exten, as
+// TransferCall redirects every answered call of agent user to exten, as
 // the BlindTransfer method does: each of the agent's legs ends with HANGUP
 // (BTRANSFER); when exten is another logged-in agent of the accountcode, or
 // a queue with a logged-in, unpaused member, that agent gets NEWCALL
 // (INBOUND, the remote party's caller id) and CONNECT. It returns the
 // uniqueids of the new legs.
-func (p *Platform) BlindTransfer(accountcode, user, exten string) ([]string, error) {
+func (p *Platform) TransferCall(accountcode, user, exten string) ([]string, error) {
 	var uids []string
 	err := p.flow("BlindTransfer", func(r *rq) {
 		ag := p.findAgent(r, accountcode, user)
@@ -184,12 +184,12 @@ func (p *Platform) BlindTransfer(accountcode, user, exten string) ([]string, err
 	return uids, err
 }
 
-// Hangup ends the call with the given uniqueid with reason, one of the 14
+// EndCall ends the call with the given uniqueid with reason, one of the 14
 // hangup reasons (events.HangupReasons). Every leg of the call gets HANGUP
 // with the reason.
-func (p *Platform) Hangup(uniqueID, reason string) error {
+func (p *Platform) EndCall(uniqueID, reason string) error {
 	if reason == "" || Outcome(reason) == Ring || Outcome(reason).check() != nil {
-		return fmt.Errorf("ivtest: Hangup: unknown hangup reason %q", reason)
+		return fmt.Errorf("ivtest: EndCall: unknown hangup reason %q", reason)
 	}
 	return p.flow("Hangup", func(r *rq) {
 		l := p.st.calls[uniqueID]

@@ -90,10 +90,10 @@ func TestAnswerCall(t *testing.T) {
 	if err := p.AnswerCall(uid); err == nil {
 		t.Error("answering twice: no error")
 	}
-	if err := p.Hangup(uid, string(Ring)); err == nil {
+	if err := p.EndCall(uid, string(Ring)); err == nil {
 		t.Error("Hangup with RING: no error")
 	}
-	if err := p.Hangup(uid, events.ReasonByCaller); err != nil {
+	if err := p.EndCall(uid, events.ReasonByCaller); err != nil {
 		t.Fatal(err)
 	}
 	l.expect(events.Hangup)

@@ -304,12 +304,12 @@ func WithPythonLists() Option {
 // Outcome says how the called party responds in a call flow.
 //
 // Answer (the empty outcome) answers the call, which then stays up until
-// Hangup. An outcome named after an unanswered hangup reason (NOANSWER,
+// EndCall or the Hangup method. An outcome named after an unanswered hangup reason (NOANSWER,
 // BUSY, FAILED, UNKNOWN, QUEUEGIVEUP, QUEUEMISSED, PICKUP) ends the call
 // before it is answered, with a HANGUP carrying that reason. Any other
 // hangup reason (BYCALLER, BYCALLEE, ATRANSFER, BTRANSFER, MSSTOP, MSSTART,
 // MSGONE) answers the call and ends it at once with that reason. Ring
-// leaves the call ringing until AnswerCall or Hangup.
+// leaves the call ringing until AnswerCall or EndCall.
 type Outcome string
 
 // Common outcomes; any of the 14 hangup reasons is an Outcome too, for
@@ -321,7 +321,7 @@ const (
 	Failed      Outcome = events.ReasonFailed
 	QueueMissed Outcome = events.ReasonQueueMissed
 	QueueGiveUp Outcome = events.ReasonQueueGiveUp
-	Ring        Outcome = "RING" // not a hangup reason: the call rings until AnswerCall or Hangup
+	Ring        Outcome = "RING" // not a hangup reason: the call rings until AnswerCall or EndCall
 )
 
 func (o Outcome) check() error {

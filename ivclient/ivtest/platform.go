@@ -17,6 +17,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
+	"github.com/instantvoice/instantvoice-go/internal/fakebroker"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
@@ -30,7 +31,7 @@ type Platform struct {
 	wildcards []string
 	pyLists   bool
 
-	broker    *broker // nil with an external broker
+	broker    *fakebroker.Broker // nil with an external broker
 	proc      *processor
 	stompAddr string
 	soap      *soapServer // owned by soap.go
@@ -121,23 +122,23 @@ func Start(opts ...Option) (*Platform, error) {
 	}
 	p.stompAddr = cfg.stompAddr
 	if !cfg.external {
-		p.broker = newBroker(p.log, cfg.login, cfg.passcode)
-		if err := p.broker.listen(cfg.stompAddr); err != nil {
+		p.broker = fakebroker.New(p.log, cfg.login, cfg.passcode)
+		if err := p.broker.Listen(cfg.stompAddr); err != nil {
 			return nil, fmt.Errorf("ivtest: starting the broker: %w", err)
 		}
-		p.stompAddr = p.broker.addr()
+		p.stompAddr = p.broker.Addr()
 	}
 	p.proc.addr = p.stompAddr
 	if err := p.proc.start(); err != nil {
 		if p.broker != nil {
-			p.broker.close()
+			p.broker.Close()
 		}
 		return nil, err
 	}
 	if err := p.startSOAP(); err != nil {
 		p.proc.close()
 		if p.broker != nil {
-			p.broker.close()
+			p.broker.Close()
 		}
 		return nil, fmt.Errorf("ivtest: starting the SOAP endpoint: %w", err)
 	}
@@ -176,7 +177,7 @@ func (p *Platform) Close() error {
 		p.stopSOAP()
 		p.proc.close()
 		if p.broker != nil {
-			p.broker.close()
+			p.broker.Close()
 		}
 	})
 	return nil
@@ -211,45 +212,9 @@ func (p *Platform) Stats() Stats {
 		Reconnects:     p.stats.reconnects.Load(),
 	}
 	if p.broker != nil {
-		st.BrokerOverflows = p.broker.overflows.Load()
+		st.BrokerOverflows = p.broker.Overflows()
 	}
 	return st
-}
-
-// BrokerQueue describes the queue name of the embedded broker: the queue
-// of a durable subscription (its x-queue-name; stompx names the queue of
-// SubscribeDurable's name "iv.events.<name>"), or Q for /queue/Q. It
-// reports false when no such queue exists (deleted, expired, never made),
-// and always with WithExternalBroker. Messages whose expiry has passed are
-// counted as Expired, not Ready.
-func (p *Platform) BrokerQueue(name string) (BrokerQueue, bool) {
-	if p.broker == nil {
-		return BrokerQueue{}, false
-	}
-	return p.broker.queueInfo(name)
-}
-
-// PauseRequests stops the platform from taking requests off its request
-// queue, as if its consumer were down, until ResumeRequests: requests wait
-// in the embedded broker's queue, and those sent with an expiration header
-// (stompx sends one from the call's deadline) are dropped when it passes,
-// never executed. Replies and events already produced are still published.
-// It returns an error with WithExternalBroker.
-func (p *Platform) PauseRequests() error { return p.holdRequests(true) }
-
-// ResumeRequests ends PauseRequests: the requests still waiting, and not
-// expired, are served in order.
-func (p *Platform) ResumeRequests() error { return p.holdRequests(false) }
-
-func (p *Platform) holdRequests(hold bool) error {
-	if p.broker == nil {
-		return errors.New("ivtest: PauseRequests and ResumeRequests need the embedded broker")
-	}
-	if !isQueue(p.proc.queue) {
-		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.queue)
-	}
-	p.broker.holdQueue(queueName(p.proc.queue), hold)
-	return nil
 }
 
 // Request is one request the platform received on its request queue.

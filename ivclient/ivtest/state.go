@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/ivclient"
 )
 
 // state is everything the platform knows; Platform.mu guards it.
@@ -16,7 +17,7 @@ type state struct {
 	pauseReasons map[string]string // canon(number) -> description
 	calls        map[string]*leg   // by uniqueid
 	sms          []SMS
-	callbacks    []CallBack
+	callbacks    []ivclient.CallBack
 	outcome      Outcome // of NewCall requests
 	licenses     int     // logged-in agents allowed at once; 0: no limit
 	seq          int     // ids of agents, lines, queues, SIP users, calls
@@ -91,18 +92,6 @@ type SMS struct {
 	Accountcode string
 	Number      string
 	Text        string
-}
-
-// CallBack is a call appended to the callback list with NewCallBack.
-type CallBack struct {
-	Accountcode string
-	RuleID      string
-	Mcdu        string
-	Originator  string
-	Language    string
-	LocationID  string // the permission group's number, when given
-	QueueID     string // the queue's id, when given
-	Email       string
 }
 
 func newState(cfg *config) *state {

@@ -1,4 +1,4 @@
-package ivtest
+package fakebroker
 
 import (
 	"cmp"
@@ -84,7 +84,7 @@ import (
 // drop the oldest waiting message. Whatever the arguments, a queue holds at
 // most MaxQueueBacklog messages and MaxQueueBacklogBytes of bodies, waiting
 // or delivered and not yet acknowledged: past it the oldest waiting message
-// is dropped, counted in Stats().BrokerOverflows and BrokerQueue.Dropped,
+// is dropped, counted in Stats().BrokerOverflows and QueueInfo.Dropped,
 // and logged once per queue. Expiry is checked as
 // messages are handed out and whenever a queue is looked at, against the
 // broker's clock, so no timer runs (RabbitMQ runs one: a message it
@@ -95,7 +95,7 @@ import (
 // the embedded broker holds, waiting or delivered and not yet acknowledged
 // (in number, and in bytes of bodies); past either, the oldest waiting
 // message is dropped and counted
-// (Stats.BrokerOverflows, BrokerQueue.Dropped). Give a durable
+// (Stats.BrokerOverflows, QueueInfo.Dropped). Give a durable
 // subscription WithMaxBacklog to choose a lower bound.
 const (
 	MaxQueueBacklog      = 100000
@@ -149,7 +149,7 @@ func queueName(dest string) string { return strings.TrimPrefix(dest, "/queue/") 
 
 // implicitQueue returns the queue of a /queue/ destination, making it;
 // b.mu is held.
-func (b *broker) implicitQueue(name string) *bqueue {
+func (b *Broker) implicitQueue(name string) *bqueue {
 	q := b.liveQueue(name, b.now())
 	if q == nil {
 		// RabbitMQ declares /queue/ destinations durable, not auto-delete.
@@ -161,7 +161,7 @@ func (b *broker) implicitQueue(name string) *bqueue {
 
 // liveQueue returns the queue name, or nil; a queue whose x-expires has
 // run out is deleted first. b.mu is held.
-func (b *broker) liveQueue(name string, now time.Time) *bqueue {
+func (b *Broker) liveQueue(name string, now time.Time) *bqueue {
 	q := b.queues[name]
 	if q != nil && q.args.expires > 0 && len(q.subs) == 0 && !now.Before(q.idleSince.Add(q.args.expires)) {
 		b.deleteQueue(q)
@@ -175,7 +175,7 @@ func (b *broker) liveQueue(name string, now time.Time) *bqueue {
 // an ERROR frame (the connection is then closed), or "". The caller
 // dispatches the queue's waiting messages once it has queued the RECEIPT.
 // b.mu is held.
-func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, body string) {
+func (b *Broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, body string) {
 	var q *bqueue
 	switch {
 	case isQueue(s.dest):
@@ -229,7 +229,7 @@ func (b *broker) subscribeQueue(c *bconn, s *bsub, f *frame.Frame) (message, bod
 // a connection asks for exclusively while it exists, is locked (checked
 // before the arguments, as RabbitMQ does); an existing queue must have
 // args. An exclusive queue is never durable. b.mu is held.
-func (b *broker) declare(c *bconn, name string, args queueArgs, exclusive bool) (q *bqueue, message, body string) {
+func (b *Broker) declare(c *bconn, name string, args queueArgs, exclusive bool) (q *bqueue, message, body string) {
 	if exclusive {
 		args.durable = false
 	}
@@ -268,7 +268,7 @@ func resourceLocked(name string) (message, body string) {
 }
 
 // enqueue adds the message m to q; b.mu is held.
-func (b *broker) enqueue(q *bqueue, m *qmsg, now time.Time) {
+func (b *Broker) enqueue(q *bqueue, m *qmsg, now time.Time) {
 	f := m.send
 	b.seq++
 	m.seq = b.seq
@@ -307,7 +307,7 @@ func (b *broker) enqueue(q *bqueue, m *qmsg, now time.Time) {
 	}
 }
 
-func (b *broker) popHead(q *bqueue) *qmsg {
+func (b *Broker) popHead(q *bqueue) *qmsg {
 	m := q.ready[0]
 	q.ready[0] = nil
 	q.ready = q.ready[1:]
@@ -320,7 +320,7 @@ func (b *broker) popHead(q *bqueue) *qmsg {
 
 // dispatch hands q's waiting messages to its consumers, round robin within
 // their prefetch; b.mu is held.
-func (b *broker) dispatch(q *bqueue) {
+func (b *Broker) dispatch(q *bqueue) {
 	if q.held || q.deleted {
 		return
 	}
@@ -353,7 +353,7 @@ func (q *bqueue) pick() *bsub {
 }
 
 // deliverQueued sends m to s; b.mu is held.
-func (b *broker) deliverQueued(s *bsub, m *qmsg) {
+func (b *Broker) deliverQueued(s *bsub, m *qmsg) {
 	count := 0
 	if s.q.args.queueType == "quorum" {
 		count = m.returns // quorum queues say how often a message came back
@@ -378,7 +378,7 @@ const (
 
 // settle ends the deliveries ds of c as how says. What is put back is
 // marked redelivered; see requeue for where it goes. b.mu is held.
-func (b *broker) settle(c *bconn, ds []*delivery, how int) {
+func (b *Broker) settle(c *bconn, ds []*delivery, how int) {
 	sort.Slice(ds, func(i, j int) bool { return ds[i].tag < ds[j].tag })
 	var queues []*bqueue
 	back := map[*bqueue][]*qmsg{}
@@ -412,7 +412,7 @@ func (b *broker) settle(c *bconn, ds []*delivery, how int) {
 // of those that came after it; a quorum queue puts what a closed
 // connection returns at the head, after what came back earlier, in
 // delivery order, and a NACKed message at the tail. b.mu is held.
-func (b *broker) requeue(q *bqueue, ms []*qmsg, closed bool) {
+func (b *Broker) requeue(q *bqueue, ms []*qmsg, closed bool) {
 	if len(ms) == 0 {
 		return
 	}
@@ -446,7 +446,7 @@ func (b *broker) requeue(q *bqueue, ms []*qmsg, closed bool) {
 // and x-queue-name: the queue is deleted with its messages, and its other
 // consumers are cancelled. b.mu is held. It does nothing when id names no
 // subscription of c.
-func (b *broker) deleteDurable(c *bconn, id, name string) {
+func (b *Broker) deleteDurable(c *bconn, id, name string) {
 	s, ok := c.subs[id]
 	if !ok {
 		return
@@ -463,7 +463,7 @@ func (b *broker) deleteDurable(c *bconn, id, name string) {
 
 // deleteQueue removes q; its consumers get RabbitMQ's cancellation ERROR
 // (their connections stay open). b.mu is held.
-func (b *broker) deleteQueue(q *bqueue) {
+func (b *Broker) deleteQueue(q *bqueue) {
 	q.deleted = true
 	if b.queues[q.name] == q {
 		delete(b.queues, q.name)
@@ -494,7 +494,7 @@ func (b *broker) deleteQueue(q *bqueue) {
 
 // holdQueue stops (or resumes) deliveries from the queue name, as if its
 // consumers were gone; messages wait and expire meanwhile.
-func (b *broker) holdQueue(name string, hold bool) {
+func (b *Broker) holdQueue(name string, hold bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.implicitQueue(name)
@@ -502,8 +502,8 @@ func (b *broker) holdQueue(name string, hold bool) {
 	b.dispatch(q)
 }
 
-// BrokerQueue describes one queue of the embedded broker.
-type BrokerQueue struct {
+// QueueInfo describes one queue of the embedded broker.
+type QueueInfo struct {
 	Name      string            // the queue's name: x-queue-name, or Q for /queue/Q
 	Durable   bool              // declared durable:true
 	Bindings  []string          // the topics bound to it, "/topic/iv.agents.#", in the order they were bound
@@ -515,13 +515,13 @@ type BrokerQueue struct {
 	Expired   uint64            // messages dropped because their TTL or expiration passed while they waited
 }
 
-func (b *broker) queueInfo(name string) (BrokerQueue, bool) {
+func (b *Broker) queueInfo(name string) (QueueInfo, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	q := b.liveQueue(name, now)
 	if q == nil {
-		return BrokerQueue{}, false
+		return QueueInfo{}, false
 	}
 	// Count what is due as expired, wherever it waits.
 	var due []*qmsg
@@ -543,7 +543,7 @@ func (b *broker) queueInfo(name string) (BrokerQueue, bool) {
 	for _, m := range due {
 		b.deadLetter(q, m, "expired")
 	}
-	info := BrokerQueue{Name: q.name, Durable: q.args.durable, Ready: len(q.ready), Unacked: q.unacked,
+	info := QueueInfo{Name: q.name, Durable: q.args.durable, Ready: len(q.ready), Unacked: q.unacked,
 		Consumers: len(q.subs), Dropped: q.dropped, Expired: q.expired, Args: map[string]string{}}
 	for _, p := range q.bindings {
 		info.Bindings = append(info.Bindings, "/topic/"+p)

@@ -1,4 +1,4 @@
-package ivtest
+package fakebroker
 
 import (
 	"strconv"
@@ -12,7 +12,7 @@ import (
 // detach ends c's subscriptions; what c had not settled goes back to its
 // queues, for the next consumer, marked redelivered; c's exclusive queues
 // are deleted. b.mu is held.
-func (b *broker) detach(c *bconn) {
+func (b *Broker) detach(c *bconn) {
 	for _, s := range c.subs {
 		b.removeSub(s)
 	}
@@ -30,7 +30,7 @@ func (b *broker) detach(c *bconn) {
 	c.owned = nil
 }
 
-func (b *broker) unsubscribe(c *bconn, id string) {
+func (b *Broker) unsubscribe(c *bconn, id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s, ok := c.subs[id]; ok {
@@ -41,7 +41,7 @@ func (b *broker) unsubscribe(c *bconn, id string) {
 
 // removeSub forgets s; its unsettled deliveries stay the connection's
 // (they can still be acknowledged) until it closes. b.mu is held.
-func (b *broker) removeSub(s *bsub) {
+func (b *Broker) removeSub(s *bsub) {
 	if q := s.q; q != nil {
 		q.subs = without(q.subs, s)
 		if len(q.subs) == 0 && !q.deleted {
@@ -86,7 +86,7 @@ func isAmqQueue(dest string) bool { return strings.HasPrefix(dest, amqQueue) }
 // on RabbitMQ), or to a topic's subscribers and the queues bound to it. It
 // returns an error text for an ERROR frame (the connection is then
 // closed), or "".
-func (b *broker) route(c *bconn, dest string, f *frame.Frame) (message, body string) {
+func (b *Broker) route(c *bconn, dest string, f *frame.Frame) (message, body string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -109,14 +109,14 @@ func (b *broker) route(c *bconn, dest string, f *frame.Frame) (message, body str
 
 // publishTo adds f to q, bound for dest, and hands it out; deaths are the
 // queues it was dead-lettered from. b.mu is held.
-func (b *broker) publishTo(q *bqueue, dest string, f *frame.Frame, deaths []death) {
+func (b *Broker) publishTo(q *bqueue, dest string, f *frame.Frame, deaths []death) {
 	b.enqueue(q, &qmsg{send: f, dest: dest, deaths: deaths}, b.now())
 	b.dispatch(q)
 }
 
 // publishTopic delivers f to the subscribers of the topic dest and to the
 // queues bound to it. b.mu is held.
-func (b *broker) publishTopic(dest string, f *frame.Frame, deaths []death) {
+func (b *Broker) publishTopic(dest string, f *frame.Frame, deaths []death) {
 	now := b.now()
 	for _, s := range b.topics[dest] {
 		b.deliver(s, f, dest, false, 0)
@@ -147,7 +147,7 @@ func (b *broker) publishTopic(dest string, f *frame.Frame, deaths []death) {
 // deliver turns the SEND f into a MESSAGE for s and returns its delivery
 // tag; b.mu is held. The SEND's headers are kept, except those that belong
 // to the SEND itself. count > 0 adds x-delivery-count (quorum queues).
-func (b *broker) deliver(s *bsub, f *frame.Frame, dest string, redelivered bool, count int) uint64 {
+func (b *Broker) deliver(s *bsub, f *frame.Frame, dest string, redelivered bool, count int) uint64 {
 	c := s.c
 	c.tag++
 	id := "T_" + s.id + "@@" + c.session + "@@" + strconv.FormatUint(c.tag, 10)

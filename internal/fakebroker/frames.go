@@ -1,4 +1,4 @@
-package ivtest
+package fakebroker
 
 import (
 	"strconv"

@@ -1,4 +1,4 @@
-package ivtest
+package fakebroker
 
 import "strings"
 
@@ -37,7 +37,7 @@ func exchangeOf(dest string) (exchange, key string) {
 
 // deadLetter republishes m, which q dropped for reason, when q has a
 // dead-letter exchange. b.mu is held.
-func (b *broker) deadLetter(q *bqueue, m *qmsg, reason string) {
+func (b *Broker) deadLetter(q *bqueue, m *qmsg, reason string) {
 	ex, ok := q.args.args["x-dead-letter-exchange"]
 	if !ok {
 		return
