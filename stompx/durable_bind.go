@@ -30,8 +30,9 @@ import (
 
 // heldEvent is an event the binder held: its destination and body.
 type heldEvent struct {
-	dest string
-	body []byte
+	dest        string
+	body        []byte
+	redelivered bool // as the broker marked it for the binder
 }
 
 // bind declares the queue of dc's subscription and binds every one of its
@@ -73,7 +74,7 @@ func (dc *durableConn) bind(ctx context.Context) bool {
 // keep records an event the binder received.
 func (dc *durableConn) keep(m *stomp.Message) {
 	dc.mu.Lock()
-	dc.held = append(dc.held, heldEvent{dest: m.Destination, body: m.Body})
+	dc.held = append(dc.held, heldEvent{dest: m.Destination, body: m.Body, redelivered: m.Header.Get("redelivered") == "true"})
 	dc.mu.Unlock()
 }
 
@@ -120,12 +121,12 @@ func (dc *durableConn) pumpInOrder(ss *stomp.Subscription, want []heldEvent) {
 		reject := func(cause string) error { return dc.rejectWith(h.dest, h.body, cause, settle) }
 		dc.ds.t.stats.events.Add(1)
 		dc.ds.feed.Deliver(events.Delivery{Topic: h.dest, Body: h.body, Received: time.Now(),
-			Redelivered: true, Ack: settle, Reject: reject, Lost: dc.done})
+			Redelivered: h.redelivered, Ack: settle, Reject: reject, Lost: dc.done})
 	}
-	for m := range ss.C {
+	dc.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			dc.brokerError(m.Err)
-			continue
+			return
 		}
 		mu.Lock()
 		i := matchHeld(want, slots, m)
@@ -140,7 +141,7 @@ func (dc *durableConn) pumpInOrder(ss *stomp.Subscription, want []heldEvent) {
 		case settled:
 			_ = dc.ackMessage(ss, m)
 		}
-	}
+	})
 }
 
 // heldSlot is the state of one of the binder's events in pumpInOrder.
