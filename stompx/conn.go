@@ -228,13 +228,13 @@ func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
 }
 
 // drain takes what ss delivers and drops it, handing failures to onErr:
-// the pump of a subscription that carries nothing.
-func drain(ss *stomp.Subscription, onErr func(error)) {
-	for m := range ss.C {
+// the pump of a subscription that carries nothing. It ends as forEach.
+func (c *conn) drain(ss *stomp.Subscription, onErr func(error)) {
+	c.forEach(ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			onErr(m.Err)
 		}
-	}
+	})
 }
 
 // letGoGrace is how long a pump waits, once its connection has ended, for

@@ -39,7 +39,7 @@ func (dc *durableConn) takeLock() bool {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { drain(ss, dc.brokerError) }) // nothing is published there: it only sees the ERROR
+	dc.startPump(func() { dc.drain(ss, dc.brokerError) }) // nothing is published there: it only sees the ERROR
 	return dc.confirm()
 }
 

@@ -221,11 +221,11 @@ func (dc *durableConn) waitPumps() {
 }
 
 // pump drains one go-stomp subscription into the feed (a binder's: into
-// its list of held events). It waits for the
-// consumer when the buffer is full (it never drops), which holds up only
-// this connection.
+// its list of held events), until go-stomp lets go of it (conn.forEach).
+// It waits for the consumer when the buffer is full (it never drops),
+// which holds up only this connection.
 func (dc *durableConn) pump(ss *stomp.Subscription) {
-	for m := range ss.C {
+	dc.forEach(ss, func(m *stomp.Message) {
 		switch {
 		case m.Err != nil:
 			dc.brokerError(m.Err)
@@ -234,7 +234,7 @@ func (dc *durableConn) pump(ss *stomp.Subscription) {
 		default:
 			dc.deliver(ss, m)
 		}
-	}
+	})
 }
 
 // deliver hands one message of ss to the feed.

@@ -116,7 +116,8 @@ type deadReader struct {
 // PurgeDeadLetters; max < 0 for none) and runs f on a connection that
 // consumes name's dead letters, oldest first, at most max at a time
 // (prefetch). Whatever f leaves unsettled goes back to the queue, in its
-// place, when the connection closes.
+// place, when the connection closes. The transport's Close cuts it short:
+// it then fails with an error wrapping ivclient.ErrClosed.
 func (t *Transport) deadLetterOp(ctx context.Context, op, name string, max int, f func(r *deadReader) error) error {
 	if max == 0 || max < -1 {
 		return errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, fmt.Sprintf("max must be at least 1, got %d", max), nil)
@@ -132,25 +133,39 @@ func (t *Transport) deadLetterOp(ctx context.Context, op, name string, max int, 
 	ds := newDurableSub(t, name, nil, &durableOptions{prefetch: prefetch})
 	ds.queue = deadPrefix + name
 	defer ds.cancel()
+	// The work is bounded by ctx and by the transport's life (ds.ctx):
+	// Close aborts the connection and returns without waiting for it.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(ds.ctx, stop)()
+	err = t.deadLetterWork(wctx, addr, ds, prefetch, f)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() == nil && t.ctx.Err() != nil:
+		err = errClosed
+	case ctxErr(ctx) != nil:
+		err = ctxErr(ctx)
+	}
+	return errs.Wrap("stompx: "+op, err, "", nil)
+}
+
+// deadLetterWork opens ds's connection at addr within ctx and the connect
+// timeout, consumes the dead-letter queue and runs f; ctx's end aborts it.
+func (t *Transport) deadLetterWork(ctx context.Context, addr string, ds *durableSub, prefetch int, f func(r *deadReader) error) error {
 	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
 	defer cancel()
 	c, err := t.dial(cctx, addr)
 	if err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
 	r := &deadReader{dc: &durableConn{conn: c, ds: ds}, msgs: make(chan *stomp.Message, prefetch)}
 	defer r.dc.close()
 	defer c.abortOnDone(ctx, "dead letters")()
 	if err := r.subscribe(prefetch); err != nil {
-		return errs.Wrap("stompx: "+op, err, "", nil)
+		return err
 	}
-	if err := f(r); err != nil {
-		if cerr := ctxErr(ctx); cerr != nil {
-			err = cerr
-		}
-		return errs.Wrap("stompx: "+op, err, "", nil)
-	}
-	return nil
+	return f(r)
 }
 
 // subscribe consumes the dead-letter queue, confirmed.
@@ -178,14 +193,16 @@ func (r *deadReader) subscribe(prefetch int) error {
 	return lostError(dc.cause)
 }
 
+// pump hands the dead letters to next, until go-stomp lets go of the
+// subscription (conn.forEach). msgs holds the prefetch: it never blocks.
 func (r *deadReader) pump() {
-	for m := range r.ss.C {
+	r.dc.forEach(r.ss, func(m *stomp.Message) {
 		if m.Err != nil {
 			r.dc.brokerError(m.Err)
-			continue
+			return
 		}
 		r.msgs <- m
-	}
+	})
 }
 
 // deadQuiet is how long a reader waits for one more dead letter before it

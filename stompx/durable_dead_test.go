@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/ivclient"
+	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -98,4 +99,71 @@ func TestDeadLetterArguments(t *testing.T) {
 		t.Errorf("on a broker without durable queues: %v", err)
 	}
 	var _ stompx.DeadLetter
+}
+
+// DeleteDurable settles nothing it receives while deleting: a malformed
+// dead letter (a body that is no event) is neither dead-lettered again
+// nor acked, whose ACK, racing the UNSUBSCRIBE that deletes the queue,
+// the broker refuses with an ERROR ("Subscription not found") that failed
+// the deletion. Several rounds, since the race is a matter of timing.
+func TestDeleteDurableMalformedDeadLetters(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr)
+		tr := dial(t, addr)
+		ctx := ctxT(t, time.Minute)
+		for round := 0; round < 5; round++ {
+			s := e.subscribe(ctx, t, tr)
+			rabbitPublish(t, addr, e.topic, []byte(`not an event`), []byte(`[1,2]`), evBody(round))
+			if ev := recv(t, s); seq(ev) != round {
+				t.Fatalf("round %d: %+v", round, ev)
+			}
+			_ = s.Close()
+			if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 2 {
+				t.Fatalf("round %d: dead letters %+v, %v", round, dl, err)
+			}
+			if err := tr.DeleteDurable(ctx, e.name, e.opts...); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if dl, err := tr.DeadLetters(ctx, e.name, 10); err != nil || len(dl) != 0 {
+				t.Fatalf("round %d: after DeleteDurable: %+v, %v", round, dl, err)
+			}
+		}
+	})
+}
+
+// Close does not wait for a dead-letter read in progress: the read's
+// connection goes with the transport, and the read fails with an error
+// wrapping ivclient.ErrClosed. The broker answers the read's CONNECT, then
+// nothing (its SUBSCRIBE is never confirmed).
+func TestDeadLettersCloseDuringRead(t *testing.T) {
+	p := ivtest.NewPlatform(t)
+	px := newProxy(t, p.STOMPAddr())
+	tr := dial(t, px.addr())
+	ctx := ctxT(t, time.Minute)
+	n := px.conns() // the transport's
+	px.muteNew.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.DeadLetters(ctx, "stompxtest."+randName(""), 10)
+		done <- err
+	}()
+	for px.conns() <= n { // the read's
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the read waits for its SUBSCRIBE's confirmation
+	closed := make(chan struct{})
+	go func() { _ = tr.Close(); close(closed) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ivclient.ErrClosed) {
+			t.Fatalf("DeadLetters = %v, want ivclient.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("DeadLetters went on after Close")
+	}
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close waited for the read")
+	}
 }

@@ -289,6 +289,8 @@ type proxy struct {
 	refuse bool
 	closed bool
 	wg     sync.WaitGroup
+
+	muteNew atomic.Bool // new connections get the broker's first bytes (CONNECTED), then nothing
 }
 
 type pair struct {
@@ -332,6 +334,7 @@ func (p *proxy) accept() {
 			continue
 		}
 		pr := &pair{client: c, upstream: u}
+		mute := p.muteNew.Load()
 		p.mu.Lock()
 		p.pairs = append(p.pairs, pr)
 		p.mu.Unlock()
@@ -353,6 +356,9 @@ func (p *proxy) accept() {
 					pr.wmu.Unlock()
 					if werr != nil {
 						break
+					}
+					if mute {
+						pr.frozen.Store(true)
 					}
 				}
 				if err != nil {
