@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,10 +89,18 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		pub = b.publisher(t, len(b.addrs)-1).(rawSender)
 	}
 	var published atomic.Int64
+	// hold stops the stream while a killed node restarts (minutes at
+	// worst): without it the stream runs past the next kills' points, even
+	// to its end, and the next active worker has no call left to hand over.
+	var hold sync.RWMutex
 	pubStart := time.Now()
 	pubCtx, stopPub := context.WithCancel(ctx)
 	pubDone := background(t, func() error {
-		return script.publishSteps(pubCtx, pub, 0, len(script.steps), plan.rate, func(n int) { published.Store(int64(n)) })
+		return script.publishSteps(pubCtx, pub, 0, len(script.steps), plan.rate, func(n int) {
+			hold.RLock()
+			defer hold.RUnlock()
+			published.Store(int64(n))
+		})
 	})
 	t.Cleanup(stopPub)
 
@@ -104,8 +114,12 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 				t.Fatalf("kill %d: %d of %d events published after %v", k+1, published.Load(), len(script.steps), durableLimit)
 			}
 		}
+		if k > 0 && published.Load() == int64(len(script.steps)) {
+			t.Fatalf("before kill %d: all %d events already published: no call left for the next active worker", k+1, len(script.steps))
+		}
 		active, err := waitActive(ctx, ws, kills, true)
 		if err != nil {
+			dumpWorkers(t, ws, c, name)
 			t.Fatalf("before kill %d: %v", k+1, err)
 		}
 		node := -1
@@ -123,9 +137,13 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		// A node is down: wait for the takeover, then start it again
 		// (a quorum queue needs two of the three nodes).
 		if _, err := waitActive(ctx, ws, kills, true); err != nil {
+			dumpWorkers(t, ws, c, name)
 			t.Fatalf("after killing node %s: %v", c.nodes[node], err)
 		}
-		if _, err := c.run("restart", c.nodes[node]); err != nil {
+		hold.Lock()
+		_, err = c.run("restart", c.nodes[node])
+		hold.Unlock()
+		if err != nil {
 			t.Fatalf("restarting %s: %v", c.nodes[node], err)
 		}
 	}
@@ -134,6 +152,7 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	}
 	pubEnd := time.Now()
 	if err := waitCalls(ctx, ws, script, 2*time.Second); err != nil {
+		dumpWorkers(t, ws, c, name)
 		t.Error(err)
 	}
 	for _, w := range ws {
@@ -327,4 +346,43 @@ func waitCalls(ctx context.Context, ws []*workerProc, s *callScript, quiet time.
 			return fmt.Errorf("%d of %d calls recorded: %w", len(seen), len(s.calls), err)
 		}
 	}
+}
+
+// dumpWorkers logs, for a failed run, every worker's stderr and its lines
+// other than calls (connections, active changes), and, on a cluster, the
+// queues of name and of its lock as each live node lists them: the test's
+// directory is removed when it ends.
+func dumpWorkers(t *testing.T, ws []*workerProc, c *cluster, name string) {
+	t.Helper()
+	for _, w := range ws {
+		e, _ := os.ReadFile(w.stderr)
+		ls, _ := readCallLines(w.out)
+		var b strings.Builder
+		calls := 0
+		for _, l := range ls {
+			if l.Kind == "call" {
+				calls++
+				continue
+			}
+			fmt.Fprintf(&b, "  %s %s active=%v addr=%s\n", time.Unix(0, l.At).UTC().Format("15:04:05.000"), l.Kind, l.Active, l.Addr)
+		}
+		t.Logf("worker %d (killed %v): %d calls; stderr: %q\n%s", w.id, w.killed, calls, e, b.String())
+	}
+	if c == nil {
+		return
+	}
+	for _, n := range c.nodes {
+		out, err := exec.Command("rabbitmqctl", "-n", n, "-q", "list_queues", "name", "type", "exclusive", "consumers", "messages", "state", "pid", "leader").CombinedOutput()
+		t.Logf("%s list_queues (%v):\n%s", n, err, filterLines(string(out), name))
+	}
+}
+
+func filterLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

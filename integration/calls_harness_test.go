@@ -219,7 +219,11 @@ func (s *callScript) publishSteps(ctx context.Context, to rawSender, from, upto 
 			return fmt.Errorf("publishing step %d (%s %s): %w", i, c.uid, st.typ, err)
 		}
 		if progress != nil && (sync || (i-from)%batch == 0) {
+			// progress may hold the stream (a node restarting): the
+			// rate counts from after it, with no burst to catch up.
+			p := time.Now()
 			progress(i + 1)
+			start = start.Add(time.Since(p))
 		}
 		if rate > 0 && (i-from)%batch == batch-1 {
 			due := start.Add(time.Duration(i-from+1) * time.Second / time.Duration(rate))
