@@ -308,13 +308,17 @@ func (t *Transport) closeAll() {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
-	t.cancel()
+	// The durable subscriptions are taken before the transport's context
+	// ends: a subscription's run returns on that end and leaves the
+	// registry, and its connection would then be closed by no one (its
+	// pumps, and this Close, waiting for ever).
 	var conns []*conn
 	for _, ds := range t.subs.endDurable() {
 		if c := ds.end(errClosed); c != nil {
 			conns = append(conns, c)
 		}
 	}
+	t.cancel()
 	if len(conns) > 0 {
 		t.spawn(func() { closeConns(conns...) })
 	}
