@@ -222,10 +222,11 @@ func (dc *durableConn) waitPumps() {
 
 // pump drains one go-stomp subscription into the feed (a binder's: into
 // its list of held events), until go-stomp lets go of it (conn.forEach).
-// It waits for the consumer when the buffer is full (it never drops),
-// which holds up only this connection.
+// It waits for the consumer when the buffer is full (it never drops), and
+// for the dead-lettering of a malformed body, without holding up go-stomp
+// (relay).
 func (dc *durableConn) pump(ss *stomp.Subscription) {
-	dc.forEach(ss, func(m *stomp.Message) {
+	dc.relay(ss)(func(m *stomp.Message) {
 		switch {
 		case m.Err != nil:
 			dc.brokerError(m.Err)
