@@ -31,9 +31,10 @@ const settledWindow = 32768
 //     call's HANGUP before the earlier events it puts back (RabbitMQ does
 //     not order the two), so the HANGUP waits up to 10 seconds for them,
 //     and the call is then handed over whole. When they do not come (the
-//     platform lost them, or the call began before the subscription did)
-//     the call is handed over as it is, without NewCallAt and Direction;
-//     an event of it that comes later is settled without handing anything.
+//     platform lost them, or the call began before the subscription did),
+//     or the events held fill the buffer meanwhile (see below), the call
+//     is handed over as it is, ended, without NewCallAt and Direction; an
+//     event of it that comes later is settled without handing anything.
 //   - Its HANGUP never comes (the platform lost it): it is handed over with
 //     Expired set, DefaultExpiry after its last event, as the Tracker
 //     expires calls.
@@ -46,6 +47,10 @@ const settledWindow = 32768
 //     again when it ends (see Call.Open). Why not settle them without
 //     handing the call? A consumer that dies before the HANGUP would then
 //     lose the call's beginning, and a call record would be lost silently.
+//     When the consumer's connection is lost after an Open hand-off, the
+//     rest of the call may go to another consumer, which finishes it: a
+//     consumer that receives nothing more of such a call forgets it at its
+//     expiry, without an Expired record that would overwrite the real one.
 //   - It comes back. Events of a call already handed over and settled,
 //     delivered again after a consumer died while settling them, are settled
 //     without handing the call again (ConsumeCalls remembers the last 32,768
@@ -198,6 +203,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		cc.hand(done)
 	} else {
 		tb.calls.touch(e)
+		e.val.stale = false // this consumer receives the call's events again
 	}
 	// An event the call already took, delivered again (its connection
 	// dropped), is held to be settled but not folded twice.
@@ -250,7 +256,8 @@ func (cc *callConsumer) watch(ev Event) {
 	cc.dropLost()
 }
 
-// dropLost forgets the calls holding events of a lost connection.
+// dropLost forgets the calls holding events of a lost connection, and
+// marks stale those holding none (see openCall.stale).
 func (cc *callConsumer) dropLost() {
 	live := cc.conns[:0]
 	lost := false
@@ -269,6 +276,12 @@ func (cc *callConsumer) dropLost() {
 	}
 	var drop []callKey
 	cc.table.calls.each(func(e *lruEntry[callKey, openCall]) {
+		if len(e.val.held) == 0 {
+			// Handed over Open, its events settled: whoever receives
+			// its events now may finish it (see hand).
+			e.val.stale = true
+			return
+		}
 		for _, ev := range e.val.held {
 			if ev.delivery.isLost() {
 				drop = append(drop, e.key)
@@ -314,7 +327,12 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
-		if current {
+		switch {
+		case current && e.val.early:
+			// Its HANGUP came, its NEWCALL has not: it ended, and is
+			// handed over as it is, as at the end of its grace.
+			cc.hand([]openCall{tb.finish(e)})
+		case current:
 			oc := e.val
 			oc.call.Open = true
 			e.val.held, e.val.heldSince = nil, time.Time{}
@@ -323,11 +341,16 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 	}
 }
 
-// hand gives calls to the lanes.
+// hand gives calls to the lanes. A stale call (see openCall.stale), which
+// can only be expiring, is forgotten instead: another consumer may have
+// finished it, and an Expired record of it would be a phantom.
 func (cc *callConsumer) hand(calls []openCall) {
 	for _, oc := range calls {
+		if oc.stale && len(oc.held) == 0 {
+			continue
+		}
 		cc.held -= len(oc.held)
-		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
+		w := &callWork{cc: cc, call: oc.call, evs: oc.held, own: len(oc.held)}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w
 		var lostC <-chan struct{}
@@ -352,6 +375,10 @@ func (cc *callConsumer) reap() {
 	}
 }
 
+// reapOne forgets w, and takes back the events of an abandoned w that
+// were not lost: an ended call's, to make it anew; an Open call's, the
+// events attached to it since (see attach), and its own, which the call,
+// going on, holds again (it folded them already).
 func (cc *callConsumer) reapOne(w *callWork) {
 	k := callKey{agent: w.call.Agent, uniqueID: w.call.UniqueID}
 	if cc.inflight[k] == w {
@@ -360,15 +387,22 @@ func (cc *callConsumer) reapOne(w *callWork) {
 	w.mu.Lock()
 	abandoned := w.state == workAbandoned
 	w.mu.Unlock()
-	if !abandoned || w.call.Open || w.reaped {
+	if !abandoned || w.reaped {
 		return
 	}
 	w.reaped = true
-	cc.table.finished.remove(k)
-	for _, ev := range w.evs {
-		if !ev.delivery.isLost() {
-			cc.take("events: ConsumeCalls", ev)
+	if !w.call.Open {
+		cc.table.finished.remove(k)
+	}
+	for i, ev := range w.evs {
+		if ev.delivery.isLost() {
+			continue
 		}
+		if e := cc.table.calls.get(k); w.call.Open && i < w.own && e != nil {
+			cc.hold(e, ev, cc.table.cfg.timeOf(ev))
+			continue
+		}
+		cc.take("events: ConsumeCalls", ev)
 	}
 }
 
@@ -376,6 +410,8 @@ func (cc *callConsumer) reapOne(w *callWork) {
 type callWork struct {
 	cc   *callConsumer
 	call Call
+
+	own  int // how many of evs the call held when handed (the rest: attached)
 
 	mu     sync.Mutex
 	evs    []Event
