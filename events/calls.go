@@ -411,7 +411,7 @@ type callWork struct {
 	cc   *callConsumer
 	call Call
 
-	own  int // how many of evs the call held when handed (the rest: attached)
+	own int // how many of evs the call held when handed (the rest: attached)
 
 	mu     sync.Mutex
 	evs    []Event
