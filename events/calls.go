@@ -97,7 +97,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	}
 	sink := defaultSinkConfig()
 	sink.now = cfg.now
-	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
+	cc := &callConsumer{ctx: ctx, s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
 		inflight: make(map[callKey]*callWork)}
 	cc.lanes = startLanes(ctx, cfg.lanes, cfg)
 	return cc.run(ctx)
@@ -106,6 +106,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 // callConsumer is ConsumeCalls' state. Everything but the works' own
 // fields and ended is touched by the goroutine of ConsumeCalls only.
 type callConsumer struct {
+	ctx   context.Context // ConsumeCalls': it bounds the retries of settlements
 	s     *Subscription
 	h     func(ctx context.Context, c Call) error
 	cfg   consumeConfig
@@ -163,9 +164,9 @@ func (cc *callConsumer) run(ctx context.Context) error {
 func (cc *callConsumer) take(op string, ev Event) {
 	if !isCallEvent(ev.Type) || ev.UniqueID == "" {
 		if cc.cfg.other != nil {
-			cc.lanes.add(cc.s.eventWork(op, cc.cfg.other, ev, cc.cfg.retry.attempts))
+			cc.lanes.add(cc.s.eventWork(cc.ctx, op, cc.cfg.other, ev, cc.cfg.retry.attempts))
 		} else {
-			cc.s.settleAll(op, []Event{ev}, nil, nil)
+			cc.s.settleAll(cc.ctx, op, []Event{ev}, nil, nil)
 		}
 		return
 	}
@@ -195,7 +196,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 			if !ev.Redelivered {
 				tb.stats.Late++
 			}
-			cc.s.settleAll(op, []Event{ev}, nil, nil)
+			cc.s.settleAll(cc.ctx, op, []Event{ev}, nil, nil)
 			return
 		}
 		var done []openCall
@@ -481,7 +482,7 @@ func (w *callWork) settle(err error) {
 	evs := w.evs
 	w.mu.Unlock()
 	done := len(evs)
-	lost := s.settleAll("events: ConsumeCalls", evs, err, gaveUp)
+	lost := s.settleAll(w.cc.ctx, "events: ConsumeCalls", evs, err, gaveUp)
 	for {
 		w.mu.Lock()
 		evs = w.evs[done:]
@@ -495,7 +496,7 @@ func (w *callWork) settle(err error) {
 		}
 		w.mu.Unlock()
 		done += len(evs)
-		lost = s.settleAll("events: ConsumeCalls", evs, err, gaveUp) || lost
+		lost = s.settleAll(w.cc.ctx, "events: ConsumeCalls", evs, err, gaveUp) || lost
 	}
 	w.end()
 }

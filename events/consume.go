@@ -185,6 +185,13 @@ func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool,
 // Retries never hold an event unsettled longer than WithMaxHold (see
 // WithRetry).
 //
+// A settlement that fails while the event's connection lives (stompx's Ack
+// when the connection has not been writing for a second: nothing was sent)
+// is tried again, up to 4 more times over about 1.5 seconds, while ctx and
+// s last; then it is reported to the error handler and the event stays
+// unsettled until its connection ends (RabbitMQ's consumer_timeout at the
+// latest), when the broker delivers it again.
+//
 // h gets ctx. An event whose connection is lost (Delivery.Lost) is not
 // handed to h, nor retried: the broker delivers it again. Settlements that
 // fail (the connection dropped meanwhile) go to the subscription's error
@@ -218,7 +225,7 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 				l.drain()
 				return s.Err()
 			}
-			l.add(s.eventWork(op, h, ev, cfg.retry.attempts))
+			l.add(s.eventWork(ctx, op, h, ev, cfg.retry.attempts))
 		case <-l.notify:
 		case <-ctx.Done():
 			l.stop()
@@ -228,14 +235,15 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 	}
 }
 
-// eventWork is the work of handing one event to h.
-func (s *Subscription) eventWork(op string, h Handler, ev Event, attempts int) *work {
+// eventWork is the work of handing one event to h; ctx bounds the retries
+// of its settlement.
+func (s *Subscription) eventWork(ctx context.Context, op string, h Handler, ev Event, attempts int) *work {
 	return &work{
 		key:     agentOf(ev),
 		run:     func(ctx context.Context) error { return h(ctx, ev) },
 		lost:    ev.delivery.isLost,
 		lostC:   ev.delivery.lostC(),
-		settle:  func(err error) { s.settleAll(op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) }) },
+		settle:  func(err error) { s.settleAll(ctx, op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) }) },
 		abandon: func() {},
 	}
 }
@@ -251,22 +259,25 @@ func gaveUpOn(ev Event, attempts int) string {
 // settleAll acks evs (err nil) or dead-letters them with err. An event its
 // transport cannot dead-letter (no Delivery.Reject, or a subscription not
 // settled by Ack) is acked instead: dropped, and the error handler is told
-// what (gaveUp's text) with err. Every other settlement that fails goes to
+// what (gaveUp's text) with err. A settlement that fails on a live
+// connection is tried again (settleRetrying); one that still fails goes to
 // the error handler, but on a lost connection: those events come again, and
 // settleAll reports that some did (lost).
-func (s *Subscription) settleAll(op string, evs []Event, err error, gaveUp func() string) (lost bool) {
+func (s *Subscription) settleAll(ctx context.Context, op string, evs []Event, err error, gaveUp func() string) (lost bool) {
 	dropped := 0
+	retry := true
 	for _, ev := range evs {
 		var serr error
 		switch {
 		case err == nil:
-			serr = s.Ack(ev)
+			serr = s.settleRetrying(ctx, ev, s.Ack, &retry)
 		case ev.delivery == nil || ev.delivery.reject == nil:
-			if serr = s.Ack(ev); serr == nil {
+			if serr = s.settleRetrying(ctx, ev, s.Ack, &retry); serr == nil {
 				dropped++
 			}
 		default:
-			serr = s.Reject(ev, err)
+			reject := func(ev Event) error { return s.Reject(ev, err) }
+			serr = s.settleRetrying(ctx, ev, reject, &retry)
 		}
 		if serr != nil {
 			if ev.delivery.isLost() {

@@ -119,7 +119,7 @@ func (dc *durableConn) pumpInOrder(ss *stomp.Subscription, want []heldEvent) {
 			}
 			return nil
 		}
-		reject := func(cause string) error { return dc.rejectWith(h.dest, h.body, cause, settle) }
+		reject := dc.rejecter(h.dest, h.body, settle)
 		dc.ds.t.stats.events.Add(1)
 		dc.ds.feed.Deliver(events.Delivery{Topic: h.dest, Body: h.body, Received: time.Now(),
 			Redelivered: h.redelivered, Ack: settle, Reject: reject, Lost: dc.done})
