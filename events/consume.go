@@ -239,11 +239,13 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 // of its settlement.
 func (s *Subscription) eventWork(ctx context.Context, op string, h Handler, ev Event, attempts int) *work {
 	return &work{
-		key:     agentOf(ev),
-		run:     func(ctx context.Context) error { return h(ctx, ev) },
-		lost:    ev.delivery.isLost,
-		lostC:   ev.delivery.lostC(),
-		settle:  func(err error) { s.settleAll(ctx, op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) }) },
+		key:   agentOf(ev),
+		run:   func(ctx context.Context) error { return h(ctx, ev) },
+		lost:  ev.delivery.isLost,
+		lostC: ev.delivery.lostC(),
+		settle: func(err error) {
+			s.settleAll(ctx, op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) })
+		},
 		abandon: func() {},
 	}
 }
