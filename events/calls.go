@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// expiredWindow is how many calls handed over Expired ConsumeCalls
+// remembers, to hand over the HANGUP of one that comes after all.
+const expiredWindow = 4096
+
 // settledWindow is how many calls ConsumeCalls remembers after handing
 // them over, to settle their events that come back (a consumer died while
 // settling them) without handing the calls again. It covers the calls in
@@ -36,8 +40,11 @@ const settledWindow = 32768
 //     is handed over as it is, ended, without NewCallAt and Direction; an
 //     event of it that comes later is settled without handing anything.
 //   - Its HANGUP never comes (the platform lost it): it is handed over with
-//     Expired set, DefaultExpiry after its last event, as the Tracker
-//     expires calls.
+//     Expired set, DefaultExpiry (WithCallExpiry) after its last event, as
+//     the Tracker expires calls. So is a call talking longer than that,
+//     with no event meanwhile: should its HANGUP come after all, it is
+//     handed over as the call's end, Redelivered, with HangupAt and Reason
+//     (and no NewCallAt): merge it into the record of the expired call.
 //   - It is long: its events may stay unsettled WithMaxHold at most
 //     (25 minutes by default), below RabbitMQ's consumer_timeout (30
 //     minutes), past which the broker would close the connection and
@@ -97,8 +104,11 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	}
 	sink := defaultSinkConfig()
 	sink.now = cfg.now
+	if cfg.expiry > 0 {
+		sink.expiry = cfg.expiry
+	}
 	cc := &callConsumer{ctx: ctx, s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
-		inflight: make(map[callKey]*callWork)}
+		inflight: make(map[callKey]*callWork), expired: newKeyRing[callKey](expiredWindow)}
 	cc.lanes = startLanes(ctx, cfg.lanes, cfg)
 	return cc.run(ctx)
 }
@@ -114,6 +124,7 @@ type callConsumer struct {
 	lanes *lanes
 
 	inflight map[callKey]*callWork // the latest work of each call handed to the lanes and not ended
+	expired  *keyRing[callKey]     // calls handed over Expired lately: their HANGUP is their end
 	heldQ    []mark                // calls whose events are held, by when the oldest was received
 	held     int                   // events held in open calls
 	graceQ   []mark                // calls whose HANGUP came first, by when it came
@@ -191,6 +202,10 @@ func (cc *callConsumer) take(op string, ev Event) {
 			}
 		}
 		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
+			if ev.Type == Hangup && cc.expired.has(k) {
+				cc.lateEnd(k, ev, now)
+				return
+			}
 			// A late event of a call handed over (and settled, or being
 			// settled): settled, not handed again.
 			if !ev.Redelivered {
@@ -297,10 +312,13 @@ func (cc *callConsumer) dropLost() {
 	}
 }
 
-// clock does what time brings: early HANGUPs whose grace is over, calls
-// held for WithMaxHold, calls expired, lost connections.
+// clock does what time brings: lost connections, early HANGUPs whose
+// grace is over, calls held for WithMaxHold, calls expired.
 func (cc *callConsumer) clock(now time.Time) {
 	tb := cc.table
+	// Lost connections first: what they held comes again, and a call
+	// handed over Open since is stale, not to be expired.
+	cc.dropLost()
 	for len(cc.graceQ) > 0 && !now.Before(cc.graceQ[0].at.Add(cc.cfg.grace)) {
 		k := cc.graceQ[0].k
 		cc.graceQ = cc.graceQ[1:]
@@ -310,7 +328,6 @@ func (cc *callConsumer) clock(now time.Time) {
 	}
 	cc.release(now, false)
 	cc.hand(tb.expireBefore(now, nil))
-	cc.dropLost()
 }
 
 // release hands over Open the calls whose events have been held for
@@ -342,6 +359,21 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 	}
 }
 
+// lateEnd hands over ev, the HANGUP of k, a call handed over Expired, as
+// the call's end: Redelivered (the call was handed before), with what the
+// HANGUP says (HangupAt, Reason), to be merged into the record of the
+// expired call. Later copies of it are late events.
+func (cc *callConsumer) lateEnd(k callKey, ev Event, now time.Time) {
+	cc.expired.remove(k)
+	oc := openCall{call: Call{UniqueID: k.uniqueID, Agent: k.agent, FirstEventAt: now, Redelivered: true}}
+	fold(&oc.call, ev, now)
+	if ev.delivery != nil {
+		oc.held, oc.heldSince = []Event{ev}, now
+		cc.held++
+	}
+	cc.hand([]openCall{oc})
+}
+
 // hand gives calls to the lanes. A stale call (see openCall.stale), which
 // can only be expiring, is forgotten instead: another consumer may have
 // finished it, and an Expired record of it would be a phantom.
@@ -349,6 +381,9 @@ func (cc *callConsumer) hand(calls []openCall) {
 	for _, oc := range calls {
 		if oc.stale && len(oc.held) == 0 {
 			continue
+		}
+		if oc.call.Expired {
+			cc.expired.add(callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID})
 		}
 		cc.held -= len(oc.held)
 		w := &callWork{cc: cc, call: oc.call, evs: oc.held, own: len(oc.held)}

@@ -169,3 +169,39 @@ func TestConsumeCallsEarlyHangupWhenBufferFull(t *testing.T) {
 	assert.Equal(t, ReasonByCaller, zs[0].Reason)
 	assert.True(t, zs[0].NewCallAt.IsZero())
 }
+
+// A call talking longer than WithCallExpiry is handed over Expired; its
+// HANGUP, coming after all, is handed over as the call's end, Redelivered,
+// once: a copy of it is a late event.
+func TestConsumeCallsHangupAfterExpiry(t *testing.T) {
+	sink := &callSink{}
+	r := startCalls(t, 64, sink, WithCallExpiry(time.Hour))
+	r.send(NewCall, "default_1001", "E", false, "direction", "INBOUND", "callerid", "555")
+	r.send(Connect, "default_1001", "E", false)
+	time.Sleep(10 * time.Millisecond)
+	r.clock.Advance(30 * time.Minute)
+	eventually(t, func() bool { return sink.count() == 1 && len(r.b.unsettled()) == 0 }, "E handed over Open and settled")
+	assert.True(t, sink.get()[0].Open)
+	r.clock.Advance(30 * time.Minute)
+	eventually(t, func() bool { return sink.count() == 2 }, "E handed over Expired")
+	exp := sink.get()[1]
+	assert.True(t, exp.Expired)
+	assert.Equal(t, "INBOUND", exp.Direction)
+	hangup := r.send(Hangup, "default_1001", "E", false, "reason", ReasonByCallee)
+	eventually(t, func() bool { return sink.count() == 3 && r.b.ackedTimes(hangup) == 1 }, "the late HANGUP handed over and settled")
+	end := sink.get()[2]
+	assert.False(t, end.Expired)
+	assert.False(t, end.Open)
+	assert.True(t, end.Redelivered, "handed over before, Expired")
+	assert.Equal(t, ReasonByCallee, end.Reason)
+	assert.False(t, end.HangupAt.IsZero())
+	copyOf := r.send(Hangup, "default_1001", "E", true, "reason", ReasonByCallee)
+	// A call of the same agent after it: the copy, were it handed, would
+	// be handed before.
+	r.send(NewCall, "default_1001", "F", false)
+	r.send(Hangup, "default_1001", "F", false)
+	eventually(t, func() bool { return sink.count() >= 4 && r.b.ackedTimes(copyOf) == 1 }, "F handed over, the copy settled")
+	got := sink.get()
+	require.Len(t, got, 4)
+	assert.Equal(t, "F", got[3].UniqueID)
+}

@@ -25,7 +25,8 @@ type consumeConfig struct {
 	retry   retryPolicy
 	other   Handler
 	maxHold time.Duration
-	calls   bool // set by ConsumeCalls: its options are allowed
+	expiry  time.Duration // WithCallExpiry; zero: DefaultExpiry
+	calls   bool          // set by ConsumeCalls: its options are allowed
 
 	now   func() time.Time
 	tick  time.Duration // how often ConsumeCalls looks at its clock
@@ -131,6 +132,26 @@ func WithMaxHold(d time.Duration) ConsumeOption {
 			return fmt.Errorf("WithMaxHold: d must be more than zero, got %v", d)
 		}
 		c.maxHold = d
+		return nil
+	})
+}
+
+// WithCallExpiry sets, for ConsumeCalls, how long after its last event a
+// call whose HANGUP has not come is handed over Expired (default
+// DefaultExpiry, 4 hours, as a Tracker's WithExpiry): make it longer than
+// the longest call, and take it that calls talking longer end Expired.
+// The HANGUP of a call handed over Expired, should it come after all, is
+// handed over as the call's end (see ConsumeCalls). d must be more than
+// zero.
+func WithCallExpiry(d time.Duration) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithCallExpiry: d must be more than zero, got %v", d)
+		}
+		if !c.calls {
+			return fmt.Errorf("WithCallExpiry: only ConsumeCalls takes it")
+		}
+		c.expiry = d
 		return nil
 	})
 }
