@@ -116,16 +116,25 @@ func WithOtherEvents(h Handler) ConsumeOption {
 	})
 }
 
-// WithMaxHold sets the longest an event stays unsettled (default 25
-// minutes): keep it below the broker's consumer_timeout (RabbitMQ's: 30
-// minutes by default), past which RabbitMQ closes the connection and
-// delivers every unsettled event again. Consume and ConsumeCalls stop
-// retrying an event (a call) whose next try would begin past it, and
-// dead-letter it (see WithRetry). ConsumeCalls also hands over, with
-// Call.Open set, a call still open after it, less the time its retries
-// may take (WithRetry's waits, at most half of d), and settles its events
-// so far: the call is handed again when it ends. d must be more than
-// zero.
+// WithMaxHold sets the longest Consume and ConsumeCalls keep an event
+// unsettled of their own accord (default 25 minutes): keep it below the
+// broker's consumer_timeout (RabbitMQ's: 30 minutes by default), past
+// which RabbitMQ closes the connection and delivers every unsettled event
+// again. It counts from when Consume took the event from the subscription
+// (ConsumeCalls: from when the call's first event held was received).
+// Consume and ConsumeCalls stop retrying an event (a call) whose next try
+// would begin past it, and dead-letter it (see WithRetry). ConsumeCalls
+// also hands over, with Call.Open set, a call still open after it, less
+// the time its retries may take (WithRetry's waits, at most half of d),
+// and settles its events so far: the call is handed again when it ends.
+//
+// It does not bound the wait of an event for its turn: Consume takes up
+// to the subscription's buffer (at least the prefetch) at once, and with
+// a handler taking T on n lanes the last of a full backlog of P events is
+// handled about P×T/n later (30,000 × 50 ms on one lane: 25 minutes), its
+// delivery unsettled all along. Keep that below consumer_timeout with
+// WithLanes or a smaller prefetch (stompx.WithPrefetch). d must be more
+// than zero.
 func WithMaxHold(d time.Duration) ConsumeOption {
 	return consumeOption(func(c *consumeConfig) error {
 		if d <= 0 {
