@@ -244,14 +244,20 @@ func (cc *callConsumer) take(op string, ev Event) {
 	cc.release(now, true)
 }
 
-// hold keeps ev, a delivery to settle with its call.
+// hold keeps ev, a delivery to settle with its call, received at now.
 func (cc *callConsumer) hold(e *lruEntry[callKey, openCall], ev Event, now time.Time) {
 	if ev.delivery == nil {
 		return
 	}
 	if len(e.val.held) == 0 {
 		e.val.heldSince = now
-		cc.heldQ = append(cc.heldQ, mark{e.key, now})
+		// In time order: an event taken back (reapOne) may be older than
+		// the calls held since.
+		i := len(cc.heldQ)
+		for i > 0 && cc.heldQ[i-1].at.After(now) {
+			i--
+		}
+		cc.heldQ = slices.Insert(cc.heldQ, i, mark{e.key, now})
 	}
 	e.val.held = append(e.val.held, ev)
 	cc.held++
