@@ -13,11 +13,14 @@ import (
 // round trip) never waits for go-stomp's I/O goroutine while that one is
 // blocked handing the backlog's next message to the subscription. With
 // several topics the body comes first through the binder's copies
-// (pumpInOrder), with one through the plain pump.
+// (pumpInOrder), with one through the plain pump; published while the
+// subscription consumes, the body and the events come as they are sent.
 func TestDurableMalformedBeforeBacklog(t *testing.T) {
 	forDurableBrokers(t, func(t *testing.T, addr string) {
-		for _, topics := range []int{1, 2} {
-			t.Run(map[int]string{1: "one topic", 2: "two topics"}[topics], func(t *testing.T) {
+		for _, topics := range []int{0, 1, 2} {
+			t.Run(map[int]string{0: "while subscribed", 1: "one topic", 2: "two topics"}[topics], func(t *testing.T) {
+				live := topics == 0
+				topics = max(topics, 1)
 				e := newDurableEnv(t, addr)
 				dests := []string{e.topic}
 				if topics == 2 {
@@ -29,15 +32,19 @@ func TestDurableMalformedBeforeBacklog(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_ = s.Close()
+				if !live {
+					_ = s.Close()
+				}
 				const n = 100
 				for _, d := range dests {
 					rabbitPublish(t, addr, d, []byte(`not an event`))
 				}
 				rabbitPublish(t, addr, e.topic, evBodies(0, n)...)
-				s, err = tr.SubscribeDurable(ctx, e.name, dests)
-				if err != nil {
-					t.Fatal(err)
+				if !live {
+					s, err = tr.SubscribeDurable(ctx, e.name, dests)
+					if err != nil {
+						t.Fatal(err)
+					}
 				}
 				defer s.Close()
 				seen := make([]bool, n)
