@@ -319,7 +319,7 @@ func TestDurableQueue(t *testing.T) {
 // is never executed; one that is still in time is.
 func TestRequestExpiry(t *testing.T) {
 	p := NewPlatform(t, WithKey("expkey"), WithAgent("default", "1001", "", ""))
-	clock := fakeBrokerClock(p.broker)
+	clock := fakeBrokerClock(p.p.Broker())
 	replies := dial(t, p.STOMPAddr())
 	sub, err := replies.Subscribe(replyPrefix+"expkey", stomp.AckAuto)
 	if err != nil {

@@ -2,6 +2,8 @@ package ivtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"strconv"
@@ -25,6 +27,32 @@ func TestMain(m *testing.M) {
 
 const waitFor = 5 * time.Second
 
+// replyPrefix is the prefix of a key's reply topic, /topic/<key>.
+const replyPrefix = "/topic/"
+
+// probeTopic is a topic nobody subscribes to: a SEND to it with a receipt
+// proves the broker has acted on the connection's earlier frames.
+const probeTopic = "/topic/ivtest.probe"
+
+// randomKey returns a name no other test run uses.
+func randomKey() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "iv" + hex.EncodeToString(b[:])
+}
+
+// quietLogger silences go-stomp's client.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any)   {}
+func (quietLogger) Debug(string)            {}
+func (quietLogger) Infof(string, ...any)    {}
+func (quietLogger) Info(string)             {}
+func (quietLogger) Warningf(string, ...any) {}
+func (quietLogger) Warning(string)          {}
+func (quietLogger) Errorf(string, ...any)   {}
+func (quietLogger) Error(string)            {}
+
 // dial connects a raw go-stomp client to p's broker and disconnects it when
 // the test ends (before p closes, as cleanups run last-in first-out).
 func dial(t testing.TB, addr string) *stomp.Conn {
@@ -33,7 +61,7 @@ func dial(t testing.TB, addr string) *stomp.Conn {
 		stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
 		stomp.ConnOpt.HeartBeat(0, 0),
 		stomp.ConnOpt.DisconnectReceiptTimeout(5*time.Second),
-		stomp.ConnOpt.Logger(stompLogger{testLogger()}))
+		stomp.ConnOpt.Logger(quietLogger{}))
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

@@ -214,7 +214,7 @@ func TestCloseWithClientsAndTraffic(t *testing.T) {
 	// goroutine blocked for ever (its processing goroutine returns on the
 	// write error while the read channel is full).
 	opts := []func(*stomp.Conn) error{stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
-		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stompLogger{testLogger()}),
+		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(quietLogger{}),
 		stomp.ConnOpt.MsgSendTimeout(time.Second)} // a Send blocked on a closed connection gives up sooner
 	conn, err := stomp.Dial("tcp", p.STOMPAddr(), opts...)
 	if err != nil {

@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"errors"
@@ -75,3 +75,6 @@ func (p *Platform) holdRequests(hold bool) error {
 	}
 	return nil
 }
+
+// Broker returns the embedded broker, nil with WithExternalBroker.
+func (p *Platform) Broker() *fakebroker.Broker { return p.broker }

@@ -1,4 +1,4 @@
-package ivtest
+package fakeivws
 
 import (
 	"bytes"
@@ -18,13 +18,14 @@ import (
 	"sync"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
 // The IVWS (SOAP) endpoint of the fake platform.
 //
 // GET ?wsdl serves the WSDL of wsdl.go. A POST is a SOAP 1.1 request: the
 // Body's first element names the operation, its <key> child is the access
-// key and its other children are the arguments, answered by p.handle from
+// key and its other children are the arguments, answered by Platform.Serve from
 // the same state the STOMP processor uses:
 //
 //   - arguments are passed as the text of their elements, under their XML
@@ -64,51 +65,79 @@ import (
 // maxSOAPRequest bounds the size of a request body.
 const maxSOAPRequest = 4 << 20
 
-type soapServer struct {
+// A Platform is what the endpoint serves: the fake platform's methods, its
+// request log and its fault injection.
+type Platform interface {
+	// Received counts one POST, before its body is read.
+	Received()
+	// Malformed records a request that is not a SOAP envelope.
+	Malformed(key string, body []byte)
+	// Serve runs method for key, records the request (body as received)
+	// and returns the reply: a payload, or for a non-zero code its
+	// description.
+	Serve(method, key string, args map[string]any, body []byte) (codes.Code, any)
+	// Hold applies DropReplies and DelayReplies to the reply to method;
+	// gone is closed when the client goes away, closing when the endpoint
+	// closes (which ends a delay).
+	Hold(method string, gone, closing <-chan struct{}) Hold
+}
+
+// Hold is what Platform.Hold did with a reply.
+type Hold int
+
+// What Platform.Hold did with a reply.
+const (
+	Send      Hold = iota
+	Dropped        // DropReplies: withheld until the client gives up or the endpoint closes
+	Abandoned      // the client gave up while DelayReplies held it
+)
+
+// A Server is a running IVWS endpoint.
+type Server struct {
+	p    Platform
 	srv  *httptest.Server
+	url  string
 	desc *ivws // the operations and result types
 	wsdl []byte
-	stop chan struct{} // closed by stopSOAP: releases withheld replies
+	stop chan struct{} // closed by Close: releases withheld replies
 	once sync.Once
 }
 
-func (p *Platform) startSOAP() error {
-	s := &soapServer{desc: newIVWS(), stop: make(chan struct{})}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.serveSOAP(s, w, r)
-	}))
+// Start serves p's IVWS endpoint on addr ("127.0.0.1:0" or "" for a free
+// loopback port).
+func Start(addr string, p Platform) (*Server, error) {
+	s := &Server{p: p, desc: newIVWS(), stop: make(chan struct{})}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if p.soapAddr != "" && p.soapAddr != "127.0.0.1:0" {
-		l, err := net.Listen("tcp", p.soapAddr)
+	if addr != "" && addr != "127.0.0.1:0" {
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			s.srv.Close()
-			return fmt.Errorf("ivtest: IVWS endpoint: %w", err)
+			return nil, fmt.Errorf("ivtest: IVWS endpoint: %w", err)
 		}
 		s.srv.Listener.Close()
 		s.srv.Listener = l
 	}
 	// Everything the handler reads is set before Start.
-	p.soap = s
-	p.soapURL = "http://" + s.srv.Listener.Addr().String() + "/"
-	s.wsdl = s.desc.document(p.soapURL)
+	s.url = "http://" + s.srv.Listener.Addr().String() + "/"
+	s.wsdl = s.desc.document(s.url)
 	s.srv.Start()
-	return nil
+	return s, nil
 }
 
-// stopSOAP releases withheld replies, then closes the server, waiting for
-// its requests to end.
-func (p *Platform) stopSOAP() {
-	s := p.soap
-	if s == nil {
-		return
-	}
+// URL returns the endpoint, "http://127.0.0.1:port/".
+func (s *Server) URL() string { return s.url }
+
+// Close releases withheld replies, then closes the server, waiting for
+// its requests to end. It is idempotent.
+func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.stop)
 		s.srv.Close()
 	})
 }
 
-func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if _, ok := wsdlQuery(r.URL.RawQuery); !ok {
@@ -128,7 +157,7 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 		return
 	}
 
-	p.stats.soapRequests.Add(1)
+	s.p.Received()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSOAPRequest+1))
 	if err != nil {
 		return // the client went away
@@ -139,17 +168,16 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	method, key, args, err := parseSOAPRequest(body)
 	if err != nil {
-		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: "soap"})
+		s.p.Malformed(key, body)
 		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
 		return
 	}
-	code, payload := p.handle(method, key, args)
-	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: "soap"}, code, payload)
+	code, payload := s.p.Serve(method, key, args, body)
 
-	switch p.holdSOAPReply(method, r.Context().Done(), s.stop) {
-	case replyDropped:
+	switch s.p.Hold(method, r.Context().Done(), s.stop) {
+	case Dropped:
 		panic(http.ErrAbortHandler) // close the connection without a response
-	case replyAbandoned:
+	case Abandoned:
 		return
 	}
 	if code != codes.OK {
@@ -397,7 +425,7 @@ func (d *ivws) writeResult(w http.ResponseWriter, method string, payload any) {
 		b.WriteString(` type="tns:` + op.arrayType() + `">`)
 		list, _ := payload.([]any)
 		for _, it := range list {
-			s, _ := scalarText(it)
+			s, _ := wire.ScalarText(it)
 			if op.result == resultTuples {
 				s = "('" + s + "',)"
 			}
@@ -453,7 +481,7 @@ func forSOAP(method string, args map[string]any, payload any) any {
 		var ac string
 		for k, v := range args { // the lookup succeeded: this is the agent's accountcode
 			if strings.EqualFold(k, "accountcode") {
-				ac, _ = scalarText(v)
+				ac, _ = wire.ScalarText(v)
 			}
 		}
 		out := make([]any, 0, len(list))
@@ -465,7 +493,7 @@ func forSOAP(method string, args map[string]any, payload any) any {
 			}
 			l := copyMap(m)
 			l["accountcode"] = ac
-			if ts, _ := scalarText(l["linestatusts"]); ts == "0" {
+			if ts, _ := wire.ScalarText(l["linestatusts"]); ts == "0" {
 				l["linestatusts"] = nil
 			}
 			out = append(out, l)
@@ -517,13 +545,13 @@ func writeFields(b *bytes.Buffer, t soapType, m map[string]any) {
 // the STOMP reply, an xs:string. nil, and an integer field with no value,
 // are written nil.
 func writeTyped(b *bytes.Buffer, name, typ string, v any) {
-	text, ok := scalarText(v)
+	text, ok := wire.ScalarText(v)
 	if v == nil || !ok || (typ == "xs:integer" && text == "") {
 		b.WriteString("<" + name + ` xs:nil="1"/>`)
 		return
 	}
 	if typ == "xs:integer" {
-		if _, isInt := parseInt(text); !isInt {
+		if _, isInt := wire.ParseInt(text); !isInt {
 			typ = "xs:string"
 		} else if f, err := strconv.ParseFloat(text, 64); err == nil && strings.ContainsAny(text, ".eE") {
 			text = strconv.FormatInt(int64(f), 10) // "10.0" -> "10"
