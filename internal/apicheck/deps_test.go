@@ -15,9 +15,6 @@ import (
 // reach the fake platform through internal/fakeplatform, never through
 // package ivtest.
 func TestCommandsLinkNoTesting(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
 	for _, cmd := range []string{"./cmd/ivctl", "./examples/simulator"} {
 		deps := goListDeps(t, cmd)
 		if !slices.Contains(deps, "github.com/instantvoice/instantvoice-go/internal/fakeplatform") {

@@ -2,8 +2,6 @@ package ivtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"strconv"
@@ -11,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
 
 	"github.com/go-stomp/stomp/v3"
 	"go.uber.org/goleak"
@@ -33,45 +33,6 @@ const replyPrefix = "/topic/"
 // probeTopic is a topic nobody subscribes to: a SEND to it with a receipt
 // proves the broker has acted on the connection's earlier frames.
 const probeTopic = "/topic/ivtest.probe"
-
-// randomKey returns a name no other test run uses.
-func randomKey() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return "iv" + hex.EncodeToString(b[:])
-}
-
-// quietLogger silences go-stomp's client.
-type quietLogger struct{}
-
-func (quietLogger) Debugf(string, ...any)   {}
-func (quietLogger) Debug(string)            {}
-func (quietLogger) Infof(string, ...any)    {}
-func (quietLogger) Info(string)             {}
-func (quietLogger) Warningf(string, ...any) {}
-func (quietLogger) Warning(string)          {}
-func (quietLogger) Errorf(string, ...any)   {}
-func (quietLogger) Error(string)            {}
-
-// dial connects a raw go-stomp client to p's broker and disconnects it when
-// the test ends (before p closes, as cleanups run last-in first-out).
-func dial(t testing.TB, addr string) *stomp.Conn {
-	t.Helper()
-	c, err := stomp.Dial("tcp", addr,
-		stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
-		stomp.ConnOpt.HeartBeat(0, 0),
-		stomp.ConnOpt.DisconnectReceiptTimeout(5*time.Second),
-		stomp.ConnOpt.Logger(quietLogger{}))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Disconnect(); err != nil {
-			c.MustDisconnect()
-		}
-	})
-	return c
-}
 
 // client is a raw request/reply client: it subscribes to /topic/<key> on
 // one connection, sends on another, and matches replies by identifier.
@@ -100,8 +61,8 @@ func newClient(t testing.TB, p *Platform, key string) *client {
 	c := &client{t: t, key: key, waiters: map[string]chan wire.Reply{}, done: make(chan struct{})}
 	c.init()
 	t.Cleanup(func() { <-c.done }) // after the connections close
-	recv := dial(t, p.STOMPAddr())
-	c.send = dial(t, p.STOMPAddr())
+	recv := stomptest.Client(t, p.STOMPAddr())
+	c.send = stomptest.Client(t, p.STOMPAddr())
 	var err error
 	c.sub, err = recv.Subscribe(replyPrefix+key, stomp.AckAuto)
 	if err != nil {
@@ -221,7 +182,7 @@ func listen(t testing.TB, p *Platform, topics ...string) *listener {
 	l := &listener{t: t, ch: make(chan events.Event, 4096)}
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait) // after the connection closes
-	conn := dial(t, p.STOMPAddr())
+	conn := stomptest.Client(t, p.STOMPAddr())
 	for _, topic := range topics {
 		sub, err := conn.Subscribe(topic, stomp.AckAuto)
 		if err != nil {
