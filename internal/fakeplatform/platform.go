@@ -186,8 +186,9 @@ type Stats struct {
 	PublishErrors  int64 // messages the broker refused or lost
 	Reconnects     int64 // times the processor replaced a lost broker connection
 	// BrokerOverflows counts the messages the embedded broker dropped,
-	// oldest first, from queues holding MaxQueueBacklog messages or
-	// MaxQueueBacklogBytes (a durable subscription nobody consumes, say).
+	// oldest first, from queues holding fakebroker.MaxQueueBacklog
+	// messages or MaxQueueBacklogBytes (a durable subscription nobody
+	// consumes, say).
 	BrokerOverflows int64
 }
 
