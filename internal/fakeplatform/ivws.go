@@ -15,12 +15,12 @@ var _ fakeivws.Platform = ivwsSide{}
 func (s ivwsSide) Received() { s.p.stats.soapRequests.Add(1) }
 
 func (s ivwsSide) Malformed(key string, body []byte) {
-	s.p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: "soap"})
+	s.p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: transportSOAP})
 }
 
 func (s ivwsSide) Serve(method, key string, args map[string]any, body []byte) (codes.Code, any) {
-	code, payload := s.p.handle(method, key, args)
-	s.p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: "soap"}, code, payload)
+	code, payload, lenient := s.p.handle(method, key, transportSOAP, args)
+	s.p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: transportSOAP, Lenient: lenient}, code, payload)
 	return code, payload
 }
 

@@ -44,7 +44,9 @@ import (
 // accountcode defaults to the simulator's -accountcode; outcome to ""
 // (answered; RING leaves the call ringing until /calls/answer; else a
 // hangup reason such as NOANSWER or BUSY). Values may be given as JSON
-// strings or numbers ({"agent": 1001}). A failure is
+// strings or numbers ({"agent": 1001}), counts as numbers or strings of
+// digits; another type is refused naming the member ("agent: want a string
+// or a number, got a bool"). A failure is
 // {"error": "..."} with HTTP 400 for a request the interface cannot read,
 // or with HTTP 422 and the platform's "code" and "code_name" for one the
 // platform refuses (an agent that is not logged in, say).
@@ -104,7 +106,7 @@ func (c *control) handler() *http.ServeMux {
 	})
 	mux.HandleFunc("POST /replies/drop", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			Count   int
+			Count   count
 			Methods []string
 		}
 		if !c.read(w, r, &in, nil) {
@@ -114,7 +116,7 @@ func (c *control) handler() *http.ServeMux {
 			bad(w, "count must not be negative")
 			return
 		}
-		c.p.DropReplies(in.Count, in.Methods...)
+		c.p.DropReplies(int(in.Count), in.Methods...)
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +253,10 @@ func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcod
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
+			if msg, ok := typeError(err); ok {
+				bad(w, msg)
+				return false
+			}
 			bad(w, "the body is not the JSON object this call takes: "+err.Error())
 			return false
 		}

@@ -65,6 +65,7 @@ func TestAliasDocsNameEveryField(t *testing.T) {
 		"Request": reflect.TypeFor[Request](), "AgentState": reflect.TypeFor[AgentState](),
 		"QueueState": reflect.TypeFor[QueueState](), "Call": reflect.TypeFor[Call](), "SMS": reflect.TypeFor[SMS](),
 		"Notice": reflect.TypeFor[Notice](), "Stats": reflect.TypeFor[Stats](), "BrokerQueue": reflect.TypeFor[BrokerQueue](),
+		"LenientCount": reflect.TypeFor[LenientCount](),
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "types.go", nil, parser.ParseComments)
 	if err != nil {

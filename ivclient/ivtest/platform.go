@@ -103,6 +103,13 @@ func (p *Platform) CallBacks() []ivclient.CallBack { return p.p.CallBacks() }
 // for a queue call the agent did not answer). The agent must be logged in
 // and not paused, and a member of the queue. It returns the call's
 // uniqueid once the events have reached the broker.
+//
+// The call takes the agent's lowest free line enabled for inbound calls.
+// An agent whose lines all have a call is busy: the platform does not ring
+// it (it gets no event; a direct caller hears busy, a queue rings another
+// member), and InboundCall returns a *codes.Error with
+// RESPONSE_ITEM_FULL. One whose lines all disable inbound calls gets
+// RESPONSE_DISABLED.
 func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outcome) (string, error) {
 	return p.p.InboundCall(accountcode, queue, user, callerID, o)
 }
@@ -111,7 +118,9 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 // method does but with the outcome given: NEWCALL (OUTBOUND, callerid
 // exten) and CONNECT on the agent's leg, DNEWCALL and, if o answers,
 // DCONNECT for the remote party. It returns the call's uniqueid once the
-// events have reached the broker.
+// events have reached the broker. The call takes the agent's lowest free
+// line enabled for outbound calls; when each has a call it fails as the
+// NewCall method does, with RESPONSE_ITEM_FULL.
 func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (string, error) {
 	return p.p.OutboundCall(accountcode, user, exten, o)
 }
@@ -122,6 +131,11 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 // number), to gets NEWCALL (INBOUND, callerid from's number); if o
 // answers, to then from get CONNECT. Hanging up either leg ends both. It
 // returns the uniqueids of from's and to's legs.
+//
+// Each leg takes a free line of its agent (from's enabled for outbound
+// calls, to's for inbound ones). When to is busy, every such line with a
+// call, to is not rung: from gets NEWCALL (OUTBOUND) and HANGUP (BUSY),
+// and toID is empty. When from is busy it fails with RESPONSE_ITEM_FULL.
 func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, toID string, err error) {
 	return p.p.AgentCall(accountcode, from, to, o)
 }
@@ -207,6 +221,11 @@ func (p *Platform) Requests() []Request { return p.p.Requests() }
 
 // Stats returns the platform's counters.
 func (p *Platform) Stats() Stats { return p.p.Stats() }
+
+// Lenient returns what the platform accepted leniently since it started,
+// by kind, the most frequent first (see Request.Lenient). Reset keeps it,
+// as it keeps Stats.
+func (p *Platform) Lenient() []LenientCount { return p.p.Lenient() }
 
 // Watch calls fn with every Notice from now until stop is called. fn runs
 // on the goroutine that published or served, at times with the platform's

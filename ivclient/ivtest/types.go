@@ -18,6 +18,7 @@ import "github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 //	Description string         // the description of a non-zero Code, as the reply carries it
 //	Transport   string         // "stomp" or "soap"
 //	Time        time.Time      // when the platform answered (its clock, WithClock)
+//	Lenient     []string       // what it accepted that the reference does not describe (see Platform.Lenient); nil for most
 type Request = fakeplatform.Request
 
 // A ReplyFunc rewrites the platform's reply to one request. reply is the
@@ -92,8 +93,16 @@ type Notice = fakeplatform.Notice
 //	Events          int64 // events published, each counted once however many topics carry it
 //	PublishErrors   int64 // messages the broker refused or lost
 //	Reconnects      int64 // times the processor replaced a lost broker connection
+//	Lenient         int64 // acceptances the reference does not describe, each kind once per request (Platform.Lenient)
 //	BrokerOverflows int64 // messages the embedded broker dropped from full queues (see BrokerQueue)
 type Stats = fakeplatform.Stats
+
+// LenientCount is how many times the platform accepted one kind of
+// request that the platform's reference does not describe:
+//
+//	Kind  string // "NewCall over STOMP: user for Agent", "an agent with no line configured took a call on line 1"
+//	Count int64
+type LenientCount = fakeplatform.LenientCount
 
 // BrokerQueue describes one queue of the embedded broker (see
 // Platform.BrokerQueue):
