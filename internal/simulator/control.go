@@ -38,7 +38,9 @@ import (
 //	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
 //	GET  /requests          what the platform received (?method=AgentLogin), with the
-//	                        description of a non-zero code
+//	                        description of a non-zero code, and "lenient": what the
+//	                        platform accepted that its reference does not describe
+//	GET  /lenient           those lenient acceptances by kind, with their counts
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
@@ -152,7 +154,17 @@ func (c *control) listRoutes(mux *http.ServeMux) {
 			if req.Description != "" {
 				e["description"] = req.Description
 			}
+			if len(req.Lenient) > 0 {
+				e["lenient"] = req.Lenient
+			}
 			out = append(out, e)
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /lenient", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, l := range c.p.Lenient() {
+			out = append(out, map[string]any{"kind": l.Kind, "count": l.Count})
 		}
 		reply(w, out)
 	})
