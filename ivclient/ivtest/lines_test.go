@@ -162,7 +162,7 @@ func TestBusyCallee(t *testing.T) {
 		t.Fatalf("AgentCall to a busy agent: %q %q %v", from, to, err)
 	}
 	evs := l1.expect(events.NewCall, events.Hangup)
-	if evs[0].Direction != outbound || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
+	if evs[0].Direction != "OUTBOUND" || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
 		t.Errorf("the caller's events: %+v", evs)
 	}
 	l2.none(p)
@@ -197,7 +197,7 @@ func TestNoLineIsLenient(t *testing.T) {
 	if rows := lineList(t, c, "1001"); len(rows) != 0 {
 		t.Errorf("lines of an agent with none configured: %+v", rows)
 	}
-	want := []LenientCount{{lenientNoLine, 1}}
+	want := []LenientCount{{Kind: "an agent with no line configured took a call on line 1", Count: 1}}
 	if got := p.Lenient(); len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("Lenient = %v, want %v", got, want)
 	}
