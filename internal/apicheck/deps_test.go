@@ -3,7 +3,6 @@ package apicheck
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -32,8 +31,7 @@ func TestCommandsLinkNoTesting(t *testing.T) {
 // as the go command sees them for a build (not for its tests).
 func goListDeps(t *testing.T, pkg string) []string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	c := exec.Command(goBin, "list", "-deps", pkg)
+	c := exec.Command("go", "list", "-deps", pkg)
 	c.Dir = moduleRoot(t)
 	out, err := c.Output()
 	if err != nil {
