@@ -4,8 +4,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
@@ -90,4 +92,58 @@ func TestAliasDocsNameEveryField(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDocsMatchFakeplatform: ivtest's methods and options forward to
+// internal/fakeplatform, and each carries the same doc comment as the
+// function it forwards to, so that a change of behaviour documented there
+// reaches partners' go doc here (and the reverse).
+func TestDocsMatchFakeplatform(t *testing.T) {
+	public, internal := funcDocs(t, "."), funcDocs(t, "../../internal/fakeplatform")
+	for name, doc := range public {
+		if name == "Start" || name == "NewPlatform" {
+			continue // ivtest's own
+		}
+		want, ok := internal[name]
+		if !ok {
+			t.Errorf("%s: fakeplatform has no such function", name)
+			continue
+		}
+		if doc != want {
+			t.Errorf("%s: ivtest's comment differs from fakeplatform's:\n%s\nfakeplatform:\n%s", name, doc, want)
+		}
+	}
+}
+
+// funcDocs returns the doc comments of the exported functions and
+// Platform methods ("Platform.X") of the package in dir.
+func funcDocs(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || !fd.Name.IsExported() || fd.Doc == nil {
+				continue
+			}
+			name := fd.Name.Name
+			if fd.Recv != nil {
+				name = "Platform." + name
+			}
+			out[name] = fd.Doc.Text()
+		}
+	}
+	return out
 }
