@@ -44,8 +44,8 @@ func (p *Platform) holdRequests(hold bool) error {
 	if p.broker == nil {
 		return errors.New("ivtest: PauseRequests and ResumeRequests need the embedded broker")
 	}
-	if !p.broker.HoldQueue(p.proc.queue, hold) {
-		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.queue)
+	if !p.broker.HoldQueue(p.proc.Queue(), hold) {
+		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.Queue())
 	}
 	return nil
 }

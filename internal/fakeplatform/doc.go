@@ -1,7 +1,7 @@
 // Package fakeplatform is the fake InstantVoice platform behind package
 // ivtest and the simulator: its state, its 41 integration methods, the
-// call flows, fault injection, and the request processor that serves the
-// methods over STOMP. Package ivtest documents its behaviour for
+// call flows and fault injection; its processor package serves the methods
+// over STOMP, and internal/fakeivws over IVWS. Package ivtest documents its behaviour for
 // partners; this package is what ivtest and the simulator share, and it
 // does not import the testing package, so the simulator's binary does not
 // link it.
@@ -11,9 +11,9 @@
 //   - platform.go: Platform, Start, Close, the request log, DropReplies,
 //     SetReplyFunc, publishing, and serveSTOMP, which answers one request
 //     read from the request queue;
-//   - processor.go: the STOMP client side, one connection reading
-//     requests and one publishing replies and events from an unbounded
-//     queue, reconnecting when the broker drops it;
+//   - the processor package: the STOMP client side, one connection
+//     reading requests and one publishing replies and events from an
+//     unbounded queue, reconnecting when the broker drops it;
 //   - handle.go: handle, which runs any method for either transport (the
 //     checks in the order the platform makes them, then the method), and
 //     rq, a request's arguments with the platform's aliases;

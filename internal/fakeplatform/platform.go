@@ -19,6 +19,7 @@ import (
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/fakebroker"
 	"github.com/instantvoice/instantvoice-go/internal/fakeivws"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform/processor"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
@@ -33,7 +34,7 @@ type Platform struct {
 	pyLists   bool
 
 	broker    *fakebroker.Broker // nil with an external broker
-	proc      *processor
+	proc      *processor.Processor
 	stompAddr string
 	soap      *fakeivws.Server
 	soapURL   string
@@ -58,8 +59,8 @@ type Platform struct {
 	watchers []*watcher
 
 	stats struct {
-		requests, replies, dropped, malformed, events, publishErrors, reconnects atomic.Int64
-		soapRequests, lenient                                                    atomic.Int64
+		requests, replies, dropped, malformed, events atomic.Int64
+		soapRequests, lenient                         atomic.Int64
 	}
 
 	refArgs   map[string][]catalog.ArgInfo // each method's arguments, as the reference names them
@@ -72,6 +73,10 @@ type Platform struct {
 
 // maxRecorded bounds the request log Requests returns.
 const maxRecorded = 10000
+
+// errClosed is what publishing and the call flows return once the
+// platform has closed.
+var errClosed = processor.ErrClosed
 
 // replyPrefix is the prefix of the reply topic, /topic/<key>.
 const replyPrefix = "/topic/"
@@ -120,7 +125,7 @@ func Start(opts ...Option) (*Platform, error) {
 		p.wildcards = cfg.wildcards
 	}
 	p.pyLists = cfg.pythonLists
-	p.proc = newProcessor(p, "", cfg.login, cfg.passcode, cfg.requestQueue)
+	p.proc = processor.New(p.log, cfg.login, cfg.passcode, cfg.requestQueue, p.serveSTOMP)
 	for _, s := range cfg.seeds {
 		if _, err := p.Do(s.method, s.args); err != nil {
 			return nil, fmt.Errorf("ivtest: seed: %w", err)
@@ -134,8 +139,7 @@ func Start(opts ...Option) (*Platform, error) {
 		}
 		p.stompAddr = p.broker.Addr()
 	}
-	p.proc.addr = p.stompAddr
-	if err := p.proc.start(); err != nil {
+	if err := p.proc.Start(p.stompAddr); err != nil {
 		if p.broker != nil {
 			p.broker.Close()
 		}
@@ -143,7 +147,7 @@ func Start(opts ...Option) (*Platform, error) {
 	}
 	soap, err := fakeivws.Start(p.soapAddr, ivwsSide{p})
 	if err != nil {
-		p.proc.close()
+		p.proc.Close()
 		if p.broker != nil {
 			p.broker.Close()
 		}
@@ -173,7 +177,7 @@ func (p *Platform) Close() error {
 		if p.soap != nil {
 			p.soap.Close()
 		}
-		p.proc.close()
+		p.proc.Close()
 		if p.broker != nil {
 			p.broker.Close()
 		}
@@ -211,8 +215,8 @@ func (p *Platform) Stats() Stats {
 		DroppedReplies: p.stats.dropped.Load(),
 		Malformed:      p.stats.malformed.Load(),
 		Events:         p.stats.events.Load(),
-		PublishErrors:  p.stats.publishErrors.Load(),
-		Reconnects:     p.stats.reconnects.Load(),
+		PublishErrors:  p.proc.PublishErrors(),
+		Reconnects:     p.proc.Reconnects(),
 		Lenient:        p.stats.lenient.Load(),
 	}
 	if p.broker != nil {
@@ -345,7 +349,7 @@ func (p *Platform) Sync(ctx context.Context) error {
 	if ctx == nil {
 		return errs.Wrap("ivtest: Sync", errs.ErrInvalidArgument, "nil context", nil) // ivclient.ErrInvalidArgument
 	}
-	return p.proc.sync(ctx)
+	return p.proc.Sync(ctx)
 }
 
 // PublishRaw publishes body, as it is, on topic (a destination such as
@@ -358,7 +362,7 @@ func (p *Platform) PublishRaw(topic string, body []byte) error {
 		return fmt.Errorf("ivtest: PublishRaw: %q is not a STOMP destination", topic)
 	}
 	b := append([]byte(nil), body...)
-	if !p.proc.enqueue(outItem{dest: topic, body: b}) {
+	if !p.proc.Enqueue(processor.Item{Dest: topic, Body: b}) {
 		return errClosed
 	}
 	p.notify(Notice{Time: p.now(), Topic: topic, Body: b, Raw: true})
@@ -415,16 +419,16 @@ func encodeEvent(ev wireEvent, extra map[string]json.RawMessage) ([]byte, error)
 
 // publishEvent queues an event body for an agent ("default_1001").
 func (p *Platform) publishEvent(agent string, body []byte) bool {
-	items := make([]outItem, 0, 1+len(p.wildcards))
-	items = append(items, outItem{dest: events.TopicPrefix + agent, body: body})
+	items := make([]processor.Item, 0, 1+len(p.wildcards))
+	items = append(items, processor.Item{Dest: events.TopicPrefix + agent, Body: body})
 	for _, w := range p.wildcards {
-		items = append(items, outItem{dest: events.AllAgentsTopic(w), body: body})
+		items = append(items, processor.Item{Dest: events.AllAgentsTopic(w), Body: body})
 	}
-	if !p.proc.enqueue(items...) {
+	if !p.proc.Enqueue(items...) {
 		return false
 	}
 	p.stats.events.Add(1)
-	p.notify(Notice{Time: p.now(), Topic: items[0].dest, Body: body})
+	p.notify(Notice{Time: p.now(), Topic: items[0].Dest, Body: body})
 	return true
 }
 
@@ -500,19 +504,19 @@ func (p *Platform) reply(req Request, code codes.Code, payload any) {
 		}
 	}
 	dest := replyPrefix + req.Key
-	items := make([]outItem, len(bodies))
+	items := make([]processor.Item, len(bodies))
 	for i, body := range bodies {
-		items[i] = outItem{dest: dest, body: body}
+		items[i] = processor.Item{Dest: dest, Body: body}
 	}
 	if delay > 0 {
 		time.AfterFunc(delay, func() {
-			if p.proc.enqueue(items...) {
+			if p.proc.Enqueue(items...) {
 				p.stats.replies.Add(int64(len(items)))
 			}
 		})
 		return
 	}
-	if p.proc.enqueue(items...) {
+	if p.proc.Enqueue(items...) {
 		p.stats.replies.Add(int64(len(items)))
 	}
 }

@@ -291,7 +291,7 @@
 // The rest is in the module's internal packages, which the simulator
 // (go run ./examples/simulator, ivctl sim) also runs on, without the
 // testing package: internal/fakeplatform is the platform's state, its 41
-// methods, the call flows, fault injection and the request processor
-// that serves them over STOMP; internal/fakeivws is the IVWS (SOAP)
-// endpoint and its WSDL; internal/fakebroker is the embedded STOMP broker.
+// methods, the call flows and fault injection; its processor package
+// serves them over STOMP, and internal/fakeivws over IVWS (SOAP, with the
+// WSDL); internal/fakebroker is the embedded STOMP broker.
 package ivtest
