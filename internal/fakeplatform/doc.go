@@ -1,10 +1,10 @@
 // Package fakeplatform is the fake InstantVoice platform behind package
 // ivtest and the simulator: its state, its 41 integration methods, the
-// call flows and fault injection; its processor package serves the methods
-// over STOMP, and internal/fakeivws over IVWS. Package ivtest documents its behaviour for
-// partners; this package is what ivtest and the simulator share, and it
-// does not import the testing package, so the simulator's binary does not
-// link it.
+// call flows and fault injection. Its processor package serves the
+// methods over STOMP, and internal/fakeivws over IVWS. Package ivtest
+// documents the behaviour for partners; this package is what ivtest and
+// the simulator share, and it does not import the testing package, so the
+// simulator's binary does not link it.
 //
 // A newcomer reads it in this order:
 //
