@@ -66,7 +66,7 @@ func (p *Platform) Close() error { return p.p.Close() }
 // outcome) is replaced by the one the options describe, the seeds
 // (WithSeed, WithAgent, ...) run again, and the request log,
 // DropReplies and DelayReplies are cleared. Keys, the broker, its connections and
-// subscriptions (and their queues), the ReplyFunc, Stats and a
+// subscriptions (and their queues), the ReplyFunc, Stats, Lenient and a
 // PauseRequests in force are kept. It returns once the
 // events it caused have reached the broker. Requests served while it runs
 // may see a platform whose seeds have not all run yet.
