@@ -43,9 +43,9 @@ type optCase struct {
 // it is removed.
 var knownViolations = func() map[string]string {
 	m := map[string]string{
-		"stompx.Dial(nil)":        "stompx.Dial's nil option error reads \"invalid option: Dial: nil option\": owner h-stompx",
-		"stompx.WithLogin":        "stompx option errors read \"invalid option: ...\", not \"stompx: Dial: invalid argument: ...\": owner h-stompx",
-		"stompx.WithMaxBacklog":   "stompx durable option errors are not \"stompx: SubscribeDurable: invalid argument: ...\": owner h-stompx",
+		"stompx.Dial(nil)":      "stompx.Dial's nil option error reads \"invalid option: Dial: nil option\": owner h-stompx",
+		"stompx.WithLogin":      "stompx option errors read \"invalid option: ...\", not \"stompx: Dial: invalid argument: ...\": owner h-stompx",
+		"stompx.WithMaxBacklog": "stompx durable option errors are not \"stompx: SubscribeDurable: invalid argument: ...\": owner h-stompx",
 	}
 	for name, c := range options() {
 		if strings.HasPrefix(name, "ivtest.") && !strings.HasSuffix(name, "(nil)") && c.apply != nil && m[name] == "" {
