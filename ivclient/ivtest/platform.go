@@ -20,7 +20,8 @@ type Platform struct {
 // the platform's request processor on it (or the processor alone, attached
 // to WithExternalBroker), and an IVWS SOAP endpoint serving its WSDL. It
 // returns when the processor's subscription is in place, so the first
-// request sent after it returns is served. Close stops it.
+// request sent after it returns is served. Close stops it. A nil option
+// is an error matching ivclient.ErrInvalidArgument.
 func Start(opts ...Option) (*Platform, error) {
 	p, err := fakeplatform.Start(opts...)
 	if err != nil {
@@ -35,7 +36,7 @@ func NewPlatform(tb testing.TB, opts ...Option) *Platform {
 	tb.Helper()
 	p, err := Start(opts...)
 	if err != nil {
-		tb.Fatalf("ivtest: %v", err)
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.Close() })
 	return p
@@ -119,8 +120,11 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 // exten) and CONNECT on the agent's leg, DNEWCALL and, if o answers,
 // DCONNECT for the remote party. It returns the call's uniqueid once the
 // events have reached the broker. The call takes the agent's lowest free
-// line enabled for outbound calls; when each has a call it fails as the
-// NewCall method does, with RESPONSE_ITEM_FULL.
+// line enabled for outbound calls. When each has a call the agent is busy
+// and, as with the NewCall method, the call still starts but ends at once:
+// the agent gets NEWCALL (OUTBOUND) and HANGUP (BUSY), no DNEWCALL, and o
+// is not used; OutboundCall returns that call's uniqueid and no error.
+// Lines all disabled for outbound calls fail with RESPONSE_DISABLED.
 func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (string, error) {
 	return p.p.OutboundCall(accountcode, user, exten, o)
 }
