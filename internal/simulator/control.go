@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -20,7 +21,7 @@ import (
 //
 //	POST /reset             back to the seed (ivtest.Platform.Reset)
 //	POST /calls/inbound     {"agent", "callerid", "queue", "outcome", "accountcode"} -> {"uniqueid"}
-//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid"}
+//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid", "in_progress"}
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
 //	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
 //	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
@@ -42,6 +43,12 @@ import (
 //	                        platform accepted that its reference does not describe
 //	GET  /lenient           those lenient acceptances by kind, with their counts
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
+//
+// /calls/outbound plays NewCall: the platform accepts it and calls the
+// agent's phone first, so an agent busy on each line that can place calls
+// does not make it fail: the call ends at once with HANGUP (BUSY), and the
+// answer is 200 with "in_progress" false (as it is for an outcome that
+// ends the call; true while the call is up when the answer is written).
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
 // (answered; RING leaves the call ringing until /calls/answer; else a
@@ -202,7 +209,8 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 			return
 		}
 		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
+		up := err == nil && slices.ContainsFunc(c.p.Calls(), func(call ivtest.Call) bool { return call.UniqueID == uid })
+		result(w, err, map[string]any{"uniqueid": uid, "in_progress": up})
 	})
 	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Accountcode, From, To, Outcome text }

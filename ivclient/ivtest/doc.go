@@ -100,10 +100,6 @@
 //     configured to make and receive calls"); the call flows refuse a
 //     direction the agent's lines disable the same way, and a blind
 //     transfer does not reach such an agent.
-//   - NewCall for a busy agent, each of whose lines enabled for outbound
-//     calls has a call: RESPONSE_ITEM_FULL ("the target cannot accept any
-//     more requests of this kind at this moment"; the reference names no
-//     code for it). See Lines and calls below.
 //   - AgentLineDelete of a line that has a call: RESPONSE_NOT_ALLOWED.
 //   - QueueDelete of a queue that has members: RESPONSE_NOTEMPTY ("this
 //     request requires the target to be empty").
@@ -222,10 +218,17 @@
 // and gives the call's state to the lines.
 //
 // A busy agent, each of whose lines for the direction has a call, takes
-// no other: NewCall and OutboundCall get RESPONSE_ITEM_FULL; InboundCall
-// does not ring it and returns RESPONSE_ITEM_FULL (the caller would hear
-// busy); an AgentCall to it ends the caller's leg with HANGUP (BUSY); a
-// blind transfer to a queue passes it over for the next member.
+// no other. NewCall ("this method call the agent and then call the
+// destination"; "We always return 0 on success") is accepted with code 0
+// and the call ends at once: the platform calls the agent's phone first
+// and finds it busy, so the agent's topic gets NEWCALL (OUTBOUND) and
+// HANGUP (BUSY, "The destination was busy") on a leg that holds no line,
+// and no DNEWCALL; the call in progress is untouched. OutboundCall plays
+// the same and returns that leg's uniqueid. InboundCall does not ring a
+// busy agent and returns RESPONSE_ITEM_FULL (the caller would hear busy);
+// an AgentCall to it ends the caller's leg with HANGUP (BUSY), one from it
+// gets RESPONSE_ITEM_FULL; a blind transfer to a queue passes it over for
+// the next member.
 //
 // An agent with no line configured (AgentAdd makes none: the reference's
 // AgentLineAdd example adds line 1 to the agent its AgentAdd example made)

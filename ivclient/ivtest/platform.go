@@ -80,12 +80,13 @@ const replyPrefix = "/topic/"
 // the platform's request processor on it (or the processor alone, attached
 // to WithExternalBroker), and an IVWS SOAP endpoint serving its WSDL. It
 // returns when the processor's subscription is in place, so the first
-// request sent after it returns is served. Close stops it.
+// request sent after it returns is served. Close stops it. A nil option
+// is an error matching ivclient.ErrInvalidArgument.
 func Start(opts ...Option) (*Platform, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			continue
+			return nil, errs.Wrap("ivtest: Start", errs.ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
 		}
 		if err := o(cfg); err != nil {
 			return nil, err
@@ -157,7 +158,7 @@ func NewPlatform(tb testing.TB, opts ...Option) *Platform {
 	tb.Helper()
 	p, err := Start(opts...)
 	if err != nil {
-		tb.Fatalf("ivtest: %v", err)
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.Close() })
 	return p
