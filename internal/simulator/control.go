@@ -7,20 +7,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // The control interface: a small HTTP API, JSON in and out, with which a
 // test in any language drives the simulator (the README's "Simulator"
 // section shows each call with curl).
 //
-//	POST /reset             back to the seed (ivtest.Platform.Reset)
+//	POST /reset             back to the seed (fakeplatform.Platform.Reset)
 //	POST /calls/inbound     {"agent", "callerid", "queue", "outcome", "accountcode"} -> {"uniqueid"}
-//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid"}
+//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid", "in_progress"}
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
 //	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
 //	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
@@ -43,6 +44,12 @@ import (
 //	GET  /lenient           those lenient acceptances by kind, with their counts
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
+// /calls/outbound plays NewCall: the platform accepts it and calls the
+// agent's phone first, so an agent busy on each line that can place calls
+// does not make it fail: the call ends at once with HANGUP (BUSY), and the
+// answer is 200 with "in_progress" false (as it is for an outcome that
+// ends the call; true while the call is up when the answer is written).
+//
 // accountcode defaults to the simulator's -accountcode; outcome to ""
 // (answered; RING leaves the call ringing until /calls/answer; else a
 // hangup reason such as NOANSWER or BUSY). Values may be given as JSON
@@ -56,7 +63,7 @@ import (
 // Every POST takes a JSON body (Content-Type: application/json; curl
 // --json) and is refused from a page of another site (see guard).
 type control struct {
-	p  *ivtest.Platform
+	p  *fakeplatform.Platform
 	ac string
 }
 
@@ -126,7 +133,7 @@ func (c *control) handler() *http.ServeMux {
 		if !c.read(w, r, &in, nil) {
 			return
 		}
-		if err := c.p.SetNewCallOutcome(ivtest.Outcome(in.Outcome)); err != nil {
+		if err := c.p.SetNewCallOutcome(fakeplatform.Outcome(in.Outcome)); err != nil {
 			bad(w, err.Error())
 			return
 		}
@@ -193,7 +200,7 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
 			return
 		}
-		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
+		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), fakeplatform.Outcome(in.Outcome))
 		result(w, err, map[string]any{"uniqueid": uid})
 	})
 	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
@@ -201,15 +208,16 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
 			return
 		}
-		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
+		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), fakeplatform.Outcome(in.Outcome))
+		up := err == nil && slices.ContainsFunc(c.p.Calls(), func(call fakeplatform.Call) bool { return call.UniqueID == uid })
+		result(w, err, map[string]any{"uniqueid": uid, "in_progress": up})
 	})
 	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Accountcode, From, To, Outcome text }
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
 			return
 		}
-		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
+		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), fakeplatform.Outcome(in.Outcome))
 		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
 	})
 	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {

@@ -100,10 +100,6 @@
 //     configured to make and receive calls"); the call flows refuse a
 //     direction the agent's lines disable the same way, and a blind
 //     transfer does not reach such an agent.
-//   - NewCall for a busy agent, each of whose lines enabled for outbound
-//     calls has a call: RESPONSE_ITEM_FULL ("the target cannot accept any
-//     more requests of this kind at this moment"; the reference names no
-//     code for it). See Lines and calls below.
 //   - AgentLineDelete of a line that has a call: RESPONSE_NOT_ALLOWED.
 //   - QueueDelete of a queue that has members: RESPONSE_NOTEMPTY ("this
 //     request requires the target to be empty").
@@ -185,9 +181,12 @@
 // ACK of an unknown delivery, which closes the connection. A SEND's
 // expiration header (milliseconds) drops the message if it waits longer,
 // /queue/config included (PauseRequests shows it). Every queue holds at
-// most MaxQueueBacklog messages waiting; past it the oldest are dropped
-// and counted (Stats.BrokerOverflows). BrokerQueue shows a queue's state.
-// The details, and what was verified on RabbitMQ, are in broker_durable.go.
+// most 100,000 messages, or 64 MiB of bodies, waiting or unacknowledged;
+// past either the oldest waiting are dropped and counted
+// (Stats.BrokerOverflows, BrokerQueue.Dropped); give a durable
+// subscription stompx.WithMaxBacklog for a lower bound. BrokerQueue shows
+// a queue's state. The details, and what was verified on RabbitMQ, are in
+// the module's internal/fakebroker.
 //
 // WithExternalBroker attaches the processor to another broker, RabbitMQ
 // for instance, which routes wildcards itself; the processor then
@@ -222,10 +221,17 @@
 // and gives the call's state to the lines.
 //
 // A busy agent, each of whose lines for the direction has a call, takes
-// no other: NewCall and OutboundCall get RESPONSE_ITEM_FULL; InboundCall
-// does not ring it and returns RESPONSE_ITEM_FULL (the caller would hear
-// busy); an AgentCall to it ends the caller's leg with HANGUP (BUSY); a
-// blind transfer to a queue passes it over for the next member.
+// no other. NewCall ("this method call the agent and then call the
+// destination"; "We always return 0 on success") is accepted with code 0
+// and the call ends at once: the platform calls the agent's phone first
+// and finds it busy, so the agent's topic gets NEWCALL (OUTBOUND) and
+// HANGUP (BUSY, "The destination was busy") on a leg that holds no line,
+// and no DNEWCALL; the call in progress is untouched. OutboundCall plays
+// the same and returns that leg's uniqueid. InboundCall does not ring a
+// busy agent and returns RESPONSE_ITEM_FULL (the caller would hear busy);
+// an AgentCall to it ends the caller's leg with HANGUP (BUSY), one from it
+// gets RESPONSE_ITEM_FULL; a blind transfer to a queue passes it over for
+// the next member.
 //
 // An agent with no line configured (AgentAdd makes none: the reference's
 // AgentLineAdd example adds line 1 to the agent its AgentAdd example made)
@@ -255,4 +261,40 @@
 // is built on these); Sync waits until everything produced so far has
 // reached the broker; Reset returns the platform to its seeds between
 // tests.
+//
+// # The broker in this API
+//
+// A partner's test talks to the platform, not to its broker, and ivtest
+// shows the embedded broker only where such a test needs it:
+//
+//   - PauseRequests and ResumeRequests play the platform's consumer being
+//     down: a test proves that a request whose deadline passed while it
+//     waited is never executed, and that a caller that retries does not
+//     act twice. DropReplies and DelayReplies cannot show this: the
+//     platform acts on those requests.
+//   - BrokerQueue shows a durable subscription's queue (stompx.
+//     SubscribeDurable, events.Consume): a worker's test waits for its
+//     bindings before publishing, and checks that nothing is left
+//     unacknowledged or ready after a restart, or that an overflow was
+//     dropped (Dropped), without RabbitMQ's management API.
+//   - Stats.BrokerOverflows counts what the embedded broker dropped from
+//     full queues, so that a test missing events can tell a drop from a
+//     bug in its own consumer: every drop is counted somewhere a test can
+//     read it.
+//
+// The broker's limits (100,000 messages, 64 MiB a queue) are stated above
+// rather than exported: a test that needs an overflow sets a lower bound
+// with stompx.WithMaxBacklog or x-max-length.
+//
+// # Where the code is
+//
+// ivtest is the part a partner's test uses: Platform, Start, NewPlatform,
+// the options, and the values the platform reports (Request, Notice,
+// Stats, ...), which are named here and defined with the platform's state.
+// The rest is in the module's internal packages, which the simulator
+// (go run ./examples/simulator, ivctl sim) also runs on, without the
+// testing package: internal/fakeplatform is the platform's state, its 41
+// methods, the call flows and fault injection; its processor package
+// serves them over STOMP, and internal/fakeivws over IVWS (SOAP, with the
+// WSDL); internal/fakebroker is the embedded STOMP broker.
 package ivtest

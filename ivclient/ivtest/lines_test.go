@@ -37,8 +37,10 @@ func addLines(c *client, user string, numbers ...string) {
 }
 
 // An agent with one line on a call is busy: a second inbound call does not
-// ring it (RESPONSE_ITEM_FULL, no event), NewCall gets RESPONSE_ITEM_FULL,
-// AgentLineList shows the line in use with the call's uniqueid, and
+// ring it (RESPONSE_ITEM_FULL, no event); NewCall is accepted (code 0) and
+// the platform, calling the agent's phone first, finds it busy: NEWCALL
+// and HANGUP (BUSY) on a leg of their own, no DNEWCALL, the call in
+// progress untouched. AgentLineList shows the line in use with the call's uniqueid, and
 // AgentInfo keeps the login status (the reference keeps calls on lines).
 // Once the call ends the line is idle again and takes the next call.
 func TestBusyAgent(t *testing.T) {
@@ -70,13 +72,33 @@ func TestBusyAgent(t *testing.T) {
 	if _, err := p.InboundCall("default", "", "1001", "2100000002", Answer); !isCode(err, codes.ItemFull) {
 		t.Errorf("InboundCall to a busy agent: %v, want RESPONSE_ITEM_FULL", err)
 	}
-	if _, err := p.OutboundCall("default", "1001", "6100", Answer); !isCode(err, codes.ItemFull) {
-		t.Errorf("OutboundCall of a busy agent: %v, want RESPONSE_ITEM_FULL", err)
+	l.none(p)
+	busy, err := p.OutboundCall("default", "1001", "6100", Answer)
+	if err != nil || busy == "" || busy == uid {
+		t.Fatalf("OutboundCall of a busy agent: %q, %v; want a new call's uniqueid and no error", busy, err)
 	}
-	c.expect(codes.ItemFull, "NewCall", A{"Accountcode": "default", "Agent": "default_1001", "Exten": "6100"})
+	evs := l.expect(events.NewCall, events.Hangup)
+	if evs[0].Direction != "OUTBOUND" || evs[0].CallerID != "6100" || evs[0].UniqueID != busy ||
+		evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != busy {
+		t.Errorf("OutboundCall of a busy agent: events %+v, want NEWCALL (OUTBOUND, 6100) and HANGUP (BUSY) of %s", evs, busy)
+	}
+	// Twice in a row, as a client placing two calls would: each is
+	// accepted, each ends BUSY.
+	for range 2 {
+		c.ok("NewCall", A{"Accountcode": "default", "Agent": "default_1001", "Exten": "6100", "External_id": "x1"})
+		evs := l.expect(events.NewCall, events.Hangup)
+		if evs[0].UniqueID == uid || evs[0].UniqueID != evs[1].UniqueID || evs[1].Reason != events.ReasonBusy {
+			t.Errorf("NewCall of a busy agent: events %+v, want NEWCALL and HANGUP (BUSY) of a new leg", evs)
+		}
+	}
 	l.none(p)
 	if calls := p.Calls(); len(calls) != 1 {
 		t.Fatalf("calls of a one-line agent: %+v", calls)
+	} else if calls[0].UniqueID != uid || !calls[0].Answered {
+		t.Fatalf("the call in progress after the busy ones: %+v, want %s answered", calls[0], uid)
+	}
+	if rows := lineList(t, c, "1001"); rows[0].Status != "INUSE" || rows[0].UniqueID != uid {
+		t.Fatalf("the line after the busy calls: %+v", rows)
 	}
 	var info struct {
 		AgentStatus string `json:"agentstatus"`
@@ -162,7 +184,7 @@ func TestBusyCallee(t *testing.T) {
 		t.Fatalf("AgentCall to a busy agent: %q %q %v", from, to, err)
 	}
 	evs := l1.expect(events.NewCall, events.Hangup)
-	if evs[0].Direction != outbound || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
+	if evs[0].Direction != "OUTBOUND" || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
 		t.Errorf("the caller's events: %+v", evs)
 	}
 	l2.none(p)
@@ -193,15 +215,16 @@ func TestNoLineIsLenient(t *testing.T) {
 	if _, err := p.InboundCall("default", "", "1001", "2100000001", Answer); err != nil {
 		t.Fatal(err)
 	}
-	c.expect(codes.ItemFull, "NewCall", A{"Accountcode": "default", "Agent": "default_1001", "Exten": "6100"})
+	// Busy on its one default line: the NewCall ends BUSY, and counts too.
+	c.ok("NewCall", A{"Accountcode": "default", "Agent": "default_1001", "Exten": "6100"})
 	if rows := lineList(t, c, "1001"); len(rows) != 0 {
 		t.Errorf("lines of an agent with none configured: %+v", rows)
 	}
-	want := []LenientCount{{lenientNoLine, 1}}
+	want := []LenientCount{{Kind: "an agent with no line configured took a call on line 1", Count: 2}}
 	if got := p.Lenient(); len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("Lenient = %v, want %v", got, want)
 	}
-	if st := p.Stats(); st.Lenient != 1 {
-		t.Errorf("Stats.Lenient = %d, want 1", st.Lenient)
+	if st := p.Stats(); st.Lenient != 2 {
+		t.Errorf("Stats.Lenient = %d, want 2", st.Lenient)
 	}
 }

@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
+
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -52,7 +55,7 @@ func TestThousandInFlight(t *testing.T) {
 		c := &client{t: t, key: p.Key(), waiters: map[string]chan wire.Reply{}, done: make(chan struct{})}
 		c.init()
 		t.Cleanup(func() { <-c.done })
-		conn := dial(t, p.STOMPAddr())
+		conn := stomptest.Client(t, p.STOMPAddr())
 		c.send = conn
 		var err error
 		if c.sub, err = conn.Subscribe(replyPrefix+c.key, stomp.AckAuto); err != nil {
@@ -164,6 +167,14 @@ func TestDo(t *testing.T) {
 	if _, err := Start(WithSeed("AgentAdd", A{"accountcode": "nope", "user": "1"})); !errors.Is(err, codes.ErrNotFound) {
 		t.Fatalf("failing seed: %v", err)
 	}
+	// A nil option is an error, never skipped.
+	p2, err := Start(WithQueue("default", "7000"), nil)
+	if want := "ivtest: Start: invalid argument: option 2 is nil"; !errors.Is(err, errs.ErrInvalidArgument) || err == nil || err.Error() != want {
+		t.Errorf("Start with a nil option: %v, want %q", err, want)
+	}
+	if p2 != nil {
+		p2.Close()
+	}
 }
 
 func TestManyPlatforms(t *testing.T) {
@@ -214,7 +225,7 @@ func TestCloseWithClientsAndTraffic(t *testing.T) {
 	// goroutine blocked for ever (its processing goroutine returns on the
 	// write error while the read channel is full).
 	opts := []func(*stomp.Conn) error{stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
-		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stompLogger{testLogger()}),
+		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stomptest.QuietLogger{}),
 		stomp.ConnOpt.MsgSendTimeout(time.Second)} // a Send blocked on a closed connection gives up sooner
 	conn, err := stomp.Dial("tcp", p.STOMPAddr(), opts...)
 	if err != nil {

@@ -1,7 +1,8 @@
-package ivtest
+package fakeplatform
 
 import (
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
 )
 
 // ---- Line occupancy ----
@@ -86,7 +87,8 @@ func (st *state) usedLines(ag *agent) map[int]*leg {
 // records in r why there is none and reports false: RESPONSE_DISABLED
 // ("the target is disabled") when ag's lines all disable the direction,
 // RESPONSE_ITEM_FULL ("the target cannot accept any more requests of this
-// kind at this moment") when each line enabled for it has a call.
+// kind at this moment") when each line enabled for it has a call. NewCall
+// and OutboundCall use dialLine instead.
 func (st *state) takeLine(r *rq, ag *agent, outbound bool) (int, bool) {
 	n, what, noLine := st.freeLine(ag, outbound)
 	dir := "receive"
@@ -105,6 +107,37 @@ func (st *state) takeLine(r *rq, ag *agent, outbound bool) (int, bool) {
 		r.lenient(lenientNoLine)
 	}
 	return n, true
+}
+
+// dialLine is takeLine for a call the platform places by calling ag's
+// phone first (NewCall, OutboundCall). The platform accepts such a request
+// and originates the call afterwards, so a busy agent does not fail it:
+// dialLine reports busy, and the caller plays the first leg finding the
+// agent's phone busy (busyCall). Lines all disabled for outbound calls
+// still fail r with RESPONSE_DISABLED.
+func (st *state) dialLine(r *rq, ag *agent) (n int, busy, ok bool) {
+	if _, what, noLine := st.freeLine(ag, true); what == lineBusy {
+		if noLine {
+			r.lenient(lenientNoLine)
+		}
+		return 0, true, true
+	}
+	n, ok = st.takeLine(r, ag, true)
+	return n, false, ok
+}
+
+// busyCall plays the NewCall flow for an agent whose every line enabled
+// for outbound calls has a call: the platform calls the agent's phone
+// (NEWCALL, OUTBOUND) and finds it busy (HANGUP, BUSY: "The destination was
+// busy"). The destination is never dialed (no DNEWCALL), and the leg holds
+// no line.
+func (p *Platform) busyCall(ag *agent, exten, externalID string) *leg {
+	l := p.newLeg(ag, 0, outbound, exten)
+	l.externalID = externalID
+	p.st.calls[l.uid] = l
+	p.emit(ag, events.NewCall, outbound, exten, l.uid, "")
+	p.end(l, events.ReasonBusy)
+	return l
 }
 
 // canReceive reports whether a call can reach ag now: a free line enabled

@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"fmt"
@@ -298,7 +298,10 @@ func newCall(p *Platform, r *rq) any {
 	code, user, exten := dialArgs(r)
 	extID, _ := r.opt("external_id", "externalid")
 	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
-		if n, ok := p.st.takeLine(r, ag, true); ok {
+		switch n, busy, ok := p.st.dialLine(r, ag); {
+		case busy:
+			p.busyCall(ag, exten, extID)
+		case ok:
 			p.outboundCall(ag, n, exten, extID, p.st.outcome)
 		}
 	}

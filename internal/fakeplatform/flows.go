@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func (p *Platform) flow(name string, fn func(r *rq)) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	if err := p.proc.sync(ctx); err != nil {
+	if err := p.proc.Sync(ctx); err != nil {
 		return fmt.Errorf("ivtest: %s: publishing events: %w", name, err)
 	}
 	return nil
@@ -108,8 +108,11 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 // exten) and CONNECT on the agent's leg, DNEWCALL and, if o answers,
 // DCONNECT for the remote party. It returns the call's uniqueid once the
 // events have reached the broker. The call takes the agent's lowest free
-// line enabled for outbound calls; when each has a call it fails as the
-// NewCall method does, with RESPONSE_ITEM_FULL.
+// line enabled for outbound calls. When each has a call the agent is busy
+// and, as with the NewCall method, the call still starts but ends at once:
+// the agent gets NEWCALL (OUTBOUND) and HANGUP (BUSY), no DNEWCALL, and o
+// is not used; OutboundCall returns that call's uniqueid and no error.
+// Lines all disabled for outbound calls fail with RESPONSE_DISABLED.
 func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (string, error) {
 	if err := o.check(); err != nil {
 		return "", err
@@ -124,11 +127,12 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
 			return
 		}
-		n, ok := p.st.takeLine(r, ag, true)
-		if !ok {
-			return
+		switch n, busy, ok := p.st.dialLine(r, ag); {
+		case busy:
+			uid = p.busyCall(ag, exten, "").uid
+		case ok:
+			uid = p.outboundCall(ag, n, exten, "", o).uid
 		}
-		uid = p.outboundCall(ag, n, exten, "", o).uid
 	})
 	return uid, err
 }
@@ -329,7 +333,7 @@ func (p *Platform) Reset() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	if err := p.proc.sync(ctx); err != nil {
+	if err := p.proc.Sync(ctx); err != nil {
 		return fmt.Errorf("ivtest: Reset: publishing events: %w", err)
 	}
 	return nil
