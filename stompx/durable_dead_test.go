@@ -180,8 +180,11 @@ func deadSend(t *testing.T, addr, name string, headers []string, bodies ...[]byt
 	t.Helper()
 	c, nc := dialRaw(t, addr)
 	defer nc.Close()
-	for _, b := range bodies {
-		opts := []func(*frame.Frame) error{stomp.SendOpt.Receipt, stomp.SendOpt.Header("x-iv-cause", "test")}
+	for i, b := range bodies {
+		opts := []func(*frame.Frame) error{stomp.SendOpt.Header("x-iv-cause", "test")}
+		if i == len(bodies)-1 { // the broker handles a connection's SENDs in order
+			opts = append(opts, stomp.SendOpt.Receipt)
+		}
 		for i := 0; i+1 < len(headers); i += 2 {
 			opts = append(opts, stomp.SendOpt.Header(headers[i], headers[i+1]))
 		}
@@ -316,4 +319,28 @@ func TestDeadLettersMax(t *testing.T) {
 	if _, err := tr.ReplayDeadLetters(ctx, "ok", 0); !errors.Is(err, ivclient.ErrInvalidArgument) {
 		t.Errorf("ReplayDeadLetters(0): %v", err)
 	}
+}
+
+// On a slow link (each chunk from the broker, 2 KiB at most, late by more
+// than the quiet time an earlier reading took for the end) every dead
+// letter is listed: the reading ends at its end marker, not when nothing
+// came for a moment.
+func TestDeadLettersSlowLink(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr)
+		const n = 40
+		deadSend(t, addr, e.name, nil, evBodies(0, n)...)
+		px := newProxy(t, addr)
+		tr := dial(t, px.addr())
+		ctx := ctxT(t, time.Minute)
+		px.lag.Store(int64(350 * time.Millisecond))
+		dl, err := tr.DeadLetters(ctx, e.name, 100)
+		if err != nil || len(dl) != n {
+			t.Fatalf("DeadLetters on a slow link: %d, %v", len(dl), err)
+		}
+		px.lag.Store(0)
+		if got, err := tr.PurgeDeadLetters(ctx, e.name); got != n || err != nil {
+			t.Fatalf("PurgeDeadLetters = %d, %v", got, err)
+		}
+	})
 }
