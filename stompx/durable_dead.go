@@ -123,9 +123,9 @@ const (
 	// letter it lists, unsettled, and the prefetch (at most maxPrefetch)
 	// must leave room for its end marker.
 	maxDeadList = maxPrefetch - 1
-	// replayBatch is how many dead letters ReplayDeadLetters sends before
-	// it checks the queue again and removes them from the dead letters.
-	replayBatch = 256
+	// replayWindow is ReplayDeadLetters' prefetch (it settles as it
+	// goes).
+	replayWindow = 256
 	// purgeWindow is PurgeDeadLetters' prefetch (it settles as it reads).
 	purgeWindow = 1024
 )
@@ -174,73 +174,47 @@ func deadMax(op string, max, limit int) error {
 //
 // The name's queue must exist (it does from the first SubscribeDurable
 // until DeleteDurable or WithIdleExpiry removes it): a broker drops what
-// is sent to a missing queue, so before it moves anything, and again after
-// each batch of up to 256 is sent, ReplayDeadLetters checks that it
-// exists, and fails with an error wrapping ErrDurableNotFound when it does
-// not; the batch stays in the dead letters. The check consumes the queue
-// for a round trip: an event waiting there may be taken and put back,
-// marked redelivered.
+// is sent to a missing queue, and confirms it all the same. So before it
+// moves anything ReplayDeadLetters checks that the queue exists, and fails
+// with an error wrapping ErrDurableNotFound when it does not, the dead
+// letters kept. The check consumes the queue for one round trip: an event
+// waiting there may be taken and put back in its place, marked
+// redelivered, and reach a consumer after a later one of its agent (as the
+// replayed events themselves come after newer ones).
 //
-// Each letter is sent, persistent, and confirmed by the broker; only once
-// its batch is sent and the queue seen to exist are the letters removed
-// from the dead letters. None is lost by a crash at any point. At least
-// once: a failure or crash after a batch was sent and before it was
-// removed leaves its letters both replayed and still dead (a later replay
-// sends them again: handlers see such a copy as a second delivery).
+// Each letter is sent, persistent, confirmed by the broker, and only then
+// removed from the dead letters: a crash at any point loses none. At least
+// once: a crash or failure between the two leaves that letter both
+// replayed and still dead (a later replay sends it again: handlers see a
+// second delivery). Not covered: a queue deleted while the replay runs
+// (DeleteDurable, or an idle expiry that passes with no consumer) loses
+// the letters sent after it went.
 func (t *Transport) ReplayDeadLetters(ctx context.Context, name string, max int) (int, error) {
 	if err := deadMax("ReplayDeadLetters", max, math.MaxInt-1); err != nil {
 		return 0, err
 	}
 	n := 0
-	err := t.deadLetterOp(ctx, "ReplayDeadLetters", name, min(max, replayBatch)+1, func(r *deadReader) error {
+	err := t.deadLetterOp(ctx, "ReplayDeadLetters", name, min(max, replayWindow)+1, func(r *deadReader) error {
 		if err := r.queueExists(); err != nil {
 			return err
 		}
+		dest := "/amq/queue/" + durablePrefix + name
 		for n < max {
-			moved, err := r.replayBatch(min(max-n, replayBatch))
-			n += moved
-			if err != nil || moved == 0 {
+			m, err := r.next()
+			if err != nil || m == nil {
 				return err
 			}
+			if err := r.dc.sendConfirmed(dest, m.Body, stomp.SendOpt.Header("persistent", "true")); err != nil {
+				return err
+			}
+			if err := r.ack(m); err != nil {
+				return err
+			}
+			n++
 		}
 		return nil
 	})
 	return n, err
-}
-
-// replayBatch reads up to k dead letters, sends each to the name's queue,
-// confirmed, checks that the queue still exists, then removes them from
-// the dead letters. It returns how many it removed.
-func (r *deadReader) replayBatch(k int) (int, error) {
-	var batch []*stomp.Message
-	for len(batch) < k {
-		m, err := r.next()
-		if err != nil {
-			return 0, err
-		}
-		if m == nil {
-			break
-		}
-		batch = append(batch, m)
-	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
-	dest := "/amq/queue/" + durablePrefix + r.dc.ds.name
-	for _, m := range batch {
-		if err := r.dc.sendConfirmed(dest, m.Body, stomp.SendOpt.Header("persistent", "true")); err != nil {
-			return 0, err
-		}
-	}
-	if err := r.queueExists(); err != nil {
-		return 0, err
-	}
-	for i, m := range batch {
-		if err := r.ack(m); err != nil {
-			return i, err
-		}
-	}
-	return len(batch), nil
 }
 
 // PurgeDeadLetters deletes name's dead letters and returns how many there
