@@ -228,7 +228,8 @@ func (r *deadReader) ack(m *stomp.Message) error {
 // it closes the connection). STOMP has no other way to ask without making
 // the queue. The consumer takes at most one event (prefetch 1, never
 // acked) for the round trip that confirms it; the broker puts it back in
-// its place when the connection closes, marked redelivered.
+// its place when the connection closes, marked redelivered. It is
+// cancelled (UNSUBSCRIBE, confirmed) before queueExists returns.
 func (r *deadReader) queueExists() error {
 	t, queue := r.t, durablePrefix+r.dc.ds.name
 	cctx, cancel := context.WithTimeout(r.ctx, t.opts.connectTimeout)
@@ -246,6 +247,13 @@ func (r *deadReader) queueExists() error {
 		ss, err = c.stomp.Subscribe("/amq/queue/"+queue, stomp.AckClientIndividual,
 			stomp.SubscribeOpt.Header("prefetch-count", "1"))
 		ok = err == nil && c.spawn(func() { c.drain(ss, c.abort) }) && c.confirm()
+		// Cancelled, confirmed, before the replay sends anything: RabbitMQ
+		// answers a DISCONNECT before it drops the connection's
+		// consumers, and one still there would take a replayed event.
+		if ok {
+			err = c.unsubscribe(ss)
+			ok = err == nil && c.confirm()
+		}
 	}
 	if err != nil {
 		c.abort(err)
