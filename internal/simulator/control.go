@@ -38,13 +38,17 @@ import (
 //	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
 //	GET  /requests          what the platform received (?method=AgentLogin), with the
-//	                        description of a non-zero code
+//	                        description of a non-zero code, and "lenient": what the
+//	                        platform accepted that its reference does not describe
+//	GET  /lenient           those lenient acceptances by kind, with their counts
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
 // (answered; RING leaves the call ringing until /calls/answer; else a
 // hangup reason such as NOANSWER or BUSY). Values may be given as JSON
-// strings or numbers ({"agent": 1001}). A failure is
+// strings or numbers ({"agent": 1001}), counts as numbers or strings of
+// digits; another type is refused naming the member ("agent: want a string
+// or a number, got a bool"). A failure is
 // {"error": "..."} with HTTP 400 for a request the interface cannot read,
 // or with HTTP 422 and the platform's "code" and "code_name" for one the
 // platform refuses (an agent that is not logged in, say).
@@ -104,7 +108,7 @@ func (c *control) handler() *http.ServeMux {
 	})
 	mux.HandleFunc("POST /replies/drop", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			Count   int
+			Count   count
 			Methods []string
 		}
 		if !c.read(w, r, &in, nil) {
@@ -114,7 +118,7 @@ func (c *control) handler() *http.ServeMux {
 			bad(w, "count must not be negative")
 			return
 		}
-		c.p.DropReplies(in.Count, in.Methods...)
+		c.p.DropReplies(int(in.Count), in.Methods...)
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +154,17 @@ func (c *control) listRoutes(mux *http.ServeMux) {
 			if req.Description != "" {
 				e["description"] = req.Description
 			}
+			if len(req.Lenient) > 0 {
+				e["lenient"] = req.Lenient
+			}
 			out = append(out, e)
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /lenient", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, l := range c.p.Lenient() {
+			out = append(out, map[string]any{"kind": l.Kind, "count": l.Count})
 		}
 		reply(w, out)
 	})
@@ -251,6 +265,10 @@ func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcod
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
+			if msg, ok := typeError(err); ok {
+				bad(w, msg)
+				return false
+			}
 			bad(w, "the body is not the JSON object this call takes: "+err.Error())
 			return false
 		}

@@ -264,7 +264,11 @@ func TestControl(t *testing.T) {
 	if status, _, _ := s.call(t, "/newcall-outcome", map[string]any{"outcome": "NOANSWER"}); status != 200 {
 		t.Fatal(status)
 	}
-	if err := c.NewCall(ctx, "default", "1001", "6100", "77"); err != nil {
+	// 1001's one line still holds the call transferred to 1003: busy.
+	if err := c.NewCall(ctx, "default", "1001", "6100", "77"); !errors.Is(err, codes.ErrItemFull) {
+		t.Fatalf("NewCall for an agent on a call: %v, want RESPONSE_ITEM_FULL", err)
+	}
+	if err := c.NewCall(ctx, "default", "1002", "6100", "77"); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []events.Type{events.NewCall, events.Connect, events.DNewCall} {
