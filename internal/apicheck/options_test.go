@@ -268,6 +268,7 @@ func options() map[string]optCase {
 		"events.WithRetry":        {"events: Consume", consume(events.WithRetry(-1, time.Second))},
 		"events.WithOtherEvents":  {"events: Consume", consume(events.WithOtherEvents(nil))},
 		"events.WithMaxHold":      {"events: Consume", consume(events.WithMaxHold(-time.Second))},
+		"events.WithCallExpiry":   {"events: Consume", consume(events.WithCallExpiry(0))},
 		"events.ConsumeCalls(nil)": {"events: ConsumeCalls", func(env *testEnv) error {
 			return withFeed(func(s *events.Subscription) error {
 				return events.ConsumeCalls(env.ctx, s, func(context.Context, events.Call) error { return nil }, nil)
