@@ -59,10 +59,11 @@ func (ds *durableSub) activate(dc *durableConn) {
 
 // standby tries to become the active consumer about once a second, at
 // addrs[idx], until it is (it returns the connection, current), the
-// subscription is closed (nil, nil), or it must end (an error). A try that
-// fails for another reason than the lock (the broker out of reach) goes on
-// as a reconnection.
-func (ds *durableSub) standby(idx int) (*durableConn, error) {
+// subscription is closed (nil), or it must end (an error); with the index
+// of the address it tried last. A try that fails for another reason than
+// the lock (the broker out of reach) goes on as a reconnection, from the
+// next address.
+func (ds *durableSub) standby(idx int) (*durableConn, int, error) {
 	t := ds.t
 	for {
 		d := standbyRetry*4/5 + time.Duration(rand.Int64N(int64(standbyRetry*2/5)))
@@ -71,7 +72,7 @@ func (ds *durableSub) standby(idx int) (*durableConn, error) {
 		case <-tm.C:
 		case <-ds.ctx.Done():
 			tm.Stop()
-			return nil, nil
+			return nil, idx, nil
 		}
 		cctx, cancel := context.WithTimeout(ds.ctx, t.opts.connectTimeout)
 		dc, err := ds.connect(cctx, t.addrs[idx])
@@ -80,14 +81,14 @@ func (ds *durableSub) standby(idx int) (*durableConn, error) {
 		case err == nil:
 			if !ds.install(dc) {
 				dc.close()
-				return nil, nil
+				return nil, idx, nil
 			}
-			return dc, nil
+			return dc, idx, nil
 		case errors.Is(err, errStandby):
 		case ds.ctx.Err() != nil:
-			return nil, nil
+			return nil, idx, nil
 		case finalDurable(err):
-			return nil, err
+			return nil, idx, err
 		default:
 			return ds.reconnect(idx, err.Error())
 		}

@@ -162,6 +162,51 @@ func TestDurableSingleActiveKilled(t *testing.T) {
 	})
 }
 
+// A standby whose address dies (its node, as far as it can tell) goes on
+// trying at the address where it found the lock taken, not at the dead one
+// first each time; and takes over there once the active one leaves.
+func TestDurableStandbyLeavesDeadAddress(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	dead, alive := newProxy(t, addr), newProxy(t, addr)
+	ctx := ctxT(t, time.Minute)
+	var r1, r2 roles
+	s1, err := dial(t, addr).SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r1.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	r1.waitFor(t, true)
+	tr2 := dial(t, dead.addr(), stompx.WithAddrs(alive.addr()), stompx.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+	s2, err := tr2.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r2.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	r2.waitFor(t, false)
+	dead.setRefuse(true)
+	dead.kill()
+	onDead, onAlive := dead.accepted.Load(), alive.accepted.Load()
+	// The session's reconnection and three of the standby's tries at least.
+	for deadline := time.Now().Add(20 * time.Second); alive.accepted.Load() < onAlive+4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tries at the other address in 20 s", alive.accepted.Load()-onAlive)
+		}
+	}
+	if n := dead.accepted.Load() - onDead; n > 1 {
+		t.Fatalf("the standby tried the dead address %d times meanwhile (%d at the other), want 1 at most", n, alive.accepted.Load()-onAlive)
+	}
+	rabbitPublish(t, addr, e.topic, evBody(0))
+	if ev := recv(t, s1); seq(ev) != 0 {
+		t.Fatalf("active: %+v", ev)
+	}
+	_ = s1.Close()
+	if ev := recv(t, s2); seq(ev) != 0 || !ev.Redelivered {
+		t.Fatalf("after the takeover: %+v", ev)
+	}
+	r2.waitFor(t, false, true)
+}
+
 // A queue made without WithSingleActive (today's) is taken over as it is:
 // the option changes no queue argument.
 func TestDurableSingleActiveOnExistingQueue(t *testing.T) {

@@ -290,7 +290,8 @@ type proxy struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	muteNew atomic.Bool // new connections get the broker's first bytes (CONNECTED), then nothing
+	muteNew  atomic.Bool  // new connections get the broker's first bytes (CONNECTED), then nothing
+	accepted atomic.Int64 // connections accepted, refused ones included
 }
 
 type pair struct {
@@ -321,6 +322,7 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.accepted.Add(1)
 		p.mu.Lock()
 		if p.refuse || p.closed {
 			p.mu.Unlock()
