@@ -242,7 +242,8 @@ func (s *callScript) publishSteps(ctx context.Context, to rawSender, from, upto 
 
 // callLine is one line a calls worker writes: a call handed to its handler
 // ("call"), a change of its active state ("active", from WithActiveChange),
-// or a connection ("conn", from the transport's state handler). At is the
+// a connection ("conn", from the transport's state handler), or a record of
+// the transport's log ("log", Info and above). At is the
 // wall clock in Unix nanoseconds: the test and its workers share it.
 type callLine struct {
 	Kind        string `json:"k"`
@@ -259,6 +260,7 @@ type callLine struct {
 	Events      int    `json:"events,omitempty"`
 	Active      bool   `json:"active,omitempty"`
 	Addr        string `json:"addr,omitempty"`
+	Msg         string `json:"msg,omitempty"`
 }
 
 func (l callLine) at() time.Time { return time.Unix(0, l.At) }
@@ -410,8 +412,8 @@ func (v *callVerdict) checkRecords(s *callScript, idx map[string]int, recs map[s
 				continue
 			}
 			if r.Agent != want.agent || r.Direction != want.direction || r.CallerID != want.callerID || r.Reason != want.reason {
-				note(&v.wrong, "%s from worker %d: agent %s direction %q callerid %q reason %q; published %s %q %q %q",
-					uid, r.Worker, r.Agent, r.Direction, r.CallerID, r.Reason, want.agent, want.direction, want.callerID, want.reason)
+				note(&v.wrong, "%s from worker %d (record %d of %d, redelivered %v, %d events): agent %s direction %q callerid %q reason %q; published %s %q %q %q",
+					uid, r.Worker, j+1, len(rs), r.Redelivered, r.Events, r.Agent, r.Direction, r.CallerID, r.Reason, want.agent, want.direction, want.callerID, want.reason)
 			}
 			if j > 0 {
 				v.dupes++
