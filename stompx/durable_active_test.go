@@ -1,13 +1,17 @@
 package stompx_test
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,6 +209,84 @@ func TestDurableStandbyLeavesDeadAddress(t *testing.T) {
 		t.Fatalf("after the takeover: %+v", ev)
 	}
 	r2.waitFor(t, false, true)
+}
+
+// A consumer granted the lock whose check message does not come back
+// through the lock queue (on RabbitMQ: the queue's name was taken from it
+// by a node's cleanup after another node died, and a second consumer can be
+// granted the lock) is a standby, and receives nothing; once the check
+// comes back, it takes over.
+func TestDurableSingleActiveLockCheck(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	fp := newFrameFilter(t, addr, func(f string) bool {
+		head, _, _ := strings.Cut(f, "\n\n")
+		return strings.HasPrefix(head, "SEND\n") && strings.Contains(head, "\ndestination:/amq/queue/iv.lock.")
+	})
+	tr := dial(t, fp.addr())
+	ctx := ctxT(t, time.Minute)
+	e.leave(ctx, t, dial(t, addr)) // the queue, for the event published while nobody consumes
+	var r roles
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r.waitFor(t, false)
+	rabbitPublish(t, addr, e.topic, evBody(0))
+	noEvent(t, s, "a consumer whose lock check failed")
+	fp.dropping.Store(false)
+	if ev := recv(t, s); seq(ev) != 0 {
+		t.Fatalf("after the check came back: %+v", ev)
+	}
+	r.waitFor(t, false, true)
+	if fp.dropped.Load() == 0 {
+		t.Fatal("no check message was dropped")
+	}
+}
+
+// frameFilter is a proxy to a STOMP broker that drops, while dropping is
+// set, the client's frames that drop picks (the frames' bodies must not
+// hold NUL bytes).
+type frameFilter struct {
+	*tcpFake
+	dropping atomic.Bool
+	dropped  atomic.Int64
+}
+
+func newFrameFilter(t *testing.T, target string, drop func(frame string) bool) *frameFilter {
+	f := &frameFilter{}
+	f.dropping.Store(true)
+	f.tcpFake = startTCPFake(t, func(c net.Conn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(c, u)
+			_ = c.Close()
+		}()
+		r := bufio.NewReader(c)
+		for {
+			fr, err := r.ReadBytes(0)
+			if err != nil {
+				break
+			}
+			if f.dropping.Load() && drop(strings.TrimLeft(string(fr), "\r\n")) {
+				f.dropped.Add(1)
+				continue
+			}
+			if _, err := u.Write(fr); err != nil {
+				break
+			}
+		}
+		_ = u.Close()
+		<-done
+	})
+	return f
 }
 
 // A queue made without WithSingleActive (today's) is taken over as it is:
