@@ -200,8 +200,8 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	}
 	t.Logf("%s: %d calls (%d events) over %d agents, up to %d in progress at once, published at %d events/s in %v; %d worker processes at a time (single active: %v), %d lanes, %v per call",
 		b.what, plan.calls, len(script.steps), plan.agents, script.maxOpen, plan.rate, ms(pubEnd.Sub(pubStart)), 1+plan.standbys, plan.standbys > 0, max(plan.lanes, 1), plan.work)
-	t.Logf("records: %d (%s); %d second records, every one Redelivered; %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
-		v.records, v.split(), v.dupes, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
+	t.Logf("records: %d (%s); %d second records, every one Redelivered (%d of them partial, to merge); %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
+		v.records, v.split(), v.dupes, v.partial, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
 	t.Logf("takeover, from the kill to the first call handed over by the next active worker: median %v, max %v (%s)", ms(med), ms(mx), strings.Join(tk, ", "))
 }
 
