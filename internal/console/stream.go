@@ -238,7 +238,7 @@ func (c *Console) batch(prev *snapshot, cur snapshot, evLo, evHi, reqLo, reqHi i
 		Agents: diff(prev.agents, cur.agents), Calls: diff(prev.calls, cur.calls), Queues: diff(prev.queues, cur.queues),
 		SMS: diff(prev.sms, cur.sms), Callbacks: diff(prev.callbacks, cur.callbacks),
 		Stats: map[string]int64{"requests": cur.stats.Requests + cur.stats.SOAPRequests, "events": cur.stats.Events,
-			"replies": cur.stats.Replies, "dropped": cur.stats.DroppedReplies}}
+			"replies": cur.stats.Replies, "dropped": cur.stats.DroppedReplies, "lenient": cur.stats.Lenient}}
 	c.mu.Lock()
 	evs, skippedEvs := c.evs.since(evLo, evHi, batchRows)
 	reqs, skippedReqs := c.reqs.since(reqLo, reqHi, batchRows)
@@ -300,6 +300,9 @@ func requestRow(r *ivtest.Request) map[string]any {
 		"code": int(r.Code), "code_name": codeName(r.Code), "description": r.Description, "args": args}
 	if r.HasID {
 		row["id"] = r.ID
+	}
+	if len(r.Lenient) > 0 {
+		row["lenient"] = r.Lenient
 	}
 	return row
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,6 +163,16 @@ func TestConsoleBrowser(t *testing.T) {
 	waitJS(t, ctx, "the STOMP request", `(document.querySelector('`+req("AgentInfo", "stomp")+`') || {textContent: ""}).textContent.includes("OK")`)
 	waitJS(t, ctx, "the refused STOMP request", `(document.querySelector('`+req("AgentPause", "stomp")+`') || {textContent: ""}).textContent.includes("RESPONSE_NOT_ALLOWED")`)
 	waitJS(t, ctx, "the SOAP request", `(document.querySelector('`+req("AgentList", "soap")+`') || {textContent: ""}).textContent.includes("OK")`)
+	// A request the reference does not describe (Agent over SOAP, whose
+	// XML names it User) is marked lenient and counted.
+	lenient := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ivws="Ivws.Ivws"><soapenv:Body><ivws:AgentLogoff>` +
+		`<ivws:key>` + s.key + `</ivws:key><ivws:Accountcode>default</ivws:Accountcode><ivws:Agent>default_1003</ivws:Agent></ivws:AgentLogoff></soapenv:Body></soapenv:Envelope>`
+	if resp, err := http.Post(s.soapURL, "text/xml; charset=utf-8", strings.NewReader(lenient)); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	waitJS(t, ctx, "the lenient request marked", `!!document.querySelector('`+req("AgentLogoff", "soap")+` .badge.lenient') && document.getElementById("n-lenient").textContent === "1"`)
 	if txt, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("requests").textContent`)); err != nil || strings.Contains(txt, s.key) {
 		t.Errorf("the request list shows the key (or could not be read: %v)", err)
 	}

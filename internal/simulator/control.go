@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -20,7 +21,7 @@ import (
 //
 //	POST /reset             back to the seed (ivtest.Platform.Reset)
 //	POST /calls/inbound     {"agent", "callerid", "queue", "outcome", "accountcode"} -> {"uniqueid"}
-//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid"}
+//	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid", "in_progress"}
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
 //	POST /calls/transfer    {"agent", "exten", "accountcode"}                         -> {"uniqueids"}
 //	POST /calls/hangup      {"uniqueid", "reason"}                                     -> {}
@@ -38,13 +39,23 @@ import (
 //	                        their replies for delay ("2s")
 //	POST /newcall-outcome   {"outcome"}: how NewCall's remote party answers
 //	GET  /requests          what the platform received (?method=AgentLogin), with the
-//	                        description of a non-zero code
+//	                        description of a non-zero code, and "lenient": what the
+//	                        platform accepted that its reference does not describe
+//	GET  /lenient           those lenient acceptances by kind, with their counts
 //	GET  /sms, /callbacks   what SendSms and NewCallBack recorded
+//
+// /calls/outbound plays NewCall: the platform accepts it and calls the
+// agent's phone first, so an agent busy on each line that can place calls
+// does not make it fail: the call ends at once with HANGUP (BUSY), and the
+// answer is 200 with "in_progress" false (as it is for an outcome that
+// ends the call; true while the call is up when the answer is written).
 //
 // accountcode defaults to the simulator's -accountcode; outcome to ""
 // (answered; RING leaves the call ringing until /calls/answer; else a
 // hangup reason such as NOANSWER or BUSY). Values may be given as JSON
-// strings or numbers ({"agent": 1001}). A failure is
+// strings or numbers ({"agent": 1001}), counts as numbers or strings of
+// digits; another type is refused naming the member ("agent: want a string
+// or a number, got a bool"). A failure is
 // {"error": "..."} with HTTP 400 for a request the interface cannot read,
 // or with HTTP 422 and the platform's "code" and "code_name" for one the
 // platform refuses (an agent that is not logged in, say).
@@ -104,7 +115,7 @@ func (c *control) handler() *http.ServeMux {
 	})
 	mux.HandleFunc("POST /replies/drop", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			Count   int
+			Count   count
 			Methods []string
 		}
 		if !c.read(w, r, &in, nil) {
@@ -114,7 +125,7 @@ func (c *control) handler() *http.ServeMux {
 			bad(w, "count must not be negative")
 			return
 		}
-		c.p.DropReplies(in.Count, in.Methods...)
+		c.p.DropReplies(int(in.Count), in.Methods...)
 		reply(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /newcall-outcome", func(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +161,17 @@ func (c *control) listRoutes(mux *http.ServeMux) {
 			if req.Description != "" {
 				e["description"] = req.Description
 			}
+			if len(req.Lenient) > 0 {
+				e["lenient"] = req.Lenient
+			}
 			out = append(out, e)
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /lenient", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		for _, l := range c.p.Lenient() {
+			out = append(out, map[string]any{"kind": l.Kind, "count": l.Count})
 		}
 		reply(w, out)
 	})
@@ -188,7 +209,8 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 			return
 		}
 		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
-		result(w, err, map[string]any{"uniqueid": uid})
+		up := err == nil && slices.ContainsFunc(c.p.Calls(), func(call ivtest.Call) bool { return call.UniqueID == uid })
+		result(w, err, map[string]any{"uniqueid": uid, "in_progress": up})
 	})
 	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Accountcode, From, To, Outcome text }
@@ -251,6 +273,10 @@ func (c *control) read(w http.ResponseWriter, r *http.Request, v any, accountcod
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
+			if msg, ok := typeError(err); ok {
+				bad(w, msg)
+				return false
+			}
 			bad(w, "the body is not the JSON object this call takes: "+err.Error())
 			return false
 		}

@@ -3,33 +3,102 @@ package simulator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // text is a control argument given as a JSON string or number: {"agent":
-// "1001"} and {"agent": 1001} are the same.
+// "1001"} and {"agent": 1001} are the same. Another JSON type (true, an
+// object, a list) is an error that read reports with the member's name.
 type text string
 
 func (t *text) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) > 0 && b[0] == '"':
+	switch kind := jsonKind(b); kind {
+	case "string":
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
 		*t = text(s)
-	case bytes.Equal(b, []byte("null")):
+	case "null":
+	case "number":
+		*t = text(b)
 	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("want a string or a number, got %s", b)
-		}
-		*t = text(n)
+		return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[text]()}
 	}
 	return nil
+}
+
+// count is a control argument that counts, given as a JSON number or a
+// string of digits: {"count": 2} and {"count": "2"} are the same.
+type count int
+
+func (n *count) UnmarshalJSON(b []byte) error {
+	var t text
+	if err := t.UnmarshalJSON(b); err != nil {
+		return &json.UnmarshalTypeError{Value: jsonKind(bytes.TrimSpace(b)), Type: reflect.TypeFor[count]()}
+	}
+	if t == "" {
+		*n = 0
+		return nil
+	}
+	v, err := strconv.Atoi(string(t))
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: "non-integer " + jsonKind(bytes.TrimSpace(b)) + " " + string(t), Type: reflect.TypeFor[count]()}
+	}
+	*n = count(v)
+	return nil
+}
+
+// jsonKind names the JSON type of the value b: string, number, bool, null,
+// object or array.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "number"
+}
+
+// typeError rewrites a decoding error that names a member of the wrong
+// JSON type in the control interface's words: `agent: want a string or a
+// number, got a bool`.
+func typeError(err error) (string, bool) {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" {
+		return "", false
+	}
+	want := "a " + te.Type.String()
+	switch te.Type {
+	case reflect.TypeFor[text]():
+		want = "a string or a number"
+	case reflect.TypeFor[count](), reflect.TypeFor[int]():
+		want = "an integer (a number or a string of digits)"
+	case reflect.TypeFor[[]string]():
+		want = "a list of strings"
+	}
+	got := "a " + te.Value
+	if te.Value != "" && strings.ContainsAny(te.Value[:1], "aeiou") {
+		got = "an " + te.Value
+	}
+	return fmt.Sprintf("%s: want %s, got %s", strings.ToLower(te.Field), want, got), true
 }
 
 // agentRoutes serves the agents' part of the control interface: log in and
@@ -90,7 +159,7 @@ func (c *control) agentRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /replies/delay", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			Count   int
+			Count   count
 			Methods []string
 			Delay   text
 		}
@@ -106,7 +175,7 @@ func (c *control) agentRoutes(mux *http.ServeMux) {
 			bad(w, "count must not be negative")
 			return
 		}
-		c.p.DelayReplies(in.Count, d, in.Methods...)
+		c.p.DelayReplies(int(in.Count), d, in.Methods...)
 		reply(w, map[string]any{})
 	})
 }

@@ -189,7 +189,7 @@ func TestControl(t *testing.T) {
 	}
 
 	status, out, _ := s.call(t, "/calls/outbound", map[string]any{"agent": "1002", "exten": "6100", "outcome": "BUSY"})
-	if status != 200 || out["uniqueid"] == "" {
+	if status != 200 || out["uniqueid"] == "" || out["in_progress"] != false {
 		t.Fatalf("outbound: %d %v", status, out)
 	}
 	for _, want := range []events.Type{events.NewCall, events.Connect, events.DNewCall, events.Hangup} {
@@ -264,7 +264,26 @@ func TestControl(t *testing.T) {
 	if status, _, _ := s.call(t, "/newcall-outcome", map[string]any{"outcome": "NOANSWER"}); status != 200 {
 		t.Fatal(status)
 	}
+	// 1001's one line still holds the call transferred to 1003: busy. The
+	// platform accepts the NewCall and finds the agent's phone busy.
 	if err := c.NewCall(ctx, "default", "1001", "6100", "77"); err != nil {
+		t.Fatalf("NewCall for an agent on a call: %v, want nil (the call ends BUSY)", err)
+	}
+	busyNC := next(events.NewCall)
+	if ev := next(events.Hangup); ev.Reason != events.ReasonBusy || ev.UniqueID != busyNC.UniqueID || ev.Agent != "default_1001" {
+		t.Errorf("NewCall for a busy agent: %+v, want HANGUP (BUSY) of default_1001's %s", ev, busyNC.UniqueID)
+	}
+	status, busyOut, _ := s.call(t, "/calls/outbound", map[string]any{"agent": "1001", "exten": "6100"})
+	if status != 200 || busyOut["uniqueid"] == "" || busyOut["in_progress"] != false {
+		t.Fatalf("outbound for a busy agent: %d %v, want 200, not in progress", status, busyOut)
+	}
+	if ev := next(events.NewCall); ev.UniqueID != busyOut["uniqueid"] {
+		t.Errorf("outbound for a busy agent: %+v", ev)
+	}
+	if ev := next(events.Hangup); ev.Reason != events.ReasonBusy || ev.UniqueID != busyOut["uniqueid"] {
+		t.Errorf("outbound for a busy agent: %+v, want HANGUP (BUSY)", ev)
+	}
+	if err := c.NewCall(ctx, "default", "1002", "6100", "77"); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []events.Type{events.NewCall, events.Connect, events.DNewCall} {

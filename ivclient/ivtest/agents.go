@@ -208,40 +208,6 @@ func agentLineAdd(p *Platform, r *rq) any {
 	return nil
 }
 
-// hasLine reports whether a has a line enabled for placing calls
-// (outbound) or receiving them. "An agent must have at least one line
-// configured to make and receive calls", and each line enables either
-// direction (inbound, outbound). An agent with no line configured yet is
-// taken to have the platform's default one, line 1 with both enabled
-// ("Default is 1"): the reference is silent on what AgentAdd creates, and
-// the lenient reading keeps working the partner code that never configures
-// lines.
-func (a *agent) hasLine(outbound bool) bool {
-	if len(a.lines) == 0 {
-		return true
-	}
-	for _, l := range a.lines {
-		if outbound && l.outbound == 1 || !outbound && l.inbound == 1 {
-			return true
-		}
-	}
-	return false
-}
-
-// lineDisabled records RESPONSE_DISABLED ("the target is disabled") for an
-// agent whose lines are all disabled for the direction, and reports it.
-func (a *agent) lineDisabled(r *rq, outbound bool) bool {
-	if a.hasLine(outbound) {
-		return false
-	}
-	dir := "receive"
-	if outbound {
-		dir = "place"
-	}
-	r.fail(codes.Disabled, "Agent %s has no line enabled to %s calls", a.topicName(), dir)
-	return true
-}
-
 func (a *agent) line(n int) *line {
 	for _, l := range a.lines {
 		if l.number == n {
@@ -267,6 +233,9 @@ func agentLineDelete(p *Platform, r *rq) any {
 	}
 	if len(ag.lines) == 1 {
 		return r.fail(codes.NotAllowed, "An agent must keep at least one line")
+	}
+	if c := p.st.usedLines(ag)[n]; c != nil {
+		return r.fail(codes.NotAllowed, "Line %d has a call (%s)", n, c.uid)
 	}
 	for i, l := range ag.lines {
 		if l.number == n {
@@ -301,6 +270,9 @@ func agentLineModify(p *Platform, r *rq) any {
 		if ag.line(newN) != nil {
 			return r.fail(codes.Duplicate, "Line %d already exists", newN)
 		}
+		if c := p.st.usedLines(ag)[n]; c != nil {
+			c.line = newN // the call stays on its line
+		}
 		l.number = newN
 		sort.Slice(ag.lines, func(i, j int) bool { return ag.lines[i].number < ag.lines[j].number })
 	}
@@ -319,16 +291,18 @@ func agentLineList(p *Platform, r *rq) any {
 		return nil
 	}
 	out := []any{}
+	used := p.st.usedLines(ag)
 	for _, l := range ag.lines {
+		status, uid, queueID, ts := p.st.lineStatus(l, used)
 		out = append(out, map[string]any{
 			"id":           l.id,
-			"queues_id":    0,
+			"queues_id":    queueID,
 			"outbound":     l.outbound,
 			"inbound":      l.inbound,
-			"linestatus":   "IDLE",
-			"uniqueid":     "",
+			"linestatus":   status,
+			"uniqueid":     uid,
 			"linenumber":   l.number,
-			"linestatusts": 0,
+			"linestatusts": ts,
 		})
 	}
 	return out

@@ -16,6 +16,9 @@ type leg struct {
 	uid        string
 	seq        int
 	ag         *agent
+	line       int // the number of the agent's line the leg holds
+	queueID    int // the queue the call came from, 0 for none
+	lineTS     int64
 	direction  string // "INBOUND" or "OUTBOUND"
 	callerID   string // the remote party, as the agent's events show it
 	answered   bool
@@ -71,11 +74,12 @@ func (st *state) onCall(ag *agent) bool {
 	return false
 }
 
-// newLeg creates a leg with a fresh uniqueid such as "1700000000.1.6":
-// the time, the media server and a sequence number.
-func (p *Platform) newLeg(ag *agent, direction, callerID string) *leg {
+// newLeg creates a leg on line n of ag with a fresh uniqueid such as
+// "1700000000.1.6": the time, the media server and a sequence number.
+func (p *Platform) newLeg(ag *agent, n int, direction, callerID string) *leg {
 	seq, now := p.st.nextID(), p.now()
-	return &leg{uid: fmt.Sprintf("%d.1.%d", now.Unix(), seq), seq: seq, ag: ag, direction: direction, callerID: callerID, started: now}
+	return &leg{uid: fmt.Sprintf("%d.1.%d", now.Unix(), seq), seq: seq, ag: ag, line: n, lineTS: now.Unix(),
+		direction: direction, callerID: callerID, started: now}
 }
 
 // emit publishes one event for ag; p.mu is held, which keeps each agent's
@@ -96,7 +100,7 @@ func (p *Platform) end(l *leg, reason string) {
 		if x == nil || p.st.calls[x.uid] != x {
 			continue
 		}
-		delete(p.st.calls, x.uid)
+		p.release(x)
 		p.emit(x.ag, events.Hangup, "", x.callerID, x.uid, reason)
 	}
 	if l.peer != nil {
@@ -105,18 +109,18 @@ func (p *Platform) end(l *leg, reason string) {
 	}
 }
 
-// outboundCall plays the NewCall flow: the agent's phone is called and
-// answers (NEWCALL, CONNECT), then the remote party is called (DNEWCALL)
-// and answers (DCONNECT) or not, as o says.
-func (p *Platform) outboundCall(ag *agent, exten, externalID string, o Outcome) *leg {
-	l := p.newLeg(ag, outbound, exten)
+// outboundCall plays the NewCall flow on line n of ag: the agent's phone
+// is called and answers (NEWCALL, CONNECT), then the remote party is
+// called (DNEWCALL) and answers (DCONNECT) or not, as o says.
+func (p *Platform) outboundCall(ag *agent, n int, exten, externalID string, o Outcome) *leg {
+	l := p.newLeg(ag, n, outbound, exten)
 	l.externalID = externalID
 	p.st.calls[l.uid] = l
 	p.emit(ag, events.NewCall, outbound, exten, l.uid, "")
 	p.emit(ag, events.Connect, "", exten, l.uid, "")
 	p.emit(ag, events.DNewCall, "", exten, l.uid, "")
 	if o.answered() {
-		l.answered = true
+		p.answer(l)
 		p.emit(ag, events.DConnect, "", exten, l.uid, "")
 	}
 	if o.ends() {
@@ -125,14 +129,16 @@ func (p *Platform) outboundCall(ag *agent, exten, externalID string, o Outcome) 
 	return l
 }
 
-// inboundCall plays a call reaching an agent: NEWCALL (INBOUND), then
-// CONNECT if the agent answers.
-func (p *Platform) inboundCall(ag *agent, callerID string, o Outcome) *leg {
-	l := p.newLeg(ag, inbound, callerID)
+// inboundCall plays a call reaching an agent on its line n, from the queue
+// with id queueID (0 for a direct call): NEWCALL (INBOUND), then CONNECT if
+// the agent answers.
+func (p *Platform) inboundCall(ag *agent, n, queueID int, callerID string, o Outcome) *leg {
+	l := p.newLeg(ag, n, inbound, callerID)
+	l.queueID = queueID
 	p.st.calls[l.uid] = l
 	p.emit(ag, events.NewCall, inbound, callerID, l.uid, "")
 	if o.answered() {
-		l.answered = true
+		p.answer(l)
 		p.emit(ag, events.Connect, "", callerID, l.uid, "")
 	}
 	if o.ends() {
@@ -291,8 +297,13 @@ func dialingAgent(p *Platform, r *rq, code, user, exten string) *agent {
 func newCall(p *Platform, r *rq) any {
 	code, user, exten := dialArgs(r)
 	extID, _ := r.opt("external_id", "externalid")
-	if ag := dialingAgent(p, r, code, user, exten); ag != nil && !ag.lineDisabled(r, true) {
-		p.outboundCall(ag, exten, extID, p.st.outcome)
+	if ag := dialingAgent(p, r, code, user, exten); ag != nil {
+		switch n, busy, ok := p.st.dialLine(r, ag); {
+		case busy:
+			p.busyCall(ag, exten, extID)
+		case ok:
+			p.outboundCall(ag, n, exten, extID, p.st.outcome)
+		}
 	}
 	return nil
 }
@@ -341,13 +352,13 @@ func (p *Platform) transfer(r *rq, ag *agent, exten string) ([]string, bool) {
 		if peer != nil {
 			peer.peer, l.peer = nil, nil
 		}
-		delete(p.st.calls, l.uid)
+		p.release(l)
 		p.emit(ag, events.Hangup, "", l.callerID, l.uid, events.ReasonBTransfer)
-		target := p.st.transferTarget(ag, exten)
+		target, n, queueID := p.st.transferTarget(r, ag, exten)
 		if target == nil || (peer != nil && peer.ag == target) {
 			continue
 		}
-		nl := p.inboundCall(target, l.callerID, Answer)
+		nl := p.inboundCall(target, n, queueID, l.callerID, Answer)
 		if peer != nil {
 			nl.peer, peer.peer = peer, nl
 		}
@@ -356,22 +367,29 @@ func (p *Platform) transfer(r *rq, ag *agent, exten string) ([]string, bool) {
 	return uids, true
 }
 
-func (st *state) transferTarget(from *agent, exten string) *agent {
+// transferTarget returns the agent a call transferred by from to exten
+// reaches, the line it takes and the queue it came through: exten's agent
+// when logged in with a free inbound line, or the first member of exten's
+// queue that is logged in, not paused and has one (a busy member is
+// passed over, as a queue rings the next member).
+func (st *state) transferTarget(r *rq, from *agent, exten string) (*agent, int, int) {
 	a := from.acct
 	if ag := a.agents[canon(exten)]; ag != nil {
-		if ag != from && ag.status != statusLogoff && ag.hasLine(false) {
-			return ag
+		if ag != from && ag.status != statusLogoff && st.canReceive(r, ag) {
+			n, _, _ := st.freeLine(ag, false)
+			return ag, n, 0
 		}
-		return nil
+		return nil, 0, 0
 	}
 	if q := a.queues[canon(exten)]; q != nil {
 		for _, ag := range q.members() {
-			if ag != from && ag.status == statusLogin && ag.hasLine(false) {
-				return ag
+			if ag != from && ag.status == statusLogin && st.canReceive(r, ag) {
+				n, _, _ := st.freeLine(ag, false)
+				return ag, n, q.id
 			}
 		}
 	}
-	return nil
+	return nil, 0, 0
 }
 
 func hangupMethod(p *Platform, r *rq) any {

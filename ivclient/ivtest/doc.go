@@ -68,7 +68,10 @@
 // call-limit/call_limit, ignoreregexpire/ignoreexpire,
 // requiresendinfo/requisendinfo); an empty value counts as absent, as IVWS
 // sends empty elements for unset fields; numbers may be sent as JSON
-// numbers or strings.
+// numbers or strings. A name the reference does not give the argument over
+// the transport the request came on (User in a NewCall over STOMP, whose
+// example has Agent; Agent over IVWS, whose XML has User) is accepted but
+// counted as lenient: see Lenient below.
 //
 // # Return codes
 //
@@ -96,8 +99,8 @@
 //     calls: RESPONSE_DISABLED ("an agent must have at least one line
 //     configured to make and receive calls"); the call flows refuse a
 //     direction the agent's lines disable the same way, and a blind
-//     transfer does not reach such an agent. An agent with no line
-//     configured is taken to have the default line 1, both ways.
+//     transfer does not reach such an agent.
+//   - AgentLineDelete of a line that has a call: RESPONSE_NOT_ALLOWED.
 //   - QueueDelete of a queue that has members: RESPONSE_NOTEMPTY ("this
 //     request requires the target to be empty").
 //   - AgentDelete of a logged-in agent: RESPONSE_NOT_ALLOWED (the reference
@@ -199,6 +202,50 @@
 // JSON objects with direction, callerid, type, uniqueid and agent, and
 // reason on HANGUP; each agent's events are published in order, and the
 // events a request causes are published before its reply.
+//
+// # Lines and calls
+//
+// An agent line carries one call at a time, as a phone line does: a call
+// to or from an agent takes its lowest-numbered free line enabled for the
+// call's direction, and frees it when it ends. AgentLineList shows a line
+// with a call as RINGING (an inbound call not yet answered) or INUSE, with
+// the call's uniqueid, the id of the queue it came from (queues_id) and
+// when the status changed (linestatusts); an idle line shows IDLE, as in
+// the reference, which shows no other value: RINGING and INUSE are
+// Asterisk's extension states, of which IDLE is one. AgentInfo keeps the
+// agent's status (LOGIN, or PAUSE: a paused agent may still be on a call)
+// during a call: the reference shows no status for an agent on a call,
+// and gives the call's state to the lines.
+//
+// A busy agent, each of whose lines for the direction has a call, takes
+// no other. NewCall ("this method call the agent and then call the
+// destination"; "We always return 0 on success") is accepted with code 0
+// and the call ends at once: the platform calls the agent's phone first
+// and finds it busy, so the agent's topic gets NEWCALL (OUTBOUND) and
+// HANGUP (BUSY, "The destination was busy") on a leg that holds no line,
+// and no DNEWCALL; the call in progress is untouched. OutboundCall plays
+// the same and returns that leg's uniqueid. InboundCall does not ring a
+// busy agent and returns RESPONSE_ITEM_FULL (the caller would hear busy);
+// an AgentCall to it ends the caller's leg with HANGUP (BUSY), one from it
+// gets RESPONSE_ITEM_FULL; a blind transfer to a queue passes it over for
+// the next member.
+//
+// An agent with no line configured (AgentAdd makes none: the reference's
+// AgentLineAdd example adds line 1 to the agent its AgentAdd example made)
+// could neither make nor receive calls on the platform. The fake takes it
+// to have the default line 1, both ways, so that tests that never
+// configure lines keep working, and counts each such call as lenient.
+//
+// # Lenient
+//
+// What the fake accepts that the platform, as its reference describes it,
+// might refuse is served, but counted by kind (Lenient, Stats.Lenient),
+// marked on the request (Request.Lenient), shown in the simulator's
+// console, and logged at Info the first time a kind is seen (Debug after):
+// an argument under a name the reference does not give it over that
+// transport, and a call of an agent with no line. A test that holds its
+// code to the reference asserts that Lenient is empty; ivclient sends the
+// reference's names over each transport, so it adds nothing to it.
 //
 // Tests and programs play calls with InboundCall, OutboundCall, AgentCall,
 // TransferCall and EndCall (a call played with Ring rings until

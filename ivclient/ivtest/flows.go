@@ -28,6 +28,7 @@ func (p *Platform) flow(name string, fn func(r *rq)) error {
 	p.mu.Lock()
 	fn(r)
 	p.mu.Unlock()
+	p.noteLenient(r, "")
 	if r.bad() {
 		return &codes.Error{Code: r.code, Method: name, Description: r.msg}
 	}
@@ -56,6 +57,13 @@ func (p *Platform) findAgent(r *rq, accountcode, user string) *agent {
 // for a queue call the agent did not answer). The agent must be logged in
 // and not paused, and a member of the queue. It returns the call's
 // uniqueid once the events have reached the broker.
+//
+// The call takes the agent's lowest free line enabled for inbound calls.
+// An agent whose lines all have a call is busy: the platform does not ring
+// it (it gets no event; a direct caller hears busy, a queue rings another
+// member), and InboundCall returns a *codes.Error with
+// RESPONSE_ITEM_FULL. One whose lines all disable inbound calls gets
+// RESPONSE_DISABLED.
 func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outcome) (string, error) {
 	if err := o.check(); err != nil {
 		return "", err
@@ -66,6 +74,7 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 		if ag == nil {
 			return
 		}
+		queueID := 0
 		if queue != "" {
 			q := p.st.queue(r, ag.acct.code, stripAccount(ag.acct.code, queue))
 			if q == nil {
@@ -75,6 +84,7 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 				r.fail(codes.NotFound, "Agent %s is not a member of queue %s", ag.topicName(), q.name)
 				return
 			}
+			queueID = q.id
 		}
 		switch ag.status {
 		case statusLogoff:
@@ -84,10 +94,11 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 			r.fail(codes.NotAllowed, "Agent %s is paused", ag.topicName())
 			return
 		}
-		if ag.lineDisabled(r, false) {
+		n, ok := p.st.takeLine(r, ag, false)
+		if !ok {
 			return
 		}
-		uid = p.inboundCall(ag, callerID, o).uid
+		uid = p.inboundCall(ag, n, queueID, callerID, o).uid
 	})
 	return uid, err
 }
@@ -96,7 +107,12 @@ func (p *Platform) InboundCall(accountcode, queue, user, callerID string, o Outc
 // method does but with the outcome given: NEWCALL (OUTBOUND, callerid
 // exten) and CONNECT on the agent's leg, DNEWCALL and, if o answers,
 // DCONNECT for the remote party. It returns the call's uniqueid once the
-// events have reached the broker.
+// events have reached the broker. The call takes the agent's lowest free
+// line enabled for outbound calls. When each has a call the agent is busy
+// and, as with the NewCall method, the call still starts but ends at once:
+// the agent gets NEWCALL (OUTBOUND) and HANGUP (BUSY), no DNEWCALL, and o
+// is not used; OutboundCall returns that call's uniqueid and no error.
+// Lines all disabled for outbound calls fail with RESPONSE_DISABLED.
 func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (string, error) {
 	if err := o.check(); err != nil {
 		return "", err
@@ -111,10 +127,12 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 			r.fail(codes.NotAllowed, "Agent %s is not logged in", ag.topicName())
 			return
 		}
-		if ag.lineDisabled(r, true) {
-			return
+		switch n, busy, ok := p.st.dialLine(r, ag); {
+		case busy:
+			uid = p.busyCall(ag, exten, "").uid
+		case ok:
+			uid = p.outboundCall(ag, n, exten, "", o).uid
 		}
-		uid = p.outboundCall(ag, exten, "", o).uid
 	})
 	return uid, err
 }
@@ -125,6 +143,11 @@ func (p *Platform) OutboundCall(accountcode, user, exten string, o Outcome) (str
 // number), to gets NEWCALL (INBOUND, callerid from's number); if o
 // answers, to then from get CONNECT. Hanging up either leg ends both. It
 // returns the uniqueids of from's and to's legs.
+//
+// Each leg takes a free line of its agent (from's enabled for outbound
+// calls, to's for inbound ones). When to is busy, every such line with a
+// call, to is not rung: from gets NEWCALL (OUTBOUND) and HANGUP (BUSY),
+// and toID is empty. When from is busy it fails with RESPONSE_ITEM_FULL.
 func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, toID string, err error) {
 	if err := o.check(); err != nil {
 		return "", "", err
@@ -144,17 +167,35 @@ func (p *Platform) AgentCall(accountcode, from, to string, o Outcome) (fromID, t
 				return
 			}
 		}
-		if a.lineDisabled(r, true) || b.lineDisabled(r, false) {
+		na, ok := p.st.takeLine(r, a, true)
+		if !ok {
 			return
 		}
-		la := p.newLeg(a, outbound, b.user)
-		lb := p.newLeg(b, inbound, a.user)
+		nb, what, noLine := p.st.freeLine(b, false)
+		switch {
+		case what == lineDisabled:
+			r.fail(codes.Disabled, "Agent %s has no line enabled to receive calls", b.topicName())
+			return
+		case what == lineBusy:
+			// The platform dials b and finds it busy: a's leg ends BUSY.
+			la := p.newLeg(a, na, outbound, b.user)
+			p.st.calls[la.uid] = la
+			p.emit(a, events.NewCall, outbound, la.callerID, la.uid, "")
+			p.end(la, events.ReasonBusy)
+			fromID = la.uid
+			return
+		case noLine:
+			r.lenient(lenientNoLine)
+		}
+		la := p.newLeg(a, na, outbound, b.user)
+		lb := p.newLeg(b, nb, inbound, a.user)
 		la.peer, lb.peer = lb, la
 		p.st.calls[la.uid], p.st.calls[lb.uid] = la, lb
 		p.emit(a, events.NewCall, outbound, la.callerID, la.uid, "")
 		p.emit(b, events.NewCall, inbound, lb.callerID, lb.uid, "")
 		if o.answered() {
-			la.answered, lb.answered = true, true
+			p.answer(la)
+			p.answer(lb)
 			p.emit(b, events.Connect, "", lb.callerID, lb.uid, "")
 			p.emit(a, events.Connect, "", la.callerID, la.uid, "")
 		}
@@ -222,14 +263,15 @@ func (p *Platform) AnswerCall(uniqueID string) error {
 			if in.direction != inbound {
 				in, out = out, in
 			}
-			in.answered, out.answered = true, true
+			p.answer(in)
+			p.answer(out)
 			p.emit(in.ag, events.Connect, "", in.callerID, in.uid, "")
 			p.emit(out.ag, events.Connect, "", out.callerID, out.uid, "")
 		case l.direction == outbound:
-			l.answered = true
+			p.answer(l)
 			p.emit(l.ag, events.DConnect, "", l.callerID, l.uid, "")
 		default:
-			l.answered = true
+			p.answer(l)
 			p.emit(l.ag, events.Connect, "", l.callerID, l.uid, "")
 		}
 	})
@@ -244,7 +286,7 @@ func (p *Platform) AnswerCall(uniqueID string) error {
 // outcome) is replaced by the one the options describe, the seeds
 // (WithSeed, WithAgent, ...) run again, and the request log,
 // DropReplies and DelayReplies are cleared. Keys, the broker, its connections and
-// subscriptions (and their queues), the ReplyFunc, Stats and a
+// subscriptions (and their queues), the ReplyFunc, Stats, Lenient and a
 // PauseRequests in force are kept. It returns once the
 // events it caused have reached the broker. Requests served while it runs
 // may see a platform whose seeds have not all run yet.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 )
 
 // methodFunc implements one platform method. It runs with p.mu held, reads
@@ -118,15 +119,20 @@ func handlerOf(method string) methodFunc {
 // allowed the method (PERMISSION_DENIED), missing mandatory arguments
 // (RESPONSE_MISSING_ARGS), malformed values (RESPONSE_INVALID), then the
 // method's own checks against the state.
-func (p *Platform) handle(method, key string, args map[string]any) (code codes.Code, payload any) {
+//
+// transport is "stomp" or "soap", or "" for Do; an argument given under a
+// name the reference does not give it over the transport is accepted, and
+// returned in lenient (see lenient.go).
+func (p *Platform) handle(method, key, transport string, args map[string]any) (code codes.Code, payload any, lenient []string) {
 	fn := handlerOf(method)
 	if fn == nil {
-		return codes.Invalid, "Unknown method"
+		return codes.Invalid, "Unknown method", nil
 	}
 	if !p.allowed(key, method) {
-		return codes.PermissionDenied, "Permission denied"
+		return codes.PermissionDenied, "Permission denied", nil
 	}
 	r := newRQ(method, args)
+	r.transport, r.ref = transport, p.refArgs[method]
 	func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -138,13 +144,14 @@ func (p *Platform) handle(method, key string, args map[string]any) (code codes.C
 		}()
 		payload = fn(p, r)
 	}()
+	p.noteLenient(r, transport)
 	if r.code != codes.OK {
-		return r.code, r.msg
+		return r.code, r.msg, r.lenients
 	}
 	if payload == nil {
 		payload = "Successful " + method
 	}
-	return codes.OK, payload
+	return codes.OK, payload, r.lenients
 }
 
 func (p *Platform) allowed(key, method string) bool {
@@ -154,10 +161,13 @@ func (p *Platform) allowed(key, method string) bool {
 
 // rq is one request's arguments and its outcome.
 type rq struct {
-	method string
-	args   map[string]any // names lower-cased
-	code   codes.Code
-	msg    string
+	method    string
+	args      map[string]any // names lower-cased
+	code      codes.Code
+	msg       string
+	transport string            // "stomp", "soap", or "" (Do, a flow)
+	ref       []catalog.ArgInfo // the method's arguments as the reference names them
+	lenients  []string          // what was accepted leniently (lenient.go)
 }
 
 func newRQ(method string, args map[string]any) *rq {
@@ -195,6 +205,9 @@ func (r *rq) bad() bool { return r.code != codes.OK }
 func (r *rq) value(names ...string) (any, bool) {
 	for _, n := range names {
 		if v, ok := r.args[n]; ok && v != nil {
+			if len(names) > 1 {
+				r.checkName(n, names)
+			}
 			return v, true
 		}
 	}

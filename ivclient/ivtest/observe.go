@@ -20,7 +20,7 @@ type AgentState struct {
 	PauseReason string    // the pause reason's description, when paused
 	Interface   string    // the login interface, when logged in
 	Since       time.Time // when Status last changed (the platform's clock, to the second)
-	Lines       int       // the agent's lines; with none it can neither take nor place a call
+	Lines       int       // the agent's lines; with none, a call takes line 1, leniently (Platform.Lenient)
 	Queues      []string  // the queues it is a member of, in the order added
 }
 

@@ -107,6 +107,11 @@ func TestAnswerCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(events.DConnect)
+	// 1001's one line is free again once the outbound call ends.
+	if err := p.EndCall(out, events.ReasonByCaller); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(events.Hangup)
 
 	a, b, err := p.AgentCall("default", "1002", "1001", Ring)
 	if err != nil {

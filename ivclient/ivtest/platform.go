@@ -16,6 +16,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/fakebroker"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
@@ -58,8 +59,12 @@ type Platform struct {
 
 	stats struct {
 		requests, replies, dropped, malformed, events, publishErrors, reconnects atomic.Int64
-		soapRequests                                                             atomic.Int64
+		soapRequests, lenient                                                    atomic.Int64
 	}
+
+	refArgs   map[string][]catalog.ArgInfo // each method's arguments, as the reference names them
+	lenientMu sync.Mutex
+	lenientN  map[string]int64 // lenient acceptances by kind
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -75,12 +80,13 @@ const replyPrefix = "/topic/"
 // the platform's request processor on it (or the processor alone, attached
 // to WithExternalBroker), and an IVWS SOAP endpoint serving its WSDL. It
 // returns when the processor's subscription is in place, so the first
-// request sent after it returns is served. Close stops it.
+// request sent after it returns is served. Close stops it. A nil option
+// is an error matching ivclient.ErrInvalidArgument.
 func Start(opts ...Option) (*Platform, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			continue
+			return nil, errs.Wrap("ivtest: Start", errs.ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
 		}
 		if err := o(cfg); err != nil {
 			return nil, err
@@ -94,6 +100,7 @@ func Start(opts ...Option) (*Platform, error) {
 		keys:     make(map[string]map[string]bool),
 		st:       newState(cfg),
 		conf:     cfg,
+		refArgs:  referenceArgs(),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -151,7 +158,7 @@ func NewPlatform(tb testing.TB, opts ...Option) *Platform {
 	tb.Helper()
 	p, err := Start(opts...)
 	if err != nil {
-		tb.Fatalf("ivtest: %v", err)
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.Close() })
 	return p
@@ -193,6 +200,10 @@ type Stats struct {
 	Events         int64 // events published, each counted once however many topics carry it
 	PublishErrors  int64 // messages the broker refused or lost
 	Reconnects     int64 // times the processor replaced a lost broker connection
+	// Lenient counts what the platform accepted that its reference does
+	// not describe, each kind once per request (Platform.Lenient has them
+	// by kind).
+	Lenient int64
 	// BrokerOverflows counts the messages the embedded broker dropped,
 	// oldest first, from queues holding MaxQueueBacklog messages or
 	// MaxQueueBacklogBytes (a durable subscription nobody consumes, say).
@@ -210,6 +221,7 @@ func (p *Platform) Stats() Stats {
 		Events:         p.stats.events.Load(),
 		PublishErrors:  p.stats.publishErrors.Load(),
 		Reconnects:     p.stats.reconnects.Load(),
+		Lenient:        p.stats.lenient.Load(),
 	}
 	if p.broker != nil {
 		st.BrokerOverflows = p.broker.Overflows()
@@ -231,7 +243,17 @@ type Request struct {
 	Description string
 	Transport   string    // "stomp" or "soap"
 	Time        time.Time // when the platform answered (its clock, WithClock)
+	// Lenient lists what the platform accepted in this request that its
+	// reference does not describe (see Platform.Lenient), such as
+	// "NewCall over STOMP: user for Agent"; nil for most requests.
+	Lenient []string
 }
+
+// The transports a Request arrives on.
+const (
+	transportSTOMP = "stomp"
+	transportSOAP  = "soap"
+)
 
 // Requests returns the requests received so far, oldest first (at most the
 // last 10,000).
@@ -316,7 +338,7 @@ func (p *Platform) getReplyFunc() ReplyFunc {
 // map with the reference's JSON field names) or, for a non-zero return code,
 // a *codes.Error. Events the method causes are published as usual.
 func (p *Platform) Do(method string, args map[string]any) (any, error) {
-	code, payload := p.handle(method, p.key, args)
+	code, payload, _ := p.handle(method, p.key, "", args)
 	if code != codes.OK {
 		desc, _ := payload.(string)
 		return nil, &codes.Error{Code: code, Method: method, Description: desc}
@@ -425,18 +447,19 @@ func (p *Platform) serveSTOMP(body []byte) {
 			p.log.Debug("ivtest: dropped a request with no key to reply to", "err", err)
 			return
 		}
-		req.Code, req.Description, req.Transport = codes.Invalid, "Malformed request", "stomp"
+		req.Code, req.Description, req.Transport = codes.Invalid, "Malformed request", transportSTOMP
 		p.record(req)
 		p.reply(req, codes.Invalid, "Malformed request")
 		return
 	}
-	req := Request{Method: in.Method, Key: in.Key, Args: in.Args, ID: in.ID, HasID: in.HasID, Body: body, Transport: "stomp"}
+	req := Request{Method: in.Method, Key: in.Key, Args: in.Args, ID: in.ID, HasID: in.HasID, Body: body, Transport: transportSTOMP}
 	if !replyableKey(in.Key) {
 		p.stats.malformed.Add(1)
 		p.log.Debug("ivtest: dropped a request with no key to reply to", "method", in.Method)
 		return
 	}
-	code, payload := p.handle(in.Method, in.Key, in.Args)
+	code, payload, lenient := p.handle(in.Method, in.Key, transportSTOMP, in.Args)
+	req.Lenient = lenient
 	p.reply(p.recordServed(req, code, payload), code, payload)
 }
 

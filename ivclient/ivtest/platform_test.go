@@ -14,6 +14,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/errs"
 	"github.com/instantvoice/instantvoice-go/internal/wire"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
@@ -163,6 +164,14 @@ func TestDo(t *testing.T) {
 	}
 	if _, err := Start(WithSeed("AgentAdd", A{"accountcode": "nope", "user": "1"})); !errors.Is(err, codes.ErrNotFound) {
 		t.Fatalf("failing seed: %v", err)
+	}
+	// A nil option is an error, never skipped.
+	p2, err := Start(WithQueue("default", "7000"), nil)
+	if want := "ivtest: Start: invalid argument: option 2 is nil"; !errors.Is(err, errs.ErrInvalidArgument) || err == nil || err.Error() != want {
+		t.Errorf("Start with a nil option: %v, want %q", err, want)
+	}
+	if p2 != nil {
+		p2.Close()
 	}
 }
 

@@ -178,8 +178,19 @@ func TestStateRules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("InboundCall on an inbound line: %v", err)
 	}
+	// The inbound call stays on line 1 when the line is made outbound-only:
+	// the line is busy, a NewCall ends BUSY at once until a second line
+	// takes it.
 	c.ok("AgentLineModify", A{"original_accountcode": "default", "original_user": "1002", "original_linenumber": "1", "inbound": "0", "outbound": "1"})
 	c.ok("NewCall", A{"Accountcode": "default", "Agent": "default_1002", "Exten": "6100"})
+	if calls := p.Calls(); len(calls) != 1 || calls[0].UniqueID != uid {
+		t.Errorf("calls after a NewCall of a busy agent: %+v, want only %s", calls, uid)
+	}
+	c.ok("AgentLineAdd", A{"accountcode": "default", "user": "1002", "lines": []any{A{"linenumber": "2", "inbound": "0", "outbound": "1"}}})
+	c.ok("NewCall", A{"Accountcode": "default", "Agent": "default_1002", "Exten": "6100"})
+	if calls := p.Calls(); len(calls) != 2 {
+		t.Errorf("calls after a NewCall on a second line: %+v", calls)
+	}
 	if _, err := p.InboundCall("default", "", "1002", "2199999999", Answer); !isCode(err, codes.Disabled) {
 		t.Errorf("InboundCall on an outbound-only line: %v", err)
 	}

@@ -139,12 +139,12 @@ func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Reque
 	}
 	method, key, args, err := parseSOAPRequest(body)
 	if err != nil {
-		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: "soap"})
+		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: transportSOAP})
 		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
 		return
 	}
-	code, payload := p.handle(method, key, args)
-	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: "soap"}, code, payload)
+	code, payload, lenient := p.handle(method, key, transportSOAP, args)
+	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: transportSOAP, Lenient: lenient}, code, payload)
 
 	switch p.holdSOAPReply(method, r.Context().Done(), s.stop) {
 	case replyDropped:

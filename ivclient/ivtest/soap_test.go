@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/internal/catalog"
 	"github.com/instantvoice/instantvoice-go/ivclient"
 	"github.com/instantvoice/instantvoice-go/soapx"
@@ -649,4 +650,20 @@ func TestSOAPStateRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	is(c.NewCall(ctx, "default", "1001", "6100", ""), codes.ErrDisabled, "NewCall with no outbound line")
+
+	// A busy agent: the NewCall is accepted and ends BUSY.
+	if err := c.AgentLineAdd(ctx, "default", "1001", ivclient.Line{Number: 2}); err != nil {
+		t.Fatal(err)
+	}
+	l := listen(t, p, events.AgentTopic("default", "1001"))
+	if err := c.NewCall(ctx, "default", "1001", "6100", ""); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(events.NewCall, events.Connect, events.DNewCall, events.DConnect)
+	if err := c.NewCall(ctx, "default", "1001", "6101", ""); err != nil {
+		t.Errorf("NewCall of a busy agent: %v, want nil (the call ends BUSY)", err)
+	}
+	if evs := l.expect(events.NewCall, events.Hangup); evs[0].CallerID != "6101" || evs[1].Reason != events.ReasonBusy {
+		t.Errorf("NewCall of a busy agent: events %+v, want NEWCALL (6101) and HANGUP (BUSY)", evs)
+	}
 }

@@ -60,6 +60,7 @@ type line struct {
 	number   int
 	inbound  int
 	outbound int
+	statusTS int64 // when a call last left the line (0: never)
 }
 
 type membership struct {

@@ -108,11 +108,20 @@
       el("td", { class: "mono dim", text: e.uniqueid || "" }));
     return tr;
   }
+  // lenientMark marks a request the platform's reference does not describe
+  // (the simulator accepted it leniently); null for the others.
+  function lenientMark(r) {
+    if (!r.lenient || !r.lenient.length) return null;
+    const b = badge("lenient", "warn");
+    b.classList.add("lenient");
+    b.title = "accepted leniently: " + r.lenient.join("; ");
+    return b;
+  }
   function requestRow(r) {
     const ok = r.code === 0;
     const tr = el("tr", { "data-method": r.method, "data-transport": r.transport, "data-code": r.code },
       el("td", { class: "mono dim", text: hms(r.time) }), el("td", {}, badge(r.transport === "soap" ? "SOAP" : "STOMP", r.transport === "soap" ? "call" : "info")),
-      el("td", { text: r.method || "(unreadable)" }), el("td", {}, badge(ok ? "OK" : r.code_name, ok ? "ok" : "bad")),
+      el("td", { text: r.method || "(unreadable)" }), el("td", {}, badge(ok ? "OK" : r.code_name, ok ? "ok" : "bad"), lenientMark(r)),
       el("td", { class: "args", text: JSON.stringify(r.args) }));
     tr._req = r;
     return tr;
@@ -220,6 +229,7 @@
     $("n-evrate").textContent = Math.round(rate).toLocaleString();
     $("n-events").textContent = s.events.toLocaleString();
     $("n-requests").textContent = s.requests.toLocaleString();
+    $("n-lenient").textContent = (s.lenient || 0).toLocaleString();
     $("c-agents").textContent = state.agents.size.toLocaleString();
     $("c-calls").textContent = state.calls.size.toLocaleString();
     $("c-queues").textContent = state.queues.size;
@@ -305,6 +315,7 @@
     add("transport", r.transport === "soap" ? "SOAP (IVWS)" : "STOMP");
     add("identifier", r.id);
     add("return code", r.code + " " + r.code_name);
+    add("accepted leniently", (r.lenient || []).join("; "));
     d.replaceChildren(
       el("h4", {}, el("span", { text: r.method || "(unreadable request)" }), badge(ok ? "OK" : r.code_name, ok ? "ok" : "bad")),
       dl);
