@@ -211,6 +211,39 @@ func TestDurableStandbyLeavesDeadAddress(t *testing.T) {
 	r2.waitFor(t, false, true)
 }
 
+// A standby's refused tries (one a second) log no error or warning: being
+// a standby is no error.
+func TestDurableStandbyLogsNoError(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	px := newProxy(t, addr)
+	ctx := ctxT(t, time.Minute)
+	var r1, r2 roles
+	s1, err := dial(t, addr).SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r1.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	r1.waitFor(t, true)
+	var logs syncBuffer
+	tr := dial(t, px.addr(), stompx.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	s2, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r2.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	r2.waitFor(t, false)
+	// The session, the refused first try, and two more.
+	for deadline := time.Now().Add(20 * time.Second); px.accepted.Load() < 4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections in 20 s", px.accepted.Load())
+		}
+	}
+	if l := logs.String(); strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+		t.Fatalf("a standby logged:\n%s", l)
+	}
+}
+
 // A consumer granted the lock whose check message does not come back
 // through the lock queue (on RabbitMQ: the queue's name was taken from it
 // by a node's cleanup after another node died, and a second consumer can be
