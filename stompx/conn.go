@@ -227,6 +227,16 @@ func (c *conn) syncSubscribe(onErr func(error)) (pump func(), err error) {
 	}, nil
 }
 
+// drain takes what ss delivers and drops it, handing failures to onErr:
+// the pump of a subscription that carries nothing. It ends as forEach.
+func (c *conn) drain(ss *stomp.Subscription, onErr func(error)) {
+	c.forEach(ss, func(m *stomp.Message) {
+		if m.Err != nil {
+			onErr(m.Err)
+		}
+	})
+}
+
 // letGoGrace is how long a pump waits, once its connection has ended, for
 // go-stomp to hand on the rest of a subscription (forEach).
 const letGoGrace = time.Second

@@ -291,6 +291,7 @@ type proxy struct {
 	wg     sync.WaitGroup
 
 	muteNew  atomic.Bool  // new connections get the broker's first bytes (CONNECTED), then nothing
+	lag      atomic.Int64 // a slow link: each chunk from the broker (2 KiB at most) waits this long (ns) before it is forwarded
 	accepted atomic.Int64 // connections accepted, refused ones included
 }
 
@@ -351,7 +352,15 @@ func (p *proxy) accept() {
 			defer p.wg.Done()
 			buf := make([]byte, 32<<10)
 			for {
-				n, err := u.Read(buf)
+				lag := time.Duration(p.lag.Load())
+				chunk := buf
+				if lag > 0 {
+					chunk = buf[:2<<10]
+				}
+				n, err := u.Read(chunk)
+				if n > 0 && lag > 0 {
+					time.Sleep(lag)
+				}
 				if n > 0 && !pr.frozen.Load() {
 					pr.wmu.Lock()
 					_, werr := c.Write(buf[:n])

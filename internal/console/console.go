@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 //go:embed assets
@@ -58,7 +58,7 @@ type Info struct {
 
 // Console serves the page and its stream for one platform.
 type Console struct {
-	p    *ivtest.Platform
+	p    *fakeplatform.Platform
 	info Info
 	page *template.Template
 	stop func()
@@ -74,7 +74,7 @@ type Console struct {
 }
 
 // New watches p and returns its console; Close stops it.
-func New(p *ivtest.Platform, info Info) *Console {
+func New(p *fakeplatform.Platform, info Info) *Console {
 	c := &Console{p: p, info: info, clients: map[*client]bool{}, wake: make(chan struct{}, 1),
 		done: make(chan struct{}), finished: make(chan struct{}),
 		evs: newRing(eventRing), reqs: newRing(requestRing)}
@@ -126,7 +126,7 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
 // observe records what the platform did; it runs under the platform's
 // lock at times, so it only keeps the notice (encoded when a page needs
 // it).
-func (c *Console) observe(n ivtest.Notice) {
+func (c *Console) observe(n fakeplatform.Notice) {
 	c.mu.Lock()
 	if n.Request != nil {
 		c.reqs.add(n)
@@ -138,15 +138,15 @@ func (c *Console) observe(n ivtest.Notice) {
 
 // ring holds the last notices of a stream, each with its sequence number.
 type ring struct {
-	rows []ivtest.Notice
+	rows []fakeplatform.Notice
 	next int   // where the next row goes
 	seq  int64 // of the newest row; rows[i] holds seq-(filled-1-age)
 	n    int   // rows held
 }
 
-func newRing(size int) ring { return ring{rows: make([]ivtest.Notice, size)} }
+func newRing(size int) ring { return ring{rows: make([]fakeplatform.Notice, size)} }
 
-func (r *ring) add(n ivtest.Notice) {
+func (r *ring) add(n fakeplatform.Notice) {
 	r.rows[r.next] = n
 	r.next = (r.next + 1) % len(r.rows)
 	r.seq++
@@ -157,7 +157,7 @@ func (r *ring) add(n ivtest.Notice) {
 
 // since returns the rows after sequence number after up to upto, at most
 // max of the newest, and how many it left out.
-func (r *ring) since(after, upto int64, max int) (rows []ivtest.Notice, skipped int64) {
+func (r *ring) since(after, upto int64, max int) (rows []fakeplatform.Notice, skipped int64) {
 	want := upto - after
 	if want <= 0 {
 		return nil, 0
@@ -174,7 +174,7 @@ func (r *ring) since(after, upto int64, max int) (rows []ivtest.Notice, skipped 
 		skipped += want - int64(max)
 		want = int64(max)
 	}
-	rows = make([]ivtest.Notice, 0, want)
+	rows = make([]fakeplatform.Notice, 0, want)
 	start := ((r.next-newer-int(want))%len(r.rows) + len(r.rows)) % len(r.rows)
 	for i := 0; i < int(want); i++ {
 		rows = append(rows, r.rows[(start+i)%len(r.rows)])

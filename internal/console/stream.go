@@ -9,7 +9,7 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // client is one open stream. out carries whole SSE messages; the
@@ -156,7 +156,7 @@ func sse(b []byte) []byte {
 // snapshot is the platform's state as rows, each encoded, by key.
 type snapshot struct {
 	agents, calls, queues, sms, callbacks map[string][]byte
-	stats                                 ivtest.Stats
+	stats                                 fakeplatform.Stats
 }
 
 func (c *Console) read() snapshot {
@@ -260,19 +260,19 @@ func (c *Console) batch(prev *snapshot, cur snapshot, evLo, evHi, reqLo, reqHi i
 	return b
 }
 
-func agentRow(a ivtest.AgentState) map[string]any {
+func agentRow(a fakeplatform.AgentState) map[string]any {
 	return map[string]any{"key": a.Accountcode + "_" + a.User, "accountcode": a.Accountcode, "user": a.User,
 		"name": a.Name, "status": a.Status, "pause": a.PauseReason, "interface": a.Interface,
 		"since": a.Since.UnixMilli(), "lines": a.Lines, "queues": orEmpty(a.Queues)}
 }
 
-func callRow(c ivtest.Call) map[string]any {
+func callRow(c fakeplatform.Call) map[string]any {
 	return map[string]any{"key": c.UniqueID, "uniqueid": c.UniqueID, "accountcode": c.Accountcode,
 		"agent": c.Agent, "direction": c.Direction, "callerid": c.CallerID, "answered": c.Answered,
 		"peer": c.Peer, "external_id": c.ExternalID, "started": c.Started.UnixMilli()}
 }
 
-func eventRow(n ivtest.Notice) map[string]any {
+func eventRow(n fakeplatform.Notice) map[string]any {
 	row := map[string]any{"time": n.Time.UnixMilli(), "topic": n.Topic, "body": string(n.Body)}
 	var ev struct{ Type, Agent, UniqueID, CallerID, Direction, Reason string }
 	if strings.HasPrefix(n.Topic, events.TopicPrefix) && json.Unmarshal(n.Body, &ev) == nil {
@@ -289,7 +289,7 @@ func eventRow(n ivtest.Notice) map[string]any {
 
 // requestRow is a request as the page shows it: never its key, nor its
 // body (which holds the key).
-func requestRow(r *ivtest.Request) map[string]any {
+func requestRow(r *fakeplatform.Request) map[string]any {
 	args := make(map[string]any, len(r.Args))
 	for k, v := range r.Args {
 		if !strings.EqualFold(k, "key") {

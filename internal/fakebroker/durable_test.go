@@ -1,137 +1,16 @@
 package fakebroker
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
+
 	"github.com/go-stomp/stomp/v3/frame"
 )
-
-// brokerClock is a broker clock that tests move by hand.
-type brokerClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *brokerClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *brokerClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func fakeBrokerClock(b *Broker) *brokerClock {
-	c := &brokerClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b.mu.Lock()
-	b.now = c.now
-	b.mu.Unlock()
-	return c
-}
-
-// durableSub returns a durable SUBSCRIBE, with the headers of the research
-// note's probes (and stompx), changed or added by more (name, value, ...).
-func durableSub(id, topic, queue string, more ...string) *frame.Frame {
-	f := frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, topic, "durable", "true", "auto-delete", "false",
-		"x-queue-name", queue, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r-"+id)
-	for i := 0; i+1 < len(more); i += 2 {
-		f.Header.Set(more[i], more[i+1])
-	}
-	return f
-}
-
-// subscribe sends f and waits for its receipt.
-func (c *rawConn) subscribe(f *frame.Frame) {
-	c.t.Helper()
-	c.write(f)
-	if g := c.read(false); g.Command != frame.RECEIPT {
-		c.t.Fatalf("SUBSCRIBE %v: %s %v %q", f.Header, g.Command, g.Header, g.Body)
-	}
-}
-
-// message reads the next frame, which must be a MESSAGE.
-func (c *rawConn) message() *frame.Frame {
-	c.t.Helper()
-	f := c.read(false)
-	if f.Command != frame.MESSAGE {
-		c.t.Fatalf("got %s %v %q, want a MESSAGE", f.Command, f.Header, f.Body)
-	}
-	return f
-}
-
-// none checks that nothing arrives for a little while (after the broker
-// has proved, by a receipt on pub, that it routed what pub sent).
-func (c *rawConn) none(pub *rawConn) {
-	c.t.Helper()
-	pub.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "sync"))
-	if f := pub.read(false); f.Command != frame.RECEIPT {
-		c.t.Fatalf("sync: %s", f.Command)
-	}
-	c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "none"))
-	if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "none" {
-		c.t.Fatalf("expected nothing, got %s %v %q", f.Command, f.Header, f.Body)
-	}
-}
-
-// closed checks that the broker closes the connection.
-func (c *rawConn) closed() {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(waitFor))
-	for {
-		f, err := c.r.Read()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.t.Fatal("the connection is still open")
-			}
-			return
-		}
-		if f != nil {
-			c.t.Fatalf("after the ERROR: %s %v", f.Command, f.Header)
-		}
-	}
-}
-
-// expectError reads an ERROR with message and body, then the close.
-func (c *rawConn) expectError(message, body string) {
-	c.t.Helper()
-	f := c.read(false)
-	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != message || string(f.Body) != body {
-		c.t.Fatalf("got %s %v %q\nwant ERROR message:%s %q", f.Command, f.Header, f.Body, message, body)
-	}
-}
-
-func (c *rawConn) send(dest, body string, headers ...string) {
-	c.t.Helper()
-	f := frame.New(frame.SEND, append([]string{frame.Destination, dest}, headers...)...)
-	f.Body = []byte(body)
-	c.write(f)
-}
-
-func (c *rawConn) ack(cmd string, m *frame.Frame, headers ...string) {
-	c.t.Helper()
-	c.write(frame.New(cmd, append([]string{frame.Id, m.Header.Get(frame.Ack)}, headers...)...))
-}
-
-func brokerConn(t *testing.T, addr string) (*rawConn, string) {
-	t.Helper()
-	c := rawDial(t, addr)
-	f := c.connect()
-	if f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "ivtest/") {
-		t.Fatalf("CONNECTED %v", f.Header)
-	}
-	return c, f.Header.Get(frame.Session)
-}
 
 func TestTopicMatch(t *testing.T) {
 	for _, tc := range []struct {
@@ -172,71 +51,71 @@ func TestTopicMatch(t *testing.T) {
 // a malformed id is not.
 func TestDurableBadAck(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	pub, _ := brokerConn(t, b.addr())
+	pub, _ := stomptest.Connect(t, b.addr())
 	for _, tc := range []struct {
 		name  string
-		ack   func(c *rawConn, m *frame.Frame)
+		ack   func(c *stomptest.Conn, m *frame.Frame)
 		fatal bool // RECEIPT, ERROR, close; else an ERROR only
 		msg   string
 		body  string
 		acked bool // the message was settled before the mistake
 	}{
-		{"twice", func(c *rawConn, m *frame.Frame) {
-			c.ack(frame.ACK, m, frame.Receipt, "first")
-			if f := c.read(false); f.Command != frame.RECEIPT {
+		{"twice", func(c *stomptest.Conn, m *frame.Frame) {
+			c.Ack(frame.ACK, m, frame.Receipt, "first")
+			if f := c.Read(false); f.Command != frame.RECEIPT {
 				t.Fatalf("first ACK: %s", f.Command)
 			}
-			c.ack(frame.ACK, m, frame.Receipt, "second")
+			c.Ack(frame.ACK, m, frame.Receipt, "second")
 		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 1", true},
-		{"other session", func(c *rawConn, m *frame.Frame) {
+		{"other session", func(c *stomptest.Conn, m *frame.Frame) {
 			// Only the tag counts: 99 was never delivered here.
-			c.write(frame.New(frame.ACK, frame.Id, "T_s@@session-old@@99", frame.Receipt, "r"))
+			c.Write(frame.New(frame.ACK, frame.Id, "T_s@@session-old@@99", frame.Receipt, "r"))
 		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 99", false},
-		{"nack unknown", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.NACK, frame.Id, "T_s@@session-old@@7", frame.Receipt, "r"))
+		{"nack unknown", func(c *stomptest.Conn, m *frame.Frame) {
+			c.Write(frame.New(frame.NACK, frame.Id, "T_s@@session-old@@7", frame.Receipt, "r"))
 		}, true, "precondition_failed", "PRECONDITION_FAILED - unknown delivery tag 7", false},
-		{"no id", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.ACK, frame.Receipt, "r"))
+		{"no id", func(c *stomptest.Conn, m *frame.Frame) {
+			c.Write(frame.New(frame.ACK, frame.Receipt, "r"))
 		}, false, "Missing header", "\"ACK\" must include the \"id\" header\n", false},
-		{"invalid id", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.NACK, frame.Id, "1", frame.Receipt, "r"))
+		{"invalid id", func(c *stomptest.Conn, m *frame.Frame) {
+			c.Write(frame.New(frame.NACK, frame.Id, "1", frame.Receipt, "r"))
 		}, false, "Invalid header", "\"NACK\" must include a valid \"id\" header\n", false},
-		{"no subscription", func(c *rawConn, m *frame.Frame) {
-			c.write(frame.New(frame.ACK, frame.Id, "T_nosub@@session-x@@1", frame.Receipt, "r"))
+		{"no subscription", func(c *stomptest.Conn, m *frame.Frame) {
+			c.Write(frame.New(frame.ACK, frame.Id, "T_nosub@@session-x@@1", frame.Receipt, "r"))
 		}, false, "Subscription not found", `Message with id "T_nosub@@session-x@@1" has no subscription`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := "t" + randomKey()
-			c, _ := brokerConn(t, b.addr())
-			c.subscribe(durableSub("s", "/topic/"+q+".#", q))
-			pub.send("/topic/"+q+".ev", "m")
-			m := c.message()
+			q := "t" + stomptest.RandomName()
+			c, _ := stomptest.Connect(t, b.addr())
+			c.Subscribe(stomptest.DurableSub("s", "/topic/"+q+".#", q))
+			pub.Send("/topic/"+q+".ev", "m")
+			m := c.Message()
 			tc.ack(c, m)
 			if tc.fatal {
-				if f := c.read(false); f.Command != frame.RECEIPT {
+				if f := c.Read(false); f.Command != frame.RECEIPT {
 					t.Fatalf("before the ERROR: %s %v", f.Command, f.Header)
 				}
 			}
-			c.expectError(tc.msg, tc.body)
+			c.ExpectError(tc.msg, tc.body)
 			if !tc.fatal {
 				// Still open, and the message can still be settled.
-				c.ack(frame.ACK, m, frame.Receipt, "ok")
-				if f := c.read(false); f.Command != frame.RECEIPT {
+				c.Ack(frame.ACK, m, frame.Receipt, "ok")
+				if f := c.Read(false); f.Command != frame.RECEIPT {
 					t.Fatalf("after a harmless ERROR: %s %v %q", f.Command, f.Header, f.Body)
 				}
 				return
 			}
-			c.closed()
+			c.Closed()
 			// The queue outlives its consumer's mistake; what was not
 			// settled is delivered again.
-			again, _ := brokerConn(t, b.addr())
-			again.subscribe(durableSub("s", "/topic/"+q+".#", q))
+			again, _ := stomptest.Connect(t, b.addr())
+			again.Subscribe(stomptest.DurableSub("s", "/topic/"+q+".#", q))
 			if !tc.acked {
-				if m := again.message(); m.Header.Get("redelivered") != "true" {
+				if m := again.Message(); m.Header.Get("redelivered") != "true" {
 					t.Fatalf("%v", m.Header)
 				}
 			}
-			again.none(pub)
+			again.None(pub)
 		})
 	}
 }
@@ -245,9 +124,9 @@ func TestDurableBadAck(t *testing.T) {
 // RabbitMQ, with its exact text: the ERROR, the RECEIPT, the close.
 func TestDurableArgsMismatch(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	q := "t" + randomKey()
-	owner, _ := brokerConn(t, b.addr())
-	owner.subscribe(durableSub("s", "/topic/"+q, q, "x-max-length", "5"))
+	q := "t" + stomptest.RandomName()
+	owner, _ := stomptest.Connect(t, b.addr())
+	owner.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "x-max-length", "5"))
 	pre := "PRECONDITION_FAILED - inequivalent arg "
 	where := " for queue '" + q + "' in vhost '/': "
 	for _, tc := range []struct {
@@ -255,118 +134,118 @@ func TestDurableArgsMismatch(t *testing.T) {
 		f    *frame.Frame
 		body string
 	}{
-		{"other value", durableSub("x", "/topic/"+q, q, "x-max-length", "6"),
+		{"other value", stomptest.DurableSub("x", "/topic/"+q, q, "x-max-length", "6"),
 			pre + "'x-max-length'" + where + "received '6' but current is '5'"},
-		{"left out", durableSub("x", "/topic/"+q, q),
+		{"left out", stomptest.DurableSub("x", "/topic/"+q, q),
 			pre + "'x-max-length'" + where + "received none but current is the value '5' of type 'long'"},
-		{"quorum", durableSub("x", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "quorum"),
+		{"quorum", stomptest.DurableSub("x", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "quorum"),
 			pre + "'x-queue-type'" + where + "received the value 'quorum' of type 'longstr' but current is none"},
 		{"not durable", frame.New(frame.SUBSCRIBE, frame.Id, "x", frame.Destination, "/topic/"+q, "x-queue-name", q,
 			"auto-delete", "false", "x-max-length", "5", frame.Receipt, "r-x"),
 			pre + "'durable'" + where + "received 'false' but current is 'true'"},
-		{"auto-delete", durableSub("x", "/topic/"+q, q, "x-max-length", "5", "auto-delete", "true"),
+		{"auto-delete", stomptest.DurableSub("x", "/topic/"+q, q, "x-max-length", "5", "auto-delete", "true"),
 			pre + "'auto_delete'" + where + "received 'true' but current is 'false'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _ := brokerConn(t, b.addr())
-			c.write(tc.f)
-			c.expectError("precondition_failed", tc.body)
-			if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "r-x" {
+			c, _ := stomptest.Connect(t, b.addr())
+			c.Write(tc.f)
+			c.ExpectError("precondition_failed", tc.body)
+			if f := c.Read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "r-x" {
 				t.Fatalf("after the ERROR: %s %v", f.Command, f.Header)
 			}
-			c.closed()
+			c.Closed()
 		})
 	}
 	// The owner is undisturbed, and the same arguments join the queue
 	// (x-queue-type classic is the default, the same as none).
-	c, _ := brokerConn(t, b.addr())
-	c.subscribe(durableSub("y", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "classic"))
-	c.send("/topic/"+q, "m1")
-	c.send("/topic/"+q, "m2")
-	owner.message()
-	c.message()
+	c, _ := stomptest.Connect(t, b.addr())
+	c.Subscribe(stomptest.DurableSub("y", "/topic/"+q, q, "x-max-length", "5", "x-queue-type", "classic"))
+	c.Send("/topic/"+q, "m1")
+	c.Send("/topic/"+q, "m2")
+	owner.Message()
+	c.Message()
 }
 
 // x-max-length drops the head, x-message-ttl and expiration expire
 // waiting messages, x-expires deletes an unused queue.
 func TestDurableQueueBounds(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	clock := fakeBrokerClock(b)
-	pub, _ := brokerConn(t, b.addr())
+	clock := brokerClock(b)
+	pub, _ := stomptest.Connect(t, b.addr())
 	sync := func() {
 		t.Helper()
-		pub.send("/topic/ivtest.sync", "", frame.Receipt, "s")
-		pub.read(false)
+		pub.Send("/topic/ivtest.sync", "", frame.Receipt, "s")
+		pub.Read(false)
 	}
 
 	t.Run("max-length", func(t *testing.T) {
-		q := "t" + randomKey()
-		c, _ := brokerConn(t, b.addr())
-		c.subscribe(durableSub("s", "/topic/"+q, q, "x-max-length", "5"))
-		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
-		c.read(false)
+		q := "t" + stomptest.RandomName()
+		c, _ := stomptest.Connect(t, b.addr())
+		c.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "x-max-length", "5"))
+		c.Write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.Read(false)
 		for i := 0; i < 10; i++ {
-			pub.send("/topic/"+q, fmt.Sprint("m", i))
+			pub.Send("/topic/"+q, fmt.Sprint("m", i))
 		}
 		sync()
 		if info, _ := b.queueInfo(q); info.Ready != 5 || info.Dropped != 5 {
 			t.Fatalf("%+v", info)
 		}
-		c.subscribe(durableSub("s2", "/topic/"+q, q, "x-max-length", "5"))
+		c.Subscribe(stomptest.DurableSub("s2", "/topic/"+q, q, "x-max-length", "5"))
 		for i := 5; i < 10; i++ {
-			if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+			if m := c.Message(); string(m.Body) != fmt.Sprint("m", i) {
 				t.Fatalf("got %q, want m%d", m.Body, i)
 			}
 		}
 	})
 
 	t.Run("ttl", func(t *testing.T) {
-		q := "t" + randomKey()
-		c, _ := brokerConn(t, b.addr())
-		c.subscribe(durableSub("s", "/topic/"+q, q, "x-message-ttl", "1000"))
-		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
-		c.read(false)
-		pub.send("/topic/"+q, "old")
+		q := "t" + stomptest.RandomName()
+		c, _ := stomptest.Connect(t, b.addr())
+		c.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "x-message-ttl", "1000"))
+		c.Write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.Read(false)
+		pub.Send("/topic/"+q, "old")
 		sync()
-		clock.advance(600 * time.Millisecond)
-		pub.send("/topic/"+q, "new")
-		pub.send("/topic/"+q, "short", "expiration", "100") // sooner than the queue's TTL
+		clock.Advance(600 * time.Millisecond)
+		pub.Send("/topic/"+q, "new")
+		pub.Send("/topic/"+q, "short", "expiration", "100") // sooner than the queue's TTL
 		sync()
-		clock.advance(600 * time.Millisecond)
+		clock.Advance(600 * time.Millisecond)
 		if info, _ := b.queueInfo(q); info.Ready != 1 || info.Expired != 2 {
 			t.Fatalf("%+v", info)
 		}
-		c.subscribe(durableSub("s2", "/topic/"+q, q, "x-message-ttl", "1000"))
-		if m := c.message(); string(m.Body) != "new" {
+		c.Subscribe(stomptest.DurableSub("s2", "/topic/"+q, q, "x-message-ttl", "1000"))
+		if m := c.Message(); string(m.Body) != "new" {
 			t.Fatalf("got %q", m.Body)
 		}
-		c.none(pub)
+		c.None(pub)
 	})
 
 	t.Run("expires", func(t *testing.T) {
-		q := "t" + randomKey()
-		c, _ := brokerConn(t, b.addr())
-		c.subscribe(durableSub("s", "/topic/"+q, q, "x-expires", "2000"))
-		clock.advance(time.Hour) // kept while a consumer is attached
+		q := "t" + stomptest.RandomName()
+		c, _ := stomptest.Connect(t, b.addr())
+		c.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "x-expires", "2000"))
+		clock.Advance(time.Hour) // kept while a consumer is attached
 		if _, ok := b.queueInfo(q); !ok {
 			t.Fatal("deleted while consumed")
 		}
-		c.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
-		c.read(false)
-		pub.send("/topic/"+q, "kept a while")
+		c.Write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+		c.Read(false)
+		pub.Send("/topic/"+q, "kept a while")
 		sync()
-		clock.advance(1999 * time.Millisecond)
+		clock.Advance(1999 * time.Millisecond)
 		if info, ok := b.queueInfo(q); !ok || info.Ready != 1 {
 			t.Fatalf("%+v %v", info, ok)
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		if _, ok := b.queueInfo(q); ok {
 			t.Fatal("not deleted after x-expires")
 		}
 		// A new subscription makes a new, empty queue.
-		c2, _ := brokerConn(t, b.addr())
-		c2.subscribe(durableSub("s", "/topic/"+q, q, "x-expires", "2000"))
-		c2.none(pub)
+		c2, _ := stomptest.Connect(t, b.addr())
+		c2.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "x-expires", "2000"))
+		c2.None(pub)
 	})
 
 	t.Run("backlog cap", func(t *testing.T) {
@@ -378,13 +257,13 @@ func TestDurableQueueBounds(t *testing.T) {
 			b.maxBacklog = MaxQueueBacklog
 			b.mu.Unlock()
 		}()
-		q := "t" + randomKey()
-		c, _ := brokerConn(t, b.addr())
-		c.subscribe(durableSub("s", "/topic/"+q, q))
-		c.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
-		c.read(false)
+		q := "t" + stomptest.RandomName()
+		c, _ := stomptest.Connect(t, b.addr())
+		c.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q))
+		c.Write(frame.New(frame.UNSUBSCRIBE, frame.Id, "s", frame.Receipt, "u"))
+		c.Read(false)
 		for i := 0; i < 5; i++ {
-			pub.send("/topic/"+q, fmt.Sprint("m", i))
+			pub.Send("/topic/"+q, fmt.Sprint("m", i))
 		}
 		sync()
 		if info, _ := b.queueInfo(q); info.Ready != 3 || info.Dropped != 2 || b.overflows.Load() != 2 {
@@ -392,18 +271,18 @@ func TestDurableQueueBounds(t *testing.T) {
 		}
 		// Unacknowledged deliveries count too: a consumer that never acks
 		// cannot make the queue grow past the cap.
-		c.subscribe(durableSub("s2", "/topic/"+q, q))
+		c.Subscribe(stomptest.DurableSub("s2", "/topic/"+q, q))
 		for i := 2; i < 5; i++ {
-			if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+			if m := c.Message(); string(m.Body) != fmt.Sprint("m", i) {
 				t.Fatalf("got %q", m.Body)
 			}
 		}
-		pub.send("/topic/"+q, "over")
+		pub.Send("/topic/"+q, "over")
 		sync()
 		if info, _ := b.queueInfo(q); info.Ready != 0 || info.Unacked != 3 || info.Dropped != 3 {
 			t.Fatalf("%+v", info)
 		}
-		c.none(pub)
+		c.None(pub)
 	})
 }
 
@@ -411,23 +290,23 @@ func TestDurableQueueBounds(t *testing.T) {
 // every earlier delivery; quorum queues count deliveries.
 func TestDurablePrefetchAndAckModes(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	pub, _ := brokerConn(t, b.addr())
-	q := "t" + randomKey()
-	c, _ := brokerConn(t, b.addr())
-	c.subscribe(durableSub("s", "/topic/"+q, q, "prefetch-count", "3", frame.Ack, frame.AckClient, "x-queue-type", "quorum"))
+	pub, _ := stomptest.Connect(t, b.addr())
+	q := "t" + stomptest.RandomName()
+	c, _ := stomptest.Connect(t, b.addr())
+	c.Subscribe(stomptest.DurableSub("s", "/topic/"+q, q, "prefetch-count", "3", frame.Ack, frame.AckClient, "x-queue-type", "quorum"))
 	for i := 0; i < 10; i++ {
-		pub.send("/topic/"+q, fmt.Sprint("m", i))
+		pub.Send("/topic/"+q, fmt.Sprint("m", i))
 	}
 	var got []*frame.Frame
 	for i := 0; i < 3; i++ {
-		got = append(got, c.message())
+		got = append(got, c.Message())
 	}
-	c.none(pub)
+	c.None(pub)
 	// A cumulative ACK (ack:client) of the third settles all three:
 	// three more come.
-	c.ack(frame.ACK, got[2])
+	c.Ack(frame.ACK, got[2])
 	for i := 3; i < 6; i++ {
-		if m := c.message(); string(m.Body) != fmt.Sprint("m", i) {
+		if m := c.Message(); string(m.Body) != fmt.Sprint("m", i) {
 			t.Fatalf("got %q", m.Body)
 		} else {
 			got = append(got, m)
@@ -438,30 +317,30 @@ func TestDurablePrefetchAndAckModes(t *testing.T) {
 	}
 	// NACK, client mode: m3 only (it is the first). A quorum queue puts it
 	// at the tail (measured on RabbitMQ 3.10), so m6 comes first.
-	c.ack(frame.NACK, got[3], "requeue", "true")
-	m := c.message()
+	c.Ack(frame.NACK, got[3], "requeue", "true")
+	m := c.Message()
 	if string(m.Body) != "m6" {
 		t.Fatalf("after NACK of m3: %v %q, want m6", m.Header, m.Body)
 	}
-	c.ack(frame.ACK, m) // m4, m5, m6: m7, m8, m9 come
+	c.Ack(frame.ACK, m) // m4, m5, m6: m7, m8, m9 come
 	for i := 7; i < 10; i++ {
-		if m = c.message(); string(m.Body) != fmt.Sprint("m", i) {
+		if m = c.Message(); string(m.Body) != fmt.Sprint("m", i) {
 			t.Fatalf("got %q, want m%d", m.Body, i)
 		}
 	}
-	c.ack(frame.ACK, m)
-	if m = c.message(); string(m.Body) != "m3" || m.Header.Get("redelivered") != "true" || m.Header.Get("x-delivery-count") != "1" {
+	c.Ack(frame.ACK, m)
+	if m = c.Message(); string(m.Body) != "m3" || m.Header.Get("redelivered") != "true" || m.Header.Get("x-delivery-count") != "1" {
 		t.Fatalf("%v %q", m.Header, m.Body)
 	}
 	// Without prefetch-count everything comes at once.
-	q2 := "t" + randomKey()
-	all, _ := brokerConn(t, b.addr())
-	all.subscribe(durableSub("s", "/topic/"+q2, q2))
+	q2 := "t" + stomptest.RandomName()
+	all, _ := stomptest.Connect(t, b.addr())
+	all.Subscribe(stomptest.DurableSub("s", "/topic/"+q2, q2))
 	for i := 0; i < 50; i++ {
-		pub.send("/topic/"+q2, "x")
+		pub.Send("/topic/"+q2, "x")
 	}
 	for i := 0; i < 50; i++ {
-		all.message()
+		all.Message()
 	}
 }
 
@@ -473,14 +352,14 @@ func TestDurablePrefetchAndAckModes(t *testing.T) {
 // disconnect drops what was unsettled.
 func TestPlainTopicClientAck(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	pub, _ := brokerConn(t, b.addr())
-	c, _ := brokerConn(t, b.addr())
+	pub, _ := stomptest.Connect(t, b.addr())
+	c, _ := stomptest.Connect(t, b.addr())
 	plainClientAckScript(t, pub, c, "/topic/plain")
 	// The queue went with the connection: a new subscriber gets none of
 	// what the first left unsettled.
-	c2, _ := brokerConn(t, b.addr())
-	c2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
-	c2.none(pub)
+	c2, _ := stomptest.Connect(t, b.addr())
+	c2.Subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, "/topic/plain", frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"))
+	c2.None(pub)
 	queues := func() int {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -493,9 +372,9 @@ func TestPlainTopicClientAck(t *testing.T) {
 	}
 
 	// An auto-ack subscription's messages have no ack header.
-	c2.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
-	pub.send("/topic/auto", "x")
-	if m := c2.message(); m.Header.Get("redelivered") != "false" {
+	c2.Subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "auto", frame.Destination, "/topic/auto", frame.Receipt, "r"))
+	pub.Send("/topic/auto", "x")
+	if m := c2.Message(); m.Header.Get("redelivered") != "false" {
 		t.Fatalf("%v", m.Header)
 	} else if _, ok := m.Header.Contains(frame.Ack); ok {
 		t.Fatalf("ack header on an auto subscription: %v", m.Header)
@@ -504,19 +383,19 @@ func TestPlainTopicClientAck(t *testing.T) {
 
 // plainClientAckScript runs the plain client-ack script on c, publishing
 // with pub; it ends with c disconnected and one delivery unsettled.
-func plainClientAckScript(t *testing.T, pub, c *rawConn, topic string) {
+func plainClientAckScript(t *testing.T, pub, c *stomptest.Conn, topic string) {
 	t.Helper()
-	c.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, topic, frame.Ack, frame.AckClientIndividual,
+	c.Subscribe(frame.New(frame.SUBSCRIBE, frame.Id, "p", frame.Destination, topic, frame.Ack, frame.AckClientIndividual,
 		"prefetch-count", "2", frame.Receipt, "r"))
 	for _, body := range []string{"a", "b", "c", "d"} {
-		pub.send(topic, body)
+		pub.Send(topic, body)
 	}
 	// collect reads until the RECEIPT id (if any) and n messages came.
 	collect := func(id string, n int) []*frame.Frame {
 		t.Helper()
 		var ms []*frame.Frame
 		for seen := id == ""; !seen || len(ms) < n; {
-			switch f := c.read(false); {
+			switch f := c.Read(false); {
 			case f.Command == frame.RECEIPT && f.Header.Get(frame.ReceiptId) == id:
 				seen = true
 			case f.Command == frame.MESSAGE:
@@ -538,22 +417,22 @@ func plainClientAckScript(t *testing.T, pub, c *rawConn, topic string) {
 	if got := body(first); got != "a/false b/false" || first[0].Header.Get(frame.Ack) == "" || first[0].Header.Get(frame.Ack) != first[0].Header.Get(frame.MessageId) {
 		t.Fatalf("first deliveries %q %v, want a and b (prefetch 2)", got, first[0].Header)
 	}
-	c.none(pub) // c and d wait for room
-	c.ack(frame.ACK, first[0], frame.Receipt, "ack-a")
+	c.None(pub) // c and d wait for room
+	c.Ack(frame.ACK, first[0], frame.Receipt, "ack-a")
 	if got := body(collect("ack-a", 1)); got != "c/false" {
 		t.Fatalf("after ACK of a: %q, want c", got)
 	}
-	c.ack(frame.NACK, first[1], frame.Receipt, "nack-b")
+	c.Ack(frame.NACK, first[1], frame.Receipt, "nack-b")
 	again := collect("nack-b", 1)
 	if got := body(again); got != "b/true" || again[0].Header.Get(frame.MessageId) == first[1].Header.Get(frame.MessageId) {
 		t.Fatalf("after NACK of b: %q %v, want b again, redelivered, with a new id", got, again[0].Header)
 	}
-	c.ack(frame.NACK, again[0], "requeue", "false", frame.Receipt, "drop-b")
+	c.Ack(frame.NACK, again[0], "requeue", "false", frame.Receipt, "drop-b")
 	if got := body(collect("drop-b", 1)); got != "d/false" {
 		t.Fatalf("after NACK requeue:false of b: %q, want d (b dropped)", got)
 	}
-	c.none(pub)
-	_ = c.nc.Close()
+	c.None(pub)
+	_ = c.NC.Close()
 }
 
 // The plain client-ack script of TestPlainTopicClientAck, run on RabbitMQ
@@ -567,12 +446,12 @@ func TestPlainTopicClientAckOnRabbitMQ(t *testing.T) {
 		}
 		t.Skip("IV_RABBITMQ_ADDR not set")
 	}
-	dial := func() *rawConn {
-		c := rawDial(t, addr)
-		if f := c.connect(frame.Host, "/"); f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "RabbitMQ/") {
+	dial := func() *stomptest.Conn {
+		c := stomptest.Dial(t, addr)
+		if f := c.Connect(frame.Host, "/"); f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "RabbitMQ/") {
 			t.Fatalf("CONNECT to %s: %s %v %q", addr, f.Command, f.Header, f.Body)
 		}
 		return c
 	}
-	plainClientAckScript(t, dial(), dial(), "/topic/ivtest.plain."+randomKey())
+	plainClientAckScript(t, dial(), dial(), "/topic/ivtest.plain."+stomptest.RandomName())
 }

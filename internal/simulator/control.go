@@ -12,14 +12,14 @@ import (
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // The control interface: a small HTTP API, JSON in and out, with which a
 // test in any language drives the simulator (the README's "Simulator"
 // section shows each call with curl).
 //
-//	POST /reset             back to the seed (ivtest.Platform.Reset)
+//	POST /reset             back to the seed (fakeplatform.Platform.Reset)
 //	POST /calls/inbound     {"agent", "callerid", "queue", "outcome", "accountcode"} -> {"uniqueid"}
 //	POST /calls/outbound    {"agent", "exten", "outcome", "accountcode"}             -> {"uniqueid", "in_progress"}
 //	POST /calls/agent       {"from", "to", "outcome", "accountcode"}                  -> {"from_uniqueid", "to_uniqueid"}
@@ -63,7 +63,7 @@ import (
 // Every POST takes a JSON body (Content-Type: application/json; curl
 // --json) and is refused from a page of another site (see guard).
 type control struct {
-	p  *ivtest.Platform
+	p  *fakeplatform.Platform
 	ac string
 }
 
@@ -133,7 +133,7 @@ func (c *control) handler() *http.ServeMux {
 		if !c.read(w, r, &in, nil) {
 			return
 		}
-		if err := c.p.SetNewCallOutcome(ivtest.Outcome(in.Outcome)); err != nil {
+		if err := c.p.SetNewCallOutcome(fakeplatform.Outcome(in.Outcome)); err != nil {
 			bad(w, err.Error())
 			return
 		}
@@ -200,7 +200,7 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) {
 			return
 		}
-		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), ivtest.Outcome(in.Outcome))
+		uid, err := c.p.InboundCall(string(in.Accountcode), string(in.Queue), string(in.Agent), string(in.CallerID), fakeplatform.Outcome(in.Outcome))
 		result(w, err, map[string]any{"uniqueid": uid})
 	})
 	mux.HandleFunc("POST /calls/outbound", func(w http.ResponseWriter, r *http.Request) {
@@ -208,8 +208,8 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "agent", in.Agent) || !need(w, "exten", in.Exten) {
 			return
 		}
-		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), ivtest.Outcome(in.Outcome))
-		up := err == nil && slices.ContainsFunc(c.p.Calls(), func(call ivtest.Call) bool { return call.UniqueID == uid })
+		uid, err := c.p.OutboundCall(string(in.Accountcode), string(in.Agent), string(in.Exten), fakeplatform.Outcome(in.Outcome))
+		up := err == nil && slices.ContainsFunc(c.p.Calls(), func(call fakeplatform.Call) bool { return call.UniqueID == uid })
 		result(w, err, map[string]any{"uniqueid": uid, "in_progress": up})
 	})
 	mux.HandleFunc("POST /calls/agent", func(w http.ResponseWriter, r *http.Request) {
@@ -217,7 +217,7 @@ func (c *control) callRoutes(mux *http.ServeMux) {
 		if !c.read(w, r, &in, &in.Accountcode) || !need(w, "from", in.From) || !need(w, "to", in.To) {
 			return
 		}
-		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), ivtest.Outcome(in.Outcome))
+		a, b, err := c.p.AgentCall(string(in.Accountcode), string(in.From), string(in.To), fakeplatform.Outcome(in.Outcome))
 		result(w, err, map[string]any{"from_uniqueid": a, "to_uniqueid": b})
 	})
 	mux.HandleFunc("POST /calls/transfer", func(w http.ResponseWriter, r *http.Request) {

@@ -7,16 +7,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // The control interface takes agent, queue and number-like members as JSON
 // strings or numbers, counts as numbers or strings of digits, and names the
 // member and the type it wanted when it gets another.
 func TestControlValueTypes(t *testing.T) {
-	p := ivtest.NewPlatform(t, ivtest.WithAgent("default", "1001", "", "Ana"),
-		ivtest.WithSeed("AgentLineAdd", map[string]any{"accountcode": "default", "user": "1001",
+	p, err := fakeplatform.Start(fakeplatform.WithAgent("default", "1001", "", "Ana"),
+		fakeplatform.WithSeed("AgentLineAdd", map[string]any{"accountcode": "default", "user": "1001",
 			"lines": []any{map[string]any{"linenumber": "1"}, map[string]any{"linenumber": "2"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
 	h := (&control{p: p, ac: "default"}).handler()
 	post := func(path, body string) (int, map[string]any) {
 		t.Helper()

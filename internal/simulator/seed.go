@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // Seed is the simulator's start-up state, read from the JSON file -seed-file
@@ -101,13 +101,13 @@ func decodeSeed(r io.Reader) (*Seed, error) {
 
 // options turns the seed into the platform's options; ac is the accountcode
 // of entries that name none.
-func (s *Seed) options(ac string) ([]ivtest.Option, error) {
-	var opts []ivtest.Option
+func (s *Seed) options(ac string) ([]fakeplatform.Option, error) {
+	var opts []fakeplatform.Option
 	if len(s.Accountcodes) > 0 {
-		opts = append(opts, ivtest.WithAccountcodes(s.Accountcodes...))
+		opts = append(opts, fakeplatform.WithAccountcodes(s.Accountcodes...))
 	}
 	for _, k := range s.Keys {
-		opts = append(opts, ivtest.WithKey(k.Key, k.Methods...))
+		opts = append(opts, fakeplatform.WithKey(k.Key, k.Methods...))
 	}
 	reasons := make([]string, 0, len(s.PauseReasons))
 	for n := range s.PauseReasons {
@@ -115,19 +115,19 @@ func (s *Seed) options(ac string) ([]ivtest.Option, error) {
 	}
 	sort.Strings(reasons)
 	for _, n := range reasons {
-		opts = append(opts, ivtest.WithPauseReason(n, s.PauseReasons[n]))
+		opts = append(opts, fakeplatform.WithPauseReason(n, s.PauseReasons[n]))
 	}
 	if len(s.PermissionGroups) > 0 {
-		opts = append(opts, ivtest.WithPermissionGroups(s.PermissionGroups...))
+		opts = append(opts, fakeplatform.WithPermissionGroups(s.PermissionGroups...))
 	}
 	if s.NewCallOutcome != nil {
-		opts = append(opts, ivtest.WithNewCallOutcome(ivtest.Outcome(*s.NewCallOutcome)))
+		opts = append(opts, fakeplatform.WithNewCallOutcome(fakeplatform.Outcome(*s.NewCallOutcome)))
 	}
 	if s.LicensedAgents != 0 {
-		opts = append(opts, ivtest.WithLicensedAgents(s.LicensedAgents))
+		opts = append(opts, fakeplatform.WithLicensedAgents(s.LicensedAgents))
 	}
 	seed := func(method string, args map[string]any) {
-		opts = append(opts, ivtest.WithSeed(method, args))
+		opts = append(opts, fakeplatform.WithSeed(method, args))
 	}
 	withAC := func(m map[string]any) map[string]any {
 		out := make(map[string]any, len(m)+1)

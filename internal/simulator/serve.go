@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/internal/console"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // defaultControl is where the console and the control interface listen
@@ -22,7 +22,7 @@ const defaultControl = "127.0.0.1:7790"
 // serveControl serves the web console and the control interface on
 // cfg.controlAddr (on a free loopback port when the default one is taken).
 // It returns the base URL and the function that stops both.
-func serveControl(cfg config, p *ivtest.Platform) (string, func(), error) {
+func serveControl(cfg config, p *fakeplatform.Platform) (string, func(), error) {
 	ln, err := net.Listen("tcp", cfg.controlAddr)
 	if err != nil && !cfg.controlSet && errors.Is(err, syscall.EADDRINUSE) {
 		ln, err = net.Listen("tcp", "127.0.0.1:0") // another simulator has the default port

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 	"github.com/instantvoice/instantvoice-go/ivclient"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
 	"github.com/instantvoice/instantvoice-go/stompx"
 )
 
@@ -131,7 +131,7 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	})
 	fs.BoolVar(&cfg.controlPublic, "control-public", false, "allow -control on an address beyond loopback: anyone who reaches it can drive the platform and read its requests")
 	fs.Func("newcall-outcome", "how the remote party of a NewCall responds: a hangup reason such as NOANSWER or BUSY, or RING: it rings until answered from the console (default: it answers)", func(s string) error {
-		if s != "" && s != string(ivtest.Ring) && !slices.Contains(events.HangupReasons(), s) {
+		if s != "" && s != string(fakeplatform.Ring) && !slices.Contains(events.HangupReasons(), s) {
 			return fmt.Errorf("%q is neither a hangup reason (%s) nor RING", s, strings.Join(events.HangupReasons(), ", "))
 		}
 		cfg.newCallOutcome, cfg.newCallOutcomeSet = s, true
@@ -154,7 +154,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := ivtest.Start(opts...)
+	p, err := fakeplatform.Start(opts...)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			err = fmt.Errorf("%w (choose other addresses with -stomp and -soap)", err)
@@ -224,7 +224,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 // startTraffic logs the built-in seed's agents in when the load has no
 // agents of its own, and starts playing it until ctx ends.
-func startTraffic(ctx context.Context, cfg config, p *ivtest.Platform, stdout io.Writer) (*player, error) {
+func startTraffic(ctx context.Context, cfg config, p *fakeplatform.Platform, stdout io.Writer) (*player, error) {
 	ac := cfg.accountcode
 	if cfg.traffic.agents == 0 {
 		// The seeded agents log in, so that calls can reach them.
@@ -243,13 +243,13 @@ func startTraffic(ctx context.Context, cfg config, p *ivtest.Platform, stdout io
 
 // platformOptions turns the flags into the platform's options, with the
 // seed they describe.
-func platformOptions(cfg config, stderr io.Writer) ([]ivtest.Option, *Seed, error) {
+func platformOptions(cfg config, stderr io.Writer) ([]fakeplatform.Option, *Seed, error) {
 	ac := cfg.accountcode
-	opts := []ivtest.Option{
-		ivtest.WithSTOMPAddr(cfg.stompAddr),
-		ivtest.WithSOAPAddr(cfg.soapAddr),
-		ivtest.WithSTOMPLogin(cfg.login, cfg.passcode),
-		ivtest.WithAccountcodes(ac),
+	opts := []fakeplatform.Option{
+		fakeplatform.WithSTOMPAddr(cfg.stompAddr),
+		fakeplatform.WithSOAPAddr(cfg.soapAddr),
+		fakeplatform.WithSTOMPLogin(cfg.login, cfg.passcode),
+		fakeplatform.WithAccountcodes(ac),
 	}
 	var seed *Seed
 	switch {
@@ -272,25 +272,25 @@ func platformOptions(cfg config, stderr io.Writer) ([]ivtest.Option, *Seed, erro
 		opts = append(opts, cfg.traffic.seeds(ac)...)
 	}
 	if cfg.newCallOutcomeSet {
-		opts = append(opts, ivtest.WithNewCallOutcome(ivtest.Outcome(cfg.newCallOutcome)))
+		opts = append(opts, fakeplatform.WithNewCallOutcome(fakeplatform.Outcome(cfg.newCallOutcome)))
 	}
 	if cfg.licensedAgents != 0 {
-		opts = append(opts, ivtest.WithLicensedAgents(cfg.licensedAgents))
+		opts = append(opts, fakeplatform.WithLicensedAgents(cfg.licensedAgents))
 	}
 	if cfg.key != "" {
 		if err := ivclient.CheckKey(cfg.key); err != nil {
 			return nil, nil, fmt.Errorf("-key: %w", err)
 		}
-		opts = append(opts, ivtest.WithKey(cfg.key))
+		opts = append(opts, fakeplatform.WithKey(cfg.key))
 	}
 	if cfg.verbose {
-		opts = append(opts, ivtest.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		opts = append(opts, fakeplatform.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	return opts, seed, nil
 }
 
 // printBanner says where the platform listens, with what.
-func printBanner(stdout io.Writer, cfg config, p *ivtest.Platform, seed *Seed, key, controlURL string) {
+func printBanner(stdout io.Writer, cfg config, p *fakeplatform.Platform, seed *Seed, key, controlURL string) {
 	soapURL := p.SOAPURL()
 	creds := "login " + cfg.login
 	if cfg.login == stompx.DefaultLogin && cfg.passcode == stompx.DefaultPasscode {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/events"
-	"github.com/instantvoice/instantvoice-go/ivclient/ivtest"
+	"github.com/instantvoice/instantvoice-go/internal/fakeplatform"
 )
 
 // load is the traffic -traffic plays: calls to (and from) agents logged in,
@@ -150,18 +150,18 @@ func (l load) describe() string {
 
 // seeds returns the options that add the load's agents (so that Reset
 // brings them back, logged in).
-func (l load) seeds(ac string) []ivtest.Option {
+func (l load) seeds(ac string) []fakeplatform.Option {
 	if l.agents == 0 {
 		return nil
 	}
-	opts := []ivtest.Option{ivtest.WithSeed("QueueAdd", map[string]any{"accountcode": ac, "name": trafficQueue})}
+	opts := []fakeplatform.Option{fakeplatform.WithSeed("QueueAdd", map[string]any{"accountcode": ac, "name": trafficQueue})}
 	for i := range l.agents {
 		u := strconv.Itoa(trafficFirst + i)
 		opts = append(opts,
-			ivtest.WithSeed("AgentAdd", map[string]any{"accountcode": ac, "user": u, "name": "Agent " + u}),
-			ivtest.WithSeed("AgentLineAdd", map[string]any{"accountcode": ac, "user": u, "lines": []any{map[string]any{"linenumber": "1"}}}),
-			ivtest.WithSeed("AgentQueueAdd", map[string]any{"accountcode": ac, "user": u, "queues": []any{map[string]any{"name": trafficQueue, "priority": "0"}}}),
-			ivtest.WithSeed("AgentLogin", map[string]any{"Accountcode": ac, "User": u, "Interface": "SIP/" + ac + "_" + u}))
+			fakeplatform.WithSeed("AgentAdd", map[string]any{"accountcode": ac, "user": u, "name": "Agent " + u}),
+			fakeplatform.WithSeed("AgentLineAdd", map[string]any{"accountcode": ac, "user": u, "lines": []any{map[string]any{"linenumber": "1"}}}),
+			fakeplatform.WithSeed("AgentQueueAdd", map[string]any{"accountcode": ac, "user": u, "queues": []any{map[string]any{"name": trafficQueue, "priority": "0"}}}),
+			fakeplatform.WithSeed("AgentLogin", map[string]any{"Accountcode": ac, "User": u, "Interface": "SIP/" + ac + "_" + u}))
 	}
 	return opts
 }
@@ -199,7 +199,7 @@ type trafficCounts struct {
 
 // player plays a load on a platform until its context ends.
 type player struct {
-	p      *ivtest.Platform
+	p      *fakeplatform.Platform
 	ac     string
 	l      load
 	counts trafficCounts
@@ -216,7 +216,7 @@ type player struct {
 // wait waits for run to return.
 func (pl *player) wait() { <-pl.done }
 
-func newPlayer(p *ivtest.Platform, ac string, l load) *player {
+func newPlayer(p *fakeplatform.Platform, ac string, l load) *player {
 	pl := &player{p: p, ac: ac, l: l, wakeup: make(chan struct{}, 1), done: make(chan struct{})}
 	pl.users, pl.queues = l.members()
 	for i := range pl.users {
@@ -288,10 +288,10 @@ func (pl *player) place(r *rand.Rand) {
 	var uid string
 	var err error
 	if out {
-		oc := []ivtest.Outcome{ivtest.Answer, ivtest.NoAnswer, ivtest.Busy, ivtest.Failed, ivtest.NoAnswer}[o]
+		oc := []fakeplatform.Outcome{fakeplatform.Answer, fakeplatform.NoAnswer, fakeplatform.Busy, fakeplatform.Failed, fakeplatform.NoAnswer}[o]
 		uid, err = pl.p.OutboundCall(pl.ac, pl.users[i], fmt.Sprintf("21%08d", r.IntN(1e8)), oc)
 	} else {
-		oc := []ivtest.Outcome{ivtest.Answer, ivtest.NoAnswer, ivtest.Busy, ivtest.Failed, ivtest.QueueGiveUp}[o]
+		oc := []fakeplatform.Outcome{fakeplatform.Answer, fakeplatform.NoAnswer, fakeplatform.Busy, fakeplatform.Failed, fakeplatform.QueueGiveUp}[o]
 		uid, err = pl.p.InboundCall(pl.ac, pl.queues[i], pl.users[i], fmt.Sprintf("21%08d", 98765400+r.IntN(100)), oc)
 	}
 	if err != nil { // logged off or paused from the console, say

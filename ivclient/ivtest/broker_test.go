@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
@@ -37,38 +37,6 @@ func startBroker(t *testing.T) *fakebroker.Broker {
 	return b
 }
 
-// brokerClock is a broker clock that tests move by hand.
-type brokerClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *brokerClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *brokerClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func fakeBrokerClock(b *fakebroker.Broker) *brokerClock {
-	c := &brokerClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b.SetClock(c.now)
-	return c
-}
-
-// rawConn speaks STOMP frames directly.
-type rawConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *frame.Reader
-	w  *frame.Writer
-}
-
 func TestExternalBroker(t *testing.T) {
 	b := startBroker(t)
 	// Two platforms on one broker, each with its own request queue.
@@ -78,7 +46,7 @@ func TestExternalBroker(t *testing.T) {
 	if p1.STOMPAddr() != b.Addr() {
 		t.Fatalf("STOMPAddr = %s", p1.STOMPAddr())
 	}
-	conn := dial(t, b.Addr())
+	conn := stomptest.Client(t, b.Addr())
 	sub, err := conn.Subscribe(replyPrefix+"keyone", stomp.AckAuto)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +62,7 @@ func TestExternalBroker(t *testing.T) {
 	if err := conn.Send(probeTopic, "", nil, stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
-	send := dial(t, b.Addr())
+	send := stomptest.Client(t, b.Addr())
 	body := `["AgentLogin", "keyone", {"Accountcode": "default", "User": "1001", "Interface": "SIP/1"}, "r1"]`
 	if err := send.Send("/queue/one", "", []byte(body)); err != nil {
 		t.Fatal(err)
@@ -186,12 +154,12 @@ func TestReconnect(t *testing.T) {
 // does: to the agent's topic and to the literal wildcard topic.
 func TestDurableQueue(t *testing.T) {
 	p := NewPlatform(t, WithAgent("default", "1001", "", ""), WithAgent("default", "1002", "", ""))
-	q := "iv.events.t" + randomKey()
-	w1, session := brokerConn(t, p.STOMPAddr())
-	w1.subscribe(durableSub("s1", events.AllAgents, q))
+	q := "iv.events.t" + stomptest.RandomName()
+	w1, session := stomptest.Connect(t, p.STOMPAddr())
+	w1.Subscribe(stomptest.DurableSub("s1", events.AllAgents, q))
 	// The same name through another topic binds that topic too; the
 	// queue gets each event once although both bindings match.
-	w1.subscribe(durableSub("s2", events.AgentTopic("default", "1001"), q))
+	w1.Subscribe(stomptest.DurableSub("s2", events.AgentTopic("default", "1001"), q))
 	publish := func(agent, uid string) {
 		t.Helper()
 		if err := p.PublishEvent(events.Event{Type: events.NewCall, Agent: agent, UniqueID: uid}); err != nil {
@@ -202,7 +170,7 @@ func TestDurableQueue(t *testing.T) {
 	seen := map[string]bool{}
 	var first *frame.Frame
 	for i := 0; i < 1; i++ {
-		m := w1.message()
+		m := w1.Message()
 		first = m
 		ev, err := events.Decode(m.Body)
 		if err != nil {
@@ -217,20 +185,20 @@ func TestDurableQueue(t *testing.T) {
 			t.Fatalf("MESSAGE headers %v", m.Header)
 		}
 	}
-	w1.none(w1)
+	w1.None(w1)
 	info, ok := p.BrokerQueue(q)
 	if !ok || !info.Durable || info.Consumers != 2 || info.Unacked != 1 || info.Ready != 0 ||
 		strings.Join(info.Bindings, " ") != "/topic/iv.agents.# /topic/iv.agents.default_1001" {
 		t.Fatalf("BrokerQueue %+v %v", info, ok)
 	}
-	w1.ack(frame.ACK, first, frame.Receipt, "a1")
-	if f := w1.read(false); f.Command != frame.RECEIPT {
+	w1.Ack(frame.ACK, first, frame.Receipt, "a1")
+	if f := w1.Read(false); f.Command != frame.RECEIPT {
 		t.Fatalf("ACK: %s %q", f.Command, f.Body)
 	}
 
 	// Every consumer gone: events wait, bindings stay.
-	w1.write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
-	w1.read(false)
+	w1.Write(frame.New(frame.DISCONNECT, frame.Receipt, "bye"))
+	w1.Read(false)
 	publish("default_1002", "u2") // through the wildcard binding only
 	publish("default_1001", "u3")
 	publish("default_1001", "u4")
@@ -242,19 +210,19 @@ func TestDurableQueue(t *testing.T) {
 	}
 
 	// Two workers split them, within their prefetch.
-	w2, _ := brokerConn(t, p.STOMPAddr())
-	w2.subscribe(durableSub("a", events.AllAgents, q, "prefetch-count", "1"))
-	m2 := w2.message()
-	w3, _ := brokerConn(t, p.STOMPAddr())
-	w3.subscribe(durableSub("b", events.AllAgents, q, "prefetch-count", "1"))
-	m3 := w3.message()
-	w2.none(w3)
+	w2, _ := stomptest.Connect(t, p.STOMPAddr())
+	w2.Subscribe(stomptest.DurableSub("a", events.AllAgents, q, "prefetch-count", "1"))
+	m2 := w2.Message()
+	w3, _ := stomptest.Connect(t, p.STOMPAddr())
+	w3.Subscribe(stomptest.DurableSub("b", events.AllAgents, q, "prefetch-count", "1"))
+	m3 := w3.Message()
+	w2.None(w3)
 	if info, _ := p.BrokerQueue(q); info.Ready != 1 || info.Unacked != 2 {
 		t.Fatalf("prefetch 1 each: %+v", info)
 	}
 	// w3 dies without acking: its event goes to w2 once w2 has room,
 	// redelivered, with a new id.
-	w3.nc.Close()
+	w3.NC.Close()
 	for deadline := time.Now().Add(waitFor); ; time.Sleep(time.Millisecond) {
 		if info, _ := p.BrokerQueue(q); info.Consumers == 1 && info.Ready == 2 {
 			break // the broker took the unacked event back
@@ -262,13 +230,13 @@ func TestDurableQueue(t *testing.T) {
 			t.Fatalf("after w3 closed: %+v", info)
 		}
 	}
-	w2.ack(frame.ACK, m2)
-	m4 := w2.message() // back at the head of the queue
+	w2.Ack(frame.ACK, m2)
+	m4 := w2.Message() // back at the head of the queue
 	if m4.Header.Get("redelivered") != "true" || string(m4.Body) != string(m3.Body) || m4.Header.Get(frame.MessageId) == m3.Header.Get(frame.MessageId) {
 		t.Fatalf("redelivery %v %q, first delivered as %v %q", m4.Header, m4.Body, m3.Header, m3.Body)
 	}
-	w2.ack(frame.ACK, m4)
-	m5 := w2.message()
+	w2.Ack(frame.ACK, m4)
+	m5 := w2.Message()
 	for _, m := range []*frame.Frame{m2, m4, m5} {
 		ev, _ := events.Decode(m.Body)
 		seen[ev.UniqueID] = true
@@ -277,39 +245,39 @@ func TestDurableQueue(t *testing.T) {
 		t.Fatalf("events seen %v", seen)
 	}
 	// NACK requeues at once, redelivered; requeue:false drops.
-	w2.ack(frame.NACK, m5)
-	m6 := w2.message()
+	w2.Ack(frame.NACK, m5)
+	m6 := w2.Message()
 	if m6.Header.Get("redelivered") != "true" || string(m6.Body) != string(m5.Body) {
 		t.Fatalf("after NACK: %v %q", m6.Header, m6.Body)
 	}
-	w2.ack(frame.NACK, m6, "requeue", "false", frame.Receipt, "n")
-	w2.read(false)
+	w2.Ack(frame.NACK, m6, "requeue", "false", frame.Receipt, "n")
+	w2.Read(false)
 	if info, _ := p.BrokerQueue(q); info.Ready != 0 || info.Unacked != 0 {
 		t.Fatalf("after NACK requeue:false: %+v", info)
 	}
 
 	// Deleting the queue cancels the other consumers, whose connections
 	// stay open.
-	w4, _ := brokerConn(t, p.STOMPAddr())
-	w4.subscribe(durableSub("d", events.AllAgents, q))
-	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "d", "durable", "true", "x-queue-name", q, frame.Receipt, "del"))
-	if f := w4.read(false); f.Command != frame.RECEIPT {
+	w4, _ := stomptest.Connect(t, p.STOMPAddr())
+	w4.Subscribe(stomptest.DurableSub("d", events.AllAgents, q))
+	w4.Write(frame.New(frame.UNSUBSCRIBE, frame.Id, "d", "durable", "true", "x-queue-name", q, frame.Receipt, "del"))
+	if f := w4.Read(false); f.Command != frame.RECEIPT {
 		t.Fatalf("delete: %s %q", f.Command, f.Body)
 	}
-	f := w2.read(false)
+	f := w2.Read(false)
 	if f.Command != frame.ERROR || f.Header.Get(frame.Message) != "Server cancelled subscription" || f.Header.Get(frame.Subscription) != "a" ||
 		string(f.Body) != "The server has canceled a subscription.\nNo more messages will be delivered for \"id='a'\".\n" {
 		t.Fatalf("cancelled consumer got %s %v %q", f.Command, f.Header, f.Body)
 	}
-	w2.none(w4)
+	w2.None(w4)
 	if _, ok := p.BrokerQueue(q); ok {
 		t.Fatal("the queue outlived its deletion")
 	}
 	publish("default_1001", "u5")
-	w2.none(w4)
+	w2.None(w4)
 	// Deleting through a subscription this connection does not hold.
-	w4.write(frame.New(frame.UNSUBSCRIBE, frame.Id, "nope", "durable", "true", "x-queue-name", q))
-	if f := w4.read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "No subscription found" ||
+	w4.Write(frame.New(frame.UNSUBSCRIBE, frame.Id, "nope", "durable", "true", "x-queue-name", q))
+	if f := w4.Read(false); f.Command != frame.ERROR || f.Header.Get(frame.Message) != "No subscription found" ||
 		string(f.Body) != "UNSUBSCRIBE must refer to an existing subscription.\nSubscription to \"id='nope'\" not found.\n" {
 		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
 	}
@@ -319,8 +287,8 @@ func TestDurableQueue(t *testing.T) {
 // is never executed; one that is still in time is.
 func TestRequestExpiry(t *testing.T) {
 	p := NewPlatform(t, WithKey("expkey"), WithAgent("default", "1001", "", ""))
-	clock := fakeBrokerClock(p.broker)
-	replies := dial(t, p.STOMPAddr())
+	clock := brokerClock(p.p.Broker())
+	replies := stomptest.Client(t, p.STOMPAddr())
 	sub, err := replies.Subscribe(replyPrefix+"expkey", stomp.AckAuto)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +296,7 @@ func TestRequestExpiry(t *testing.T) {
 	if err := replies.Send(probeTopic, "", nil, stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err) // the subscription is in place
 	}
-	send := dial(t, p.STOMPAddr())
+	send := stomptest.Client(t, p.STOMPAddr())
 	if err := p.PauseRequests(); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +313,7 @@ func TestRequestExpiry(t *testing.T) {
 	if info, _ := p.BrokerQueue("config"); info.Ready != 2 {
 		t.Fatalf("while paused: %+v", info)
 	}
-	clock.advance(5 * time.Second)
+	clock.Advance(5 * time.Second)
 	if err := p.ResumeRequests(); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +342,7 @@ func TestRequestExpiry(t *testing.T) {
 	if err := send.Send(stompx.DefaultRequestQueue, "", req("kept"), stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	if err := p.ResumeRequests(); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +354,7 @@ func TestRequestExpiry(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("no reply")
 	}
-	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/x"+randomKey()))
+	ext := NewPlatform(t, WithExternalBroker(p.STOMPAddr(), stompx.DefaultLogin, stompx.DefaultPasscode), WithRequestQueue("/queue/x"+stomptest.RandomName()))
 	if err := ext.PauseRequests(); err == nil {
 		t.Fatal("PauseRequests with an external broker succeeded")
 	}
@@ -400,26 +368,26 @@ func TestRequestExpiry(t *testing.T) {
 // subscription to the same topics get the same messages.
 func TestPlainAckModeSameMessages(t *testing.T) {
 	p := NewPlatform(t)
-	auto, _ := brokerConn(t, p.STOMPAddr())
-	client, _ := brokerConn(t, p.STOMPAddr())
+	auto, _ := stomptest.Connect(t, p.STOMPAddr())
+	client, _ := stomptest.Connect(t, p.STOMPAddr())
 	topics := []string{events.AllAgents, "/topic/iv.agents.*", events.AgentTopic("default", "1001")}
 	for i, tp := range topics {
 		id := fmt.Sprint(i)
-		auto.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Receipt, "r"+id))
-		client.subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"+id))
+		auto.Subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Receipt, "r"+id))
+		client.Subscribe(frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, tp, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r"+id))
 	}
 	if err := p.PublishEvent(events.Event{Type: events.Login, Agent: "default_1001"}); err != nil {
 		t.Fatal(err)
 	}
 	// got reads n messages, then proves by a receipt that no more came.
-	got := func(c *rawConn, n int) []string {
+	got := func(c *stomptest.Conn, n int) []string {
 		var out []string
 		for len(out) < n {
-			m := c.message()
+			m := c.Message()
 			out = append(out, m.Header.Get(frame.Subscription)+" "+m.Header.Get(frame.Destination)+" "+string(m.Body))
 		}
-		c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "end"))
-		if f := c.read(false); f.Command != frame.RECEIPT {
+		c.Write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "end"))
+		if f := c.Read(false); f.Command != frame.RECEIPT {
 			t.Fatalf("after %d messages: %s %v %q", n, f.Command, f.Header, f.Body)
 		}
 		slices.Sort(out)
@@ -431,100 +399,9 @@ func TestPlainAckModeSameMessages(t *testing.T) {
 	}
 }
 
-func rawDial(t *testing.T, addr string) *rawConn {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return &rawConn{t: t, nc: nc, r: frame.NewReader(nc), w: frame.NewWriter(nc)}
-}
-
-func (c *rawConn) write(f *frame.Frame) {
-	c.t.Helper()
-	if err := c.w.Write(f); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// read returns the next frame, skipping heart-beats unless beats is set.
-func (c *rawConn) read(beats bool) *frame.Frame {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(waitFor))
-	for {
-		f, err := c.r.Read()
-		if err != nil {
-			c.t.Fatalf("read: %v", err)
-		}
-		if f != nil || beats {
-			return f
-		}
-	}
-}
-
-func (c *rawConn) connect(headers ...string) *frame.Frame {
-	c.t.Helper()
-	h := append([]string{frame.AcceptVersion, "1.2", frame.Login, stompx.DefaultLogin, frame.Passcode, stompx.DefaultPasscode}, headers...)
-	c.write(frame.New(frame.CONNECT, h...))
-	return c.read(false)
-}
-
-// durableSub returns a durable SUBSCRIBE, with the headers of the research
-// note's probes (and stompx), changed or added by more (name, value, ...).
-func durableSub(id, topic, queue string, more ...string) *frame.Frame {
-	f := frame.New(frame.SUBSCRIBE, frame.Id, id, frame.Destination, topic, "durable", "true", "auto-delete", "false",
-		"x-queue-name", queue, frame.Ack, frame.AckClientIndividual, frame.Receipt, "r-"+id)
-	for i := 0; i+1 < len(more); i += 2 {
-		f.Header.Set(more[i], more[i+1])
-	}
-	return f
-}
-
-// subscribe sends f and waits for its receipt.
-func (c *rawConn) subscribe(f *frame.Frame) {
-	c.t.Helper()
-	c.write(f)
-	if g := c.read(false); g.Command != frame.RECEIPT {
-		c.t.Fatalf("SUBSCRIBE %v: %s %v %q", f.Header, g.Command, g.Header, g.Body)
-	}
-}
-
-// message reads the next frame, which must be a MESSAGE.
-func (c *rawConn) message() *frame.Frame {
-	c.t.Helper()
-	f := c.read(false)
-	if f.Command != frame.MESSAGE {
-		c.t.Fatalf("got %s %v %q, want a MESSAGE", f.Command, f.Header, f.Body)
-	}
-	return f
-}
-
-// none checks that nothing arrives for a little while (after the broker
-// has proved, by a receipt on pub, that it routed what pub sent).
-func (c *rawConn) none(pub *rawConn) {
-	c.t.Helper()
-	pub.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "sync"))
-	if f := pub.read(false); f.Command != frame.RECEIPT {
-		c.t.Fatalf("sync: %s", f.Command)
-	}
-	c.write(frame.New(frame.SEND, frame.Destination, "/topic/ivtest.sync", frame.Receipt, "none"))
-	if f := c.read(false); f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != "none" {
-		c.t.Fatalf("expected nothing, got %s %v %q", f.Command, f.Header, f.Body)
-	}
-}
-
-func (c *rawConn) ack(cmd string, m *frame.Frame, headers ...string) {
-	c.t.Helper()
-	c.write(frame.New(cmd, append([]string{frame.Id, m.Header.Get(frame.Ack)}, headers...)...))
-}
-
-func brokerConn(t *testing.T, addr string) (*rawConn, string) {
-	t.Helper()
-	c := rawDial(t, addr)
-	f := c.connect()
-	if f.Command != frame.CONNECTED || !strings.HasPrefix(f.Header.Get(frame.Server), "ivtest/") {
-		t.Fatalf("CONNECTED %v", f.Header)
-	}
-	return c, f.Header.Get(frame.Session)
+// brokerClock gives b a clock the test moves by hand.
+func brokerClock(b *fakebroker.Broker) *stomptest.Clock {
+	c := stomptest.NewClock()
+	b.SetClock(c.Now)
+	return c
 }

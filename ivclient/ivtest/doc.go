@@ -181,9 +181,12 @@
 // ACK of an unknown delivery, which closes the connection. A SEND's
 // expiration header (milliseconds) drops the message if it waits longer,
 // /queue/config included (PauseRequests shows it). Every queue holds at
-// most MaxQueueBacklog messages waiting; past it the oldest are dropped
-// and counted (Stats.BrokerOverflows). BrokerQueue shows a queue's state.
-// The details, and what was verified on RabbitMQ, are in broker_durable.go.
+// most 100,000 messages, or 64 MiB of bodies, waiting or unacknowledged;
+// past either the oldest waiting are dropped and counted
+// (Stats.BrokerOverflows, BrokerQueue.Dropped); give a durable
+// subscription stompx.WithMaxBacklog for a lower bound. BrokerQueue shows
+// a queue's state. The details, and what was verified on RabbitMQ, are in
+// the module's internal/fakebroker.
 //
 // WithExternalBroker attaches the processor to another broker, RabbitMQ
 // for instance, which routes wildcards itself; the processor then
@@ -258,4 +261,40 @@
 // is built on these); Sync waits until everything produced so far has
 // reached the broker; Reset returns the platform to its seeds between
 // tests.
+//
+// # The broker in this API
+//
+// A partner's test talks to the platform, not to its broker, and ivtest
+// shows the embedded broker only where such a test needs it:
+//
+//   - PauseRequests and ResumeRequests play the platform's consumer being
+//     down: a test proves that a request whose deadline passed while it
+//     waited is never executed, and that a caller that retries does not
+//     act twice. DropReplies and DelayReplies cannot show this: the
+//     platform acts on those requests.
+//   - BrokerQueue shows a durable subscription's queue (stompx.
+//     SubscribeDurable, events.Consume): a worker's test waits for its
+//     bindings before publishing, and checks that nothing is left
+//     unacknowledged or ready after a restart, or that an overflow was
+//     dropped (Dropped), without RabbitMQ's management API.
+//   - Stats.BrokerOverflows counts what the embedded broker dropped from
+//     full queues, so that a test missing events can tell a drop from a
+//     bug in its own consumer: every drop is counted somewhere a test can
+//     read it.
+//
+// The broker's limits (100,000 messages, 64 MiB a queue) are stated above
+// rather than exported: a test that needs an overflow sets a lower bound
+// with stompx.WithMaxBacklog or x-max-length.
+//
+// # Where the code is
+//
+// ivtest is the part a partner's test uses: Platform, Start, NewPlatform,
+// the options, and the values the platform reports (Request, Notice,
+// Stats, ...), which are named here and defined with the platform's state.
+// The rest is in the module's internal packages, which the simulator
+// (go run ./examples/simulator, ivctl sim) also runs on, without the
+// testing package: internal/fakeplatform is the platform's state, its 41
+// methods, the call flows and fault injection; its processor package
+// serves them over STOMP, and internal/fakeivws over IVWS (SOAP, with the
+// WSDL); internal/fakebroker is the embedded STOMP broker.
 package ivtest

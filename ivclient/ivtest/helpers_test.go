@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
+
 	"github.com/go-stomp/stomp/v3"
 	"go.uber.org/goleak"
 
@@ -25,25 +27,12 @@ func TestMain(m *testing.M) {
 
 const waitFor = 5 * time.Second
 
-// dial connects a raw go-stomp client to p's broker and disconnects it when
-// the test ends (before p closes, as cleanups run last-in first-out).
-func dial(t testing.TB, addr string) *stomp.Conn {
-	t.Helper()
-	c, err := stomp.Dial("tcp", addr,
-		stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
-		stomp.ConnOpt.HeartBeat(0, 0),
-		stomp.ConnOpt.DisconnectReceiptTimeout(5*time.Second),
-		stomp.ConnOpt.Logger(stompLogger{testLogger()}))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Disconnect(); err != nil {
-			c.MustDisconnect()
-		}
-	})
-	return c
-}
+// replyPrefix is the prefix of a key's reply topic, /topic/<key>.
+const replyPrefix = "/topic/"
+
+// probeTopic is a topic nobody subscribes to: a SEND to it with a receipt
+// proves the broker has acted on the connection's earlier frames.
+const probeTopic = "/topic/ivtest.probe"
 
 // client is a raw request/reply client: it subscribes to /topic/<key> on
 // one connection, sends on another, and matches replies by identifier.
@@ -72,8 +61,8 @@ func newClient(t testing.TB, p *Platform, key string) *client {
 	c := &client{t: t, key: key, waiters: map[string]chan wire.Reply{}, done: make(chan struct{})}
 	c.init()
 	t.Cleanup(func() { <-c.done }) // after the connections close
-	recv := dial(t, p.STOMPAddr())
-	c.send = dial(t, p.STOMPAddr())
+	recv := stomptest.Client(t, p.STOMPAddr())
+	c.send = stomptest.Client(t, p.STOMPAddr())
 	var err error
 	c.sub, err = recv.Subscribe(replyPrefix+key, stomp.AckAuto)
 	if err != nil {
@@ -193,7 +182,7 @@ func listen(t testing.TB, p *Platform, topics ...string) *listener {
 	l := &listener{t: t, ch: make(chan events.Event, 4096)}
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait) // after the connection closes
-	conn := dial(t, p.STOMPAddr())
+	conn := stomptest.Client(t, p.STOMPAddr())
 	for _, topic := range topics {
 		sub, err := conn.Subscribe(topic, stomp.AckAuto)
 		if err != nil {

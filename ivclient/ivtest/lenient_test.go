@@ -41,9 +41,9 @@ func TestLenientNames(t *testing.T) {
 	}
 
 	want := []LenientCount{
-		{"NewCall over STOMP: user for Agent", 2},
-		{"AgentAdd over STOMP: passwd for pass", 1},
-		{"NewCall over SOAP: agent for User", 1},
+		{Kind: "NewCall over STOMP: user for Agent", Count: 2},
+		{Kind: "AgentAdd over STOMP: passwd for pass", Count: 1},
+		{Kind: "NewCall over SOAP: agent for User", Count: 1},
 	}
 	got := p.Lenient()
 	if len(got) != len(want) {

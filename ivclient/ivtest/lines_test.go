@@ -78,7 +78,7 @@ func TestBusyAgent(t *testing.T) {
 		t.Fatalf("OutboundCall of a busy agent: %q, %v; want a new call's uniqueid and no error", busy, err)
 	}
 	evs := l.expect(events.NewCall, events.Hangup)
-	if evs[0].Direction != outbound || evs[0].CallerID != "6100" || evs[0].UniqueID != busy ||
+	if evs[0].Direction != "OUTBOUND" || evs[0].CallerID != "6100" || evs[0].UniqueID != busy ||
 		evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != busy {
 		t.Errorf("OutboundCall of a busy agent: events %+v, want NEWCALL (OUTBOUND, 6100) and HANGUP (BUSY) of %s", evs, busy)
 	}
@@ -184,7 +184,7 @@ func TestBusyCallee(t *testing.T) {
 		t.Fatalf("AgentCall to a busy agent: %q %q %v", from, to, err)
 	}
 	evs := l1.expect(events.NewCall, events.Hangup)
-	if evs[0].Direction != outbound || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
+	if evs[0].Direction != "OUTBOUND" || evs[1].Reason != events.ReasonBusy || evs[1].UniqueID != from {
 		t.Errorf("the caller's events: %+v", evs)
 	}
 	l2.none(p)
@@ -220,7 +220,7 @@ func TestNoLineIsLenient(t *testing.T) {
 	if rows := lineList(t, c, "1001"); len(rows) != 0 {
 		t.Errorf("lines of an agent with none configured: %+v", rows)
 	}
-	want := []LenientCount{{lenientNoLine, 2}}
+	want := []LenientCount{{Kind: "an agent with no line configured took a call on line 1", Count: 2}}
 	if got := p.Lenient(); len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("Lenient = %v, want %v", got, want)
 	}

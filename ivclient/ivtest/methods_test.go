@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
-	"github.com/instantvoice/instantvoice-go/internal/catalog"
 )
 
 type A = map[string]any
@@ -21,21 +20,6 @@ func decode[T any](t testing.TB, raw json.RawMessage) T {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 	return v
-}
-
-// TestMethodTable holds the platform's methods to ivclient's table: a
-// handler for each of catalog.Methods, and none for another name.
-func TestMethodTable(t *testing.T) {
-	for _, m := range catalog.Methods() {
-		if handlerOf(m.Name) == nil {
-			t.Errorf("no handler for %s", m.Name)
-		}
-	}
-	for _, name := range []string{"", "PollEvents", "StartTray", "agentadd", "AgentAdd "} {
-		if handlerOf(name) != nil {
-			t.Errorf("a handler for %q", name)
-		}
-	}
 }
 
 func TestSuccessDescriptionAndIdentifier(t *testing.T) {
@@ -424,7 +408,7 @@ func TestSendSmsAndCallBack(t *testing.T) {
 	c.expect(codes.MissingArgs, "SendSms", A{"Accountcode": "default", "Number": "552188283288"})
 	c.expect(codes.Invalid, "SendSms", A{"Accountcode": "default", "Number": "call me", "Text": "x"})
 	c.expect(codes.NotFound, "SendSms", A{"Accountcode": "nope", "Number": "1", "Text": "x"})
-	if got := p.SentSMS(); len(got) != 1 || got[0] != (SMS{"default", "552188283288", "Hi there!"}) {
+	if got := p.SentSMS(); len(got) != 1 || got[0] != (SMS{Accountcode: "default", Number: "552188283288", Text: "Hi there!"}) {
 		t.Fatalf("SentSMS = %v", got)
 	}
 

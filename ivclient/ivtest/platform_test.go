@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instantvoice/instantvoice-go/internal/stomptest"
+
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/codes"
@@ -53,7 +55,7 @@ func TestThousandInFlight(t *testing.T) {
 		c := &client{t: t, key: p.Key(), waiters: map[string]chan wire.Reply{}, done: make(chan struct{})}
 		c.init()
 		t.Cleanup(func() { <-c.done })
-		conn := dial(t, p.STOMPAddr())
+		conn := stomptest.Client(t, p.STOMPAddr())
 		c.send = conn
 		var err error
 		if c.sub, err = conn.Subscribe(replyPrefix+c.key, stomp.AckAuto); err != nil {
@@ -223,7 +225,7 @@ func TestCloseWithClientsAndTraffic(t *testing.T) {
 	// goroutine blocked for ever (its processing goroutine returns on the
 	// write error while the read channel is full).
 	opts := []func(*stomp.Conn) error{stomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode),
-		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stompLogger{testLogger()}),
+		stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(stomptest.QuietLogger{}),
 		stomp.ConnOpt.MsgSendTimeout(time.Second)} // a Send blocked on a closed connection gives up sooner
 	conn, err := stomp.Dial("tcp", p.STOMPAddr(), opts...)
 	if err != nil {

@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"errors"
@@ -22,37 +22,11 @@ func (p *Platform) BrokerQueue(name string) (BrokerQueue, bool) {
 	if p.broker == nil {
 		return BrokerQueue{}, false
 	}
-	q, ok := p.broker.Queue(name)
-	if !ok {
-		return BrokerQueue{}, false
-	}
-	return BrokerQueue{Name: q.Name, Durable: q.Durable, Bindings: q.Bindings, Args: q.Args, Ready: q.Ready,
-		Unacked: q.Unacked, Consumers: q.Consumers, Dropped: q.Dropped, Expired: q.Expired}, true
+	return p.broker.Queue(name)
 }
 
 // BrokerQueue describes one queue of the embedded broker.
-type BrokerQueue struct {
-	Name      string            // the queue's name: x-queue-name, or Q for /queue/Q
-	Durable   bool              // declared durable:true
-	Bindings  []string          // the topics bound to it, "/topic/iv.agents.#", in the order they were bound
-	Args      map[string]string // the queue arguments it was declared with, "x-max-length": "5"
-	Ready     int               // messages waiting for a consumer
-	Unacked   int               // messages delivered and not yet acknowledged
-	Consumers int               // subscriptions consuming it
-	Dropped   uint64            // oldest messages dropped: x-max-length, x-max-length-bytes or MaxQueueBacklog
-	Expired   uint64            // messages dropped because their TTL or expiration passed while they waited
-}
-
-// MaxQueueBacklog and MaxQueueBacklogBytes bound the messages one queue of
-// the embedded broker holds, waiting or delivered and not yet acknowledged
-// (in number, and in bytes of bodies); past either, the oldest waiting
-// message is dropped and counted (Stats.BrokerOverflows,
-// BrokerQueue.Dropped). Give a durable subscription WithMaxBacklog to
-// choose a lower bound.
-const (
-	MaxQueueBacklog      = fakebroker.MaxQueueBacklog
-	MaxQueueBacklogBytes = fakebroker.MaxQueueBacklogBytes
-)
+type BrokerQueue = fakebroker.QueueInfo
 
 // PauseRequests stops the platform from taking requests off its request
 // queue, as if its consumer were down, until ResumeRequests: requests wait
@@ -70,8 +44,11 @@ func (p *Platform) holdRequests(hold bool) error {
 	if p.broker == nil {
 		return errors.New("ivtest: PauseRequests and ResumeRequests need the embedded broker")
 	}
-	if !p.broker.HoldQueue(p.proc.queue, hold) {
-		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.queue)
+	if !p.broker.HoldQueue(p.proc.Queue(), hold) {
+		return fmt.Errorf("ivtest: the request destination %q is not a queue", p.proc.Queue())
 	}
 	return nil
 }
+
+// Broker returns the embedded broker, nil with WithExternalBroker.
+func (p *Platform) Broker() *fakebroker.Broker { return p.broker }

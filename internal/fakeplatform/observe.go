@@ -1,10 +1,11 @@
-package ivtest
+package fakeplatform
 
 import (
 	"sort"
 	"time"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/fakeivws"
 )
 
 // What a test, or the simulator's console, can watch: the platform's
@@ -155,37 +156,30 @@ func (p *Platform) takeDelay(method string) time.Duration {
 	return p.delay
 }
 
-// What holdSOAPReply did with a SOAP reply.
-const (
-	replySend      = iota
-	replyDropped   // DropReplies: withheld until the client gives up or the platform closes
-	replyAbandoned // the client gave up while DelayReplies held it
-)
-
 // holdSOAPReply applies DropReplies and DelayReplies to the reply to a
 // SOAP request for method; gone is closed when the client goes away,
 // closing when the platform closes (which ends a delay).
-func (p *Platform) holdSOAPReply(method string, gone, closing <-chan struct{}) int {
+func (p *Platform) holdSOAPReply(method string, gone, closing <-chan struct{}) fakeivws.Hold {
 	if p.takeDrop(method) {
 		select {
 		case <-gone:
 		case <-closing:
 		}
-		return replyDropped
+		return fakeivws.Dropped
 	}
 	d := p.takeDelay(method)
 	if d <= 0 {
-		return replySend
+		return fakeivws.Send
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-gone:
-		return replyAbandoned
+		return fakeivws.Abandoned
 	case <-closing:
 	}
-	return replySend
+	return fakeivws.Send
 }
 
 // recordServed records req as answered with code and payload (a failure's

@@ -1,15 +1,14 @@
-package ivtest
+package fakeplatform
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/instantvoice/instantvoice-go/codes"
 	"github.com/instantvoice/instantvoice-go/internal/catalog"
+	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
 // methodFunc implements one platform method. It runs with p.mu held, reads
@@ -417,45 +416,10 @@ func splitNum(s string) (string, int) {
 }
 
 // scalarText returns a scalar argument as trimmed text.
-func scalarText(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return strings.TrimSpace(x), true
-	case json.Number:
-		return x.String(), true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case float32:
-		return strconv.FormatFloat(float64(x), 'f', -1, 32), true
-	case int:
-		return strconv.Itoa(x), true
-	case int64:
-		return strconv.FormatInt(x, 10), true
-	case int32:
-		return strconv.FormatInt(int64(x), 10), true
-	case uint:
-		return strconv.FormatUint(uint64(x), 10), true
-	case uint64:
-		return strconv.FormatUint(x, 10), true
-	case bool:
-		return strconv.FormatBool(x), true
-	case fmt.Stringer:
-		return strings.TrimSpace(x.String()), true
-	}
-	return "", false
-}
+func scalarText(v any) (string, bool) { return wire.ScalarText(v) }
 
 // parseInt accepts "10", "-3" and integral numbers such as "10.0".
-func parseInt(s string) (int, bool) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n, true
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return 0, false
-	}
-	return int(f), true
-}
+func parseInt(s string) (int, bool) { return wire.ParseInt(s) }
 
 func isDigits(s string) bool {
 	if s == "" || len(s) > 18 {

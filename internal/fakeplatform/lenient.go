@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"sort"

@@ -1,4 +1,4 @@
-package ivtest
+package fakeivws
 
 import (
 	"bytes"
@@ -7,24 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/instantvoice/instantvoice-go/codes"
+	"github.com/instantvoice/instantvoice-go/internal/wire"
 )
 
 // The IVWS (SOAP) endpoint of the fake platform.
 //
 // GET ?wsdl serves the WSDL of wsdl.go. A POST is a SOAP 1.1 request: the
 // Body's first element names the operation, its <key> child is the access
-// key and its other children are the arguments, answered by p.handle from
+// key and its other children are the arguments, answered by Platform.Serve from
 // the same state the STOMP processor uses:
 //
 //   - arguments are passed as the text of their elements, under their XML
@@ -60,105 +57,6 @@ import (
 // until the client gives up (the connection is then dropped without a
 // response) or the platform closes. Requests records every request; a
 // ReplyFunc, which rewrites STOMP reply bodies, does not apply here.
-
-// maxSOAPRequest bounds the size of a request body.
-const maxSOAPRequest = 4 << 20
-
-type soapServer struct {
-	srv  *httptest.Server
-	desc *ivws // the operations and result types
-	wsdl []byte
-	stop chan struct{} // closed by stopSOAP: releases withheld replies
-	once sync.Once
-}
-
-func (p *Platform) startSOAP() error {
-	s := &soapServer{desc: newIVWS(), stop: make(chan struct{})}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.serveSOAP(s, w, r)
-	}))
-	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if p.soapAddr != "" && p.soapAddr != "127.0.0.1:0" {
-		l, err := net.Listen("tcp", p.soapAddr)
-		if err != nil {
-			s.srv.Close()
-			return fmt.Errorf("ivtest: IVWS endpoint: %w", err)
-		}
-		s.srv.Listener.Close()
-		s.srv.Listener = l
-	}
-	// Everything the handler reads is set before Start.
-	p.soap = s
-	p.soapURL = "http://" + s.srv.Listener.Addr().String() + "/"
-	s.wsdl = s.desc.document(p.soapURL)
-	s.srv.Start()
-	return nil
-}
-
-// stopSOAP releases withheld replies, then closes the server, waiting for
-// its requests to end.
-func (p *Platform) stopSOAP() {
-	s := p.soap
-	if s == nil {
-		return
-	}
-	s.once.Do(func() {
-		close(s.stop)
-		s.srv.Close()
-	})
-}
-
-func (p *Platform) serveSOAP(s *soapServer, w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if _, ok := wsdlQuery(r.URL.RawQuery); !ok {
-			http.Error(w, "IVWS: the WSDL is at ?wsdl; operations are POSTed", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(s.wsdl)))
-		if r.Method == http.MethodGet {
-			w.Write(s.wsdl)
-		}
-		return
-	case http.MethodPost:
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-
-	p.stats.soapRequests.Add(1)
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSOAPRequest+1))
-	if err != nil {
-		return // the client went away
-	}
-	if len(body) > maxSOAPRequest {
-		writeFault(w, "SOAP-ENV:Client", "request too large", "")
-		return
-	}
-	method, key, args, err := parseSOAPRequest(body)
-	if err != nil {
-		p.record(Request{Body: body, Key: key, Code: codes.Invalid, Description: "malformed SOAP request", Transport: transportSOAP})
-		writeFault(w, "SOAP-ENV:Client", "malformed SOAP request: "+err.Error(), "")
-		return
-	}
-	code, payload, lenient := p.handle(method, key, transportSOAP, args)
-	p.recordServed(Request{Method: method, Key: key, Args: args, Body: body, Transport: transportSOAP, Lenient: lenient}, code, payload)
-
-	switch p.holdSOAPReply(method, r.Context().Done(), s.stop) {
-	case replyDropped:
-		panic(http.ErrAbortHandler) // close the connection without a response
-	case replyAbandoned:
-		return
-	}
-	if code != codes.OK {
-		desc, _ := payload.(string)
-		s.desc.writeFailure(w, method, code, desc)
-		return
-	}
-	s.desc.writeResult(w, method, forSOAP(method, args, payload))
-}
 
 // wsdlQuery reports whether the query asks for the WSDL ("wsdl", "WSDL",
 // "wsdl=").
@@ -397,7 +295,7 @@ func (d *ivws) writeResult(w http.ResponseWriter, method string, payload any) {
 		b.WriteString(` type="tns:` + op.arrayType() + `">`)
 		list, _ := payload.([]any)
 		for _, it := range list {
-			s, _ := scalarText(it)
+			s, _ := wire.ScalarText(it)
 			if op.result == resultTuples {
 				s = "('" + s + "',)"
 			}
@@ -453,7 +351,7 @@ func forSOAP(method string, args map[string]any, payload any) any {
 		var ac string
 		for k, v := range args { // the lookup succeeded: this is the agent's accountcode
 			if strings.EqualFold(k, "accountcode") {
-				ac, _ = scalarText(v)
+				ac, _ = wire.ScalarText(v)
 			}
 		}
 		out := make([]any, 0, len(list))
@@ -465,7 +363,7 @@ func forSOAP(method string, args map[string]any, payload any) any {
 			}
 			l := copyMap(m)
 			l["accountcode"] = ac
-			if ts, _ := scalarText(l["linestatusts"]); ts == "0" {
+			if ts, _ := wire.ScalarText(l["linestatusts"]); ts == "0" {
 				l["linestatusts"] = nil
 			}
 			out = append(out, l)
@@ -517,13 +415,13 @@ func writeFields(b *bytes.Buffer, t soapType, m map[string]any) {
 // the STOMP reply, an xs:string. nil, and an integer field with no value,
 // are written nil.
 func writeTyped(b *bytes.Buffer, name, typ string, v any) {
-	text, ok := scalarText(v)
+	text, ok := wire.ScalarText(v)
 	if v == nil || !ok || (typ == "xs:integer" && text == "") {
 		b.WriteString("<" + name + ` xs:nil="1"/>`)
 		return
 	}
 	if typ == "xs:integer" {
-		if _, isInt := parseInt(text); !isInt {
+		if _, isInt := wire.ParseInt(text); !isInt {
 			typ = "xs:string"
 		} else if f, err := strconv.ParseFloat(text, 64); err == nil && strings.ContainsAny(text, ".eE") {
 			text = strconv.FormatInt(int64(f), 10) // "10.0" -> "10"

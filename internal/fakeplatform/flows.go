@@ -1,4 +1,4 @@
-package ivtest
+package fakeplatform
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func (p *Platform) flow(name string, fn func(r *rq)) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	if err := p.proc.sync(ctx); err != nil {
+	if err := p.proc.Sync(ctx); err != nil {
 		return fmt.Errorf("ivtest: %s: publishing events: %w", name, err)
 	}
 	return nil
@@ -333,7 +333,7 @@ func (p *Platform) Reset() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	if err := p.proc.sync(ctx); err != nil {
+	if err := p.proc.Sync(ctx); err != nil {
 		return fmt.Errorf("ivtest: Reset: publishing events: %w", err)
 	}
 	return nil

@@ -1,4 +1,8 @@
-package ivtest
+// Package processor is the fake platform's side of the STOMP interface:
+// a client of the broker (the embedded one or an external one) that reads
+// requests from the request queue and publishes replies and events, in
+// the order they were produced, reconnecting when the broker drops it.
+package processor
 
 import (
 	"context"
@@ -7,15 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
 )
 
-// The request processor: the platform's side of the STOMP interface, as a
-// client of the broker (the embedded one or an external one).
-//
-// It holds two connections. The consumer connection only subscribes to the
+// A Processor holds two connections. The consumer connection only subscribes to the
 // request queue; its reader goroutine parses and answers each request and
 // appends the reply (and any events) to an unbounded outbound queue, so it
 // never blocks and never sends on the connection it reads (go-stomp's client
@@ -24,16 +26,18 @@ import (
 // on the second connection, in order, so that replies and events leave in
 // the order they were produced. When either connection fails (an external
 // broker restarting), both are replaced, with backoff, until Close.
-type processor struct {
-	p        *Platform
+type Processor struct {
+	serve    func(body []byte)
 	addr     string
 	login    string
 	passcode string
 	queue    string
 	log      *slog.Logger
 
+	reconnects, publishErrors atomic.Int64
+
 	mu      sync.Mutex
-	out     []outItem
+	out     []Item
 	notify  chan struct{}
 	stopped bool
 
@@ -44,11 +48,12 @@ type processor struct {
 	live   map[net.Conn]struct{} // sockets of the processor's connections
 }
 
-// outItem is one message to publish, or (barrier != nil) a barrier that is
-// released once everything before it has reached the broker.
-type outItem struct {
-	dest    string
-	body    []byte
+// Item is one message to publish: Body on the destination Dest.
+type Item struct {
+	Dest string
+	Body []byte
+	// barrier, when set, makes the item a barrier that is released once
+	// everything before it has reached the broker (Sync).
 	barrier chan error
 }
 
@@ -67,14 +72,18 @@ func (s *session) fail() { s.failOnce.Do(func() { close(s.failed) }) }
 // acted on a connection's earlier frames; nobody subscribes to it.
 const probeTopic = "/topic/ivtest.probe"
 
-func newProcessor(p *Platform, addr, login, passcode, queue string) *processor {
-	return &processor{
-		p:        p,
-		addr:     addr,
+// New returns a processor that will read requests from the destination
+// queue ("/queue/config"), logging in with login and passcode, and give
+// each message's body to serve, on the goroutine that reads them: serve
+// must not block, and publishes through Enqueue. Nothing connects before
+// Start; what is enqueued before is published after it.
+func New(log *slog.Logger, login, passcode, queue string, serve func(body []byte)) *Processor {
+	return &Processor{
+		serve:    serve,
 		login:    login,
 		passcode: passcode,
 		queue:    queue,
-		log:      p.log,
+		log:      log,
 		notify:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -82,9 +91,21 @@ func newProcessor(p *Platform, addr, login, passcode, queue string) *processor {
 	}
 }
 
-// start connects and subscribes, and returns only when the broker has the
-// subscription, so that the first request sent after it returns is served.
-func (pr *processor) start() error {
+// Queue returns the destination requests are read from.
+func (pr *Processor) Queue() string { return pr.queue }
+
+// Reconnects returns how many times the processor replaced a lost broker
+// connection.
+func (pr *Processor) Reconnects() int64 { return pr.reconnects.Load() }
+
+// PublishErrors returns how many messages the broker refused or lost.
+func (pr *Processor) PublishErrors() int64 { return pr.publishErrors.Load() }
+
+// Start connects to the broker at addr and subscribes, and returns only
+// when the broker has the subscription, so that the first request sent
+// after it returns is served. It is called once.
+func (pr *Processor) Start(addr string) error {
+	pr.addr = addr
 	s, err := pr.connect()
 	if err != nil {
 		close(pr.done)
@@ -102,7 +123,7 @@ func (pr *processor) start() error {
 // processor bounds its waits by closing the socket instead, which fails
 // every wait and lets go-stomp's goroutines end. (A send that cannot enter
 // go-stomp's write queue abandons nothing; it gives up after 5 s.)
-func (pr *processor) dial() (*stomp.Conn, net.Conn, error) {
+func (pr *Processor) dial() (*stomp.Conn, net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var d net.Dialer
@@ -129,7 +150,7 @@ func (pr *processor) dial() (*stomp.Conn, net.Conn, error) {
 	return c, nc, nil
 }
 
-func (pr *processor) closeNC(nc net.Conn) {
+func (pr *Processor) closeNC(nc net.Conn) {
 	nc.Close()
 	pr.connMu.Lock()
 	delete(pr.live, nc)
@@ -138,7 +159,7 @@ func (pr *processor) closeNC(nc net.Conn) {
 
 // closeAll closes every socket of the processor, which unblocks whatever
 // waits on a broker that stopped answering.
-func (pr *processor) closeAll() {
+func (pr *Processor) closeAll() {
 	pr.connMu.Lock()
 	defer pr.connMu.Unlock()
 	for nc := range pr.live {
@@ -146,7 +167,7 @@ func (pr *processor) closeAll() {
 	}
 }
 
-func (pr *processor) connect() (*session, error) {
+func (pr *Processor) connect() (*session, error) {
 	pub, pubNC, err := pr.dial()
 	if err != nil {
 		return nil, fmt.Errorf("ivtest: connecting to the broker: %w", err)
@@ -178,20 +199,20 @@ func (pr *processor) connect() (*session, error) {
 }
 
 // read serves the requests of one session.
-func (pr *processor) read(s *session) {
+func (pr *Processor) read(s *session) {
 	defer close(s.readerDone)
 	defer s.fail()
 	for msg := range s.sub.C {
 		if msg.Err != nil {
 			continue // the channel closes next
 		}
-		pr.p.serveSTOMP(msg.Body)
+		pr.serve(msg.Body)
 	}
 }
 
 // run is the supervisor: it publishes for the current session and replaces
 // failed sessions until close.
-func (pr *processor) run(s *session) {
+func (pr *Processor) run(s *session) {
 	defer close(pr.done)
 	backoff := 20 * time.Millisecond
 	for {
@@ -200,7 +221,7 @@ func (pr *processor) run(s *session) {
 		if stopping {
 			return
 		}
-		pr.p.stats.reconnects.Add(1)
+		pr.reconnects.Add(1)
 		pr.log.Warn("ivtest: lost the broker connection; reconnecting")
 		for {
 			t := time.NewTimer(backoff)
@@ -223,7 +244,7 @@ func (pr *processor) run(s *session) {
 
 // publish drains the outbound queue on the session's publisher connection
 // until the session fails (false) or the processor stops (true).
-func (pr *processor) publish(s *session) (stopping bool) {
+func (pr *Processor) publish(s *session) (stopping bool) {
 	for {
 		select {
 		case <-s.failed:
@@ -250,18 +271,18 @@ func (pr *processor) publish(s *session) (stopping bool) {
 }
 
 // send publishes items in order; false when the connection failed.
-func (pr *processor) send(s *session, items []outItem) bool {
+func (pr *Processor) send(s *session, items []Item) bool {
 	for i, it := range items {
 		var err error
 		if it.barrier != nil {
 			err = s.pub.Send(probeTopic, "", nil, stomp.SendOpt.Receipt)
 			it.barrier <- err
 		} else {
-			err = s.pub.Send(it.dest, "", it.body)
+			err = s.pub.Send(it.Dest, "", it.Body)
 		}
 		if err != nil {
-			pr.p.stats.publishErrors.Add(1)
-			pr.log.Warn("ivtest: publishing failed", "destination", safeDest(it.dest), "err", err)
+			pr.publishErrors.Add(1)
+			pr.log.Warn("ivtest: publishing failed", "destination", safeDest(it.Dest), "err", err)
 			// The failed item is dropped (it may be what the broker
 			// refused); the rest are kept for the next session.
 			pr.requeue(items[i+1:])
@@ -273,17 +294,17 @@ func (pr *processor) send(s *session, items []outItem) bool {
 }
 
 // sendAll publishes messages (no barriers) until one fails.
-func (pr *processor) sendAll(s *session, items []outItem) bool {
+func (pr *Processor) sendAll(s *session, items []Item) bool {
 	for _, it := range items {
-		if err := s.pub.Send(it.dest, "", it.body); err != nil {
-			pr.p.stats.publishErrors.Add(1)
+		if err := s.pub.Send(it.Dest, "", it.Body); err != nil {
+			pr.publishErrors.Add(1)
 			return false
 		}
 	}
 	return true
 }
 
-func (pr *processor) take() []outItem {
+func (pr *Processor) take() []Item {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	items := pr.out
@@ -291,24 +312,24 @@ func (pr *processor) take() []outItem {
 	return items
 }
 
-func (pr *processor) requeue(items []outItem) {
+func (pr *Processor) requeue(items []Item) {
 	if len(items) == 0 {
 		return
 	}
 	pr.mu.Lock()
-	pr.out = append(append([]outItem(nil), items...), pr.out...)
+	pr.out = append(append([]Item(nil), items...), pr.out...)
 	pr.mu.Unlock()
 }
 
-// enqueue appends messages to the outbound queue; it never blocks. It
+// Enqueue appends messages to the outbound queue; it never blocks. It
 // reports false once the processor has stopped.
-func (pr *processor) enqueue(items ...outItem) bool {
+func (pr *Processor) Enqueue(items ...Item) bool {
 	pr.mu.Lock()
 	if pr.stopped {
 		pr.mu.Unlock()
 		for _, it := range items {
 			if it.barrier != nil {
-				it.barrier <- errClosed
+				it.barrier <- ErrClosed
 			}
 		}
 		return false
@@ -322,12 +343,12 @@ func (pr *processor) enqueue(items ...outItem) bool {
 	return true
 }
 
-// sync waits until everything enqueued before it has been accepted by the
+// Sync waits until everything enqueued before it has been accepted by the
 // broker.
-func (pr *processor) sync(ctx context.Context) error {
+func (pr *Processor) Sync(ctx context.Context) error {
 	ch := make(chan error, 1)
-	if !pr.enqueue(outItem{barrier: ch}) {
-		return errClosed
+	if !pr.Enqueue(Item{barrier: ch}) {
+		return ErrClosed
 	}
 	select {
 	case err := <-ch:
@@ -339,7 +360,7 @@ func (pr *processor) sync(ctx context.Context) error {
 		case err := <-ch:
 			return err
 		default:
-			return errClosed
+			return ErrClosed
 		}
 	}
 }
@@ -347,7 +368,7 @@ func (pr *processor) sync(ctx context.Context) error {
 // closeSession ends a session: it stops consuming, lets the reader answer
 // what go-stomp had already received, and, when the processor is stopping,
 // publishes what is still queued before closing the publisher connection.
-func (pr *processor) closeSession(s *session, graceful bool) {
+func (pr *Processor) closeSession(s *session, graceful bool) {
 	s.fail()
 	pr.closeNC(s.consNC)
 	<-s.readerDone
@@ -357,10 +378,10 @@ func (pr *processor) closeSession(s *session, graceful bool) {
 		items := pr.out
 		pr.out = nil
 		pr.mu.Unlock()
-		var msgs []outItem
+		var msgs []Item
 		for _, it := range items {
 			if it.barrier != nil {
-				it.barrier <- errClosed
+				it.barrier <- ErrClosed
 			} else {
 				msgs = append(msgs, it)
 			}
@@ -378,8 +399,9 @@ func (pr *processor) closeSession(s *session, graceful bool) {
 // closeGrace bounds how long stopping waits for the broker.
 const closeGrace = 5 * time.Second
 
-// close stops the processor and waits for its goroutines.
-func (pr *processor) close() {
+// Close stops the processor and waits for its goroutines, after
+// publishing what is queued (within a grace period). It is idempotent.
+func (pr *Processor) Close() {
 	select {
 	case <-pr.stop:
 	default:
@@ -400,12 +422,17 @@ func (pr *processor) close() {
 	pr.mu.Unlock()
 	for _, it := range items {
 		if it.barrier != nil {
-			it.barrier <- errClosed
+			it.barrier <- ErrClosed
 		}
 	}
 }
 
-var errClosed = errors.New("ivtest: platform closed")
+// ErrClosed is the error of Sync, and of a barrier, once the processor
+// has stopped.
+var ErrClosed = errors.New("ivtest: platform closed")
+
+// replyPrefix is the prefix of a key's reply topic, /topic/<key>.
+const replyPrefix = "/topic/"
 
 // safeDest hides the key in a reply topic, for logs.
 func safeDest(dest string) string {

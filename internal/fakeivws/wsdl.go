@@ -1,4 +1,4 @@
-package ivtest
+package fakeivws
 
 import (
 	"bytes"
