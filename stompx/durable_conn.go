@@ -27,6 +27,9 @@ type durableConn struct {
 	held  []heldEvent           // what the binder held, to come first (bind, pumpInOrder)
 	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
 
+	lockToken string        // the body of checkLock's message (WithSingleActive)
+	lockEcho  chan struct{} // its arrival on the lock subscription
+
 	mu    sync.Mutex
 	fatal error // a refusal that ends the subscription; read it with verdict
 }
@@ -52,7 +55,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	defer c.abortOnDone(ctx, "subscribing")()
 	ok := dc.subscribeSync()
 	if ok && ds.opts.singleActive {
-		if ok = dc.takeLock(); ok {
+		if ok = dc.takeLock() && dc.checkLock(); ok {
 			ds.activate(dc)
 		}
 	}
