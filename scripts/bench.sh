@@ -1,34 +1,73 @@
 #!/usr/bin/env bash
-# Regenerates BENCHMARKS.md: runs every benchmark of the project (each the SDK
-# beside its raw baseline in the same run), summarises the ratios, and appends
-# benchstat's report. Usage: scripts/bench.sh [count]   (default 6)
+# Regenerates the measured part of BENCHMARKS.md: runs every benchmark of the
+# project (each the SDK beside its raw baseline in the same run), summarises
+# the ratios, and appends benchstat's report.
+#
+# Usage: scripts/bench.sh [-from FILE] [-out FILE] [count]   (count: default 6)
+#   -from FILE  take the benchmark output from FILE (go test -bench's lines)
+#               instead of running the benchmarks: only rewrites the file
+#   -out FILE   the file to rewrite (default BENCHMARKS.md)
+#   BENCHSTAT   the benchstat command (default benchstat, installed if missing)
+#
+# Only the part between the lines
+#   <!-- bench.sh: generated, begin -->  and  <!-- bench.sh: generated, end -->
+# is rewritten; what comes before or after them (the hand-written sections:
+# the simulator's load, ivotel, whole calls, lanes and takeover) is kept as
+# it is. A file without both lines, in that order, is refused, never
+# overwritten; a missing file is made with the generated part alone.
+#
 # The RabbitMQ benchmarks (durable events, and the rabbitmq runs of the STOMP
 # benchmarks beside go-stomp's server and ivtest's broker) need RabbitMQ:
 # IV_RABBITMQ_ADDR (default 127.0.0.1:61613, scripts/rabbitmq.sh) must
 # answer, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+from="" target=BENCHMARKS.md
+while [ $# -gt 0 ]; do
+  case $1 in
+    -from) from=${2:?-from needs a file}; shift 2 ;;
+    -out) target=${2:?-out needs a file}; shift 2 ;;
+    -h|-help|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "bench.sh: unknown flag $1 (-from FILE, -out FILE, count)" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 count=${1:-6}
+begin='<!-- bench.sh: generated, begin -->'
+end='<!-- bench.sh: generated, end -->'
+if [ -e "$target" ]; then
+  b=$(grep -nxF -- "$begin" "$target" | head -1 | cut -d: -f1 || true)
+  e=$(grep -nxF -- "$end" "$target" | head -1 | cut -d: -f1 || true)
+  if [ -z "$b" ] || [ -z "$e" ] || [ "$b" -ge "$e" ]; then
+    echo "bench.sh: $target lacks the lines '$begin' and '$end', in that order, around its generated part: add them; nothing was changed" >&2
+    exit 1
+  fi
+fi
 pkgs="./events ./stompx ./soapx"
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 rabbit=${IV_RABBITMQ_ADDR:-127.0.0.1:61613}
-if ! (exec 3<>"/dev/tcp/${rabbit%:*}/${rabbit##*:}") 2>/dev/null; then
-  echo "no RabbitMQ at $rabbit (IV_RABBITMQ_ADDR) for BenchmarkPairedDurableEvents: run scripts/rabbitmq.sh start" >&2
-  exit 1
-fi
 # BenchmarkPairedSequential gets a fixed, longer run of its own: a
 # RabbitMQ round trip is ~0.7 ms and its latency wanders, so the default
 # one second (about 700 calls) gives ratios from 0.9 to 1.2 run to run;
 # 4000 calls a side settle within a few percent.
 cmd="IV_RABBITMQ_ADDR=$rabbit IV_REQUIRE_BROKER=1 go test -run '^\$' -bench . -skip '^BenchmarkPairedSequential\$' -benchmem -count $count $pkgs"
 seqcmd="IV_RABBITMQ_ADDR=$rabbit IV_REQUIRE_BROKER=1 go test -run '^\$' -bench '^BenchmarkPairedSequential\$' -benchtime 4000x -benchmem -count $count ./stompx"
-echo "running: $cmd" >&2
-eval "$cmd" | tee "$out/bench.txt" >&2
-echo "running: $seqcmd" >&2
-eval "$seqcmd" | grep '^Benchmark' | tee -a "$out/bench.txt" >&2
+if [ -n "$from" ]; then
+  cp -- "$from" "$out/bench.txt"
+else
+  if ! (exec 3<>"/dev/tcp/${rabbit%:*}/${rabbit##*:}") 2>/dev/null; then
+    echo "no RabbitMQ at $rabbit (IV_RABBITMQ_ADDR) for BenchmarkPairedDurableEvents: run scripts/rabbitmq.sh start" >&2
+    exit 1
+  fi
+  echo "running: $cmd" >&2
+  eval "$cmd" | tee "$out/bench.txt" >&2
+  echo "running: $seqcmd" >&2
+  eval "$seqcmd" | grep '^Benchmark' | tee -a "$out/bench.txt" >&2
+fi
 
-benchstat=benchstat
-if ! command -v benchstat >/dev/null; then
+benchstat=${BENCHSTAT:-benchstat}
+if [ -z "${BENCHSTAT:-}" ] && ! command -v benchstat >/dev/null; then
   go install golang.org/x/perf/cmd/benchstat@latest >&2
   benchstat="$(go env GOPATH)/bin/benchstat"
 fi
@@ -72,12 +111,8 @@ durable=$(printf '%s\n' "$summary" | awk -F'\t' '/^DURABLE/ {print $2}' | sort)
 paired=$(printf '%s\n' "$summary" | awk -F'\t' '/^PAIRED/ {printf "| %s | %s |\n", $2, $3}' | sort)
 summary=$(printf '%s\n' "$summary" | grep -v '^PAIRED' | grep -v '^DURABLE' | (read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort))
 
-# The whole-call section is measured by integration tests and
-# BenchmarkConsume by hand (its commands are in it), not by this script:
-# keep it as it is.
-calls_section=$(awk '/^## Whole calls/ {p=1} /^## / && !/^## Whole calls/ {p=0} p' BENCHMARKS.md 2>/dev/null || true)
-
 {
+  echo "$begin"
   cat <<EOF2
 # Benchmarks
 
@@ -88,7 +123,8 @@ subscriber decoding into a struct for events, \`net/http\` with \`encoding/xml\`
 ns/op (medians of $count runs): 1.00 means as fast as raw, above 1 faster. Nothing here is asserted by a
 test; the numbers are measured, never timed in tests.
 
-Regenerate with \`IV_RABBITMQ_ADDR=127.0.0.1:61613 scripts/bench.sh\` (this file is its output). Machine:
+Regenerate with \`IV_RABBITMQ_ADDR=127.0.0.1:61613 scripts/bench.sh\`: it rewrites this part, up to the
+sections measured by hand further down, which it keeps. Machine:
 
 - $(uname -sm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB
 - $(go version)
@@ -141,9 +177,15 @@ What the names mean:
 ## benchstat
 
 \`\`\`
-$("$benchstat" "$out/bench.txt")
+$($benchstat "$out/bench.txt")
 \`\`\`
 EOF2
-} > BENCHMARKS.md
-if [ -n "$calls_section" ]; then printf '\n%s\n' "$calls_section" >> BENCHMARKS.md; fi
-echo "wrote BENCHMARKS.md" >&2
+  echo "$end"
+} > "$out/generated.md"
+if [ -e "$target" ]; then
+  { head -n $((b - 1)) "$target"; cat "$out/generated.md"; tail -n +$((e + 1)) "$target"; } > "$out/new.md"
+else
+  cp "$out/generated.md" "$out/new.md"
+fi
+cat "$out/new.md" > "$target"
+echo "wrote $target (the part between the bench.sh lines; the rest kept)" >&2

@@ -81,8 +81,12 @@
 // subscription to its name's dead letters (a durable queue of their own)
 // with the cause and the time, then settles it: at least once, a crash
 // between the two leaves the event in both places. DeadLetters lists them,
-// ReplayDeadLetters sends them back to the name's queue, PurgeDeadLetters
-// deletes them, and DeleteDurable deletes them with the name's queue. The
+// ReplayDeadLetters sends them back to the name's queue (which must
+// exist: ErrDurableNotFound; at least once, a crash mid-replay may leave a
+// letter both replayed and still dead), PurgeDeadLetters deletes them,
+// and DeleteDurable deletes them with the name's queue. Each reads up to
+// an end marker it puts behind the last letter, so a listing is complete
+// whatever the link's speed, and one runs at a time per name. The
 // name's queue keeps its arguments: queues made before this existed work
 // as they are.
 //

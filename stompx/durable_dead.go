@@ -3,6 +3,7 @@ package stompx
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -105,136 +106,6 @@ func (dc *durableConn) sendConfirmed(dest string, body []byte, opts ...func(*fra
 	return nil
 }
 
-// deadReader is a connection that consumes a name's dead letters.
-type deadReader struct {
-	dc   *durableConn
-	ss   *stomp.Subscription
-	msgs chan *stomp.Message
-}
-
-// deadLetterOp checks the arguments of op (DeadLetters, ReplayDeadLetters,
-// PurgeDeadLetters; max < 0 for none) and runs f on a connection that
-// consumes name's dead letters, oldest first, at most max at a time
-// (prefetch). Whatever f leaves unsettled goes back to the queue, in its
-// place, when the connection closes. The transport's Close cuts it short:
-// it then fails with an error wrapping ivclient.ErrClosed.
-func (t *Transport) deadLetterOp(ctx context.Context, op, name string, max int, f func(r *deadReader) error) error {
-	if max == 0 || max < -1 {
-		return errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, fmt.Sprintf("max must be at least 1, got %d", max), nil)
-	}
-	_, _, addr, err := t.durableArgs(ctx, op, name, nil, nil)
-	if err != nil {
-		return err
-	}
-	prefetch := maxPrefetch
-	if max > 0 {
-		prefetch = min(max, maxPrefetch)
-	}
-	ds := newDurableSub(t, name, nil, &durableOptions{prefetch: prefetch})
-	ds.queue = deadPrefix + name
-	defer ds.cancel()
-	// The work is bounded by ctx and by the transport's life (ds.ctx):
-	// Close aborts the connection and returns without waiting for it.
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	defer context.AfterFunc(ds.ctx, stop)()
-	err = t.deadLetterWork(wctx, addr, ds, prefetch, f)
-	switch {
-	case err == nil:
-		return nil
-	case ctx.Err() == nil && t.ctx.Err() != nil:
-		err = errClosed
-	case ctxErr(ctx) != nil:
-		err = ctxErr(ctx)
-	}
-	return errs.Wrap("stompx: "+op, err, "", nil)
-}
-
-// deadLetterWork opens ds's connection at addr within ctx and the connect
-// timeout, consumes the dead-letter queue and runs f; ctx's end aborts it.
-func (t *Transport) deadLetterWork(ctx context.Context, addr string, ds *durableSub, prefetch int, f func(r *deadReader) error) error {
-	cctx, cancel := context.WithTimeout(ctx, t.opts.connectTimeout)
-	defer cancel()
-	c, err := t.dial(cctx, addr)
-	if err != nil {
-		return err
-	}
-	r := &deadReader{dc: &durableConn{conn: c, ds: ds}, msgs: make(chan *stomp.Message, prefetch)}
-	defer r.dc.close()
-	defer c.abortOnDone(ctx, "dead letters")()
-	if err := r.subscribe(prefetch); err != nil {
-		return err
-	}
-	return f(r)
-}
-
-// subscribe consumes the dead-letter queue, confirmed.
-func (r *deadReader) subscribe(prefetch int) error {
-	dc := r.dc
-	ok := dc.subscribeSync()
-	if ok {
-		var err error
-		r.ss, err = dc.stomp.Subscribe("/queue/"+dc.ds.queue, stomp.AckClientIndividual,
-			stomp.SubscribeOpt.Header("prefetch-count", fmt.Sprint(prefetch)))
-		if err != nil {
-			dc.abort(err)
-			ok = false
-		} else {
-			dc.startPump(r.pump)
-			ok = dc.confirm()
-		}
-	}
-	if ok {
-		return nil
-	}
-	if fatal := dc.verdict(); fatal != nil {
-		return fatal
-	}
-	return lostError(dc.cause)
-}
-
-// pump hands the dead letters to next, until go-stomp lets go of the
-// subscription (conn.forEach). msgs holds the prefetch: it never blocks.
-func (r *deadReader) pump() {
-	r.dc.forEach(r.ss, func(m *stomp.Message) {
-		if m.Err != nil {
-			r.dc.brokerError(m.Err)
-			return
-		}
-		r.msgs <- m
-	})
-}
-
-// deadQuiet is how long a reader waits for one more dead letter before it
-// takes the queue as read: the broker sends what it has at once.
-const deadQuiet = 300 * time.Millisecond
-
-// next returns the next dead letter, nil once none came for deadQuiet.
-func (r *deadReader) next() (*stomp.Message, error) {
-	tm := time.NewTimer(deadQuiet)
-	defer tm.Stop()
-	select {
-	case m := <-r.msgs:
-		return m, nil
-	case <-tm.C:
-		return nil, nil
-	case <-r.dc.done:
-		select {
-		case m := <-r.msgs:
-			return m, nil
-		default:
-		}
-		return nil, lostError(r.dc.cause)
-	}
-}
-
-// ack settles one dead letter (it leaves the queue).
-func (r *deadReader) ack(m *stomp.Message) error {
-	ackID, _ := m.Header.Contains(frame.Ack)
-	msgID, _ := m.Header.Contains(frame.MessageId)
-	return r.dc.ack(r.ss, ackID, msgID)
-}
-
 // deadLetter makes a DeadLetter of a message of the queue.
 func deadLetter(m *stomp.Message) DeadLetter {
 	ev, err := events.Decode(m.Body)
@@ -246,12 +117,33 @@ func deadLetter(m *stomp.Message) DeadLetter {
 	return DeadLetter{Event: ev, Cause: m.Header.Get(deadCause), At: at}
 }
 
+// Batches and limits of the dead-letter operations.
+const (
+	// maxDeadList is the most DeadLetters lists at once: it holds every
+	// letter it lists, unsettled, and the prefetch (at most maxPrefetch)
+	// must leave room for its end marker.
+	maxDeadList = maxPrefetch - 1
+	// replayWindow is ReplayDeadLetters' prefetch (it settles as it
+	// goes).
+	replayWindow = 256
+	// purgeWindow is PurgeDeadLetters' prefetch (it settles as it reads).
+	purgeWindow = 1024
+)
+
 // DeadLetters returns up to max of name's dead letters, oldest first, and
-// leaves them in place. It reads them on a connection of its own, and
-// takes the queue as read once no more came for a moment (300 ms).
+// leaves them in place. It reads them on a connection of its own, up to
+// an end marker it puts behind the last one (see the package's notes on
+// dead letters): the list is complete, never cut short by a slow link.
+// It holds every letter it lists until it returns, so max is at most
+// 65,534. Other operations on name's dead letters (ReplayDeadLetters,
+// PurgeDeadLetters, another DeadLetters, in any process) run one at a
+// time: it waits, within ctx, for the one running to end.
 func (t *Transport) DeadLetters(ctx context.Context, name string, max int) ([]DeadLetter, error) {
+	if err := deadMax("DeadLetters", max, maxDeadList); err != nil {
+		return nil, err
+	}
 	var out []DeadLetter
-	err := t.deadLetterOp(ctx, "DeadLetters", name, max, func(r *deadReader) error {
+	err := t.deadLetterOp(ctx, "DeadLetters", name, max+1, func(r *deadReader) error {
 		for len(out) < max {
 			m, err := r.next()
 			if err != nil || m == nil {
@@ -267,24 +159,52 @@ func (t *Transport) DeadLetters(ctx context.Context, name string, max int) ([]De
 	return out, nil
 }
 
+// deadMax checks max, the argument of op: 1..limit.
+func deadMax(op string, max, limit int) error {
+	if max < 1 || max > limit {
+		return errs.Wrap("stompx: "+op, ivclient.ErrInvalidArgument, fmt.Sprintf("max must be 1..%d, got %d", limit, max), nil)
+	}
+	return nil
+}
+
 // ReplayDeadLetters moves up to max of name's dead letters, oldest first,
 // back to name's queue, where its consumers receive them again (their
 // Topic is then the queue's, /queue/iv.events.<name>); it returns how many
-// moved. Each is sent to the queue, confirmed by the broker, and only then
-// removed from the dead letters: none is lost or doubled by a crash at any
-// point (at least once: a crash may leave one both replayed and still
-// dead). The name's queue must exist (it does from the first
-// SubscribeDurable until DeleteDurable or WithIdleExpiry removes it):
-// the broker drops what is sent to a missing one.
+// moved.
+//
+// The name's queue must exist (it does from the first SubscribeDurable
+// until DeleteDurable or WithIdleExpiry removes it): a broker drops what
+// is sent to a missing queue, and confirms it all the same. So before it
+// moves anything ReplayDeadLetters checks that the queue exists, and fails
+// with an error wrapping ErrDurableNotFound when it does not, the dead
+// letters kept. The check consumes the queue for one round trip: an event
+// waiting there may be taken and put back in its place, marked
+// redelivered, and reach a consumer after a later one of its agent (as the
+// replayed events themselves come after newer ones).
+//
+// Each letter is sent, persistent, confirmed by the broker, and only then
+// removed from the dead letters: a crash at any point loses none. At least
+// once: a crash or failure between the two leaves that letter both
+// replayed and still dead (a later replay sends it again: handlers see a
+// second delivery). Not covered: a queue deleted while the replay runs
+// (DeleteDurable, or an idle expiry that passes with no consumer) loses
+// the letters sent after it went.
 func (t *Transport) ReplayDeadLetters(ctx context.Context, name string, max int) (int, error) {
+	if err := deadMax("ReplayDeadLetters", max, math.MaxInt-1); err != nil {
+		return 0, err
+	}
 	n := 0
-	err := t.deadLetterOp(ctx, "ReplayDeadLetters", name, max, func(r *deadReader) error {
+	err := t.deadLetterOp(ctx, "ReplayDeadLetters", name, min(max, replayWindow)+1, func(r *deadReader) error {
+		if err := r.queueExists(); err != nil {
+			return err
+		}
+		dest := "/amq/queue/" + durablePrefix + name
 		for n < max {
 			m, err := r.next()
 			if err != nil || m == nil {
 				return err
 			}
-			if err := r.dc.sendConfirmed("/amq/queue/"+durablePrefix+name, m.Body); err != nil {
+			if err := r.dc.sendConfirmed(dest, m.Body, stomp.SendOpt.Header("persistent", "true")); err != nil {
 				return err
 			}
 			if err := r.ack(m); err != nil {
@@ -298,10 +218,11 @@ func (t *Transport) ReplayDeadLetters(ctx context.Context, name string, max int)
 }
 
 // PurgeDeadLetters deletes name's dead letters and returns how many there
-// were.
+// were: every one rejected before it began (it reads up to an end marker,
+// as DeadLetters does; one rejected meanwhile may stay).
 func (t *Transport) PurgeDeadLetters(ctx context.Context, name string) (int, error) {
 	n := 0
-	err := t.deadLetterOp(ctx, "PurgeDeadLetters", name, -1, func(r *deadReader) error {
+	err := t.deadLetterOp(ctx, "PurgeDeadLetters", name, purgeWindow, func(r *deadReader) error {
 		for {
 			m, err := r.next()
 			if err != nil || m == nil {

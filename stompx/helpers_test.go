@@ -290,7 +290,8 @@ type proxy struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	muteNew atomic.Bool // new connections get the broker's first bytes (CONNECTED), then nothing
+	muteNew atomic.Bool  // new connections get the broker's first bytes (CONNECTED), then nothing
+	lag     atomic.Int64 // a slow link: each chunk from the broker (2 KiB at most) waits this long (ns) before it is forwarded
 }
 
 type pair struct {
@@ -349,7 +350,15 @@ func (p *proxy) accept() {
 			defer p.wg.Done()
 			buf := make([]byte, 32<<10)
 			for {
-				n, err := u.Read(buf)
+				lag := time.Duration(p.lag.Load())
+				chunk := buf
+				if lag > 0 {
+					chunk = buf[:2<<10]
+				}
+				n, err := u.Read(chunk)
+				if n > 0 && lag > 0 {
+					time.Sleep(lag)
+				}
 				if n > 0 && !pr.frozen.Load() {
 					pr.wmu.Lock()
 					_, werr := c.Write(buf[:n])

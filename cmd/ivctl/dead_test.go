@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	gostomp "github.com/go-stomp/stomp/v3"
 
 	"github.com/instantvoice/instantvoice-go/events"
 	"github.com/instantvoice/instantvoice-go/stompx"
@@ -143,4 +146,55 @@ func TestDeadUsage(t *testing.T) {
 		t.Errorf("dead over -soap: exit %d, stderr %q; want a usage error naming -stomp", r.code, r.stderr)
 	}
 	ivctl(t, nil, "dead", "-h").want(t, 0)
+}
+
+// deadPut puts n events in name's dead letters, as a consumer's Reject
+// would, without making name's queue.
+func deadPut(t *testing.T, addr, name string, n int) {
+	t.Helper()
+	c, err := gostomp.Dial("tcp", addr, gostomp.ConnOpt.Login(stompx.DefaultLogin, stompx.DefaultPasscode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect()
+	for i := 0; i < n; i++ {
+		body := fmt.Appendf(nil, `{"type":"NEWCALL","uniqueid":"u%d","agent":"default_1001"}`, i)
+		if err := c.Send("/queue/iv.dead."+name, "", body, gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("x-iv-cause", "refused")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An operator's dead commands on a name whose queue is gone: replay moves
+// nothing and says what to do (exit 1); list says when more letters wait
+// than it printed; -n past the broker's limit is a usage error.
+func TestDeadOperatorMessages(t *testing.T) {
+	p := newPlatform(t)
+	const name = "ivctl-dead-gone"
+	deadPut(t, p.STOMPAddr(), name, 3)
+	dead := func(args ...string) result {
+		return ivctl(t, nil, append([]string{"-stomp", p.STOMPAddr(), "dead"}, args...)...)
+	}
+	r := dead("replay", name)
+	if r.code != 1 || strings.TrimSpace(r.stdout) != `{"replayed":0}` ||
+		!strings.Contains(r.stderr, "durable queue not found: iv.events."+name+" does not exist") ||
+		!strings.Contains(r.stderr, "start a consumer of "+name+", which makes the queue, then run ivctl dead replay again") {
+		t.Errorf("replay to a missing queue: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = dead("list", "-n", "2", name).want(t, 0)
+	if n := strings.Count(r.stdout, "\n"); n != 2 || !strings.Contains(r.stderr, "listed the oldest 2 dead letters of "+name+"; more wait") {
+		t.Errorf("list -n 2 of 3: %d lines, stderr %q", n, r.stderr)
+	}
+	r = dead("list", "-n", "3", name).want(t, 0)
+	if n := strings.Count(r.stdout, "\n"); n != 3 || r.stderr != "" {
+		t.Errorf("list -n 3 of 3: %d lines, stderr %q", n, r.stderr)
+	}
+	r = ivctl(t, nil, "-stomp", "127.0.0.1:1", "dead", "list", "-n", "70000", name)
+	if r.code != 2 || !strings.Contains(r.stderr, "-n must be at most 65533") {
+		t.Errorf("list -n 70000: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = dead("purge", name).want(t, 0)
+	if strings.TrimSpace(r.stdout) != `{"purged":3}` {
+		t.Errorf("purge printed %q", r.stdout)
+	}
 }
