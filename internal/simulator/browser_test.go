@@ -242,6 +242,9 @@ func TestConsoleUnderLoad(t *testing.T) {
 		waitJS(t, ctx, "the load's calls", `document.querySelectorAll('#calls tbody tr').length >= 600`)
 	}
 	shoot(t, ctx, "", "console.png")
+	if st, err := chromedp.Run(ctx, chromedp.Evaluate[string](`"page drops " + document.getElementById("n-drops").textContent + ", missed " + document.getElementById("n-missed").textContent`)); err == nil {
+		t.Log(st) // a dropped page resumes; what it could not get back is counted
+	}
 }
 
 // shoot writes a PNG of the element sel (the viewport when empty) to
