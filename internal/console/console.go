@@ -15,6 +15,8 @@
 // which the platform does not keep as state, are held in bounded rings so
 // that a page opened later can show them.
 //
+// A batch carries at most batchRows events and as many requests, the
+// oldest not yet sent: a burst is spread over the next batches, never cut.
 // Every message carries an SSE id, the sequence numbers of the last event
 // and request it brings the page to. A page that falls behind (its buffer
 // of clientBuffer batches full, some 8 s) is disconnected and counted (the
@@ -64,7 +66,7 @@ const (
 	eventRing    = 8192
 	requestRing  = 4096
 	initialRows  = 300 // of each, in a new page's first snapshot
-	batchRows    = 400 // of each, at most, in one batch; more are counted as skipped
+	batchRows    = 400 // of each, at most, in one batch; more wait for the next ones
 	clientBuffer = 32  // batches waiting for a page before it is dropped
 )
 
@@ -185,29 +187,29 @@ func (r *ring) add(n fakeplatform.Notice) {
 	}
 }
 
-// since returns the rows after sequence number after up to upto, at most
-// max of the newest, and how many it left out.
-func (r *ring) since(after, upto int64, max int) (rows []fakeplatform.Notice, skipped int64) {
-	want := upto - after
-	if want <= 0 {
-		return nil, 0
+// take returns the oldest rows after sequence number after, none after
+// upto and at most limit; how many rows after it the ring no longer holds
+// (skipped); and the sequence number it brings a reader to, that of the
+// last row returned or skipped.
+func (r *ring) take(after, upto int64, limit int) (rows []fakeplatform.Notice, skipped, reached int64) {
+	if after >= upto {
+		return nil, 0, after
 	}
-	newer := int(r.seq - upto) // rows after upto, which stay out
-	if newer >= r.n {
-		return nil, want
+	start := after + 1
+	if oldest := r.seq - int64(r.n) + 1; start < oldest {
+		skipped = min(oldest, upto+1) - start
+		start = oldest
 	}
-	if want > int64(r.n-newer) {
-		skipped = want - int64(r.n-newer)
-		want = int64(r.n - newer)
+	if start > upto {
+		return nil, skipped, upto
 	}
-	if want > int64(max) {
-		skipped += want - int64(max)
-		want = int64(max)
+	end := min(upto, start+int64(limit)-1)
+	for s := start; s <= end; s++ {
+		i := (r.next - 1 - int(r.seq-s)) % len(r.rows)
+		if i < 0 {
+			i += len(r.rows)
+		}
+		rows = append(rows, r.rows[i])
 	}
-	rows = make([]fakeplatform.Notice, 0, want)
-	start := ((r.next-newer-int(want))%len(r.rows) + len(r.rows)) % len(r.rows)
-	for i := 0; i < int(want); i++ {
-		rows = append(rows, r.rows[(start+i)%len(r.rows)])
-	}
-	return rows, skipped
+	return rows, skipped, end
 }

@@ -135,7 +135,9 @@ func (c *Console) broadcast() {
 		n := len(c.clients)
 		c.mu.Unlock()
 		if n == 0 {
-			last = snapshot{}
+			c.mu.Lock()
+			last, sent = snapshot{}, position{c.evs.seq, c.reqs.seq}
+			c.mu.Unlock()
 			continue
 		}
 		// The rings' ends first: the state read after them has the
@@ -145,9 +147,10 @@ func (c *Console) broadcast() {
 		hi := position{c.evs.seq, c.reqs.seq}
 		c.mu.Unlock()
 		cur := c.read()
-		delta, _ := json.Marshal(c.batch(&last, cur, sent, hi, batchRows, false))
-		c.send(cur, hi, delta)
-		last, sent = cur, hi
+		b, reached := c.batch(&last, cur, sent, hi, batchRows, false)
+		delta, _ := json.Marshal(b)
+		c.send(cur, reached, delta)
+		last, sent = cur, reached
 	}
 }
 
@@ -169,13 +172,13 @@ func (c *Console) send(cur snapshot, hi position, delta []byte) {
 	var fresh []byte
 	for _, cl := range starting {
 		if from := cl.from; from != nil && from.ev <= hi.ev && from.req <= hi.req {
-			b := c.batch(&snapshot{}, cur, *from, hi, c.evs.size(), true)
+			b, _ := c.batch(&snapshot{}, cur, *from, hi, c.evs.size(), true)
 			b.Resumed = true
 			first[cl], _ = json.Marshal(b)
 			continue
 		}
 		if fresh == nil {
-			b := c.batch(&snapshot{}, cur, position{hi.ev - initialRows, hi.req - initialRows}, hi, batchRows, true)
+			b, _ := c.batch(&snapshot{}, cur, position{hi.ev - initialRows, hi.req - initialRows}, hi, initialRows, true)
 			b.SkippedEvents, b.SkippedRequests = 0, 0 // a new page has missed nothing
 			fresh, _ = json.Marshal(b)
 		}
@@ -292,17 +295,20 @@ type batch struct {
 }
 
 // batch describes the change from prev to cur, with the events and
-// requests after lo up to hi, at most max of each (the newest), those left
-// out counted as skipped.
-func (c *Console) batch(prev *snapshot, cur snapshot, lo, hi position, max int, full bool) batch {
+// requests after lo, none after hi and at most max of each (the oldest:
+// the rest waits for the next batch), those the rings no longer hold
+// counted as skipped. It returns the position the batch brings a page to.
+func (c *Console) batch(prev *snapshot, cur snapshot, lo, hi position, max int, full bool) (batch, position) {
 	b := batch{Full: full, Now: time.Now().UnixMilli(),
 		Agents: diff(prev.agents, cur.agents), Calls: diff(prev.calls, cur.calls), Queues: diff(prev.queues, cur.queues),
 		SMS: diff(prev.sms, cur.sms), Callbacks: diff(prev.callbacks, cur.callbacks),
 		Stats: map[string]int64{"requests": cur.stats.Requests + cur.stats.SOAPRequests, "events": cur.stats.Events,
 			"replies": cur.stats.Replies, "dropped": cur.stats.DroppedReplies, "lenient": cur.stats.Lenient}}
 	c.mu.Lock()
-	evs, skippedEvs := c.evs.since(lo.ev, hi.ev, max)
-	reqs, skippedReqs := c.reqs.since(lo.req, hi.req, max)
+	var reached position
+	evs, skippedEvs, reachedEv := c.evs.take(lo.ev, hi.ev, max)
+	reqs, skippedReqs, reachedReq := c.reqs.take(lo.req, hi.req, max)
+	reached = position{reachedEv, reachedReq}
 	b.Stats["page_drops"] = c.drops
 	c.mu.Unlock()
 	b.SkippedEvents, b.SkippedRequests = skippedEvs, skippedReqs
@@ -316,7 +322,7 @@ func (c *Console) batch(prev *snapshot, cur snapshot, lo, hi position, max int, 
 			b.Requests = append(b.Requests, row)
 		}
 	}
-	return b
+	return b, reached
 }
 
 func agentRow(a fakeplatform.AgentState) map[string]any {

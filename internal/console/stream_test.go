@@ -248,7 +248,23 @@ func TestStreamDropCounted(t *testing.T) {
 	default:
 		t.Fatal("the slow page was not dropped")
 	}
-	if b := c.batch(&snapshot{}, snapshot{}, position{}, position{}, batchRows, false); b.Stats["page_drops"] != 1 {
+	if b, _ := c.batch(&snapshot{}, snapshot{}, position{}, position{}, batchRows, false); b.Stats["page_drops"] != 1 {
 		t.Errorf("page_drops: %d, want 1", b.Stats["page_drops"])
+	}
+}
+
+// A burst of more events than one batch carries is spread over the next
+// batches, none skipped, in order.
+func TestStreamBurst(t *testing.T) {
+	p, _, url := serve(t, eventRing, requestRing)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // against a hang only
+	defer cancel()
+	s := openStream(t, ctx, url, "")
+	defer s.close()
+	s.next()
+	publish(t, p, 1, 3*batchRows)
+	got, skipped := s.until(3 * batchRows)
+	if fmt.Sprint(got) != fmt.Sprint(want(1, 3*batchRows)) || skipped != 0 {
+		t.Errorf("a burst of %d events: %d received, %d skipped; want all, in order", 3*batchRows, len(got), skipped)
 	}
 }
