@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// expiredWindow is how many calls handed over Expired ConsumeCalls
+// remembers, to hand over the HANGUP of one that comes after all.
+const expiredWindow = 4096
+
 // settledWindow is how many calls ConsumeCalls remembers after handing
 // them over, to settle their events that come back (a consumer died while
 // settling them) without handing the calls again. It covers the calls in
@@ -31,12 +35,16 @@ const settledWindow = 32768
 //     call's HANGUP before the earlier events it puts back (RabbitMQ does
 //     not order the two), so the HANGUP waits up to 10 seconds for them,
 //     and the call is then handed over whole. When they do not come (the
-//     platform lost them, or the call began before the subscription did)
-//     the call is handed over as it is, without NewCallAt and Direction;
-//     an event of it that comes later is settled without handing anything.
+//     platform lost them, or the call began before the subscription did),
+//     or the events held fill the buffer meanwhile (see below), the call
+//     is handed over as it is, ended, without NewCallAt and Direction; an
+//     event of it that comes later is settled without handing anything.
 //   - Its HANGUP never comes (the platform lost it): it is handed over with
-//     Expired set, DefaultExpiry after its last event, as the Tracker
-//     expires calls.
+//     Expired set, DefaultExpiry (WithCallExpiry) after its last event, as
+//     the Tracker expires calls. So is a call talking longer than that,
+//     with no event meanwhile: should its HANGUP come after all, it is
+//     handed over as the call's end, Redelivered, with HangupAt and Reason
+//     (and no NewCallAt): merge it into the record of the expired call.
 //   - It is long: its events may stay unsettled WithMaxHold at most
 //     (25 minutes by default), below RabbitMQ's consumer_timeout (30
 //     minutes), past which the broker would close the connection and
@@ -46,6 +54,10 @@ const settledWindow = 32768
 //     again when it ends (see Call.Open). Why not settle them without
 //     handing the call? A consumer that dies before the HANGUP would then
 //     lose the call's beginning, and a call record would be lost silently.
+//     When the consumer's connection is lost after an Open hand-off, the
+//     rest of the call may go to another consumer, which finishes it: a
+//     consumer that receives nothing more of such a call forgets it at its
+//     expiry, without an Expired record that would overwrite the real one.
 //   - It comes back. Events of a call already handed over and settled,
 //     delivered again after a consumer died while settling them, are settled
 //     without handing the call again (ConsumeCalls remembers the last 32,768
@@ -92,8 +104,11 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 	}
 	sink := defaultSinkConfig()
 	sink.now = cfg.now
-	cc := &callConsumer{s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
-		inflight: make(map[callKey]*callWork)}
+	if cfg.expiry > 0 {
+		sink.expiry = cfg.expiry
+	}
+	cc := &callConsumer{ctx: ctx, s: s, h: h, cfg: cfg, table: newCallTable(&sink, settledWindow, 1),
+		inflight: make(map[callKey]*callWork), expired: newKeyRing[callKey](expiredWindow)}
 	cc.lanes = startLanes(ctx, cfg.lanes, cfg)
 	return cc.run(ctx)
 }
@@ -101,6 +116,7 @@ func ConsumeCalls(ctx context.Context, s *Subscription, h func(ctx context.Conte
 // callConsumer is ConsumeCalls' state. Everything but the works' own
 // fields and ended is touched by the goroutine of ConsumeCalls only.
 type callConsumer struct {
+	ctx   context.Context // ConsumeCalls': it bounds the retries of settlements
 	s     *Subscription
 	h     func(ctx context.Context, c Call) error
 	cfg   consumeConfig
@@ -108,6 +124,7 @@ type callConsumer struct {
 	lanes *lanes
 
 	inflight map[callKey]*callWork // the latest work of each call handed to the lanes and not ended
+	expired  *keyRing[callKey]     // calls handed over Expired lately: their HANGUP is their end
 	heldQ    []mark                // calls whose events are held, by when the oldest was received
 	held     int                   // events held in open calls
 	graceQ   []mark                // calls whose HANGUP came first, by when it came
@@ -158,9 +175,9 @@ func (cc *callConsumer) run(ctx context.Context) error {
 func (cc *callConsumer) take(op string, ev Event) {
 	if !isCallEvent(ev.Type) || ev.UniqueID == "" {
 		if cc.cfg.other != nil {
-			cc.lanes.add(cc.s.eventWork(op, cc.cfg.other, ev, cc.cfg.retry.attempts))
+			cc.lanes.add(cc.s.eventWork(cc.ctx, op, cc.cfg.other, ev, cc.cfg.retry.attempts))
 		} else {
-			cc.s.settleAll(op, []Event{ev}, nil, nil)
+			cc.s.settleAll(cc.ctx, op, []Event{ev}, nil, nil)
 		}
 		return
 	}
@@ -185,12 +202,16 @@ func (cc *callConsumer) take(op string, ev Event) {
 			}
 		}
 		if tb.finished.has(k) && (ev.Redelivered || ev.Type != NewCall) {
+			if ev.Type == Hangup && cc.expired.has(k) {
+				cc.lateEnd(k, ev, now)
+				return
+			}
 			// A late event of a call handed over (and settled, or being
 			// settled): settled, not handed again.
 			if !ev.Redelivered {
 				tb.stats.Late++
 			}
-			cc.s.settleAll(op, []Event{ev}, nil, nil)
+			cc.s.settleAll(cc.ctx, op, []Event{ev}, nil, nil)
 			return
 		}
 		var done []openCall
@@ -198,6 +219,7 @@ func (cc *callConsumer) take(op string, ev Event) {
 		cc.hand(done)
 	} else {
 		tb.calls.touch(e)
+		e.val.stale = false // this consumer receives the call's events again
 	}
 	// An event the call already took, delivered again (its connection
 	// dropped), is held to be settled but not folded twice.
@@ -222,14 +244,20 @@ func (cc *callConsumer) take(op string, ev Event) {
 	cc.release(now, true)
 }
 
-// hold keeps ev, a delivery to settle with its call.
+// hold keeps ev, a delivery to settle with its call, received at now.
 func (cc *callConsumer) hold(e *lruEntry[callKey, openCall], ev Event, now time.Time) {
 	if ev.delivery == nil {
 		return
 	}
 	if len(e.val.held) == 0 {
 		e.val.heldSince = now
-		cc.heldQ = append(cc.heldQ, mark{e.key, now})
+		// In time order: an event taken back (reapOne) may be older than
+		// the calls held since.
+		i := len(cc.heldQ)
+		for i > 0 && cc.heldQ[i-1].at.After(now) {
+			i--
+		}
+		cc.heldQ = slices.Insert(cc.heldQ, i, mark{e.key, now})
 	}
 	e.val.held = append(e.val.held, ev)
 	cc.held++
@@ -250,7 +278,8 @@ func (cc *callConsumer) watch(ev Event) {
 	cc.dropLost()
 }
 
-// dropLost forgets the calls holding events of a lost connection.
+// dropLost forgets the calls holding events of a lost connection, and
+// marks stale those holding none (see openCall.stale).
 func (cc *callConsumer) dropLost() {
 	live := cc.conns[:0]
 	lost := false
@@ -269,6 +298,12 @@ func (cc *callConsumer) dropLost() {
 	}
 	var drop []callKey
 	cc.table.calls.each(func(e *lruEntry[callKey, openCall]) {
+		if len(e.val.held) == 0 {
+			// Handed over Open, its events settled: whoever receives
+			// its events now may finish it (see hand).
+			e.val.stale = true
+			return
+		}
 		for _, ev := range e.val.held {
 			if ev.delivery.isLost() {
 				drop = append(drop, e.key)
@@ -283,10 +318,13 @@ func (cc *callConsumer) dropLost() {
 	}
 }
 
-// clock does what time brings: early HANGUPs whose grace is over, calls
-// held for WithMaxHold, calls expired, lost connections.
+// clock does what time brings: lost connections, early HANGUPs whose
+// grace is over, calls held for WithMaxHold, calls expired.
 func (cc *callConsumer) clock(now time.Time) {
 	tb := cc.table
+	// Lost connections first: what they held comes again, and a call
+	// handed over Open since is stale, not to be expired.
+	cc.dropLost()
 	for len(cc.graceQ) > 0 && !now.Before(cc.graceQ[0].at.Add(cc.cfg.grace)) {
 		k := cc.graceQ[0].k
 		cc.graceQ = cc.graceQ[1:]
@@ -296,7 +334,6 @@ func (cc *callConsumer) clock(now time.Time) {
 	}
 	cc.release(now, false)
 	cc.hand(tb.expireBefore(now, nil))
-	cc.dropLost()
 }
 
 // release hands over Open the calls whose events have been held for
@@ -314,7 +351,12 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 			break
 		}
 		cc.heldQ = cc.heldQ[1:]
-		if current {
+		switch {
+		case current && e.val.early:
+			// Its HANGUP came, its NEWCALL has not: it ended, and is
+			// handed over as it is, as at the end of its grace.
+			cc.hand([]openCall{tb.finish(e)})
+		case current:
 			oc := e.val
 			oc.call.Open = true
 			e.val.held, e.val.heldSince = nil, time.Time{}
@@ -323,11 +365,34 @@ func (cc *callConsumer) release(now time.Time, full bool) {
 	}
 }
 
-// hand gives calls to the lanes.
+// lateEnd hands over ev, the HANGUP of k, a call handed over Expired, as
+// the call's end: Redelivered (the call was handed before), with what the
+// HANGUP says (HangupAt, Reason), to be merged into the record of the
+// expired call. Later copies of it are late events.
+func (cc *callConsumer) lateEnd(k callKey, ev Event, now time.Time) {
+	cc.expired.remove(k)
+	oc := openCall{call: Call{UniqueID: k.uniqueID, Agent: k.agent, FirstEventAt: now, Redelivered: true}}
+	fold(&oc.call, ev, now)
+	if ev.delivery != nil {
+		oc.held, oc.heldSince = []Event{ev}, now
+		cc.held++
+	}
+	cc.hand([]openCall{oc})
+}
+
+// hand gives calls to the lanes. A stale call (see openCall.stale), which
+// can only be expiring, is forgotten instead: another consumer may have
+// finished it, and an Expired record of it would be a phantom.
 func (cc *callConsumer) hand(calls []openCall) {
 	for _, oc := range calls {
+		if oc.stale && len(oc.held) == 0 {
+			continue
+		}
+		if oc.call.Expired {
+			cc.expired.add(callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID})
+		}
 		cc.held -= len(oc.held)
-		w := &callWork{cc: cc, call: oc.call, evs: oc.held}
+		w := &callWork{cc: cc, call: oc.call, evs: oc.held, own: len(oc.held)}
 		k := callKey{agent: oc.call.Agent, uniqueID: oc.call.UniqueID}
 		cc.inflight[k] = w
 		var lostC <-chan struct{}
@@ -352,6 +417,10 @@ func (cc *callConsumer) reap() {
 	}
 }
 
+// reapOne forgets w, and takes back the events of an abandoned w that
+// were not lost: an ended call's, to make it anew; an Open call's, the
+// events attached to it since (see attach), and its own, which the call,
+// going on, holds again (it folded them already).
 func (cc *callConsumer) reapOne(w *callWork) {
 	k := callKey{agent: w.call.Agent, uniqueID: w.call.UniqueID}
 	if cc.inflight[k] == w {
@@ -360,15 +429,22 @@ func (cc *callConsumer) reapOne(w *callWork) {
 	w.mu.Lock()
 	abandoned := w.state == workAbandoned
 	w.mu.Unlock()
-	if !abandoned || w.call.Open || w.reaped {
+	if !abandoned || w.reaped {
 		return
 	}
 	w.reaped = true
-	cc.table.finished.remove(k)
-	for _, ev := range w.evs {
-		if !ev.delivery.isLost() {
-			cc.take("events: ConsumeCalls", ev)
+	if !w.call.Open {
+		cc.table.finished.remove(k)
+	}
+	for i, ev := range w.evs {
+		if ev.delivery.isLost() {
+			continue
 		}
+		if e := cc.table.calls.get(k); w.call.Open && i < w.own && e != nil {
+			cc.hold(e, ev, cc.table.cfg.timeOf(ev))
+			continue
+		}
+		cc.take("events: ConsumeCalls", ev)
 	}
 }
 
@@ -376,6 +452,8 @@ func (cc *callConsumer) reapOne(w *callWork) {
 type callWork struct {
 	cc   *callConsumer
 	call Call
+
+	own int // how many of evs the call held when handed (the rest: attached)
 
 	mu     sync.Mutex
 	evs    []Event
@@ -445,7 +523,7 @@ func (w *callWork) settle(err error) {
 	evs := w.evs
 	w.mu.Unlock()
 	done := len(evs)
-	lost := s.settleAll("events: ConsumeCalls", evs, err, gaveUp)
+	lost := s.settleAll(w.cc.ctx, "events: ConsumeCalls", evs, err, gaveUp)
 	for {
 		w.mu.Lock()
 		evs = w.evs[done:]
@@ -459,7 +537,7 @@ func (w *callWork) settle(err error) {
 		}
 		w.mu.Unlock()
 		done += len(evs)
-		lost = s.settleAll("events: ConsumeCalls", evs, err, gaveUp) || lost
+		lost = s.settleAll(w.cc.ctx, "events: ConsumeCalls", evs, err, gaveUp) || lost
 	}
 	w.end()
 }

@@ -26,6 +26,12 @@ type openCall struct {
 	heldSince time.Time
 	early     bool
 	prints    []uint64 // the fingerprints of the events folded (dedupe.key)
+	// stale: the call was handed over Open (it holds no event) and a
+	// connection was lost since: the events to come may go to another
+	// consumer, which finishes the call. An event of it received again
+	// makes it current; a stale call that expires is forgotten without a
+	// record.
+	stale bool
 }
 
 func newCallTable(cfg *sinkConfig, finishedWindow, dedupeWindow int) *callTable {

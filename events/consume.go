@@ -25,7 +25,8 @@ type consumeConfig struct {
 	retry   retryPolicy
 	other   Handler
 	maxHold time.Duration
-	calls   bool // set by ConsumeCalls: its options are allowed
+	expiry  time.Duration // WithCallExpiry; zero: DefaultExpiry
+	calls   bool          // set by ConsumeCalls: its options are allowed
 
 	now   func() time.Time
 	tick  time.Duration // how often ConsumeCalls looks at its clock
@@ -115,22 +116,51 @@ func WithOtherEvents(h Handler) ConsumeOption {
 	})
 }
 
-// WithMaxHold sets the longest an event stays unsettled (default 25
-// minutes): keep it below the broker's consumer_timeout (RabbitMQ's: 30
-// minutes by default), past which RabbitMQ closes the connection and
-// delivers every unsettled event again. Consume and ConsumeCalls stop
-// retrying an event (a call) whose next try would begin past it, and
-// dead-letter it (see WithRetry). ConsumeCalls also hands over, with
-// Call.Open set, a call still open after it, less the time its retries
-// may take (WithRetry's waits, at most half of d), and settles its events
-// so far: the call is handed again when it ends. d must be more than
-// zero.
+// WithMaxHold sets the longest Consume and ConsumeCalls keep an event
+// unsettled of their own accord (default 25 minutes): keep it below the
+// broker's consumer_timeout (RabbitMQ's: 30 minutes by default), past
+// which RabbitMQ closes the connection and delivers every unsettled event
+// again. It counts from when Consume took the event from the subscription
+// (ConsumeCalls: from when the call's first event held was received).
+// Consume and ConsumeCalls stop retrying an event (a call) whose next try
+// would begin past it, and dead-letter it (see WithRetry). ConsumeCalls
+// also hands over, with Call.Open set, a call still open after it, less
+// the time its retries may take (WithRetry's waits, at most half of d),
+// and settles its events so far: the call is handed again when it ends.
+//
+// It does not bound the wait of an event for its turn: Consume takes up
+// to the subscription's buffer (at least the prefetch) at once, and with
+// a handler taking T on n lanes the last of a full backlog of P events is
+// handled about P×T/n later (30,000 × 50 ms on one lane: 25 minutes), its
+// delivery unsettled all along. Keep that below consumer_timeout with
+// WithLanes or a smaller prefetch (stompx.WithPrefetch). d must be more
+// than zero.
 func WithMaxHold(d time.Duration) ConsumeOption {
 	return consumeOption(func(c *consumeConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("WithMaxHold: d must be more than zero, got %v", d)
 		}
 		c.maxHold = d
+		return nil
+	})
+}
+
+// WithCallExpiry sets, for ConsumeCalls, how long after its last event a
+// call whose HANGUP has not come is handed over Expired (default
+// DefaultExpiry, 4 hours, as a Tracker's WithExpiry): make it longer than
+// the longest call, and take it that calls talking longer end Expired.
+// The HANGUP of a call handed over Expired, should it come after all, is
+// handed over as the call's end (see ConsumeCalls). d must be more than
+// zero.
+func WithCallExpiry(d time.Duration) ConsumeOption {
+	return consumeOption(func(c *consumeConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithCallExpiry: d must be more than zero, got %v", d)
+		}
+		if !c.calls {
+			return fmt.Errorf("WithCallExpiry: only ConsumeCalls takes it")
+		}
+		c.expiry = d
 		return nil
 	})
 }
@@ -185,6 +215,13 @@ func consumeSetup(op string, ctx context.Context, s *Subscription, handler bool,
 // Retries never hold an event unsettled longer than WithMaxHold (see
 // WithRetry).
 //
+// A settlement that fails while the event's connection lives (stompx's Ack
+// when the connection has not been writing for a second: nothing was sent)
+// is tried again, up to 4 more times over about 1.5 seconds, while ctx and
+// s last; then it is reported to the error handler and the event stays
+// unsettled until its connection ends (RabbitMQ's consumer_timeout at the
+// latest), when the broker delivers it again.
+//
 // h gets ctx. An event whose connection is lost (Delivery.Lost) is not
 // handed to h, nor retried: the broker delivers it again. Settlements that
 // fail (the connection dropped meanwhile) go to the subscription's error
@@ -218,7 +255,7 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 				l.drain()
 				return s.Err()
 			}
-			l.add(s.eventWork(op, h, ev, cfg.retry.attempts))
+			l.add(s.eventWork(ctx, op, h, ev, cfg.retry.attempts))
 		case <-l.notify:
 		case <-ctx.Done():
 			l.stop()
@@ -228,14 +265,17 @@ func Consume(ctx context.Context, s *Subscription, h Handler, opts ...ConsumeOpt
 	}
 }
 
-// eventWork is the work of handing one event to h.
-func (s *Subscription) eventWork(op string, h Handler, ev Event, attempts int) *work {
+// eventWork is the work of handing one event to h; ctx bounds the retries
+// of its settlement.
+func (s *Subscription) eventWork(ctx context.Context, op string, h Handler, ev Event, attempts int) *work {
 	return &work{
-		key:     agentOf(ev),
-		run:     func(ctx context.Context) error { return h(ctx, ev) },
-		lost:    ev.delivery.isLost,
-		lostC:   ev.delivery.lostC(),
-		settle:  func(err error) { s.settleAll(op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) }) },
+		key:   agentOf(ev),
+		run:   func(ctx context.Context) error { return h(ctx, ev) },
+		lost:  ev.delivery.isLost,
+		lostC: ev.delivery.lostC(),
+		settle: func(err error) {
+			s.settleAll(ctx, op, []Event{ev}, err, func() string { return gaveUpOn(ev, attempts) })
+		},
 		abandon: func() {},
 	}
 }
@@ -251,22 +291,25 @@ func gaveUpOn(ev Event, attempts int) string {
 // settleAll acks evs (err nil) or dead-letters them with err. An event its
 // transport cannot dead-letter (no Delivery.Reject, or a subscription not
 // settled by Ack) is acked instead: dropped, and the error handler is told
-// what (gaveUp's text) with err. Every other settlement that fails goes to
+// what (gaveUp's text) with err. A settlement that fails on a live
+// connection is tried again (settleRetrying); one that still fails goes to
 // the error handler, but on a lost connection: those events come again, and
 // settleAll reports that some did (lost).
-func (s *Subscription) settleAll(op string, evs []Event, err error, gaveUp func() string) (lost bool) {
+func (s *Subscription) settleAll(ctx context.Context, op string, evs []Event, err error, gaveUp func() string) (lost bool) {
 	dropped := 0
+	retry := true
 	for _, ev := range evs {
 		var serr error
 		switch {
 		case err == nil:
-			serr = s.Ack(ev)
+			serr = s.settleRetrying(ctx, ev, s.Ack, &retry)
 		case ev.delivery == nil || ev.delivery.reject == nil:
-			if serr = s.Ack(ev); serr == nil {
+			if serr = s.settleRetrying(ctx, ev, s.Ack, &retry); serr == nil {
 				dropped++
 			}
 		default:
-			serr = s.Reject(ev, err)
+			reject := func(ev Event) error { return s.Reject(ev, err) }
+			serr = s.settleRetrying(ctx, ev, reject, &retry)
 		}
 		if serr != nil {
 			if ev.delivery.isLost() {

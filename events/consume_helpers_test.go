@@ -25,7 +25,13 @@ type broker struct {
 	bodies   map[int]string
 	errs     []error
 	noReject bool // the transport cannot dead-letter: deliveries come without Reject
+	// The next settlements that fail on the live connection, sending
+	// nothing (as stompx's when its connection is not writing).
+	ackFails, rejectFails int
 }
+
+// errNotWriting is the failure of a settlement that sent nothing.
+var errNotWriting = fmt.Errorf("the connection is not writing; nothing sent, retry")
 
 func newBroker(t *testing.T, buffer int) *broker {
 	b := &broker{t: t, conn: make(chan struct{}), acked: map[int]int{}, rejected: map[int]string{}, bodies: map[int]string{}}
@@ -66,6 +72,10 @@ func (b *broker) send(raw []byte, redelivered bool, at time.Time) int {
 			if isClosed(lost) {
 				return fmt.Errorf("connection lost")
 			}
+			if b.ackFails > 0 {
+				b.ackFails--
+				return errNotWriting
+			}
 			b.acked[id]++
 			return nil
 		},
@@ -75,6 +85,10 @@ func (b *broker) send(raw []byte, redelivered bool, at time.Time) int {
 			if isClosed(lost) {
 				return fmt.Errorf("connection lost")
 			}
+			if b.rejectFails > 0 {
+				b.rejectFails--
+				return errNotWriting
+			}
 			b.rejected[id] = cause
 			return nil
 		}}
@@ -83,6 +97,13 @@ func (b *broker) send(raw []byte, redelivered bool, at time.Time) int {
 	}
 	require.True(b.t, b.feed.Deliver(d))
 	return id
+}
+
+// failSettlements makes the next acks and rejects fail, sending nothing.
+func (b *broker) failSettlements(acks, rejects int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ackFails, b.rejectFails = acks, rejects
 }
 
 // lose ends the current connection: its unsettled deliveries come again.

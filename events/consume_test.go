@@ -190,6 +190,8 @@ func TestConsumeArguments(t *testing.T) {
 		{Consume(ctx, b.sub, h, WithMaxHold(0)), "events: Consume: invalid argument: WithMaxHold: d must be more than zero, got 0s"},
 		{ConsumeCalls(ctx, b.sub, ch, WithOtherEvents(nil)), "events: ConsumeCalls: invalid argument: WithOtherEvents: nil handler"},
 		{ConsumeCalls(ctx, b.sub, ch, WithMaxHold(-time.Second)), "events: ConsumeCalls: invalid argument: WithMaxHold: d must be more than zero, got -1s"},
+		{ConsumeCalls(ctx, b.sub, ch, WithCallExpiry(0)), "events: ConsumeCalls: invalid argument: WithCallExpiry: d must be more than zero, got 0s"},
+		{Consume(ctx, b.sub, h, WithCallExpiry(time.Hour)), "events: Consume: invalid argument: WithCallExpiry: only ConsumeCalls takes it"},
 	} {
 		assert.ErrorIs(t, c.err, errs.ErrInvalidArgument)
 		assert.EqualError(t, c.err, c.want)

@@ -44,7 +44,10 @@ type Feed struct{ s *Subscription }
 // and Reject send nothing and return an error (stompx's wraps
 // ivclient.ErrConnectionLost), and after the consumer closed the
 // subscription they return an error wrapping ivclient.ErrClosed. Both run
-// on the goroutine that settles.
+// on the goroutine that settles: for a malformed body, the one that calls
+// Deliver, which must therefore not be the goroutine that Reject waits for
+// (the reader of the connection, say, when Reject waits for the broker's
+// answer: stompx delivers from a goroutine of its own for that reason).
 type Delivery struct {
 	Topic       string    // the destination the message arrived on (Event.Topic)
 	Body        []byte    // the message body, decoded with Decode

@@ -88,8 +88,11 @@ func run(ctx context.Context, s *Subscription, expireEvery time.Duration, sinks 
 			if ev.delivery != nil {
 				// Every sink has taken the event: settle it. A failed Ack
 				// (the connection dropped) means the broker delivers the
-				// event again; the sinks take a redelivery only once.
-				if err := s.Ack(ev); err != nil && s.onError != nil {
+				// event again; the sinks take a redelivery only once. An
+				// Ack that sent nothing on a live connection is tried
+				// again (settleRetrying).
+				retry := true
+				if err := s.settleRetrying(ctx, ev, s.Ack, &retry); err != nil && s.onError != nil {
 					s.onError(err)
 				}
 			}

@@ -71,7 +71,7 @@ func TestConsumeCallsCopyOfAbandonedCallMakesOneCall(t *testing.T) {
 	require.NoError(t, err)
 	sinkCfg := defaultSinkConfig()
 	sinkCfg.now = cfg.now
-	cc := &callConsumer{s: b.sub, h: h, cfg: cfg, table: newCallTable(&sinkCfg, settledWindow, 1), inflight: map[callKey]*callWork{}}
+	cc := &callConsumer{ctx: ctx, s: b.sub, h: h, cfg: cfg, table: newCallTable(&sinkCfg, settledWindow, 1), inflight: map[callKey]*callWork{}}
 	cc.lanes = startLanes(ctx, 1, cfg)
 	defer func() {
 		cancel()

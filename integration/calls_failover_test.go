@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,7 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	deleteDurable(t, addr, dopts, name, testDurableOpts(qopts...))
 
 	dir := t.TempDir()
+	keepWorkerFiles(t, dir)
 	config := func(node int) workerConfig {
 		addrs := b.rotate(node % len(b.addrs))
 		return workerConfig{Addr: addrs[0], Addrs: addrs[1:], Login: rabbitLogin, Passcode: rabbitPasscode,
@@ -94,13 +96,20 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	// to its end, and the next active worker has no call left to hand over.
 	var hold sync.RWMutex
 	pubStart := time.Now()
+	// A publisher that fails ends every wait below at once, with its error.
+	ctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
 	pubCtx, stopPub := context.WithCancel(ctx)
 	pubDone := background(t, func() error {
-		return script.publishSteps(pubCtx, pub, 0, len(script.steps), plan.rate, func(n int) {
+		err := script.publishSteps(pubCtx, pub, 0, len(script.steps), plan.rate, func(n int) {
 			hold.RLock()
 			defer hold.RUnlock()
 			published.Store(int64(n))
 		})
+		if err != nil {
+			failed(fmt.Errorf("the publisher failed: %w", err))
+		}
+		return err
 	})
 	t.Cleanup(stopPub)
 
@@ -111,7 +120,7 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		due := int64(len(script.steps) * (k + 1) / (plan.kills + 1))
 		for published.Load() < due {
 			if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-				t.Fatalf("kill %d: %d of %d events published after %v", k+1, published.Load(), len(script.steps), durableLimit)
+				t.Fatalf("kill %d: %d of %d events published: %v", k+1, published.Load(), len(script.steps), err)
 			}
 		}
 		if k > 0 && published.Load() == int64(len(script.steps)) {
@@ -131,6 +140,13 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		}
 		kills = append(kills, killActive(t, c, active, node))
 		if node < 0 {
+			t.Logf("kill %d: worker %d (SIGKILL) at %s, %d of %d events published", k+1, active.id,
+				kills[k].at.Format("15:04:05.000"), published.Load(), len(script.steps))
+		} else {
+			t.Logf("kill %d: node %s of worker %d (SIGKILL) at %s, %d of %d events published", k+1, c.nodes[node], active.id,
+				kills[k].at.Format("15:04:05.000"), published.Load(), len(script.steps))
+		}
+		if node < 0 {
 			ws = append(ws, startWorker(t, dir, len(ws), config(active.id)))
 			continue
 		}
@@ -146,6 +162,7 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 		if err != nil {
 			t.Fatalf("restarting %s: %v", c.nodes[node], err)
 		}
+		cs.redial(t, node) // its publisher's connection ended with it
 	}
 	if err := pubDone(); err != nil {
 		t.Fatalf("publishing: %v", err)
@@ -183,8 +200,8 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 	}
 	t.Logf("%s: %d calls (%d events) over %d agents, up to %d in progress at once, published at %d events/s in %v; %d worker processes at a time (single active: %v), %d lanes, %v per call",
 		b.what, plan.calls, len(script.steps), plan.agents, script.maxOpen, plan.rate, ms(pubEnd.Sub(pubStart)), 1+plan.standbys, plan.standbys > 0, max(plan.lanes, 1), plan.work)
-	t.Logf("records: %d (%s); %d second records, every one Redelivered; %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
-		v.records, v.split(), v.dupes, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
+	t.Logf("records: %d (%s); %d second records, every one Redelivered (%d of them partial, to merge); %d records Redelivered; %d calls lost; %d half; %d active intervals (%d overlapping, none handing calls over at once)",
+		v.records, v.split(), v.dupes, v.partial, v.redeliv, len(v.lost), len(v.half), len(v.intervals), v.activeOverlaps)
 	t.Logf("takeover, from the kill to the first call handed over by the next active worker: median %v, max %v (%s)", ms(med), ms(mx), strings.Join(tk, ", "))
 }
 
@@ -192,13 +209,14 @@ func testWholeCalls(t *testing.T, b *durableBroker, plan wholeCallsPlan, c *clus
 // moves to another before the test kills the node it uses: the platform's
 // publisher is not what the test kills.
 type clusterSender struct {
-	mu   sync.Mutex
-	pubs []*publisher
-	cur  int
+	addrs []string
+	mu    sync.Mutex
+	pubs  []*publisher
+	cur   int
 }
 
 func newClusterSender(t *testing.T, c *cluster) *clusterSender {
-	cs := &clusterSender{cur: len(c.addrs) - 1}
+	cs := &clusterSender{addrs: c.addrs, cur: len(c.addrs) - 1}
 	for _, a := range c.addrs {
 		cs.pubs = append(cs.pubs, dialPublisher(t, a))
 	}
@@ -209,6 +227,15 @@ func (cs *clusterSender) sendRaw(topic string, body []byte, sync bool) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return cs.pubs[cs.cur].sendRaw(topic, body, sync)
+}
+
+// redial replaces the publisher of node, whose connection ended with the
+// node, by a new one.
+func (cs *clusterSender) redial(t *testing.T, node int) {
+	p := dialPublisher(t, cs.addrs[node])
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.pubs[node] = p
 }
 
 // avoid moves the publisher off node, once the broker confirmed every
@@ -226,11 +253,11 @@ func (cs *clusterSender) avoid(node int) error {
 	return nil
 }
 
-// sleepCtx waits d, or until ctx ends (its error).
+// sleepCtx waits d, or until ctx ends (its cause).
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return context.Cause(ctx)
 	case <-time.After(d):
 		return nil
 	}
@@ -348,6 +375,27 @@ func waitCalls(ctx context.Context, ws []*workerProc, s *callScript, quiet time.
 	}
 }
 
+// keepWorkerFiles copies, when the test fails and IV_KEEP_WORKERS names a
+// directory, the workers' files of dir there (the test's directory is
+// removed when it ends), into a directory named after the test.
+func keepWorkerFiles(t *testing.T, dir string) {
+	keep := os.Getenv("IV_KEEP_WORKERS")
+	if keep == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		to := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-"+time.Now().Format("150405"))
+		if err := os.CopyFS(to, os.DirFS(dir)); err != nil {
+			t.Logf("keeping the workers' files: %v", err)
+			return
+		}
+		t.Logf("the workers' files are in %s", to)
+	})
+}
+
 // dumpWorkers logs, for a failed run, every worker's stderr and its lines
 // other than calls (connections, active changes), and, on a cluster, the
 // queues of name and of its lock as each live node lists them: the test's
@@ -364,7 +412,7 @@ func dumpWorkers(t *testing.T, ws []*workerProc, c *cluster, name string) {
 				calls++
 				continue
 			}
-			fmt.Fprintf(&b, "  %s %s active=%v addr=%s\n", time.Unix(0, l.At).UTC().Format("15:04:05.000"), l.Kind, l.Active, l.Addr)
+			fmt.Fprintf(&b, "  %s %s active=%v addr=%s %s\n", time.Unix(0, l.At).UTC().Format("15:04:05.000"), l.Kind, l.Active, l.Addr, l.Msg)
 		}
 		t.Logf("worker %d (killed %v): %d calls; stderr: %q\n%s", w.id, w.killed, calls, e, b.String())
 	}
@@ -372,8 +420,14 @@ func dumpWorkers(t *testing.T, ws []*workerProc, c *cluster, name string) {
 		return
 	}
 	for _, n := range c.nodes {
-		out, err := exec.Command("rabbitmqctl", "-n", n, "-q", "list_queues", "name", "type", "exclusive", "consumers", "messages", "state", "pid", "leader").CombinedOutput()
+		out, err := exec.Command("rabbitmqctl", "-n", n, "-q", "list_queues", "name", "type", "exclusive", "consumers",
+			"messages_ready", "messages_unacknowledged", "state", "leader", "online").CombinedOutput()
 		t.Logf("%s list_queues (%v):\n%s", n, err, filterLines(string(out), name))
+		out, err = exec.Command("rabbitmqctl", "-n", n, "-q", "list_consumers", "queue_name", "channel_pid", "consumer_tag",
+			"prefetch_count", "active", "activity_status").CombinedOutput()
+		t.Logf("%s list_consumers (%v):\n%s", n, err, filterLines(string(out), name))
+		out, err = exec.Command("rabbitmq-queues", "-n", n, "quorum_status", "iv.events."+name).CombinedOutput()
+		t.Logf("%s quorum_status (%v):\n%s", n, err, out)
 	}
 }
 

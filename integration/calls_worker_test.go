@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,15 @@ func (w *lineWriter) write(l callLine) {
 	if _, err := w.f.Write(append(b, '\n')); err != nil && w.err == nil {
 		w.err = err
 	}
+}
+
+// logLines writes each record of the transport's log (one Write each) as a
+// line of kind "log", for a failed run's dump.
+type logLines struct{ w *lineWriter }
+
+func (l logLines) Write(p []byte) (int, error) {
+	l.w.write(callLine{Kind: "log", Msg: strings.TrimSpace(string(p))})
+	return len(p), nil
 }
 
 // callsWorker is a worker process of the whole-call tests: it subscribes
@@ -62,6 +73,7 @@ func callsWorker(cfg workerConfig) int {
 		addr = cfg.Proxy
 	}
 	dopts := []stompx.Option{stompx.WithLogin(cfg.Login, cfg.Passcode), stompx.WithAddrs(cfg.Addrs...),
+		stompx.WithLogger(slog.New(slog.NewTextHandler(logLines{w}, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		stompx.WithReconnectBackoff(50*time.Millisecond, 500*time.Millisecond),
 		stompx.WithStateHandler(func(sc stompx.StateChange) {
 			if sc.State == stompx.Connected {

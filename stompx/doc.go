@@ -71,8 +71,9 @@
 // One active worker. WithSingleActive makes one consumer of a name, in any
 // process, the active one: the broker grants it an exclusive lock queue
 // on its own connection, the others wait as standbys and try about once a
-// second, and the lock goes with the active consumer's connection, so a
-// standby takes over within about a second of its death (once the broker
+// second, and the lock goes with the active consumer's connection (a
+// consumer granted it checks that it holds it before it takes events), so
+// a standby takes over within about a second of its death (once the broker
 // notices, for a cut network: the heart-beat timeout). WithActiveChange
 // reports the changes. Events of a lost connection reach no handler of
 // events.Consume or events.ConsumeCalls; the broker delivers them again.

@@ -190,7 +190,7 @@ func (ds *durableSub) run(dc *durableConn, idx int) {
 		var next *durableConn
 		var err error
 		if dc == nil {
-			next, err = ds.standby(idx)
+			next, idx, err = ds.standby(idx)
 		} else {
 			select {
 			case <-dc.done:
@@ -208,8 +208,7 @@ func (ds *durableSub) run(dc *durableConn, idx int) {
 				err = t.connectionLost("stompx: durable subscription lost its connection", dc.addr, dc.cause,
 					slog.String("queue", ds.queue))
 				if err == nil {
-					idx = t.addrIndex(dc.addr)
-					next, err = ds.reconnect(idx, dc.cause)
+					next, idx, err = ds.reconnect(t.addrIndex(dc.addr), dc.cause)
 				}
 			}
 		}
@@ -265,14 +264,18 @@ func finalDurable(err error) bool {
 }
 
 // reconnect connects again (Transport.redial) after the loss of the
-// connection to addrs[lost] (lastErr), and resubscribes. It returns nil,
-// nil when the subscription was closed meanwhile, and errStandby when
-// another consumer of the name is active.
-func (ds *durableSub) reconnect(lost int, lastErr string) (*durableConn, error) {
+// connection to addrs[lost] (lastErr), and resubscribes. It returns nil
+// when the subscription was closed meanwhile, and errStandby when another
+// consumer of the name is active; and the index of the address it tried
+// last, where a standby goes on trying (not the lost one, which may be a
+// dead node).
+func (ds *durableSub) reconnect(lost int, lastErr string) (*durableConn, int, error) {
 	t := ds.t
 	var next *durableConn
+	at := lost
 	err := t.redial(ds.ctx, lost, lastErr, finalDurable, func(ctx context.Context, idx int) error {
 		var err error
+		at = idx
 		next, err = ds.connect(ctx, t.addrs[idx])
 		return err
 	}, "stompx: durable resubscription failed", slog.String("queue", ds.queue))
@@ -281,15 +284,15 @@ func (ds *durableSub) reconnect(lost int, lastErr string) (*durableConn, error) 
 		if next != nil {
 			next.abort(errClosed)
 		}
-		return nil, nil
+		return nil, at, nil
 	case err != nil:
-		return nil, err
+		return nil, at, err
 	case !ds.install(next):
 		next.close()
-		return nil, nil
+		return nil, at, nil
 	}
 	t.log.Info("stompx: durable subscription restored", slog.String("queue", ds.queue), slog.String("addr", next.addr))
-	return next, nil
+	return next, at, nil
 }
 
 // end ends the subscription for Close: its Err wraps err, and its

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
+	"github.com/google/uuid"
 )
 
 // Single active consumers (WithSingleActive): the lock of a name is an
@@ -25,6 +26,14 @@ var errStandby = errors.New("stompx: another consumer of the name is active")
 // standbyRetry is about how long a standby waits between tries.
 const standbyRetry = time.Second
 
+// lockSettle is how long a consumer that was granted the lock waits before
+// it checks that the lock queue is still its own (checkLock), and
+// lockCheckTimeout how long it waits for the check's message.
+const (
+	lockSettle       = 300 * time.Millisecond
+	lockCheckTimeout = 3 * time.Second
+)
+
 // takeLock subscribes, exclusively, to the lock queue of the name, and
 // waits for the broker's answer. False means the connection ended first:
 // refused (verdict says errStandby) or lost.
@@ -39,8 +48,56 @@ func (dc *durableConn) takeLock() bool {
 		dc.abort(err)
 		return false
 	}
-	dc.startPump(func() { dc.drain(ss, dc.brokerError) }) // nothing is published there: it only sees the ERROR
+	dc.lockToken, dc.lockEcho = uuid.NewString(), make(chan struct{}, 1)
+	// Only checkLock's messages come there; the pump also sees the ERROR.
+	dc.startPump(func() {
+		dc.forEach(ss, func(m *stomp.Message) {
+			switch {
+			case m.Err != nil:
+				dc.brokerError(m.Err)
+			case string(m.Body) == dc.lockToken:
+				select {
+				case dc.lockEcho <- struct{}{}:
+				default:
+				}
+			}
+		})
+	})
 	return dc.confirm()
+}
+
+// checkLock makes sure, lockSettle after the lock was granted, that the
+// broker's queue of that name is still the one this connection holds: a
+// message sent to the queue by name comes back on the lock subscription.
+// RabbitMQ 3.10 can take the name from under its holder: when a node dies,
+// every other node deletes the dead node's exclusive queues by name, in a
+// transaction after the one that listed them, so a lock queue declared
+// again in between (by its holder, reconnected to another node) loses its
+// name, and a second connection is granted the lock too. A lost name
+// makes the consumer a standby (errStandby) before it subscribes to the
+// events. False means the connection ended (or was refused) first.
+func (dc *durableConn) checkLock() bool {
+	tm := time.NewTimer(lockSettle)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-dc.done:
+		return false
+	}
+	if err := dc.stomp.Send("/amq/queue/"+lockPrefix+dc.ds.name, "text/plain", []byte(dc.lockToken)); err != nil {
+		dc.abort(err)
+		return false
+	}
+	tm.Reset(lockCheckTimeout)
+	select {
+	case <-dc.lockEcho:
+		return true
+	case <-dc.done:
+		return false
+	case <-tm.C:
+		dc.refuse(errStandby, "the lock queue's name is no longer this connection's: another consumer may hold the lock")
+		return false
+	}
 }
 
 // activate reports the subscription active (WithActiveChange) and waits
@@ -59,10 +116,11 @@ func (ds *durableSub) activate(dc *durableConn) {
 
 // standby tries to become the active consumer about once a second, at
 // addrs[idx], until it is (it returns the connection, current), the
-// subscription is closed (nil, nil), or it must end (an error). A try that
-// fails for another reason than the lock (the broker out of reach) goes on
-// as a reconnection.
-func (ds *durableSub) standby(idx int) (*durableConn, error) {
+// subscription is closed (nil), or it must end (an error); with the index
+// of the address it tried last. A try that fails for another reason than
+// the lock (the broker out of reach) goes on as a reconnection, from the
+// next address.
+func (ds *durableSub) standby(idx int) (*durableConn, int, error) {
 	t := ds.t
 	for {
 		d := standbyRetry*4/5 + time.Duration(rand.Int64N(int64(standbyRetry*2/5)))
@@ -71,7 +129,7 @@ func (ds *durableSub) standby(idx int) (*durableConn, error) {
 		case <-tm.C:
 		case <-ds.ctx.Done():
 			tm.Stop()
-			return nil, nil
+			return nil, idx, nil
 		}
 		cctx, cancel := context.WithTimeout(ds.ctx, t.opts.connectTimeout)
 		dc, err := ds.connect(cctx, t.addrs[idx])
@@ -80,14 +138,14 @@ func (ds *durableSub) standby(idx int) (*durableConn, error) {
 		case err == nil:
 			if !ds.install(dc) {
 				dc.close()
-				return nil, nil
+				return nil, idx, nil
 			}
-			return dc, nil
+			return dc, idx, nil
 		case errors.Is(err, errStandby):
 		case ds.ctx.Err() != nil:
-			return nil, nil
+			return nil, idx, nil
 		case finalDurable(err):
-			return nil, err
+			return nil, idx, err
 		default:
 			return ds.reconnect(idx, err.Error())
 		}

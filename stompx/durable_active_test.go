@@ -1,13 +1,17 @@
 package stompx_test
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,6 +164,162 @@ func TestDurableSingleActiveKilled(t *testing.T) {
 		r2.waitFor(t, false, true)
 		t.Logf("takeover: %v from the cut to the standby's first event", took.Round(time.Millisecond))
 	})
+}
+
+// A standby whose address dies (its node, as far as it can tell) goes on
+// trying at the address where it found the lock taken, not at the dead one
+// first each time; and takes over there once the active one leaves.
+func TestDurableStandbyLeavesDeadAddress(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	dead, alive := newProxy(t, addr), newProxy(t, addr)
+	ctx := ctxT(t, time.Minute)
+	var r1, r2 roles
+	s1, err := dial(t, addr).SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r1.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	r1.waitFor(t, true)
+	tr2 := dial(t, dead.addr(), stompx.WithAddrs(alive.addr()), stompx.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+	s2, err := tr2.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r2.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	r2.waitFor(t, false)
+	dead.setRefuse(true)
+	dead.kill()
+	onDead, onAlive := dead.accepted.Load(), alive.accepted.Load()
+	// The session's reconnection and three of the standby's tries at least.
+	for deadline := time.Now().Add(20 * time.Second); alive.accepted.Load() < onAlive+4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tries at the other address in 20 s", alive.accepted.Load()-onAlive)
+		}
+	}
+	if n := dead.accepted.Load() - onDead; n > 1 {
+		t.Fatalf("the standby tried the dead address %d times meanwhile (%d at the other), want 1 at most", n, alive.accepted.Load()-onAlive)
+	}
+	rabbitPublish(t, addr, e.topic, evBody(0))
+	if ev := recv(t, s1); seq(ev) != 0 {
+		t.Fatalf("active: %+v", ev)
+	}
+	_ = s1.Close()
+	if ev := recv(t, s2); seq(ev) != 0 || !ev.Redelivered {
+		t.Fatalf("after the takeover: %+v", ev)
+	}
+	r2.waitFor(t, false, true)
+}
+
+// A standby's refused tries (one a second) log no error or warning: being
+// a standby is no error.
+func TestDurableStandbyLogsNoError(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	px := newProxy(t, addr)
+	ctx := ctxT(t, time.Minute)
+	var r1, r2 roles
+	s1, err := dial(t, addr).SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r1.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	r1.waitFor(t, true)
+	var logs syncBuffer
+	tr := dial(t, px.addr(), stompx.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	s2, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r2.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	r2.waitFor(t, false)
+	// The session, the refused first try, and two more.
+	for deadline := time.Now().Add(20 * time.Second); px.accepted.Load() < 4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections in 20 s", px.accepted.Load())
+		}
+	}
+	if l := logs.String(); strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+		t.Fatalf("a standby logged:\n%s", l)
+	}
+}
+
+// A consumer granted the lock whose check message does not come back
+// through the lock queue (on RabbitMQ: the queue's name was taken from it
+// by a node's cleanup after another node died, and a second consumer can be
+// granted the lock) is a standby, and receives nothing; once the check
+// comes back, it takes over.
+func TestDurableSingleActiveLockCheck(t *testing.T) {
+	addr := ivtest.NewPlatform(t).STOMPAddr()
+	e := newDurableEnv(t, addr, stompx.WithSingleActive())
+	fp := newFrameFilter(t, addr, func(f string) bool {
+		head, _, _ := strings.Cut(f, "\n\n")
+		return strings.HasPrefix(head, "SEND\n") && strings.Contains(head, "\ndestination:/amq/queue/iv.lock.")
+	})
+	tr := dial(t, fp.addr())
+	ctx := ctxT(t, time.Minute)
+	e.leave(ctx, t, dial(t, addr)) // the queue, for the event published while nobody consumes
+	var r roles
+	s, err := tr.SubscribeDurable(ctx, e.name, []string{e.topic}, append(e.opts, stompx.WithActiveChange(r.add))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r.waitFor(t, false)
+	rabbitPublish(t, addr, e.topic, evBody(0))
+	noEvent(t, s, "a consumer whose lock check failed")
+	fp.dropping.Store(false)
+	if ev := recv(t, s); seq(ev) != 0 {
+		t.Fatalf("after the check came back: %+v", ev)
+	}
+	r.waitFor(t, false, true)
+	if fp.dropped.Load() == 0 {
+		t.Fatal("no check message was dropped")
+	}
+}
+
+// frameFilter is a proxy to a STOMP broker that drops, while dropping is
+// set, the client's frames that drop picks (the frames' bodies must not
+// hold NUL bytes).
+type frameFilter struct {
+	*tcpFake
+	dropping atomic.Bool
+	dropped  atomic.Int64
+}
+
+func newFrameFilter(t *testing.T, target string, drop func(frame string) bool) *frameFilter {
+	f := &frameFilter{}
+	f.dropping.Store(true)
+	f.tcpFake = startTCPFake(t, func(c net.Conn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(c, u)
+			_ = c.Close()
+		}()
+		r := bufio.NewReader(c)
+		for {
+			fr, err := r.ReadBytes(0)
+			if err != nil {
+				break
+			}
+			if f.dropping.Load() && drop(strings.TrimLeft(string(fr), "\r\n")) {
+				f.dropped.Add(1)
+				continue
+			}
+			if _, err := u.Write(fr); err != nil {
+				break
+			}
+		}
+		_ = u.Close()
+		<-done
+	})
+	return f
 }
 
 // A queue made without WithSingleActive (today's) is taken over as it is:

@@ -102,6 +102,7 @@ func (c *conn) release(ctx context.Context) {
 // has not come back is delivered again if the connection ends first (the
 // broker delivers the event again, marked redelivered).
 func (dc *durableConn) pumpInOrder(ss *stomp.Subscription, want []heldEvent) {
+	each := dc.relay(ss) // ss's messages wait meanwhile, without holding up go-stomp
 	slots := make([]heldSlot, len(want))
 	var mu sync.Mutex
 	for i, h := range want {
@@ -118,12 +119,12 @@ func (dc *durableConn) pumpInOrder(ss *stomp.Subscription, want []heldEvent) {
 			}
 			return nil
 		}
-		reject := func(cause string) error { return dc.rejectWith(h.dest, h.body, cause, settle) }
+		reject := dc.rejecter(h.dest, h.body, settle)
 		dc.ds.t.stats.events.Add(1)
 		dc.ds.feed.Deliver(events.Delivery{Topic: h.dest, Body: h.body, Received: time.Now(),
 			Redelivered: h.redelivered, Ack: settle, Reject: reject, Lost: dc.done})
 	}
-	dc.forEach(ss, func(m *stomp.Message) {
+	each(func(m *stomp.Message) {
 		if m.Err != nil {
 			dc.brokerError(m.Err)
 			return

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -25,6 +26,9 @@ type durableConn struct {
 	subs  []*stomp.Subscription // its consumers of the queue, once subscribed (subscribeTopics)
 	held  []heldEvent           // what the binder held, to come first (bind, pumpInOrder)
 	pumps []chan struct{}       // closed as each subscription's pump returns; appended by connect only
+
+	lockToken string        // the body of checkLock's message (WithSingleActive)
+	lockEcho  chan struct{} // its arrival on the lock subscription
 
 	mu    sync.Mutex
 	fatal error // a refusal that ends the subscription; read it with verdict
@@ -51,7 +55,7 @@ func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, e
 	defer c.abortOnDone(ctx, "subscribing")()
 	ok := dc.subscribeSync()
 	if ok && ds.opts.singleActive {
-		if ok = dc.takeLock(); ok {
+		if ok = dc.takeLock() && dc.checkLock(); ok {
 			ds.activate(dc)
 		}
 	}
@@ -222,10 +226,11 @@ func (dc *durableConn) waitPumps() {
 
 // pump drains one go-stomp subscription into the feed (a binder's: into
 // its list of held events), until go-stomp lets go of it (conn.forEach).
-// It waits for the consumer when the buffer is full (it never drops),
-// which holds up only this connection.
+// It waits for the consumer when the buffer is full (it never drops), and
+// for the dead-lettering of a malformed body, without holding up go-stomp
+// (relay).
 func (dc *durableConn) pump(ss *stomp.Subscription) {
-	dc.forEach(ss, func(m *stomp.Message) {
+	dc.relay(ss)(func(m *stomp.Message) {
 		switch {
 		case m.Err != nil:
 			dc.brokerError(m.Err)
@@ -249,10 +254,26 @@ func (dc *durableConn) deliver(ss *stomp.Subscription, m *stomp.Message) {
 	if ackID != "" || msgID != "" {
 		ack = func() error { return dc.ack(ss, ackID, msgID) }
 		dest, body := m.Destination, m.Body
-		reject = func(cause string) error { return dc.reject(ss, ackID, msgID, dest, body, cause) }
+		reject = dc.rejecter(dest, body, ack)
 	}
 	ds.feed.Deliver(events.Delivery{Topic: m.Destination, Body: m.Body, Received: time.Now(),
 		Redelivered: redelivered, Ack: ack, Reject: reject, Lost: dc.done})
+}
+
+// rejecter returns the Reject of one delivery, which ack settles: its dead
+// letter is sent once; a Reject made again after it was sent (its ack
+// failed: the connection was not writing) only settles the delivery.
+func (dc *durableConn) rejecter(dest string, body []byte, ack func() error) func(cause string) error {
+	var sent atomic.Bool
+	return func(cause string) error {
+		if !sent.Load() {
+			return dc.rejectWith(dest, body, cause, func() error { sent.Store(true); return ack() })
+		}
+		if err := ack(); err != nil {
+			return errs.Wrap("stompx: Reject", nil, "dead-lettered, but the event could not be settled: the broker delivers it again", err)
+		}
+		return nil
+	}
 }
 
 // errorFrame returns the ERROR frame err carries, if any.

@@ -41,14 +41,9 @@ type DeadLetter struct {
 	At    time.Time    // when it was rejected
 }
 
-// reject settles one delivery by moving it to the name's dead letters
-// (see the package's dead letters above), on the connection that
-// received it, or does nothing, as ack.
-func (dc *durableConn) reject(ss *stomp.Subscription, ackID, msgID, dest string, body []byte, cause string) error {
-	return dc.rejectWith(dest, body, cause, func() error { return dc.ack(ss, ackID, msgID) })
-}
-
-// rejectWith is reject, settle being the delivery's ack.
+// rejectWith settles one delivery by moving it to the name's dead letters
+// (see the package's dead letters above), on the connection that received
+// it, settle being the delivery's ack, or does nothing, as ack.
 func (dc *durableConn) rejectWith(dest string, body []byte, cause string, settle func() error) error {
 	if err := dc.settleable("stompx: Reject"); err != nil {
 		return err

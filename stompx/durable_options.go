@@ -144,8 +144,12 @@ func WithPrefetch(n int) DurableOption {
 // The broker decides who is active: each consumer's connection first
 // subscribes, exclusively, to a lock queue of the name (iv.lock.<name>,
 // not durable, deleted with the connection that holds it), and only once
-// the broker granted it subscribes to the name's queue on the same
-// connection. A refused consumer (RabbitMQ answers RESOURCE_LOCKED and
+// the broker granted it, and 300 ms later a message sent to the lock queue
+// by name came back to it, subscribes to the name's queue on the same
+// connection (the check: when a cluster node dies, RabbitMQ 3.10 can take
+// the lock queue's name from a holder that declared it again on another
+// node, and grant it to a second consumer; stompx/DESIGN.md). A refused
+// consumer (RabbitMQ answers RESOURCE_LOCKED and
 // closes the connection) is a standby: it tries again on a fresh
 // connection about once a second (every refused try is an error line in
 // RabbitMQ's log). ivtest's broker behaves the same. Every consumer of a

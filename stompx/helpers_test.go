@@ -339,8 +339,9 @@ type proxy struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	muteNew atomic.Bool  // new connections get the broker's first bytes (CONNECTED), then nothing
-	lag     atomic.Int64 // a slow link: each chunk from the broker (2 KiB at most) waits this long (ns) before it is forwarded
+	muteNew  atomic.Bool  // new connections get the broker's first bytes (CONNECTED), then nothing
+	lag      atomic.Int64 // a slow link: each chunk from the broker (2 KiB at most) waits this long (ns) before it is forwarded
+	accepted atomic.Int64 // connections accepted, refused ones included
 }
 
 type pair struct {
@@ -371,6 +372,7 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.accepted.Add(1)
 		p.mu.Lock()
 		if p.refuse || p.closed {
 			p.mu.Unlock()

@@ -35,8 +35,9 @@ func redactDest(d string) string { return secrets.Topics(d) }
 
 // stompLogger adapts slog to go-stomp's Logger, so that go-stomp never
 // prints through the standard log package. Every line is redacted.
-// go-stomp's Info lines (one per subscription when a connection ends) are
-// logged at Debug level.
+// go-stomp's Info lines (one per subscription when a connection ends) and
+// its line for every ERROR frame (goStompErrorFrame) are logged at Debug
+// level.
 type stompLogger struct {
 	l *slog.Logger
 	r *redactor
@@ -63,4 +64,18 @@ func (a stompLogger) Errorf(format string, v ...any)   { a.logf(slog.LevelError,
 func (a stompLogger) Debug(msg string)                 { a.log(slog.LevelDebug, msg) }
 func (a stompLogger) Info(msg string)                  { a.log(slog.LevelDebug, msg) }
 func (a stompLogger) Warning(msg string)               { a.log(slog.LevelWarn, msg) }
-func (a stompLogger) Error(msg string)                 { a.log(slog.LevelError, msg) }
+func (a stompLogger) Error(msg string)                 { a.log(errorLevel(msg), msg) }
+
+// goStompErrorFrame is go-stomp's Error line for every ERROR frame it
+// receives. The transport reports each ERROR it acts on itself (a lost
+// connection, an ended subscription: Warn), and a standby of
+// WithSingleActive gets one a second, refused the lock, which is no error:
+// so that line is logged at Debug level.
+const goStompErrorFrame = "received ERROR; Closing underlying connection"
+
+func errorLevel(msg string) slog.Level {
+	if msg == goStompErrorFrame {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
+}

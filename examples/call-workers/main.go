@@ -76,8 +76,10 @@ type record struct {
 	Reason    string `json:"reason"` // the hangup reason; empty when the call expired
 	Answered  bool   `json:"answered"`
 	Expired   bool   `json:"expired,omitempty"` // no HANGUP came: the platform lost it
+	Open      bool   `json:"open,omitempty"`    // still in progress when stored (Call.Open): a later record ends it
 	// RingSeconds and TalkSeconds are left out (null) for a call handed
-	// over again: its times are those of the redelivery.
+	// over again (its times are those of the redelivery), and for one
+	// still open or seen without its beginning.
 	RingSeconds *float64  `json:"ring_seconds"`
 	TalkSeconds *float64  `json:"talk_seconds"`
 	EndedAt     time.Time `json:"ended_at"` // when the worker received the HANGUP
@@ -90,8 +92,9 @@ func (r record) Key() string { return r.Agent + "/" + r.UniqueID }
 
 func newRecord(c events.Call, worker string) record {
 	r := record{UniqueID: c.UniqueID, Agent: c.Agent, Direction: c.Direction, CallerID: c.CallerID, Reason: c.Reason,
-		Answered: c.Answered(), Expired: c.Expired, EndedAt: c.HangupAt.UTC(), Worker: worker, Redelivered: c.Redelivered}
-	if !c.Redelivered && !c.Expired {
+		Answered: c.Answered(), Expired: c.Expired, Open: c.Open, EndedAt: c.HangupAt.UTC(), Worker: worker, Redelivered: c.Redelivered}
+	whole := !c.NewCallAt.IsZero() || !c.DNewCallAt.IsZero()
+	if whole && !c.Redelivered && !c.Expired && !c.Open {
 		ring, talk := c.RingDuration().Round(time.Millisecond).Seconds(), c.TalkDuration().Round(time.Millisecond).Seconds()
 		r.RingSeconds, r.TalkSeconds = &ring, &talk
 	}
@@ -125,7 +128,10 @@ func newStore(out io.Writer, prefix string) *store {
 func (s *store) put(r record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.byKey[r.Key()]; ok && r.Redelivered {
+	if old, ok := s.byKey[r.Key()]; ok {
+		// Every record of a call stored before is merged, not only the
+		// Redelivered ones: a call handed over Open is handed again at its
+		// end, perhaps by another worker that saw only its HANGUP.
 		r = merge(old, r)
 	}
 	if s.down > 0 {
@@ -159,8 +165,12 @@ func (s *store) put(r record) error {
 
 // merge returns r with every field it lacks taken from old: a call handed
 // over again may have lost the events settled before (its NEWCALL, say),
-// and must not blank what the first record holds.
+// and must not blank what the first record holds. A record that does not
+// end the call (Open, or Expired) never undoes the end old records.
 func merge(old, r record) record {
+	if ended := !old.Open && !old.Expired; ended && (r.Open || r.Expired) {
+		r.Open, r.Expired, r.EndedAt, r.Reason = false, false, old.EndedAt, old.Reason
+	}
 	for _, f := range []struct{ dst, src *string }{
 		{&r.Direction, &old.Direction}, {&r.CallerID, &old.CallerID}, {&r.Reason, &old.Reason},
 	} {

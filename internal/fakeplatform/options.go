@@ -61,7 +61,7 @@ func defaultConfig() *config {
 func WithSTOMPAddr(addr string) Option {
 	return func(c *config) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("ivtest: WithSTOMPAddr: %w", err)
+			return optErr("WithSTOMPAddr", "%v", err)
 		}
 		c.stompAddr = addr
 		return nil
@@ -73,7 +73,7 @@ func WithSTOMPAddr(addr string) Option {
 func WithSOAPAddr(addr string) Option {
 	return func(c *config) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("ivtest: WithSOAPAddr: %w", err)
+			return optErr("WithSOAPAddr", "%v", err)
 		}
 		c.soapAddr = addr
 		return nil
@@ -83,9 +83,13 @@ func WithSOAPAddr(addr string) Option {
 // WithSTOMPLogin sets the login and passcode the embedded broker accepts
 // (default stompx.DefaultLogin and stompx.DefaultPasscode, the platform's
 // own, which stompx.Dial uses). Empty
-// login and passcode accept any client.
+// login and passcode accept any client; neither may contain a line break
+// or NUL.
 func WithSTOMPLogin(login, passcode string) Option {
 	return func(c *config) error {
+		if err := checkLogin("WithSTOMPLogin", login, passcode); err != nil {
+			return err
+		}
 		c.login, c.passcode = login, passcode
 		return nil
 	}
@@ -103,7 +107,10 @@ func WithSTOMPLogin(login, passcode string) Option {
 func WithExternalBroker(addr, login, passcode string) Option {
 	return func(c *config) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("ivtest: WithExternalBroker: %w", err)
+			return optErr("WithExternalBroker", "%v", err)
+		}
+		if err := checkLogin("WithExternalBroker", login, passcode); err != nil {
+			return err
 		}
 		c.stompAddr, c.external = addr, true
 		c.login, c.passcode = login, passcode
@@ -115,8 +122,8 @@ func WithExternalBroker(addr, login, passcode string) Option {
 // (default stompx.DefaultRequestQueue, "/queue/config").
 func WithRequestQueue(dest string) Option {
 	return func(c *config) error {
-		if !strings.HasPrefix(dest, "/") {
-			return fmt.Errorf("ivtest: WithRequestQueue: %q is not a STOMP destination", dest)
+		if !strings.HasPrefix(dest, "/") || len(dest) < 2 || strings.ContainsAny(dest, "\r\n\x00") {
+			return optErr("WithRequestQueue", "the destination must start with '/', got %q", dest)
 		}
 		c.requestQueue = dest
 		return nil
@@ -132,8 +139,8 @@ func WithRequestQueue(dest string) Option {
 func WithEventWildcards(wildcards ...string) Option {
 	return func(c *config) error {
 		for _, w := range wildcards {
-			if w == "" || strings.ContainsAny(w, "/\n") {
-				return fmt.Errorf("ivtest: WithEventWildcards: invalid wildcard %q", w)
+			if w == "" || strings.ContainsAny(w, "/\r\n\x00") {
+				return optErr("WithEventWildcards", "a wildcard is not empty and has no '/', line break or NUL, got %q", w)
 			}
 		}
 		c.wildcards, c.wildcardsSet = append([]string(nil), wildcards...), true
@@ -147,7 +154,7 @@ func WithAccountcodes(accountcodes ...string) Option {
 	return func(c *config) error {
 		for _, a := range accountcodes {
 			if strings.TrimSpace(a) == "" {
-				return errors.New("ivtest: WithAccountcodes: empty accountcode")
+				return optErr("WithAccountcodes", "empty accountcode")
 			}
 		}
 		c.accountcodes = append(c.accountcodes, accountcodes...)
@@ -162,11 +169,11 @@ func WithAccountcodes(accountcodes ...string) Option {
 func WithKey(key string, methods ...string) Option {
 	return func(c *config) error {
 		if !validKey(key) {
-			return fmt.Errorf("ivtest: WithKey: a key is 1 to 20 ASCII letters and digits")
+			return optErr("WithKey", "a key is 1 to 20 ASCII letters and digits")
 		}
 		for _, m := range methods {
 			if _, ok := catalog.Lookup(m); !ok {
-				return fmt.Errorf("ivtest: WithKey: unknown method %q", m)
+				return optErr("WithKey", "unknown method %q", m)
 			}
 		}
 		if methods == nil {
@@ -184,7 +191,7 @@ func WithPermissionGroups(names ...string) Option {
 	return func(c *config) error {
 		for _, n := range names {
 			if strings.TrimSpace(n) == "" {
-				return errors.New("ivtest: WithPermissionGroups: empty name")
+				return optErr("WithPermissionGroups", "empty name")
 			}
 		}
 		c.groups = append(c.groups, names...)
@@ -198,7 +205,7 @@ func WithPermissionGroups(names ...string) Option {
 func WithPauseReason(number, description string) Option {
 	return func(c *config) error {
 		if !isDigits(number) {
-			return fmt.Errorf("ivtest: WithPauseReason: %q is not a number", number)
+			return optErr("WithPauseReason", "number must be digits, got %q", number)
 		}
 		c.pauseReasons[canon(number)] = description
 		return nil
@@ -214,7 +221,7 @@ func WithPauseReason(number, description string) Option {
 func WithSeed(method string, args map[string]any) Option {
 	return func(c *config) error {
 		if _, ok := catalog.Lookup(method); !ok {
-			return fmt.Errorf("ivtest: WithSeed: unknown method %q", method)
+			return optErr("WithSeed", "unknown method %q", method)
 		}
 		c.seeds = append(c.seeds, seed{method, args})
 		return nil
@@ -224,19 +231,42 @@ func WithSeed(method string, args map[string]any) Option {
 // WithAgent creates an agent when the platform starts (AgentAdd); pass and
 // name may be empty.
 func WithAgent(accountcode, user, pass, name string) Option {
-	return WithSeed("AgentAdd", map[string]any{"accountcode": accountcode, "user": user, "pass": pass, "name": name})
+	return withAdd("WithAgent", "AgentAdd", map[string]any{"accountcode": accountcode, "user": user, "pass": pass, "name": name})
 }
 
 // WithQueue creates a queue with the platform's defaults when the platform
 // starts (QueueAdd).
 func WithQueue(accountcode, name string) Option {
-	return WithSeed("QueueAdd", map[string]any{"accountcode": accountcode, "name": name})
+	return withAdd("WithQueue", "QueueAdd", map[string]any{"accountcode": accountcode, "name": name})
 }
 
 // WithSipUser creates a SIP user with the platform's defaults when the
 // platform starts (SipUserAdd).
 func WithSipUser(accountcode, name string) Option {
-	return WithSeed("SipUserAdd", map[string]any{"accountcode": accountcode, "name": name})
+	return withAdd("WithSipUser", "SipUserAdd", map[string]any{"accountcode": accountcode, "name": name})
+}
+
+// withAdd is the option opt, which seeds method with args once they have
+// the arguments the reference makes mandatory, and digits where it wants
+// digits; an empty value is an argument not given.
+func withAdd(opt, method string, args map[string]any) Option {
+	return func(c *config) error {
+		m, ok := catalog.Lookup(method)
+		if !ok {
+			return optErr(opt, "unknown method %q", method)
+		}
+		for _, a := range m.Args {
+			v, _ := args[a.Name].(string)
+			switch {
+			case v == "" && a.Required:
+				return optErr(opt, "%s is required", a.Name)
+			case v != "" && a.Digits && strings.Trim(v, "0123456789") != "":
+				return optErr(opt, "%s must be digits, got %q", a.Name, v)
+			}
+		}
+		c.seeds = append(c.seeds, seed{method, args})
+		return nil
+	}
 }
 
 // WithLogger sets where the platform logs (nothing by default). It never
@@ -244,7 +274,7 @@ func WithSipUser(accountcode, name string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return errors.New("ivtest: WithLogger: nil logger")
+			return optErr("WithLogger", "nil logger")
 		}
 		c.log = l
 		return nil
@@ -256,7 +286,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
-			return errors.New("ivtest: WithClock: nil clock")
+			return optErr("WithClock", "nil function")
 		}
 		c.now = now
 		return nil
@@ -267,8 +297,8 @@ func WithClock(now func() time.Time) Option {
 // the NewCall method (default Answer); see Outcome and SetNewCallOutcome.
 func WithNewCallOutcome(o Outcome) Option {
 	return func(c *config) error {
-		if err := o.check(); err != nil {
-			return err
+		if o.check() != nil {
+			return optErr("WithNewCallOutcome", "%q is neither a hangup reason nor Ring", string(o))
 		}
 		c.newCallOutcome = o
 		return nil
@@ -284,7 +314,7 @@ func WithNewCallOutcome(o Outcome) Option {
 func WithLicensedAgents(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return fmt.Errorf("ivtest: WithLicensedAgents: %d is negative", n)
+			return optErr("WithLicensedAgents", "n must be at least 0, got %d", n)
 		}
 		c.licensedAgents = n
 		return nil
@@ -299,6 +329,21 @@ func WithPythonLists() Option {
 		c.pythonLists = true
 		return nil
 	}
+}
+
+// optErr is the error of the option name; Start, which applies the
+// options, wraps it.
+func optErr(name, format string, a ...any) error {
+	return errors.New(name + ": " + fmt.Sprintf(format, a...))
+}
+
+// checkLogin refuses a login or passcode that would break the frame it is
+// sent in. Neither is quoted: the passcode is a secret.
+func checkLogin(opt, login, passcode string) error {
+	if strings.ContainsAny(login, "\r\n\x00") || strings.ContainsAny(passcode, "\r\n\x00") {
+		return optErr(opt, "login and passcode must not contain line breaks or NUL")
+	}
+	return nil
 }
 
 // Outcome says how the called party responds in a call flow.

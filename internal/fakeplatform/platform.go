@@ -94,7 +94,7 @@ func Start(opts ...Option) (*Platform, error) {
 			return nil, errs.Wrap("ivtest: Start", errs.ErrInvalidArgument, fmt.Sprintf("option %d is nil", i+1), nil)
 		}
 		if err := o(cfg); err != nil {
-			return nil, err
+			return nil, errs.Wrap("ivtest: Start", errs.ErrInvalidArgument, err.Error(), nil)
 		}
 	}
 	p := &Platform{

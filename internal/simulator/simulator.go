@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -81,6 +82,10 @@ partner code): they then run against it instead of their embedded fake.
 		fmt.Fprintf(stderr, "%s: unexpected arguments: %q\n", name, fs.Args())
 		return 2
 	}
+	if err := checkFlags(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	if cfg.traffic != nil && cfg.traffic.agents == 0 && (!cfg.seed || cfg.seedFile != "") {
 		// Rather than run without the traffic asked for.
 		fmt.Fprintf(stderr, "%s: -traffic without agents=N plays calls to the built-in seed's agents: it needs -seed and no -seed-file\n", name)
@@ -147,6 +152,27 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 		return err
 	})
 	fs.BoolVar(&cfg.verbose, "v", false, "log what the platform does to stderr")
+}
+
+// checkFlags checks the values of the flags that become the platform's
+// options, so that a bad one is reported by its flag's name (and exit
+// status 2) rather than by its option's, when the platform starts.
+func checkFlags(cfg config) error {
+	for _, f := range []struct{ name, addr string }{{"-stomp", cfg.stompAddr}, {"-soap", cfg.soapAddr}} {
+		if _, _, err := net.SplitHostPort(f.addr); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if strings.ContainsAny(cfg.login, "\r\n\x00") || strings.ContainsAny(cfg.passcode, "\r\n\x00") {
+		return errors.New("-login and -passcode must not contain line breaks or NUL")
+	}
+	if strings.TrimSpace(cfg.accountcode) == "" {
+		return errors.New("-accountcode is empty")
+	}
+	if cfg.licensedAgents < 0 {
+		return fmt.Errorf("-licensed-agents must be at least 0, got %d", cfg.licensedAgents)
+	}
+	return nil
 }
 
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {

@@ -461,6 +461,23 @@ func TestSeedErrors(t *testing.T) {
 	if code := Main(context.Background(), "simulator", []string{"-newcall-outcome", "LATER"}, io.Discard, &stderr); code != 2 {
 		t.Errorf("-newcall-outcome LATER: exit %d, %s", code, stderr.String())
 	}
+	// The flags that become the platform's options are checked by their
+	// own names, before the platform starts.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-stomp", "61613"}, "simulator: -stomp: address 61613: missing port in address\n"},
+		{[]string{"-soap", "localhost"}, "simulator: -soap: address localhost: missing port in address\n"},
+		{[]string{"-passcode", "sec\nret"}, "simulator: -login and -passcode must not contain line breaks or NUL\n"},
+		{[]string{"-accountcode", ""}, "simulator: -accountcode is empty\n"},
+		{[]string{"-licensed-agents", "-1"}, "simulator: -licensed-agents must be at least 0, got -1\n"},
+	} {
+		stderr.Reset()
+		if code := Main(context.Background(), "simulator", c.args, io.Discard, &stderr); code != 2 || stderr.String() != c.want {
+			t.Errorf("%q: exit %d, %q; want 2, %q", c.args, code, stderr.String(), c.want)
+		}
+	}
 }
 
 // The partner's Python test (examples/simulator/partner_test.py), as a

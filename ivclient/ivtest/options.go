@@ -21,7 +21,8 @@ func WithSOAPAddr(addr string) Option { return fakeplatform.WithSOAPAddr(addr) }
 // WithSTOMPLogin sets the login and passcode the embedded broker accepts
 // (default stompx.DefaultLogin and stompx.DefaultPasscode, the platform's
 // own, which stompx.Dial uses). Empty
-// login and passcode accept any client.
+// login and passcode accept any client; neither may contain a line break
+// or NUL.
 func WithSTOMPLogin(login, passcode string) Option {
 	return fakeplatform.WithSTOMPLogin(login, passcode)
 }
