@@ -13,9 +13,21 @@
 // between (Platform.Watch). The state shown is always read from the
 // platform, never kept in a copy; only the recent events and requests,
 // which the platform does not keep as state, are held in bounded rings so
-// that a page opened later can show them. A page that falls behind is
-// disconnected, and its EventSource reconnects and starts from a full
-// snapshot.
+// that a page opened later can show them.
+//
+// A batch carries at most batchRows events and as many requests, the
+// oldest not yet sent: a burst is spread over the next batches, never cut.
+// Every message carries an SSE id, the sequence numbers of the last event
+// and request it brings the page to. A page that falls behind (its buffer
+// of clientBuffer batches full, some 8 s) is disconnected and counted (the
+// page_drops stat, shown on the page); its EventSource reconnects with the
+// id of the last message it received as Last-Event-ID, and the console
+// resumes it: a snapshot of the state (the tables replaced) with every
+// event and request after that id, so that the page keeps its lists and
+// loses none. When the rings no longer hold all of them, the page is sent
+// what they hold and told how many it missed, and it shows a "missed N
+// events" row in its list and counts them. A page that reconnects with no
+// id, or one of another run, starts from a new snapshot.
 //
 // The console never shows an access key: a request is shown with its
 // method, transport, arguments (a "key" argument removed) and the code
@@ -27,6 +39,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,12 +54,20 @@ var assets embed.FS
 // Interval is how often the console sends a batch of changes.
 const Interval = 250 * time.Millisecond
 
-// Ring sizes: the recent events and requests a page opened now is shown.
+// Ring sizes: the recent events and requests a page opened now is shown,
+// and a page that reconnects is resumed from. A page is dropped once
+// clientBuffer batches wait for it (8 s at Interval); at the simulator's
+// heaviest traffic (about 200 events a second) that is some 1,600 events,
+// plus the second EventSource waits before it reconnects. eventRing holds
+// 8,192 (40 s at that rate: a page resumes after a drop with room to
+// spare) for a few MB (a notice is a few hundred bytes). Requests come
+// from clients, at a far lower rate.
 const (
-	eventRing   = 1000
-	requestRing = 1000
-	initialRows = 300 // of each, in a new page's first snapshot
-	batchRows   = 400 // of each, at most, in one batch; more are counted as skipped
+	eventRing    = 8192
+	requestRing  = 4096
+	initialRows  = 300 // of each, in a new page's first snapshot
+	batchRows    = 400 // of each, at most, in one batch; more wait for the next ones
+	clientBuffer = 32  // batches waiting for a page before it is dropped
 )
 
 // Info is what the page says about the platform it shows.
@@ -63,7 +84,10 @@ type Console struct {
 	page *template.Template
 	stop func()
 
+	epoch string // this console's run, in its stream's ids
+
 	mu       sync.Mutex
+	drops    int64 // pages dropped for falling behind
 	evs      ring
 	reqs     ring
 	clients  map[*client]bool
@@ -75,9 +99,14 @@ type Console struct {
 
 // New watches p and returns its console; Close stops it.
 func New(p *fakeplatform.Platform, info Info) *Console {
+	return newConsole(p, info, eventRing, requestRing)
+}
+
+func newConsole(p *fakeplatform.Platform, info Info, evs, reqs int) *Console {
 	c := &Console{p: p, info: info, clients: map[*client]bool{}, wake: make(chan struct{}, 1),
 		done: make(chan struct{}), finished: make(chan struct{}),
-		evs: newRing(eventRing), reqs: newRing(requestRing)}
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36),
+		evs:   newRing(evs), reqs: newRing(reqs)}
 	c.page = template.Must(template.New("index.html").Funcs(template.FuncMap{"split": strings.Fields}).ParseFS(assets, "assets/index.html"))
 	c.stop = p.Watch(c.observe)
 	go c.broadcast()
@@ -146,6 +175,9 @@ type ring struct {
 
 func newRing(size int) ring { return ring{rows: make([]fakeplatform.Notice, size)} }
 
+// size is how many rows the ring holds at most.
+func (r *ring) size() int { return len(r.rows) }
+
 func (r *ring) add(n fakeplatform.Notice) {
 	r.rows[r.next] = n
 	r.next = (r.next + 1) % len(r.rows)
@@ -155,29 +187,29 @@ func (r *ring) add(n fakeplatform.Notice) {
 	}
 }
 
-// since returns the rows after sequence number after up to upto, at most
-// max of the newest, and how many it left out.
-func (r *ring) since(after, upto int64, max int) (rows []fakeplatform.Notice, skipped int64) {
-	want := upto - after
-	if want <= 0 {
-		return nil, 0
+// take returns the oldest rows after sequence number after, none after
+// upto and at most limit; how many rows after it the ring no longer holds
+// (skipped); and the sequence number it brings a reader to, that of the
+// last row returned or skipped.
+func (r *ring) take(after, upto int64, limit int) (rows []fakeplatform.Notice, skipped, reached int64) {
+	if after >= upto {
+		return nil, 0, after
 	}
-	newer := int(r.seq - upto) // rows after upto, which stay out
-	if newer >= r.n {
-		return nil, want
+	start := after + 1
+	if oldest := r.seq - int64(r.n) + 1; start < oldest {
+		skipped = min(oldest, upto+1) - start
+		start = oldest
 	}
-	if want > int64(r.n-newer) {
-		skipped = want - int64(r.n-newer)
-		want = int64(r.n - newer)
+	if start > upto {
+		return nil, skipped, upto
 	}
-	if want > int64(max) {
-		skipped += want - int64(max)
-		want = int64(max)
+	end := min(upto, start+int64(limit)-1)
+	for s := start; s <= end; s++ {
+		i := (r.next - 1 - int(r.seq-s)) % len(r.rows)
+		if i < 0 {
+			i += len(r.rows)
+		}
+		rows = append(rows, r.rows[i])
 	}
-	rows = make([]fakeplatform.Notice, 0, want)
-	start := ((r.next-newer-int(want))%len(r.rows) + len(r.rows)) % len(r.rows)
-	for i := 0; i < int(want); i++ {
-		rows = append(rows, r.rows[(start+i)%len(r.rows)])
-	}
-	return rows, skipped
+	return rows, skipped, end
 }

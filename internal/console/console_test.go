@@ -20,8 +20,9 @@ func seqs(rows []ivtest.Notice) []int {
 	return out
 }
 
-// The ring gives the rows between two sequence numbers, the newest when
-// there are more than asked for, and counts what it left out.
+// The ring gives the oldest rows after a sequence number, up to another
+// and at most as many as asked, counts those it no longer holds, and says
+// where a reader stands after them.
 func TestRing(t *testing.T) {
 	r := newRing(5)
 	for i := 1; i <= 8; i++ { // holds 4..8
@@ -29,20 +30,22 @@ func TestRing(t *testing.T) {
 	}
 	for _, c := range []struct {
 		after, upto int64
-		max         int
+		limit       int
 		want        []int
 		skipped     int64
+		reached     int64
 	}{
-		{6, 8, 10, []int{7, 8}, 0},
-		{0, 8, 10, []int{4, 5, 6, 7, 8}, 3},
-		{0, 6, 10, []int{4, 5, 6}, 3},
-		{4, 8, 2, []int{7, 8}, 2},
-		{8, 8, 10, nil, 0},
-		{0, 2, 10, nil, 2},
+		{6, 8, 10, []int{7, 8}, 0, 8},
+		{0, 8, 10, []int{4, 5, 6, 7, 8}, 3, 8},
+		{0, 6, 10, []int{4, 5, 6}, 3, 6},
+		{4, 8, 2, []int{5, 6}, 0, 6},
+		{0, 8, 2, []int{4, 5}, 3, 5},
+		{8, 8, 10, nil, 0, 8},
+		{0, 2, 10, nil, 2, 2},
 	} {
-		rows, skipped := r.since(c.after, c.upto, c.max)
-		if got := seqs(rows); fmt.Sprint(got) != fmt.Sprint(c.want) && !(len(got) == 0 && len(c.want) == 0) || skipped != c.skipped {
-			t.Errorf("since(%d, %d, %d) = %v, %d skipped; want %v, %d", c.after, c.upto, c.max, got, skipped, c.want, c.skipped)
+		rows, skipped, reached := r.take(c.after, c.upto, c.limit)
+		if got := seqs(rows); fmt.Sprint(got) != fmt.Sprint(c.want) && !(len(got) == 0 && len(c.want) == 0) || skipped != c.skipped || reached != c.reached {
+			t.Errorf("take(%d, %d, %d) = %v, %d skipped, at %d; want %v, %d, %d", c.after, c.upto, c.limit, got, skipped, reached, c.want, c.skipped, c.reached)
 		}
 	}
 }

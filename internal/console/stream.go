@@ -18,6 +18,34 @@ type client struct {
 	out  chan []byte
 	gone chan struct{} // closed by the broadcaster when it drops the client
 	new  bool          // not sent its snapshot yet
+	from *position     // where the page's Last-Event-ID says it stopped; nil for a new page
+}
+
+// position is how far a page has been sent the events and the requests:
+// the sequence numbers of the last of each. It is the id of every message
+// of the stream, so that a page that reconnects (EventSource sends the id
+// of the last message it received as Last-Event-ID) resumes where it was.
+type position struct{ ev, req int64 }
+
+// id is the SSE id of the message that brings a page to p: the console's
+// epoch (so that an id from another run of the simulator is not taken for
+// one of this run) and the two sequence numbers.
+func (c *Console) id(p position) string {
+	return c.epoch + "-" + strconv.FormatInt(p.ev, 10) + "-" + strconv.FormatInt(p.req, 10)
+}
+
+// parseID reads an id of this console; ok is false for any other.
+func (c *Console) parseID(s string) (p position, ok bool) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 || parts[0] != c.epoch {
+		return p, false
+	}
+	ev, err1 := strconv.ParseInt(parts[1], 10, 64)
+	req, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || ev < 0 || req < 0 {
+		return p, false
+	}
+	return position{ev, req}, true
 }
 
 func (c *Console) serveStream(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +54,10 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	cl := &client{out: make(chan []byte, 32), gone: make(chan struct{}), new: true}
+	cl := &client{out: make(chan []byte, clientBuffer), gone: make(chan struct{}), new: true}
+	if p, ok := c.parseID(r.Header.Get("Last-Event-ID")); ok {
+		cl.from = &p
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -92,7 +123,7 @@ func (c *Console) broadcast() {
 	tick := time.NewTicker(Interval)
 	defer tick.Stop()
 	var last snapshot
-	var evSeq, reqSeq int64
+	var sent position
 	for {
 		select {
 		case <-c.done:
@@ -104,51 +135,82 @@ func (c *Console) broadcast() {
 		n := len(c.clients)
 		c.mu.Unlock()
 		if n == 0 {
-			last = snapshot{}
+			c.mu.Lock()
+			last, sent = snapshot{}, position{c.evs.seq, c.reqs.seq}
+			c.mu.Unlock()
 			continue
 		}
 		// The rings' ends first: the state read after them has the
 		// effects of every event up to there, so a page never sees an
 		// event before the state it changed.
 		c.mu.Lock()
-		evHi, reqHi := c.evs.seq, c.reqs.seq
+		hi := position{c.evs.seq, c.reqs.seq}
 		c.mu.Unlock()
 		cur := c.read()
-		delta, _ := json.Marshal(c.batch(&last, cur, evSeq, evHi, reqSeq, reqHi, false))
-		var full []byte
-		c.mu.Lock()
-		anyNew := false
-		for cl := range c.clients {
-			anyNew = anyNew || cl.new
-		}
-		c.mu.Unlock()
-		if anyNew {
-			full, _ = json.Marshal(c.batch(&snapshot{}, cur, evHi-initialRows, evHi, reqHi-initialRows, reqHi, true))
-		}
-		c.mu.Lock()
-		for cl := range c.clients {
-			msg := delta
-			if cl.new {
-				if full == nil {
-					continue // arrived just now: the next batch has its snapshot
-				}
-				msg, cl.new = full, false
-			}
-			select {
-			case cl.out <- sse(msg):
-			default: // too slow: it reconnects and starts again
-				delete(c.clients, cl)
-				close(cl.gone)
-			}
-		}
-		c.mu.Unlock()
-		last, evSeq, reqSeq = cur, evHi, reqHi
+		b, reached := c.batch(&last, cur, sent, hi, batchRows, false)
+		delta, _ := json.Marshal(b)
+		c.send(cur, reached, delta)
+		last, sent = cur, reached
 	}
 }
 
-func sse(b []byte) []byte {
-	out := make([]byte, 0, len(b)+8)
-	out = append(out, "data: "...)
+// send queues delta for every page, and its first message for a page
+// that has none yet: a snapshot of the state with the events and requests
+// after where the page stopped (its Last-Event-ID) when it resumes, or
+// with the last initialRows of each when it is new. A page whose buffer
+// is full is dropped and counted: its EventSource reconnects and resumes.
+func (c *Console) send(cur snapshot, hi position, delta []byte) {
+	c.mu.Lock()
+	var starting []*client
+	for cl := range c.clients {
+		if cl.new {
+			starting = append(starting, cl)
+		}
+	}
+	c.mu.Unlock()
+	first := make(map[*client][]byte, len(starting))
+	var fresh []byte
+	for _, cl := range starting {
+		if from := cl.from; from != nil && from.ev <= hi.ev && from.req <= hi.req {
+			b, _ := c.batch(&snapshot{}, cur, *from, hi, c.evs.size(), true)
+			b.Resumed = true
+			first[cl], _ = json.Marshal(b)
+			continue
+		}
+		if fresh == nil {
+			b, _ := c.batch(&snapshot{}, cur, position{hi.ev - initialRows, hi.req - initialRows}, hi, initialRows, true)
+			b.SkippedEvents, b.SkippedRequests = 0, 0 // a new page has missed nothing
+			fresh, _ = json.Marshal(b)
+		}
+		first[cl] = fresh
+	}
+	id := c.id(hi)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cl := range c.clients {
+		msg := delta
+		if cl.new {
+			m, ok := first[cl]
+			if !ok {
+				continue // arrived just now: the next batch has its snapshot
+			}
+			msg, cl.new = m, false
+		}
+		select {
+		case cl.out <- sse(id, msg):
+		default: // too slow: it reconnects and resumes
+			delete(c.clients, cl)
+			close(cl.gone)
+			c.drops++
+		}
+	}
+}
+
+func sse(id string, b []byte) []byte {
+	out := make([]byte, 0, len(id)+len(b)+16)
+	out = append(out, "id: "...)
+	out = append(out, id...)
+	out = append(out, "\ndata: "...)
 	out = append(out, b...)
 	return append(out, "\n\n"...)
 }
@@ -217,8 +279,9 @@ func diff(prev, cur map[string][]byte) *table {
 
 // batch is one message of the stream.
 type batch struct {
-	Full            bool              `json:"full,omitempty"`
-	Now             int64             `json:"now"` // ms since the epoch
+	Full            bool              `json:"full,omitempty"`    // the tables are replaced
+	Resumed         bool              `json:"resumed,omitempty"` // with Full: the page keeps its events and requests
+	Now             int64             `json:"now"`               // ms since the epoch
 	Agents          *table            `json:"agents,omitempty"`
 	Calls           *table            `json:"calls,omitempty"`
 	Queues          *table            `json:"queues,omitempty"`
@@ -232,16 +295,21 @@ type batch struct {
 }
 
 // batch describes the change from prev to cur, with the events and
-// requests after the sequence numbers evLo and reqLo up to evHi and reqHi.
-func (c *Console) batch(prev *snapshot, cur snapshot, evLo, evHi, reqLo, reqHi int64, full bool) batch {
+// requests after lo, none after hi and at most max of each (the oldest:
+// the rest waits for the next batch), those the rings no longer hold
+// counted as skipped. It returns the position the batch brings a page to.
+func (c *Console) batch(prev *snapshot, cur snapshot, lo, hi position, max int, full bool) (batch, position) {
 	b := batch{Full: full, Now: time.Now().UnixMilli(),
 		Agents: diff(prev.agents, cur.agents), Calls: diff(prev.calls, cur.calls), Queues: diff(prev.queues, cur.queues),
 		SMS: diff(prev.sms, cur.sms), Callbacks: diff(prev.callbacks, cur.callbacks),
 		Stats: map[string]int64{"requests": cur.stats.Requests + cur.stats.SOAPRequests, "events": cur.stats.Events,
 			"replies": cur.stats.Replies, "dropped": cur.stats.DroppedReplies, "lenient": cur.stats.Lenient}}
 	c.mu.Lock()
-	evs, skippedEvs := c.evs.since(evLo, evHi, batchRows)
-	reqs, skippedReqs := c.reqs.since(reqLo, reqHi, batchRows)
+	var reached position
+	evs, skippedEvs, reachedEv := c.evs.take(lo.ev, hi.ev, max)
+	reqs, skippedReqs, reachedReq := c.reqs.take(lo.req, hi.req, max)
+	reached = position{reachedEv, reachedReq}
+	b.Stats["page_drops"] = c.drops
 	c.mu.Unlock()
 	b.SkippedEvents, b.SkippedRequests = skippedEvs, skippedReqs
 	for _, n := range evs {
@@ -254,10 +322,7 @@ func (c *Console) batch(prev *snapshot, cur snapshot, evLo, evHi, reqLo, reqHi i
 			b.Requests = append(b.Requests, row)
 		}
 	}
-	if full {
-		b.SkippedEvents, b.SkippedRequests = 0, 0
-	}
-	return b
+	return b, reached
 }
 
 func agentRow(a fakeplatform.AgentState) map[string]any {

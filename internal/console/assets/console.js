@@ -13,6 +13,7 @@
   let pending = [];
   let lastStats = null;
   let rate = 0;
+  const missed = { events: 0, requests: 0 }; // what the stream could not bring this page
 
   // ---- helpers ----
   function el(tag, attrs, ...kids) {
@@ -151,12 +152,15 @@
   const byNumber = (a, b) => a.accountcode.localeCompare(b.accountcode) || (Number(a.user ?? a.name) - Number(b.user ?? b.name)) || String(a.key).localeCompare(String(b.key));
 
   function apply(b) {
-    if (b.full) {
+    if (b.full && !b.resumed) {
       for (const k of Object.keys(state)) { state[k].clear(); rows[k].clear(); }
       for (const id of ["agents", "calls", "queues", "sms", "callbacks", "events", "requests"]) $(id).tBodies[0].replaceChildren();
       evStream.list = [];
       rqStream.list = [];
       $("request-detail").hidden = true;
+    } else if (b.full) { // resumed: the tables are replaced, the lists kept
+      for (const k of Object.keys(state)) { state[k].clear(); rows[k].clear(); }
+      for (const id of ["agents", "calls", "queues", "sms", "callbacks"]) $(id).tBodies[0].replaceChildren();
     }
     skew = b.now - Date.now();
     // Calls first: an agent's state shows whether it is on one.
@@ -177,19 +181,32 @@
     upsertTable("queues", b.queues, queueRow, $("queues").tBodies[0], byNumber);
     upsertTable("sms", b.sms, smsRow, $("sms").tBodies[0], (x, y) => x.key - y.key);
     upsertTable("callbacks", b.callbacks, cbRow, $("callbacks").tBodies[0], (x, y) => x.key - y.key);
-    pushRows(evStream, b.events);
-    pushRows(rqStream, b.requests);
+    pushRows(evStream, gapped(b.skipped_events, "events", b), b.events);
+    pushRows(rqStream, gapped(b.skipped_requests, "requests", b), b.requests);
     counters(b);
     filterAgents();
   }
 
   // A stream (events, requests) keeps its last KEEP entries; the table
-  // shows the newest MAX_ROWS of those the filter lets through.
+  // shows the newest MAX_ROWS of those the filter lets through. A gap (what
+  // the stream could not bring: the console's buffers overran) is an entry
+  // of its own, shown whatever the filter, before the rows that follow it.
   const KEEP = 5000;
   function stream(id, make, visible) {
-    return { list: [], tbody: $(id).tBodies[0], make, visible };
+    return { list: [], tbody: $(id).tBodies[0], make: (x) => (x.gap ? gapRow(x) : make(x)), visible: (x) => !!x.gap || visible(x) };
   }
-  function pushRows(st, list) {
+  function gapped(n, what, b) {
+    if (!n) return null;
+    missed[what] += n;
+    return { gap: n, what, time: b.now };
+  }
+  function gapRow(g) {
+    return el("tr", { class: "gap", "data-gap": g.gap },
+      el("td", { class: "mono dim", text: hms(g.time) }),
+      el("td", { colSpan: 4, text: "missed " + g.gap.toLocaleString() + " " + g.what + " (the page fell behind the stream)" }));
+  }
+  function pushRows(st, gap, rows) {
+    const list = gap ? [gap].concat(rows || []) : rows;
     if (!list || !list.length) return;
     for (const x of list) st.list.push(x);
     if (st.list.length > KEEP) st.list.splice(0, st.list.length - KEEP);
@@ -230,6 +247,8 @@
     $("n-events").textContent = s.events.toLocaleString();
     $("n-requests").textContent = s.requests.toLocaleString();
     $("n-lenient").textContent = (s.lenient || 0).toLocaleString();
+    $("n-missed").textContent = (missed.events + missed.requests).toLocaleString();
+    $("n-drops").textContent = (s.page_drops || 0).toLocaleString();
     $("c-agents").textContent = state.agents.size.toLocaleString();
     $("c-calls").textContent = state.calls.size.toLocaleString();
     $("c-queues").textContent = state.queues.size;
@@ -345,7 +364,7 @@
 
   // ---- the stream ----
   function schedule(b) {
-    if (b.full) pending = [];
+    if (b.full && !b.resumed) pending = []; // a resumed page keeps the events of the batches before
     pending.push(b);
     if (pending.length === 1) {
       if (document.hidden) setTimeout(flush, 0); // no animation frames in a hidden tab
