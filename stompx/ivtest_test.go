@@ -83,12 +83,33 @@ func TestPlatformReplyThatNeverComes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	p.DropReplies(1)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	err = c.AgentLogin(ctx, "default", "1001", "SIP/default_0001")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v", err)
+	// On a loaded machine the login's request can wait in the broker's
+	// queue past its 200 ms and expire there, never executed (the drop then
+	// still armed). Whether the platform acted is thus decided by the
+	// platform, not by the clock: wait for the request's fate, and try again
+	// (with a fresh drop) until the platform has executed one.
+	for attempt := 1; ; attempt++ {
+		p.DropReplies(1)
+		expired := expiredRequests(p)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err = c.AgentLogin(ctx, "default", "1001", "SIP/default_0001")
+		cancel()
+		if attempt > 1 && errors.Is(err, codes.ErrDuplicate) {
+			// An earlier timed-out login reached the platform late (and
+			// took this attempt's drop): the platform acted on it.
+			p.DropReplies(0)
+			break
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v", err)
+		}
+		if requestServed(t, p, "AgentLogin", expired) {
+			break
+		}
+		p.DropReplies(0)
+		if attempt == 5 {
+			t.Fatalf("the platform executed none of %d logins: each expired in the broker", attempt)
+		}
 	}
 	// The platform acted on it: a second login is a duplicate.
 	err = c.AgentLogin(ctxT(t, 10*time.Second), "default", "1001", "SIP/default_0001")
@@ -188,4 +209,35 @@ func subscribeDuringFlood(t *testing.T, tr *stompx.Transport, key string) {
 		_ = s.Close()
 	}
 	wg.Wait()
+}
+
+// requestServed reports whether the platform has executed a request for
+// method (true) or holds none to execute: the broker expired one from its
+// request queue (more than the expired it counted before) or the queue is
+// empty, the request never sent (false). It waits while one is queued.
+func requestServed(t *testing.T, p *ivtest.Platform, method string, expired uint64) bool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range p.Requests() {
+			if r.Method == method {
+				return true
+			}
+		}
+		// Expired in the queue, or never sent (the client gave up first):
+		// nothing left to serve.
+		if q, _ := p.BrokerQueue("config"); q.Expired > expired || q.Ready == 0 && q.Unacked == 0 {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("a %s request neither served nor expired after 10s", method)
+	return false
+}
+
+// expiredRequests is how many requests the broker has expired from the
+// platform's request queue.
+func expiredRequests(p *ivtest.Platform) uint64 {
+	q, _ := p.BrokerQueue("config")
+	return q.Expired
 }
