@@ -151,7 +151,7 @@ func (c *conn) abort(err error) {
 		}
 	}
 	if !c.raw.failed() {
-		_ = c.raw.Close()
+		_ = c.raw.shut()
 	}
 }
 
@@ -353,7 +353,7 @@ func closeConns(cs ...*conn) {
 	}
 	for _, c := range cs {
 		c.abort(errClosed)
-		_ = c.raw.Close() // closed by its owner: nothing more to hand on
+		_ = c.raw.shut() // closed by its owner: nothing more to hand on
 	}
 }
 
@@ -396,8 +396,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 			// *tls.CertificateVerificationError work.
 			return nil, nil, fmt.Errorf("stompx: connect %s: %w", addr, err)
 		}
-		wc := &watchedConn{Conn: raw, guard: newFrameGuard(o.frameLimits)}
-		wc.guard.onError = func(f *frame.Frame) { wc.errFrame.CompareAndSwap(nil, f) }
+		wc := t.watch(raw)
 		if dl, ok := ctx.Deadline(); ok {
 			_ = raw.SetDeadline(dl)
 		}
@@ -412,6 +411,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string) (*stomp.Conn, *wa
 		})...)
 		interrupted := !stop()
 		if err != nil {
+			t.io.remove(wc) // go-stomp started no goroutine
 			_ = raw.Close()
 			if cerr := ctxErr(ctx); cerr != nil {
 				return nil, nil, fmt.Errorf("stompx: connect %s: STOMP handshake: %w", addr, cerr)
@@ -491,7 +491,9 @@ func (t *Transport) connOptions(recv time.Duration, onConnected func(*frame.Head
 // ERROR frame. go-stomp has no callback for that. Its guard bounds every
 // frame the broker sends before go-stomp reads it (see frameGuard): a
 // frame past the limits closes the connection, and the reader gets an
-// error wrapping ErrFrameTooLarge instead of the bytes.
+// error wrapping ErrFrameTooLarge instead of the bytes. It also tells the
+// transport when go-stomp's goroutines have ended (see waitIO): its Close
+// is go-stomp's; the transport closes the socket with shut.
 type watchedConn struct {
 	net.Conn
 	guard    *frameGuard // used by go-stomp's one reader goroutine only
@@ -499,6 +501,11 @@ type watchedConn struct {
 	mu       sync.Mutex
 	err      error
 	onDead   func(error)
+
+	stompClosed bool          // go-stomp has closed the connection (Close)
+	ioEnded     chan struct{} // closed once err is set and stompClosed
+	onIOEnd     func()        // called once, as ioEnded closes
+	closeHook   func()        // tests only (WithIOEndHook)
 }
 
 // brokerError returns the first ERROR frame the broker sent on the
@@ -526,6 +533,9 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		c.mu.Unlock()
 		if first && f != nil {
 			f(err)
+		}
+		if first {
+			c.checkIOEnd()
 		}
 	}
 	return n, err

@@ -216,7 +216,7 @@ func (dc *durableConn) refuse(err error, cause string) {
 // runs after connect has started every pump of dc.
 func (dc *durableConn) verdict() error {
 	dc.waitPumps()
-	_ = dc.raw.Close() // go-stomp has closed it, unless a pump is still waiting
+	_ = dc.raw.shut() // go-stomp has closed it, unless a pump is still waiting
 	dc.mu.Lock()
 	fatal := dc.fatal
 	dc.mu.Unlock()

@@ -298,7 +298,9 @@ func TestDeadLettersWaitForLock(t *testing.T) {
 			t.Fatal(err)
 		}
 		rabbitPublish(t, addr, "/topic/unrouted."+e.name) // the lock's SUBSCRIBE is in place once this round trip ends
-		short, cancel := context.WithTimeout(ctx, time.Second)
+		// Long enough for the connect on a loaded machine: the wait for the
+		// lock is what must use it up.
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if dl, err := tr.PurgeDeadLetters(short, e.name); dl != 0 || !errors.Is(err, context.DeadlineExceeded) ||
 			!strings.Contains(err.Error(), "another operation on the dead letters") {

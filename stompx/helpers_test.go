@@ -112,18 +112,67 @@ type outMsg struct {
 	receipt chan error
 }
 
+// dialRaw connects a plain go-stomp client, for the test's own use; the
+// test closes the returned socket (or disconnects) when done. Its cleanup
+// closes the socket and waits until go-stomp's goroutines under the client
+// have ended, so that goleak never sees them on their way out.
 func dialRaw(tb testing.TB, addr string) (*stomp.Conn, net.Conn) {
 	tb.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := stomp.Connect(nc, stomp.ConnOpt.Login(testLogin, testPasscode), stomp.ConnOpt.Host("/"),
+	ec := &endConn{Conn: nc, ended: make(chan struct{})}
+	c, err := stomp.Connect(ec, stomp.ConnOpt.Login(testLogin, testPasscode), stomp.ConnOpt.Host("/"),
 		stomp.ConnOpt.Logger(nopLogger{}), stomp.ConnOpt.HeartBeat(10*time.Second, 10*time.Second))
 	if err != nil {
+		_ = nc.Close()
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		_ = nc.Close()
+		select {
+		case <-ec.ended:
+		case <-time.After(10 * time.Second):
+			tb.Error("go-stomp's goroutines of a test client did not end")
+		}
+	})
 	return c, nc
+}
+
+// endConn is the socket under a test's go-stomp client, as go-stomp sees
+// it: ended closes once go-stomp's reader has seen its last Read fail and
+// go-stomp has closed it (the last thing its I/O goroutine does, or
+// Disconnect's), that is once both its goroutines are done.
+type endConn struct {
+	net.Conn
+	mu                 sync.Mutex
+	readFailed, closed bool
+	ended              chan struct{}
+}
+
+func (c *endConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.mark(&c.readFailed)
+	}
+	return n, err
+}
+
+func (c *endConn) Close() error {
+	err := c.Conn.Close()
+	c.mark(&c.closed)
+	return err
+}
+
+func (c *endConn) mark(flag *bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.readFailed && c.closed
+	*flag = true
+	if !was && c.readFailed && c.closed {
+		close(c.ended)
+	}
 }
 
 func startResponder(tb testing.TB, addr string) *responder {

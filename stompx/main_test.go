@@ -15,10 +15,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).readLoop"),
 		goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).processLoop"),
 		goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).cleanupConn"),
-		// go-stomp's Unsubscribe can miss its wake-up for good (it checks
-		// the state under closeMutex, closeChannel broadcasts without it);
-		// the transport does not wait for it (session.unsubscribe).
-		goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3.(*Subscription).Unsubscribe"),
 		// go-stomp never ends a subscription whose SUBSCRIBE was still in
 		// its write queue when the connection died: its reader goroutine
 		// waits for ever (the transport's pump lets go, conn.forEach). The

@@ -65,7 +65,8 @@ type options struct {
 	connectTimeout  time.Duration
 	noExpiry        bool // WithoutRequestExpiry
 	frameLimits     frameLimits
-	oneConn         bool // tests only (export_test.go): one STOMP connection, to measure the design against
+	oneConn         bool   // tests only (export_test.go): one STOMP connection, to measure the design against
+	ioEndHook       func() // tests only (export_test.go): runs as go-stomp closes a connection (watchedConn.Close)
 }
 
 func defaultOptions() *options {

@@ -41,6 +41,7 @@ type Transport struct {
 	closed    bool          // Close (or a failed Dial) began: no session becomes current
 	sealed    bool          // spawn refuses: Close waits for the goroutines
 	wg        sync.WaitGroup
+	io        ioSet // go-stomp connections whose goroutines have not ended (waitIO)
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -265,7 +266,8 @@ func (t *Transport) dropCurrent(s *session) {
 // wrapping ivclient.ErrClosed, every subscription ends with such an error,
 // and the connections are closed (gracefully when the broker answers
 // within about two seconds). Close waits for the transport's goroutines,
-// including the state handler's last call. It is idempotent and returns nil.
+// go-stomp's under each connection included, and the state handler's last
+// call. It is idempotent and returns nil.
 func (t *Transport) Close() error {
 	t.close(nil)
 	return nil
@@ -329,5 +331,6 @@ func (t *Transport) closeAll() {
 	t.sealed = true
 	t.mu.Unlock()
 	t.wg.Wait()
+	t.waitIO()
 	<-t.note.done
 }
