@@ -35,8 +35,8 @@ type durableConn struct {
 }
 
 // connect opens a connection for ds at addr and subscribes every topic on
-// it (subscribeHeaders), each confirmed by a round trip (conn.confirm). A
-// refused subscription comes back as an error wrapping ErrDurableMismatch
+// it (subscribeHeaders), confirmed by round trips (conn.confirm,
+// subscribeTopics). A refused subscription comes back as an error wrapping ErrDurableMismatch
 // (other queue arguments) or ErrNotSupported.
 func (ds *durableSub) connect(ctx context.Context, addr string) (*durableConn, error) {
 	t := ds.t
@@ -115,23 +115,41 @@ func (dc *durableConn) subscribeSync() bool {
 // binds every topic first (bind), and the queue is consumed by name,
 // /amq/queue/<queue>, the binder's held events first (pumpInOrder). False
 // means the connection ended first.
+//
+// The SUBSCRIBEs of the topics are sent one after the other, and two round
+// trips confirm them (conn.confirm): one after the first, which declares
+// the queue, and one after the last. The broker handles a connection's
+// frames in order, so the last confirmation covers every SUBSCRIBE before
+// it (a refused one gets an ERROR and the connection ends first). The
+// first is confirmed on its own because the broker refuses it when the
+// queue exists with other arguments: go-stomp lets go of a subscription
+// only once it has taken its SUBSCRIBE from its write queue, so the
+// SUBSCRIBEs still queued behind a refused one would be neither
+// subscribed nor ended (their pumps wait letGoGrace, go-stomp's reader of
+// each waits for ever). The later ones carry the same queue arguments,
+// which the broker has then accepted. Sending them does not wait on a
+// pump: each subscription's messages go to a relay that never blocks
+// go-stomp's I/O goroutine, which keeps taking the writes.
 func (dc *durableConn) subscribeTopics(ctx context.Context) bool {
 	ds := dc.ds
 	if len(ds.topics) > 1 && !ds.binder {
 		return dc.bind(ctx) && dc.subscribe("/amq/queue/"+ds.queue,
-			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(ds.opts.prefetch)))
+			stomp.SubscribeOpt.Header("prefetch-count", strconv.Itoa(ds.opts.prefetch))) && dc.confirmed()
 	}
+	last := len(ds.topics) - 1
 	for i, tp := range ds.topics {
 		if !dc.subscribe(tp, ds.subscribeHeaders(i)...) {
+			return false
+		}
+		if (i == 0 || i == last) && !dc.confirmed() {
 			return false
 		}
 	}
 	return true
 }
 
-// subscribe makes one consumer of the queue on the connection, confirmed,
-// so that go-stomp knows the SUBSCRIBE before the broker can refuse it.
-// False means the connection ended first.
+// subscribe makes one consumer of the queue on the connection, not yet
+// confirmed (confirmed). False means the connection ended first.
 func (dc *durableConn) subscribe(dest string, headers ...func(*frame.Frame) error) bool {
 	ss, err := dc.stomp.Subscribe(dest, stomp.AckClientIndividual, headers...)
 	if err != nil {
@@ -145,6 +163,12 @@ func (dc *durableConn) subscribe(dest string, headers ...func(*frame.Frame) erro
 	} else {
 		dc.startPump(func() { dc.pump(ss) })
 	}
+	return true
+}
+
+// confirmed makes a round trip (conn.confirm): true means the broker has
+// taken every SUBSCRIBE sent before it and the connection still stands.
+func (dc *durableConn) confirmed() bool {
 	return dc.confirm() && !dc.ended()
 }
 

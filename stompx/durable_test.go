@@ -5,10 +5,12 @@ package stompx_test
 // topics of its own (random suffix) and deletes its queues at the end.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -847,4 +849,55 @@ func TestDurableErrorLostByGoStompStillDecides(t *testing.T) {
 	if !errors.Is(s.Err(), ivclient.ErrClosed) {
 		t.Fatalf("Err = %v, want the cancellation (ivclient.ErrClosed)", s.Err())
 	}
+}
+
+// A subscription to many topics binds them on the binder, whose SUBSCRIBEs
+// go out one after the other: the broker's refusal of the first (other
+// queue arguments) is named, and leaves none of the others behind in
+// go-stomp (a SUBSCRIBE still in its write queue when the connection ends
+// is never ended: its reader goroutine would wait for ever).
+func TestDurableMismatchManyTopics(t *testing.T) {
+	forDurableBrokers(t, func(t *testing.T, addr string) {
+		e := newDurableEnv(t, addr, stompx.WithMaxBacklog(5))
+		tr := dial(t, e.addr)
+		ctx := ctxT(t, time.Minute)
+		topics := make([]string, 40)
+		for i := range topics {
+			topics[i] = fmt.Sprintf("%s.%d", e.topic, i)
+		}
+		good, err := tr.SubscribeDurable(ctx, e.name, topics, e.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer good.Close()
+		before := stompReaders()
+		for i := 0; i < 5; i++ {
+			_, err := tr.SubscribeDurable(ctx, e.name, topics, stompx.WithMaxBacklog(6))
+			if !errors.Is(err, stompx.ErrDurableMismatch) || !strings.Contains(err.Error(), "x-max-length") {
+				t.Fatalf("attempt %d: SubscribeDurable with other arguments = %v, want ErrDurableMismatch naming x-max-length", i, err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for n := stompReaders(); n > before; n = stompReaders() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d go-stomp subscription readers left, %d before the refused calls", n, before)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		rabbitPublish(t, e.addr, topics[len(topics)-1], evBody(1))
+		ev := recv(t, good)
+		if seq(ev) != 1 {
+			t.Fatalf("durable %+v", ev)
+		}
+		if err := good.Ack(ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// stompReaders counts go-stomp's subscription reader goroutines.
+func stompReaders() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte("stomp/v3.(*Subscription).readLoop("))
 }
