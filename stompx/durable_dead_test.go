@@ -292,12 +292,25 @@ func TestDeadLettersWaitForLock(t *testing.T) {
 		c, nc := dialRaw(t, addr)
 		defer nc.Close()
 		q := "iv.dead-lock." + e.name
-		if _, err := c.Subscribe("/topic/"+q, stomp.AckAuto, stomp.SubscribeOpt.Header("exclusive", "true"),
+		lock, err := c.Subscribe("/topic/"+q, stomp.AckAuto, stomp.SubscribeOpt.Header("exclusive", "true"),
 			stomp.SubscribeOpt.Header("durable", "false"), stomp.SubscribeOpt.Header("auto-delete", "true"),
-			stomp.SubscribeOpt.Header("x-queue-name", q)); err != nil {
+			stomp.SubscribeOpt.Header("x-queue-name", q))
+		if err != nil {
 			t.Fatal(err)
 		}
-		rabbitPublish(t, addr, "/topic/unrouted."+e.name) // the lock's SUBSCRIBE is in place once this round trip ends
+		// The lock is held once a message sent after the SUBSCRIBE, on the
+		// same connection, comes back through it (frames are taken in order).
+		if err := c.Send("/topic/"+q, "text/plain", []byte("held")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-lock.C:
+			if m == nil || m.Err != nil || string(m.Body) != "held" {
+				t.Fatalf("the lock's subscription: %v", m)
+			}
+		case <-ctx.Done():
+			t.Fatal("the lock's SUBSCRIBE was not taken")
+		}
 		// Long enough for the connect on a loaded machine: the wait for the
 		// lock is what must use it up.
 		short, cancel := context.WithTimeout(ctx, 5*time.Second)
