@@ -34,16 +34,24 @@ const (
 	lockCheckTimeout = 3 * time.Second
 )
 
-// takeLock subscribes, exclusively, to the lock queue of the name, and
-// waits for the broker's answer. False means the connection ended first:
-// refused (verdict says errStandby) or lost.
-func (dc *durableConn) takeLock() bool {
-	q := lockPrefix + dc.ds.name
-	ss, err := dc.stomp.Subscribe("/topic/"+q, stomp.AckAuto,
+// subscribeExclusive subscribes to the exclusive queue q, a lock: made by
+// this SUBSCRIBE, deleted with this connection, refused (RESOURCE_LOCKED,
+// and the connection closed) while another connection holds it. Both
+// locks of a name, the active consumer's and the dead letters', are taken
+// with it.
+func (dc *durableConn) subscribeExclusive(q string) (*stomp.Subscription, error) {
+	return dc.stomp.Subscribe("/topic/"+q, stomp.AckAuto,
 		stomp.SubscribeOpt.Header("exclusive", "true"),
 		stomp.SubscribeOpt.Header("durable", "false"),
 		stomp.SubscribeOpt.Header("auto-delete", "true"),
 		stomp.SubscribeOpt.Header("x-queue-name", q))
+}
+
+// takeLock subscribes, exclusively, to the lock queue of the name, and
+// waits for the broker's answer. False means the connection ended first:
+// refused (verdict says errStandby) or lost.
+func (dc *durableConn) takeLock() bool {
+	ss, err := dc.subscribeExclusive(lockPrefix + dc.ds.name)
 	if err != nil {
 		dc.abort(err)
 		return false

@@ -161,12 +161,7 @@ func (r *deadReader) open(prefetch int) error {
 // errStandby) or lost.
 func (r *deadReader) lock() bool {
 	dc := r.dc
-	q := deadLockPrefix + dc.ds.name
-	ss, err := dc.stomp.Subscribe("/topic/"+q, stomp.AckAuto,
-		stomp.SubscribeOpt.Header("exclusive", "true"),
-		stomp.SubscribeOpt.Header("durable", "false"),
-		stomp.SubscribeOpt.Header("auto-delete", "true"),
-		stomp.SubscribeOpt.Header("x-queue-name", q))
+	ss, err := dc.subscribeExclusive(deadLockPrefix + dc.ds.name)
 	if err != nil {
 		dc.abort(err)
 		return false
